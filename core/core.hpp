@@ -1,0 +1,11 @@
+// Everything in core/: tensors, factories, kernels, random numbers, printing, memory.
+#pragma once
+
+#include <tapegrad/core/allocator.hpp>
+#include <tapegrad/core/dtype.hpp>
+#include <tapegrad/core/error.hpp>
+#include <tapegrad/core/format.hpp>
+#include <tapegrad/core/kernels.hpp>
+#include <tapegrad/core/random.hpp>
+#include <tapegrad/core/shape.hpp>
+#include <tapegrad/core/tensor.hpp>

@@ -1,0 +1,244 @@
+// Elementwise kernels. Every one is a functor run by map_unary / map_binary / where; those
+// take a dense fast path (a flat loop the compiler vectorizes) and fall back to the strided
+// loop for views and broadcasting.
+#include <cmath>
+
+#include <tapegrad/core/kernels.hpp>
+#include <tapegrad/core/strided_loop.hpp>
+#include <tapegrad/core/vmath.hpp>
+
+namespace tapegrad::kernel {
+namespace {
+
+using detail::broadcast_strides;
+using detail::for_each_strided;
+
+template <class T, class F>
+void strided_unary(const Tensor& x, const Tensor& out, F f) {
+  std::array<Shape, 2> strides{out.strides(), x.strides()};
+  for_each_strided<T, 2>(out.shape(), strides, {out.data<T>(), x.data<T>()},
+                         [&](int64_t n, std::array<T*, 2> p, std::array<int64_t, 2> s) {
+                           for (int64_t i = 0; i < n; ++i) p[0][i * s[0]] = f(p[1][i * s[1]]);
+                         });
+}
+
+// f is applied per element; `Scalar` functors get a T and return a T.
+template <class F>
+Tensor map_unary(const Tensor& x, F f) {
+  Tensor out = empty(x.shape(), x.dtype());
+  dispatch(x.dtype(), [&]<class T>(T) {
+    if (x.is_contiguous()) {
+      const T* in = x.data<T>();
+      T* o = out.data<T>();
+      const int64_t n = x.numel();
+      for (int64_t i = 0; i < n; ++i) o[i] = f(in[i]);
+    } else {
+      strided_unary<T>(x, out, f);
+    }
+  });
+  return out;
+}
+
+// For the transcendentals that have a vectorized array routine in vmath.
+template <class VecFn>
+Tensor map_vmath(const Tensor& x, VecFn vec) {
+  const Tensor dense = x.contiguous();
+  Tensor out = empty(x.shape(), x.dtype());
+  dispatch(x.dtype(), [&]<class T>(T) { vec(dense.data<T>(), out.data<T>(), x.numel()); });
+  return out;
+}
+
+template <class F>
+Tensor map_binary(const Tensor& a, const Tensor& b, const char* op, F f) {
+  check_same_dtype(op, a, b);
+  const Shape shape = broadcast_shapes(a.shape(), b.shape(), op);
+  Tensor out = empty(shape, a.dtype());
+  dispatch(a.dtype(), [&]<class T>(T) {
+    T* o = out.data<T>();
+    const T* pa = a.data<T>();
+    const T* pb = b.data<T>();
+    const int64_t n = out.numel();
+    const bool dense_a = a.is_contiguous() && a.numel() == n;
+    const bool dense_b = b.is_contiguous() && b.numel() == n;
+    if (dense_a && dense_b) {
+      for (int64_t i = 0; i < n; ++i) o[i] = f(pa[i], pb[i]);
+    } else if (dense_a && b.numel() == 1) {
+      const T sb = *pb;
+      for (int64_t i = 0; i < n; ++i) o[i] = f(pa[i], sb);
+    } else if (a.numel() == 1 && dense_b) {
+      const T sa = *pa;
+      for (int64_t i = 0; i < n; ++i) o[i] = f(sa, pb[i]);
+    } else {
+      std::array<Shape, 3> strides{out.strides(), broadcast_strides(a.shape(), a.strides(), shape),
+                                   broadcast_strides(b.shape(), b.strides(), shape)};
+      for_each_strided<T, 3>(shape, strides, {o, const_cast<T*>(pa), const_cast<T*>(pb)},
+                             [&](int64_t len, std::array<T*, 3> p, std::array<int64_t, 3> s) {
+                               if (s[0] == 1 && s[1] == 1 && s[2] == 1) {
+                                 for (int64_t i = 0; i < len; ++i) p[0][i] = f(p[1][i], p[2][i]);
+                               } else {
+                                 for (int64_t i = 0; i < len; ++i) {
+                                   p[0][i * s[0]] = f(p[1][i * s[1]], p[2][i * s[2]]);
+                                 }
+                               }
+                             });
+    }
+  });
+  return out;
+}
+
+Tensor scalar_like(const Tensor& t, double s) { return scalar_tensor(s, t.dtype()); }
+
+}  // namespace
+
+Tensor neg(const Tensor& x) {
+  return map_unary(x, [](auto v) { return -v; });
+}
+Tensor exp(const Tensor& x) {
+  return map_vmath(x, [](auto* in, auto* out, int64_t n) { vmath::exp(in, out, n); });
+}
+Tensor log(const Tensor& x) {
+  return map_vmath(x, [](auto* in, auto* out, int64_t n) { vmath::log(in, out, n); });
+}
+Tensor tanh(const Tensor& x) {
+  return map_vmath(x, [](auto* in, auto* out, int64_t n) { vmath::tanh(in, out, n); });
+}
+Tensor sigmoid(const Tensor& x) {
+  return map_vmath(x, [](auto* in, auto* out, int64_t n) { vmath::sigmoid(in, out, n); });
+}
+Tensor sqrt(const Tensor& x) {
+  return map_unary(x, [](auto v) { return std::sqrt(v); });
+}
+Tensor abs(const Tensor& x) {
+  return map_unary(x, [](auto v) { return std::abs(v); });
+}
+Tensor sign(const Tensor& x) {
+  return map_unary(x, [](auto v) { return static_cast<decltype(v)>((v > 0) - (v < 0)); });
+}
+Tensor relu(const Tensor& x) {
+  return map_unary(x, [](auto v) { return v > 0 ? v : decltype(v){0}; });
+}
+Tensor clamp(const Tensor& x, double lo, double hi) {
+  if (lo > hi) throw_error<ValueError>("clamp: lower bound {} exceeds upper bound {}", lo, hi);
+  return map_unary(x, [lo, hi](auto v) {
+    using T = decltype(v);
+    return v < T(lo) ? T(lo) : (v > T(hi) ? T(hi) : v);
+  });
+}
+Tensor pow(const Tensor& x, double exponent) {
+  if (exponent == 2.0) return map_unary(x, [](auto v) { return v * v; });
+  return map_unary(x, [exponent](auto v) { return std::pow(v, decltype(v)(exponent)); });
+}
+
+Tensor add(const Tensor& a, const Tensor& b) {
+  return map_binary(a, b, "add", [](auto x, auto y) { return x + y; });
+}
+Tensor sub(const Tensor& a, const Tensor& b) {
+  return map_binary(a, b, "sub", [](auto x, auto y) { return x - y; });
+}
+Tensor mul(const Tensor& a, const Tensor& b) {
+  return map_binary(a, b, "mul", [](auto x, auto y) { return x * y; });
+}
+Tensor div(const Tensor& a, const Tensor& b) {
+  return map_binary(a, b, "div", [](auto x, auto y) { return x / y; });
+}
+Tensor pow(const Tensor& a, const Tensor& b) {
+  return map_binary(a, b, "pow", [](auto x, auto y) { return std::pow(x, y); });
+}
+Tensor maximum(const Tensor& a, const Tensor& b) {
+  return map_binary(a, b, "maximum", [](auto x, auto y) { return x > y ? x : y; });
+}
+Tensor minimum(const Tensor& a, const Tensor& b) {
+  return map_binary(a, b, "minimum", [](auto x, auto y) { return x < y ? x : y; });
+}
+Tensor eq(const Tensor& a, const Tensor& b) {
+  return map_binary(a, b, "eq", [](auto x, auto y) { return decltype(x)(x == y); });
+}
+Tensor gt(const Tensor& a, const Tensor& b) {
+  return map_binary(a, b, "gt", [](auto x, auto y) { return decltype(x)(x > y); });
+}
+Tensor lt(const Tensor& a, const Tensor& b) {
+  return map_binary(a, b, "lt", [](auto x, auto y) { return decltype(x)(x < y); });
+}
+Tensor ge(const Tensor& a, const Tensor& b) {
+  return map_binary(a, b, "ge", [](auto x, auto y) { return decltype(x)(x >= y); });
+}
+Tensor le(const Tensor& a, const Tensor& b) {
+  return map_binary(a, b, "le", [](auto x, auto y) { return decltype(x)(x <= y); });
+}
+
+Tensor add(const Tensor& a, double s) { return add(a, scalar_like(a, s)); }
+Tensor mul(const Tensor& a, double s) { return mul(a, scalar_like(a, s)); }
+Tensor rsub(double s, const Tensor& a) { return sub(scalar_like(a, s), a); }
+Tensor rdiv(double s, const Tensor& a) { return div(scalar_like(a, s), a); }
+
+Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
+  check_same_dtype("where", a, b);
+  check_same_dtype("where", cond, a);
+  const Shape shape =
+      broadcast_shapes(cond.shape(), broadcast_shapes(a.shape(), b.shape(), "where"), "where");
+  Tensor out = empty(shape, a.dtype());
+  dispatch(a.dtype(), [&]<class T>(T) {
+    std::array<Shape, 4> strides{out.strides(),
+                                 broadcast_strides(cond.shape(), cond.strides(), shape),
+                                 broadcast_strides(a.shape(), a.strides(), shape),
+                                 broadcast_strides(b.shape(), b.strides(), shape)};
+    for_each_strided<T, 4>(
+        shape, strides, {out.data<T>(), cond.data<T>(), a.data<T>(), b.data<T>()},
+        [](int64_t n, std::array<T*, 4> p, std::array<int64_t, 4> s) {
+          for (int64_t i = 0; i < n; ++i) {
+            p[0][i * s[0]] = p[1][i * s[1]] != T(0) ? p[2][i * s[2]] : p[3][i * s[3]];
+          }
+        });
+  });
+  return out;
+}
+
+namespace {
+
+// dst (any strides) op= src broadcast to dst's shape; `f(d, s)` updates one element.
+template <class F>
+void update_into(const char* op, const Tensor& dst, const Tensor& src, F f) {
+  check_same_dtype(op, dst, src);
+  const Shape shape = broadcast_shapes(dst.shape(), src.shape(), op);
+  if (!(shape == dst.shape())) {
+    throw_error<ShapeError>("{}: source of shape {} does not fit destination of shape {}", op,
+                            src.shape(), dst.shape());
+  }
+  dispatch(dst.dtype(), [&]<class T>(T) {
+    std::array<Shape, 2> strides{dst.strides(),
+                                 broadcast_strides(src.shape(), src.strides(), shape)};
+    for_each_strided<T, 2>(shape, strides, {dst.data<T>(), src.data<T>()},
+                           [&](int64_t n, std::array<T*, 2> p, std::array<int64_t, 2> s) {
+                             if (s[0] == 1 && s[1] == 1) {
+                               for (int64_t i = 0; i < n; ++i) f(p[0][i], p[1][i]);
+                             } else {
+                               for (int64_t i = 0; i < n; ++i) f(p[0][i * s[0]], p[1][i * s[1]]);
+                             }
+                           });
+  });
+  dst.bump_version();
+}
+
+}  // namespace
+
+void copy_into(const Tensor& dst, const Tensor& src) {
+  update_into("copy", dst, src, [](auto& d, auto s) { d = s; });
+}
+
+void add_into(const Tensor& dst, const Tensor& src) {
+  update_into("add_", dst, src, [](auto& d, auto s) { d += s; });
+}
+
+void fill(const Tensor& dst, double value) {
+  dispatch(dst.dtype(), [&]<class T>(T) {
+    std::array<Shape, 1> strides{dst.strides()};
+    for_each_strided<T, 1>(dst.shape(), strides, {dst.data<T>()},
+                           [v = static_cast<T>(value)](int64_t n, std::array<T*, 1> p,
+                                                       std::array<int64_t, 1> s) {
+                             for (int64_t i = 0; i < n; ++i) p[0][i * s[0]] = v;
+                           });
+  });
+  dst.bump_version();
+}
+
+}  // namespace tapegrad::kernel

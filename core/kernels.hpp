@@ -1,0 +1,95 @@
+// Dense numerical kernels: no autograd, no tape.
+//
+// ops/ builds every differentiable op from these. Each kernel checks dtypes and shapes,
+// allocates its result from the caching allocator and returns it; results are contiguous
+// unless the function is a view (the "views" block), which shares the input's storage.
+// Binary and ternary kernels broadcast like NumPy.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include <tapegrad/core/tensor.hpp>
+
+namespace tapegrad::kernel {
+
+// Elementwise, one input.
+Tensor neg(const Tensor& x);
+Tensor exp(const Tensor& x);
+Tensor log(const Tensor& x);
+Tensor sqrt(const Tensor& x);
+Tensor abs(const Tensor& x);
+Tensor sign(const Tensor& x);
+Tensor tanh(const Tensor& x);
+Tensor sigmoid(const Tensor& x);
+Tensor relu(const Tensor& x);
+Tensor clamp(const Tensor& x, double lo, double hi);
+Tensor pow(const Tensor& x, double exponent);
+
+// Elementwise, two inputs, broadcasting.
+Tensor add(const Tensor& a, const Tensor& b);
+Tensor sub(const Tensor& a, const Tensor& b);
+Tensor mul(const Tensor& a, const Tensor& b);
+Tensor div(const Tensor& a, const Tensor& b);
+Tensor pow(const Tensor& a, const Tensor& b);
+Tensor maximum(const Tensor& a, const Tensor& b);
+Tensor minimum(const Tensor& a, const Tensor& b);
+// Comparisons give 1 or 0 in the inputs' dtype.
+Tensor eq(const Tensor& a, const Tensor& b);
+Tensor gt(const Tensor& a, const Tensor& b);
+Tensor lt(const Tensor& a, const Tensor& b);
+Tensor ge(const Tensor& a, const Tensor& b);
+Tensor le(const Tensor& a, const Tensor& b);
+// cond != 0 ? a : b, broadcasting all three.
+Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
+
+// Scalar forms: the scalar takes the tensor's dtype.
+Tensor add(const Tensor& a, double s);
+Tensor mul(const Tensor& a, double s);
+Tensor rsub(double s, const Tensor& a);  // s - a
+Tensor rdiv(double s, const Tensor& a);  // s / a
+
+// In place: dst (any strides) = src broadcast to dst's shape. Bumps dst's version.
+void copy_into(const Tensor& dst, const Tensor& src);
+void fill(const Tensor& dst, double value);
+// dst += src (src broadcast to dst's shape), in place. Bumps dst's version.
+void add_into(const Tensor& dst, const Tensor& src);
+
+// Reductions over `axes` (empty = all axes); keepdim keeps them with extent 1.
+Tensor sum(const Tensor& x, const std::vector<int64_t>& axes, bool keepdim);
+Tensor max(const Tensor& x, const std::vector<int64_t>& axes, bool keepdim);
+// Reduces a broadcast result back to `shape` by summing the broadcast axes.
+Tensor sum_to(const Tensor& x, const Shape& shape);
+// Sorted, de-duplicated, non-negative axes; empty input means all axes.
+std::vector<int64_t> normalize_axes(const std::vector<int64_t>& axes, int64_t rank,
+                                    const char* op);
+
+// Views: share storage with the input.
+Tensor transpose(const Tensor& x, int64_t axis0, int64_t axis1);
+Tensor permute(const Tensor& x, const std::vector<int64_t>& order);
+Tensor slice(const Tensor& x, int64_t axis, int64_t start, int64_t stop, int64_t step = 1);
+Tensor select(const Tensor& x, int64_t axis, int64_t index);
+Tensor broadcast_to(const Tensor& x, const Shape& shape);
+Tensor unsqueeze(const Tensor& x, int64_t axis);
+// A view when x is contiguous, a copy otherwise. One extent may be -1 (inferred).
+Tensor reshape(const Tensor& x, const Shape& shape);
+// The shape with a -1 entry resolved; throws ShapeError when numel differs.
+Shape infer_reshape(const Shape& from, const Shape& to, const char* op);
+
+// Joins along an existing axis.
+Tensor concat(const std::vector<Tensor>& xs, int64_t axis);
+
+// Matrix products through BLAS. 2-D x 2-D; (..., M, K) x (K, N) folds the leading axes into
+// M; (B, M, K) x (B, K, N) runs one GEMM per batch. Transposed views are handed to BLAS as
+// transpose flags, not copied.
+Tensor matmul(const Tensor& a, const Tensor& b);
+// OpenBLAS worker threads (also settable by OPENBLAS_NUM_THREADS).
+void set_num_threads(int n);
+int num_threads();
+
+}  // namespace tapegrad::kernel
+
+namespace tapegrad {
+using kernel::num_threads;
+using kernel::set_num_threads;
+}  // namespace tapegrad

@@ -1,0 +1,84 @@
+// Shape: the extents (or strides) of a tensor, held inline.
+//
+// Shapes are built for every op result, so they must not touch the heap: a Shape stores up
+// to kMaxDims extents in place. Ranks above that throw ShapeError.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <initializer_list>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+namespace tapegrad {
+
+class Shape {
+ public:
+  static constexpr int kMaxDims = 8;
+
+  Shape() = default;
+  Shape(std::initializer_list<int64_t> dims) { assign(dims.begin(), dims.end()); }
+  Shape(const std::vector<int64_t>& dims) { assign(dims.begin(), dims.end()); }
+  template <class It>
+  Shape(It first, It last) {
+    assign(first, last);
+  }
+  // A shape of `rank` entries all equal to `value`.
+  static Shape filled(int64_t rank, int64_t value);
+
+  int64_t size() const { return rank_; }
+  bool empty() const { return rank_ == 0; }
+  int64_t& operator[](int64_t i) { return dims_[i]; }
+  int64_t operator[](int64_t i) const { return dims_[i]; }
+  int64_t back() const { return dims_[rank_ - 1]; }
+  int64_t* begin() { return dims_.data(); }
+  int64_t* end() { return dims_.data() + rank_; }
+  const int64_t* begin() const { return dims_.data(); }
+  const int64_t* end() const { return dims_.data() + rank_; }
+  const int64_t* data() const { return dims_.data(); }
+
+  void push_back(int64_t d);
+  void insert(int64_t pos, int64_t d);
+  void erase(int64_t pos);
+
+  // Product of the extents (1 for a scalar).
+  int64_t numel() const;
+  std::vector<int64_t> vec() const { return {begin(), end()}; }
+
+  friend bool operator==(const Shape& a, const Shape& b) {
+    return std::equal(a.begin(), a.end(), b.begin(), b.end());
+  }
+
+ private:
+  template <class It>
+  void assign(It first, It last) {
+    for (; first != last; ++first) push_back(static_cast<int64_t>(*first));
+  }
+
+  std::array<int64_t, kMaxDims> dims_{};
+  int64_t rank_ = 0;
+};
+
+// "[2,3]"; "[]" for a scalar.
+std::string to_string(const Shape& s);
+
+// Row-major strides of a contiguous tensor of this shape.
+Shape contiguous_strides(const Shape& shape);
+
+// Wraps a possibly negative axis into [0, rank); throws ShapeError naming `op` otherwise.
+int64_t normalize_axis(int64_t axis, int64_t rank, const char* op);
+
+// NumPy broadcasting of two shapes; throws ShapeError naming `op` when they do not fit.
+Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op);
+
+}  // namespace tapegrad
+
+template <>
+struct fmt::formatter<tapegrad::Shape> : fmt::formatter<std::string> {
+  auto format(const tapegrad::Shape& s, fmt::format_context& ctx) const {
+    return fmt::formatter<std::string>::format(tapegrad::to_string(s), ctx);
+  }
+};

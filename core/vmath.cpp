@@ -1,0 +1,89 @@
+#include <tapegrad/core/vmath.hpp>
+
+#include <cmath>
+
+#include <immintrin.h>
+
+// libmvec's AVX2 variants (x86_64 vector function ABI names).
+extern "C" {
+__m256 _ZGVdN8v_expf(__m256);
+__m256 _ZGVdN8v_logf(__m256);
+__m256 _ZGVdN8v_tanhf(__m256);
+__m256d _ZGVdN4v_exp(__m256d);
+__m256d _ZGVdN4v_log(__m256d);
+__m256d _ZGVdN4v_tanh(__m256d);
+}
+
+namespace tapegrad::vmath {
+namespace {
+
+const bool kHasAvx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+
+template <class T>
+void scalar_map(const T* x, T* y, int64_t n, T (*fn)(T)) {
+  for (int64_t i = 0; i < n; ++i) y[i] = fn(x[i]);
+}
+
+float scalar_exp(float v) { return std::exp(v); }
+double scalar_exp(double v) { return std::exp(v); }
+float scalar_log(float v) { return std::log(v); }
+double scalar_log(double v) { return std::log(v); }
+float scalar_tanh(float v) { return std::tanh(v); }
+double scalar_tanh(double v) { return std::tanh(v); }
+
+// Applies an 8-wide (float) or 4-wide (double) vector function; the tail goes through a
+// zero-padded vector so results do not depend on where an element sits in the array.
+__attribute__((target("avx2,fma"))) void map_avx2(const float* x, float* y, int64_t n,
+                                                  __m256 (*fn)(__m256)) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, fn(_mm256_loadu_ps(x + i)));
+  if (i < n) {
+    alignas(32) float buf[8] = {};
+    for (int64_t j = i; j < n; ++j) buf[j - i] = x[j];
+    _mm256_store_ps(buf, fn(_mm256_load_ps(buf)));
+    for (int64_t j = i; j < n; ++j) y[j] = buf[j - i];
+  }
+}
+
+__attribute__((target("avx2,fma"))) void map_avx2(const double* x, double* y, int64_t n,
+                                                  __m256d (*fn)(__m256d)) {
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) _mm256_storeu_pd(y + i, fn(_mm256_loadu_pd(x + i)));
+  if (i < n) {
+    alignas(32) double buf[4] = {};
+    for (int64_t j = i; j < n; ++j) buf[j - i] = x[j];
+    _mm256_store_pd(buf, fn(_mm256_load_pd(buf)));
+    for (int64_t j = i; j < n; ++j) y[j] = buf[j - i];
+  }
+}
+
+template <class T, class V>
+void map(const T* x, T* y, int64_t n, V (*vector_fn)(V), T (*scalar_fn)(T)) {
+  if (kHasAvx2) {
+    map_avx2(x, y, n, vector_fn);
+  } else {
+    scalar_map(x, y, n, scalar_fn);
+  }
+}
+
+template <class T>
+void sigmoid_via_tanh(const T* x, T* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = x[i] * T(0.5);
+  tanh(y, y, n);
+  for (int64_t i = 0; i < n; ++i) y[i] = T(0.5) + T(0.5) * y[i];
+}
+
+}  // namespace
+
+void exp(const float* x, float* y, int64_t n) { map(x, y, n, _ZGVdN8v_expf, scalar_exp); }
+void exp(const double* x, double* y, int64_t n) { map(x, y, n, _ZGVdN4v_exp, scalar_exp); }
+void log(const float* x, float* y, int64_t n) { map(x, y, n, _ZGVdN8v_logf, scalar_log); }
+void log(const double* x, double* y, int64_t n) { map(x, y, n, _ZGVdN4v_log, scalar_log); }
+void tanh(const float* x, float* y, int64_t n) { map(x, y, n, _ZGVdN8v_tanhf, scalar_tanh); }
+void tanh(const double* x, double* y, int64_t n) { map(x, y, n, _ZGVdN4v_tanh, scalar_tanh); }
+void sigmoid(const float* x, float* y, int64_t n) { sigmoid_via_tanh(x, y, n); }
+void sigmoid(const double* x, double* y, int64_t n) { sigmoid_via_tanh(x, y, n); }
+
+bool vectorized() { return kHasAvx2; }
+
+}  // namespace tapegrad::vmath

@@ -1,0 +1,4 @@
+// The whole of tapegrad: #include <tapegrad/tapegrad.hpp> and `namespace tg = tapegrad;`.
+#pragma once
+
+#include <tapegrad/core/core.hpp>
