@@ -1,0 +1,49 @@
+# Installation and the CMake package, so that another project can do
+#   find_package(tapegrad CONFIG REQUIRED)
+#   target_link_libraries(app PRIVATE tapegrad::tapegrad)
+# Layout under the prefix:
+#   include/tapegrad/tapegrad.hpp, include/tapegrad/<layer>/*.hpp
+#   lib/libtapegrad.a
+#   lib/cmake/tapegrad/{tapegradConfig,tapegradConfigVersion,tapegradTargets*}.cmake
+include(GNUInstallDirs)
+include(CMakePackageConfigHelpers)
+
+set(TAPEGRAD_INSTALL_CMAKEDIR ${CMAKE_INSTALL_LIBDIR}/cmake/tapegrad
+    CACHE STRING "Where tapegradConfig.cmake is installed, relative to the prefix")
+
+# Headers sit beside their sources; install each layer's *.hpp under include/tapegrad/<layer>.
+# A layer folder that holds no file yet does not exist in a fresh clone, so skip it.
+install(FILES ${PROJECT_SOURCE_DIR}/tapegrad.hpp
+        DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/tapegrad)
+foreach(layer IN LISTS TAPEGRAD_LAYERS)
+  if(IS_DIRECTORY ${PROJECT_SOURCE_DIR}/${layer})
+    install(DIRECTORY ${PROJECT_SOURCE_DIR}/${layer}/
+            DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/tapegrad/${layer}
+            FILES_MATCHING PATTERN "*.hpp")
+  endif()
+endforeach()
+
+# The library. Its include directory is $<INSTALL_INTERFACE:include>; tapegrad_warnings is
+# linked through $<BUILD_INTERFACE:...> and so is not part of the exported interface.
+install(TARGETS tapegrad
+        EXPORT tapegradTargets
+        ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+        LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
+        RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+
+install(EXPORT tapegradTargets
+        NAMESPACE tapegrad::
+        DESTINATION ${TAPEGRAD_INSTALL_CMAKEDIR})
+
+configure_package_config_file(
+  ${CMAKE_CURRENT_LIST_DIR}/tapegradConfig.cmake.in
+  ${PROJECT_BINARY_DIR}/tapegradConfig.cmake
+  INSTALL_DESTINATION ${TAPEGRAD_INSTALL_CMAKEDIR})
+# 0.x: a minor release may break the API, so only the same major.minor is compatible.
+write_basic_package_version_file(
+  ${PROJECT_BINARY_DIR}/tapegradConfigVersion.cmake
+  VERSION ${PROJECT_VERSION}
+  COMPATIBILITY SameMinorVersion)
+install(FILES ${PROJECT_BINARY_DIR}/tapegradConfig.cmake
+              ${PROJECT_BINARY_DIR}/tapegradConfigVersion.cmake
+        DESTINATION ${TAPEGRAD_INSTALL_CMAKEDIR})

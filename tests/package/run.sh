@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Package test: install tapegrad from an already built build directory into a temporary
+# prefix, then configure, build and run the outside project in tests/package against it
+# with find_package(tapegrad CONFIG REQUIRED), as a user's project would.
+#   tests/package/run.sh [BUILD_DIR]     (default: build)
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+build=$(cd "${1:-$root/build}" && pwd)
+work=$(mktemp -d "${TMPDIR:-/tmp}/tapegrad-package.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+prefix=$work/prefix
+
+echo "== package test: install $build -> $prefix"
+cmake --install "$build" --prefix "$prefix" >"$work/install.log" || {
+  cat "$work/install.log"
+  exit 1
+}
+
+for f in include/tapegrad/tapegrad.hpp include/tapegrad/core/tensor.hpp lib/libtapegrad.a \
+  lib/cmake/tapegrad/tapegradConfig.cmake lib/cmake/tapegrad/tapegradConfigVersion.cmake \
+  lib/cmake/tapegrad/tapegradTargets.cmake; do
+  [[ -e $prefix/$f ]] || {
+    echo "package test: $f was not installed" >&2
+    exit 1
+  }
+done
+# The installed package must not point back into the source or build tree.
+if grep -rlF -e "$root/" -e "$build" "$prefix/lib/cmake/tapegrad"; then
+  echo "package test: installed CMake files refer to the source or build tree" >&2
+  exit 1
+fi
+
+echo "== package test: configure tests/package with CMAKE_PREFIX_PATH=$prefix"
+cmake -S "$root/tests/package" -B "$work/build" -DCMAKE_BUILD_TYPE=Release \
+  -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF >"$work/configure.log" || {
+  cat "$work/configure.log"
+  exit 1
+}
+grep -F "tapegrad " "$work/configure.log" | grep -F "$prefix" || {
+  cat "$work/configure.log"
+  echo "package test: tapegrad was not found in $prefix" >&2
+  exit 1
+}
+cmake --build "$work/build" -j "$(nproc)"
+"$work/build/package_test"

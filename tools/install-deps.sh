@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages tapegrad needs to build, test and format, only those that
+# are missing, so a second run costs nothing. Works as root (CI, containers) or through sudo.
+#   tools/install-deps.sh
+set -euo pipefail
+
+packages=(
+  build-essential     # g++ 12, make, libc headers; g++ brings the ASan/UBSan runtimes
+  cmake               # cmake, ctest
+  pkg-config
+  libopenblas-dev     # BLAS (cblas) for matmul
+  libfmt-dev          # printing
+  doctest-dev         # the test suites
+  libgraphviz-dev     # graph rendering (libgvc)
+  graphviz            # the `dot` program
+  nlohmann-json3-dev  # safetensors headers
+  libcli11-dev        # the tapegrad command line
+  clang-format        # the format check in .ci/run
+  git                 # the format check lists tracked files
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if [[ $(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true) != "install ok installed" ]]; then
+    missing+=("$p")
+  fi
+done
+if ((${#missing[@]} == 0)); then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}"
+if ((EUID == 0)); then
+  as_root=()
+elif command -v sudo >/dev/null 2>&1; then
+  as_root=(sudo)
+else
+  echo "install-deps: not root and no sudo; as root run: apt-get install ${missing[*]}" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+"${as_root[@]}" apt-get update -q
+"${as_root[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null

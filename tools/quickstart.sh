@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# One entry point for a fresh Debian 12 machine:
+#   tools/quickstart.sh run [ARGS...]  install what is missing, build build/ (Release), run the
+#                                      main job: `build/tools/tapegrad train ARGS...`, or the
+#                                      demo program while the tapegrad program does not exist
+#   tools/quickstart.sh test           the same build, then the whole test suite with ctest
+#   tools/quickstart.sh build          install what is missing and build only
+# BUILD_DIR (default build) and JOBS (default: nproc) may be set in the environment.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+build=${BUILD_DIR:-build}
+jobs=${JOBS:-$(nproc)}
+
+usage() {
+  sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  exit 2
+}
+
+build_all() {
+  bash tools/install-deps.sh
+  cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release \
+    -DTAPEGRAD_BUILD_TESTS=ON -DTAPEGRAD_BUILD_TOOLS=ON
+  cmake --build "$build" -j "$jobs"
+}
+
+cmd=${1:-}
+(($# > 0)) && shift
+case $cmd in
+  build)
+    build_all
+    ;;
+  run)
+    build_all
+    if [[ -x $build/tools/tapegrad ]]; then
+      exec "$build/tools/tapegrad" train "$@"
+    fi
+    echo "quickstart: $build/tools/tapegrad is not built yet; running the demo instead"
+    exec "$build/tools/demo"
+    ;;
+  test)
+    build_all
+    ctest --test-dir "$build" --output-on-failure -j "$jobs"
+    ;;
+  *)
+    usage
+    ;;
+esac
