@@ -1,0 +1,33 @@
+// The autograd half of a tensor. core/ holds only a pointer to it (TensorImpl::autograd).
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include <tapegrad/core/allocator.hpp>
+#include <tapegrad/core/tensor.hpp>
+
+namespace tapegrad {
+
+class Record;
+
+struct AutogradMeta {
+  bool requires_grad = false;
+  // The record that produced this tensor; null for a leaf.
+  std::shared_ptr<Record> producer;
+  // Accumulated gradient: leaves, and non-leaves that asked for retain_grad().
+  Tensor grad;
+  bool retains_grad = false;
+  std::vector<std::function<Tensor(const Tensor&)>> hooks;
+};
+
+// The meta of t, or null when t carries none.
+inline AutogradMeta* autograd_meta(const Tensor& t) { return t.impl().autograd.get(); }
+
+inline bool needs_grad(const Tensor& t) {
+  const AutogradMeta* m = t.defined() ? autograd_meta(t) : nullptr;
+  return m != nullptr && m->requires_grad;
+}
+
+}  // namespace tapegrad

@@ -1,0 +1,275 @@
+#include <tapegrad/autograd/engine.hpp>
+
+#include <algorithm>
+
+#include <tapegrad/autograd/primitives.hpp>
+#include <tapegrad/autograd/record.hpp>
+#include <tapegrad/autograd/tape.hpp>
+#include <tapegrad/core/kernels.hpp>
+
+namespace tapegrad {
+namespace {
+
+struct LeafSlot {
+  std::shared_ptr<AutogradMeta> meta;
+  Tensor grad;
+};
+
+Tensor ones_for(const Tensor& t) { return ones(t.shape(), t.dtype()); }
+
+Tensor run_hooks(AutogradMeta& meta, Tensor g) {
+  for (const auto& hook : meta.hooks) {
+    Tensor replaced = hook(g);
+    if (replaced.defined()) {
+      if (!(replaced.shape() == g.shape())) {
+        throw_error<ShapeError>("hook: returned a gradient of shape {}, expected {}",
+                                replaced.shape(), g.shape());
+      }
+      g = replaced;
+    }
+  }
+  return g;
+}
+
+// A gradient stored in .grad() must own its data: rule results may alias each other.
+void accumulate_into_grad(AutogradMeta& meta, const Tensor& g, bool create_graph) {
+  if (!meta.grad.defined()) {
+    meta.grad = create_graph ? g : g.clone();
+  } else if (create_graph || needs_grad(meta.grad)) {
+    meta.grad = add(meta.grad, g);
+  } else {
+    kernel::add_into(meta.grad, g);
+  }
+}
+
+void check_anomaly_in_rule(const Record& rec, const Grads& grads) {
+  for (std::size_t i = 0; i < grads.size(); ++i) {
+    if (!grads[i].defined()) continue;
+    const Tensor dense = grads[i].contiguous();
+    const bool bad = dispatch(dense.dtype(), [&]<class T>(T) {
+      const T* p = dense.data<T>();
+      return std::any_of(p, p + dense.numel(), [](T v) { return !std::isfinite(v); });
+    });
+    if (bad) {
+      throw_error<AutogradError>(
+          "anomaly: the gradient rule of {} (#{}{}) produced NaN/Inf in the gradient of input {} "
+          "(shape {})",
+          rec.op(), rec.seq(), rec.scope().empty() ? "" : " in scope " + rec.scope(), i,
+          grads[i].shape());
+    }
+  }
+}
+
+class BackwardPass {
+ public:
+  BackwardPass(const GradOptions& opts, bool accumulate_leaves)
+      : create_graph_(opts.create_graph),
+        retain_graph_(opts.retain_graph.value_or(opts.create_graph)),
+        accumulate_leaves_(accumulate_leaves) {}
+
+  // The gradients of these tensors are captured and returned by run().
+  void capture(const std::vector<Tensor>& inputs) {
+    for (const Tensor& t : inputs) {
+      check_defined("grad", t);
+      if (!needs_grad(t)) {
+        throw ValueError("grad: one of the inputs does not require grad");
+      }
+      targets_.push_back(t.impl().autograd);
+    }
+    captured_.resize(inputs.size());
+  }
+
+  std::vector<Tensor> run(const std::vector<Tensor>& roots, const std::vector<Tensor>& seeds) {
+    EnableGradGuard grad_mode(create_graph_);
+    std::size_t start = 0;
+    Tape* tape = nullptr;
+    for (std::size_t i = 0; i < roots.size(); ++i) {
+      const Tensor& root = roots[i];
+      check_root(root);
+      const Tensor seed = i < seeds.size() && seeds[i].defined() ? seeds[i] : default_seed(root);
+      const auto& meta = root.impl().autograd;
+      if (meta->producer) {
+        tape = meta->producer->tape();
+        start = std::max(start, tape->position_of(meta->producer->seq()) + 1);
+        send_to_record(meta->producer, seed);
+      } else {
+        send_to_leaf(meta, seed);
+      }
+    }
+    if (tape != nullptr) walk(*tape, start);
+    finish_leaves();
+    return std::move(captured_);
+  }
+
+  ~BackwardPass() {
+    // After an exception midway, no record may keep a half-summed gradient.
+    for (const auto& rec : touched_) rec->grad_in_flight = Tensor();
+  }
+
+ private:
+  static void check_root(const Tensor& root) {
+    check_defined("backward", root);
+    if (!needs_grad(root)) {
+      throw_error<AutogradError>(
+          "backward: the tensor of shape {} does not require grad and has no recorded op; "
+          "was it computed under NoGradGuard, or from inputs that do not require grad?",
+          root.shape());
+    }
+  }
+
+  static Tensor default_seed(const Tensor& root) {
+    if (root.numel() != 1) {
+      throw_error<ShapeError>(
+          "backward: the output has shape {}; only a one-element output gets an implicit "
+          "gradient of 1. Pass grad_outputs of the same shape",
+          root.shape());
+    }
+    return ones_for(root);
+  }
+
+  void walk(Tape& tape, std::size_t start) {
+    if (&tape != &Tape::current()) {
+      throw AutogradError("backward: the graph was recorded on another thread's tape");
+    }
+    Tape::WalkGuard no_compaction(tape);
+    for (std::size_t pos = start; pos-- > 0 && pending_ > 0;) {
+      std::shared_ptr<Record> rec = tape.at(pos);
+      if (!rec || !rec->grad_in_flight.defined()) continue;
+      --pending_;
+      Tensor g = std::move(rec->grad_in_flight);
+      rec->grad_in_flight = Tensor();
+      g = output_gradient_complete(*rec, std::move(g));
+      propagate(rec, g);
+    }
+  }
+
+  // Hooks, retain_grad and capture see the finished gradient of a record's output.
+  Tensor output_gradient_complete(Record& rec, Tensor g) {
+    if (auto meta = rec.output_meta()) {
+      g = run_hooks(*meta, std::move(g));
+      if (meta->retains_grad) accumulate_into_grad(*meta, g, create_graph_);
+    }
+    for (std::size_t i = 0; i < targets_.size(); ++i) {
+      if (targets_[i]->producer.get() == &rec) captured_[i] = g;
+    }
+    return g;
+  }
+
+  void propagate(const std::shared_ptr<Record>& rec, const Tensor& g) {
+    const auto& inputs = rec->inputs();
+    if (std::none_of(inputs.begin(), inputs.end(), [](const Edge& e) { return e.needs_grad(); })) {
+      return;
+    }
+    Grads grads = rec->apply(BackwardContext(g, rec));
+    if (grads.size() != inputs.size()) {
+      throw_error<AutogradError>("the gradient rule of {} returned {} gradients for {} inputs",
+                                 rec->op(), grads.size(), inputs.size());
+    }
+    if (AnomalyGuard::enabled()) check_anomaly_in_rule(*rec, grads);
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+      const Edge& e = inputs[i];
+      if (!e.needs_grad() || !grads[i].defined()) continue;
+      Tensor gi = fit_to_input(*rec, i, std::move(grads[i]));
+      if (e.producer) {
+        send_to_record(e.producer, std::move(gi));
+      } else {
+        send_to_leaf(e.leaf, std::move(gi));
+      }
+    }
+    if (!retain_graph_) rec->release();
+  }
+
+  Tensor fit_to_input(const Record& rec, std::size_t i, Tensor g) {
+    const Edge& e = rec.inputs()[i];
+    if (g.dtype() != e.dtype) {
+      throw_error<AutogradError>("the gradient rule of {} returned dtype {} for input {} ({})",
+                                 rec.op(), g.dtype(), i, e.dtype);
+    }
+    if (g.shape() == e.shape) return g;
+    if (!(broadcast_shapes(e.shape, g.shape(), rec.op()) == g.shape())) {
+      throw_error<AutogradError>(
+          "the gradient rule of {} returned shape {} for input {} of shape {}", rec.op(),
+          g.shape(), i, e.shape);
+    }
+    return sum_to(g, e.shape);
+  }
+
+  void send_to_record(const std::shared_ptr<Record>& rec, Tensor g) {
+    if (rec->grad_in_flight.defined()) {
+      rec->grad_in_flight = add(rec->grad_in_flight, g);
+      return;
+    }
+    rec->grad_in_flight = std::move(g);
+    touched_.push_back(rec);
+    ++pending_;
+  }
+
+  void send_to_leaf(const std::shared_ptr<AutogradMeta>& meta, Tensor g) {
+    for (LeafSlot& slot : leaves_) {
+      if (slot.meta == meta) {
+        slot.grad = add(slot.grad, g);
+        return;
+      }
+    }
+    leaves_.push_back({meta, std::move(g)});
+  }
+
+  void finish_leaves() {
+    for (LeafSlot& slot : leaves_) {
+      Tensor g = run_hooks(*slot.meta, std::move(slot.grad));
+      for (std::size_t i = 0; i < targets_.size(); ++i) {
+        if (targets_[i] == slot.meta) captured_[i] = g;
+      }
+      if (accumulate_leaves_) accumulate_into_grad(*slot.meta, g, create_graph_);
+    }
+  }
+
+  bool create_graph_;
+  bool retain_graph_;
+  bool accumulate_leaves_;
+  int64_t pending_ = 0;
+  std::vector<std::shared_ptr<Record>, CachingAllocator<std::shared_ptr<Record>>> touched_;
+  std::vector<LeafSlot, CachingAllocator<LeafSlot>> leaves_;
+  std::vector<std::shared_ptr<AutogradMeta>> targets_;
+  std::vector<Tensor> captured_;
+};
+
+void check_seeds(const std::vector<Tensor>& roots, const std::vector<Tensor>& seeds) {
+  if (!seeds.empty() && seeds.size() != roots.size()) {
+    throw_error<ValueError>("backward: {} outputs but {} output gradients", roots.size(),
+                            seeds.size());
+  }
+  for (std::size_t i = 0; i < seeds.size(); ++i) {
+    if (seeds[i].defined() && !(seeds[i].shape() == roots[i].shape())) {
+      throw_error<ShapeError>("backward: output {} has shape {} but its gradient has shape {}", i,
+                              roots[i].shape(), seeds[i].shape());
+    }
+  }
+}
+
+}  // namespace
+
+std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,
+                         const GradOptions& opts, const std::vector<Tensor>& grad_outputs) {
+  check_seeds(outputs, grad_outputs);
+  BackwardPass pass(opts, /*accumulate_leaves=*/false);
+  pass.capture(inputs);
+  std::vector<Tensor> result = pass.run(outputs, grad_outputs);
+  for (std::size_t i = 0; i < result.size(); ++i) {
+    if (!result[i].defined() && !opts.allow_unused) {
+      throw_error<AutogradError>(
+          "grad: input {} (shape {}) is not used to compute the outputs; pass allow_unused=true "
+          "to get an undefined gradient instead",
+          i, inputs[i].shape());
+    }
+  }
+  return result;
+}
+
+void backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& grad_roots,
+              const GradOptions& opts) {
+  check_seeds(roots, grad_roots);
+  BackwardPass(opts, /*accumulate_leaves=*/true).run(roots, grad_roots);
+}
+
+}  // namespace tapegrad

@@ -1,0 +1,43 @@
+// Backward: reverse-mode differentiation over the tape.
+//
+// The engine seeds the roots' gradients, then walks the tape from the newest root back to
+// older records. A record whose output received a gradient runs its rule: first the hooks
+// registered on its output tensor (which may replace the gradient), then the rule, then each
+// input's gradient is summed back to the input's shape (if the op broadcast it) and added to
+// the producer's pending gradient, or to the leaf's. Since records are visited newest first,
+// every consumer of a tensor has contributed before the tensor's own record runs, so a
+// record's gradient is complete when it is reached. A record's gradient is dropped as soon
+// as its rule consumed it; the walk stops once no gradient is pending.
+//
+// Without retain_graph, each visited record frees its saved tensors; going through it again
+// throws an error that says how to fix it. With create_graph, the rules run with grad mode
+// on, so the gradients come out as differentiable tensors (Hessian-vector products).
+#pragma once
+
+#include <optional>
+#include <vector>
+
+#include <tapegrad/core/tensor.hpp>
+
+namespace tapegrad {
+
+struct GradOptions {
+  // Keep saved tensors so the graph can be backpropagated again. Defaults to create_graph.
+  std::optional<bool> retain_graph;
+  // Record the backward pass itself, for higher-order derivatives.
+  bool create_graph = false;
+  // Return an undefined tensor for inputs that the outputs do not depend on (else throw).
+  bool allow_unused = false;
+};
+
+// d(sum of outputs[i] * grad_outputs[i]) / d inputs, without touching .grad().
+// grad_outputs may be empty when every output has one element (then ones are used).
+std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,
+                         const GradOptions& opts = {},
+                         const std::vector<Tensor>& grad_outputs = {});
+
+// Accumulates d(sum of roots[i] * grad_roots[i]) into .grad() of every leaf that requires grad.
+void backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& grad_roots = {},
+              const GradOptions& opts = {});
+
+}  // namespace tapegrad

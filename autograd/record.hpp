@@ -1,0 +1,178 @@
+// Records: one per differentiable op, appended to the thread's tape.
+//
+// How an op is written (ops/ is all of this shape):
+//
+//   Tensor tanh(const Tensor& x) {
+//     return record({.op = "tanh", .inputs = {x}, .save_output = true}, kernel::tanh(x),
+//                   [](const BackwardContext& c) -> Grads {
+//                     // d tanh(x) = (1 - y^2) dy
+//                     return {c.grad * (1.0 - c.output() * c.output())};
+//                   });
+//   }
+//
+// record() runs the checks of the active modes (anomaly), and when grad mode is on and an
+// input requires grad, creates the Record, appends it to the tape and links the output to
+// it. The rule receives the output's gradient and returns one gradient per input (undefined
+// for inputs that need none), written with ops so that with create_graph the backward pass
+// is itself recorded. The engine, not the rule, sums a broadcast gradient back to the
+// input's shape and accumulates gradients from several consumers.
+//
+// What a record keeps alive: an Edge per input (the input's producer record or, for a
+// leaf, its AutogradMeta), the tensors the rule said it reads (`.save`), and the rule
+// object. Rules capture plain values only; tensors go through `.save` so that in-place
+// modification is caught (version counters) and a saved output does not form a cycle.
+#pragma once
+
+#include <cstdint>
+#include <initializer_list>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <tapegrad/autograd/autograd_meta.hpp>
+#include <tapegrad/autograd/grad_mode.hpp>
+#include <tapegrad/core/allocator.hpp>
+#include <tapegrad/core/tensor.hpp>
+
+namespace tapegrad {
+
+class Tape;
+
+// Gradients returned by a rule, one per input. Allocated from the caching allocator.
+using Grads = std::vector<Tensor, CachingAllocator<Tensor>>;
+
+// A non-owning list of tensors: {a, b} or a std::vector<Tensor>. It lives inside one call
+// to record(), so the braced list it points into outlives it.
+class TensorRefs {
+ public:
+  TensorRefs() = default;
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Winit-list-lifetime"
+  TensorRefs(std::initializer_list<Tensor> list) : data_(list.begin()), size_(list.size()) {}
+#pragma GCC diagnostic pop
+  TensorRefs(const std::vector<Tensor>& v) : data_(v.data()), size_(v.size()) {}
+  const Tensor* begin() const { return data_; }
+  const Tensor* end() const { return data_ + size_; }
+  std::size_t size() const { return size_; }
+  const Tensor& operator[](std::size_t i) const { return data_[i]; }
+
+ private:
+  const Tensor* data_ = nullptr;
+  std::size_t size_ = 0;
+};
+
+struct OpSpec {
+  const char* op;
+  TensorRefs inputs;
+  TensorRefs save = {};      // tensors the rule reads, by index: c.saved(i)
+  bool save_output = false;  // the rule reads the output: c.output()
+};
+
+// Where an input's gradient goes.
+struct Edge {
+  std::shared_ptr<Record> producer;    // input made by an op
+  std::shared_ptr<AutogradMeta> leaf;  // input is a leaf that requires grad
+  Shape shape;
+  DType dtype = f32;
+  bool needs_grad() const { return producer || leaf; }
+};
+
+struct SavedTensor {
+  Tensor tensor;  // for the saved output: a plain alias (the record must not own its output)
+  std::uint64_t version = 0;
+};
+
+class BackwardContext;
+
+class Record {
+ public:
+  virtual ~Record();
+  Record(const Record&) = delete;
+  Record& operator=(const Record&) = delete;
+
+  const char* op() const { return op_; }
+  const std::string& scope() const { return *scope_; }
+  std::uint64_t seq() const { return seq_; }
+  const Shape& output_shape() const { return output_shape_; }
+  DType output_dtype() const { return output_dtype_; }
+  const std::vector<Edge, CachingAllocator<Edge>>& inputs() const { return inputs_; }
+  bool released() const { return released_; }
+  Tape* tape() const { return tape_; }
+  // Bytes of tensor data this record keeps alive for backward.
+  std::size_t saved_bytes() const;
+  // The meta of the output tensor while that tensor is alive (hooks, retain_grad).
+  std::shared_ptr<AutogradMeta> output_meta() const { return output_meta_.lock(); }
+
+  // Used by the engine.
+  Grads apply(const BackwardContext& ctx);
+  void release();
+  Tensor grad_in_flight;  // the output's gradient, summed during a backward pass
+
+ protected:
+  Record() = default;
+  virtual Grads run_rule(const BackwardContext& ctx) = 0;
+  virtual void drop_rule() = 0;
+
+ private:
+  friend class BackwardContext;
+  friend Tensor link_output(std::shared_ptr<Record> rec, const OpSpec& spec, Tensor output);
+
+  const char* op_ = "";
+  const std::string* scope_ = nullptr;
+  std::uint64_t seq_ = 0;
+  Tape* tape_ = nullptr;
+  Shape output_shape_;
+  DType output_dtype_ = f32;
+  std::vector<Edge, CachingAllocator<Edge>> inputs_;
+  std::vector<SavedTensor, CachingAllocator<SavedTensor>> saved_;
+  std::optional<SavedTensor> saved_output_;
+  std::weak_ptr<AutogradMeta> output_meta_;
+  bool released_ = false;
+};
+
+class BackwardContext {
+ public:
+  BackwardContext(const Tensor& grad, const std::shared_ptr<Record>& record)
+      : grad(grad), record_(record) {}
+  const Tensor& grad;  // d loss / d output
+  const Tensor& saved(std::size_t i) const;
+  // The output; linked to this record when the backward pass is being recorded.
+  Tensor output() const;
+  const Shape& input_shape(std::size_t i) const { return record_->inputs_[i].shape; }
+  bool needs_input_grad(std::size_t i) const { return record_->inputs_[i].needs_grad(); }
+
+ private:
+  const std::shared_ptr<Record>& record_;
+};
+
+namespace detail {
+
+template <class Rule>
+class RecordWithRule final : public Record {
+ public:
+  explicit RecordWithRule(Rule rule) : rule_(std::move(rule)) {}
+
+ private:
+  Grads run_rule(const BackwardContext& ctx) override { return (*rule_)(ctx); }
+  void drop_rule() override { rule_.reset(); }
+  std::optional<Rule> rule_;
+};
+
+bool should_record(const OpSpec& spec);
+void check_anomaly(const OpSpec& spec, const Tensor& output);
+
+}  // namespace detail
+
+// Fills the record from spec, appends it to the tape and returns output linked to it.
+Tensor link_output(std::shared_ptr<Record> rec, const OpSpec& spec, Tensor output);
+
+template <class Rule>
+Tensor record(const OpSpec& spec, Tensor output, Rule rule) {
+  detail::check_anomaly(spec, output);
+  if (!detail::should_record(spec)) return output;
+  return link_output(make_cached<detail::RecordWithRule<Rule>>(std::move(rule)), spec,
+                     std::move(output));
+}
+
+}  // namespace tapegrad

@@ -1,0 +1,62 @@
+// The tape: every record of this thread, in creation order.
+//
+// Creation order is a topological order (an op's inputs exist before it runs), so backward
+// is a reverse loop over the tape, never a recursion over the graph. The tape holds records
+// weakly: a record lives as long as some tensor can still reach it (through the output it
+// produced, or through a later record), so forward passes whose results are dropped free
+// their records, and the tape forgets dead entries as it grows. The tape stays the one
+// picture of the graph that backward, printing and graph dumps read.
+#pragma once
+
+#include <cstdint>
+#include <iosfwd>
+#include <memory>
+#include <vector>
+
+#include <tapegrad/autograd/record.hpp>
+
+namespace tapegrad {
+
+class Tape {
+ public:
+  // The tape of the calling thread.
+  static Tape& current();
+
+  // Records still alive, oldest first.
+  std::vector<std::shared_ptr<Record>> live_records() const;
+  // Number of live records.
+  std::size_t size() const;
+  // Bytes of tensor data the live records keep alive for backward.
+  std::size_t bytes_kept() const;
+  // One line per live record: index, op, scope, inputs, output shape.
+  void print(std::ostream& out) const;
+
+  // Engine interface.
+  void append(const std::shared_ptr<Record>& rec);
+  std::uint64_t next_seq() const { return next_seq_; }
+  // Position of the record with this sequence number (records are sorted by seq).
+  std::size_t position_of(std::uint64_t seq) const;
+  std::shared_ptr<Record> at(std::size_t position) const { return entries_[position].lock(); }
+  // Forbids compaction while a backward pass walks positions.
+  class WalkGuard {
+   public:
+    explicit WalkGuard(Tape& t) : tape_(t) { ++tape_.walkers_; }
+    ~WalkGuard() { --tape_.walkers_; }
+    WalkGuard(const WalkGuard&) = delete;
+    WalkGuard& operator=(const WalkGuard&) = delete;
+
+   private:
+    Tape& tape_;
+  };
+
+ private:
+  void compact();
+
+  std::vector<std::weak_ptr<Record>> entries_;
+  std::vector<std::uint64_t> seqs_;
+  std::uint64_t next_seq_ = 0;
+  std::size_t compact_at_ = 1024;
+  int walkers_ = 0;
+};
+
+}  // namespace tapegrad
