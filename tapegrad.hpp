@@ -2,3 +2,4 @@
 #pragma once
 
 #include <tapegrad/core/core.hpp>
+#include <tapegrad/optim/optim.hpp>
