@@ -29,6 +29,7 @@ double Generator::normal() {
 }
 
 std::uint64_t Generator::below(std::uint64_t n) {
+  if (n == 0) throw ValueError("Generator::below: the range [0, n) is empty for n = 0");
   // Rejection keeps the draw unbiased: retry values in the incomplete last block.
   const std::uint64_t limit = UINT64_MAX - UINT64_MAX % n;
   std::uint64_t v;
@@ -98,6 +99,7 @@ Tensor normal(const Shape& shape, double mean, double stddev, DType dtype) {
 Tensor randn(const Shape& shape, DType dtype) { return normal(shape, 0.0, 1.0, dtype); }
 
 std::vector<int64_t> randperm(int64_t n, Generator& gen) {
+  if (n < 0) throw_error<ValueError>("randperm: n must be non-negative, got {}", n);
   std::vector<int64_t> perm(n);
   for (int64_t i = 0; i < n; ++i) perm[i] = i;
   for (int64_t i = n - 1; i > 0; --i) {

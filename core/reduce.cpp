@@ -102,6 +102,13 @@ Tensor sum_to(const Tensor& x, const Shape& shape) {
     throw_error<ShapeError>("sum_to: cannot reduce shape {} to the larger shape {}", x.shape(),
                             shape);
   }
+  // `shape` must be one that broadcasts to x's shape; anything else is a caller's bug that a
+  // reshape of the sum could silently hide ([2,3] -> [3,2]).
+  for (int64_t d = 0; d < shape.size(); ++d) {
+    if (shape[d] != 1 && shape[d] != x.shape()[lead + d]) {
+      throw_error<ShapeError>("sum_to: shape {} does not broadcast to {}", shape, x.shape());
+    }
+  }
   std::vector<int64_t> axes;
   for (int64_t d = 0; d < x.dim(); ++d) {
     if (d < lead || (shape[d - lead] == 1 && x.shape()[d] != 1)) axes.push_back(d);

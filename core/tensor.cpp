@@ -21,6 +21,9 @@ int64_t Tensor::size(int64_t axis) const {
 }
 
 bool Tensor::is_contiguous() const {
+  // An empty tensor holds no element to be out of place (its strides come from extents
+  // clamped to 1, so the loop below would reject it).
+  if (numel() == 0) return true;
   int64_t expected = 1;
   for (int64_t i = dim() - 1; i >= 0; --i) {
     if (shape()[i] != 1 && strides()[i] != expected) return false;

@@ -102,7 +102,13 @@ Shape infer_reshape(const Shape& from, const Shape& to, const char* op) {
       known *= to[d];
     }
   }
-  if (inferred >= 0 && known != 0) out[inferred] = from.numel() / known;
+  if (inferred >= 0) {
+    if (known == 0) {
+      throw_error<ShapeError>("{}: cannot infer the -1 in {} for {}: other extents multiply to 0",
+                              op, to, from);
+    }
+    out[inferred] = from.numel() / known;
+  }
   if (out.numel() != from.numel()) {
     throw_error<ShapeError>("{}: cannot reshape {} ({} elements) into {}", op, from, from.numel(),
                             to);
@@ -119,13 +125,15 @@ Tensor reshape(const Tensor& x, const Shape& shape) {
 Tensor concat(const std::vector<Tensor>& xs, int64_t axis) {
   if (xs.empty()) throw ValueError("concat: needs at least one tensor");
   const int64_t a = normalize_axis(axis, xs[0].dim(), "concat");
-  Shape shape = xs[0].shape();
-  shape[a] = 0;
+  // Every input must equal the first outside axis a; compare with a zeroed there.
+  Shape reference = xs[0].shape();
+  reference[a] = 0;
+  Shape shape = reference;
   for (const Tensor& x : xs) {
     check_same_dtype("concat", xs[0], x);
     Shape probe = x.shape();
     if (probe.size() == shape.size()) probe[a] = 0;
-    if (!(probe == shape)) {
+    if (!(probe == reference)) {
       throw_error<ShapeError>("concat: shapes {} and {} differ outside axis {}", xs[0].shape(),
                               x.shape(), a);
     }

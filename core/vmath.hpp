@@ -18,7 +18,7 @@ void log(const float* x, float* y, int64_t n);
 void log(const double* x, double* y, int64_t n);
 void tanh(const float* x, float* y, int64_t n);
 void tanh(const double* x, double* y, int64_t n);
-// sigmoid(x) = (1 + tanh(x/2)) / 2: one vector tanh, no overflow for large |x|.
+// sigmoid(x) from one vector exp(-|x|): no overflow for large |x|, no cancellation for x << 0.
 void sigmoid(const float* x, float* y, int64_t n);
 void sigmoid(const double* x, double* y, int64_t n);
 
