@@ -23,7 +23,9 @@ struct AutogradMeta {
 };
 
 // The meta of t, or null when t carries none.
-inline AutogradMeta* autograd_meta(const Tensor& t) { return t.impl().autograd.get(); }
+inline AutogradMeta* autograd_meta(const Tensor& t) {
+  return t.impl().autograd.get();
+}
 
 inline bool needs_grad(const Tensor& t) {
   const AutogradMeta* m = t.defined() ? autograd_meta(t) : nullptr;

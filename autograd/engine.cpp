@@ -15,7 +15,9 @@ struct LeafSlot {
   Tensor grad;
 };
 
-Tensor ones_for(const Tensor& t) { return ones(t.shape(), t.dtype()); }
+Tensor ones_for(const Tensor& t) {
+  return ones(t.shape(), t.dtype());
+}
 
 Tensor run_hooks(AutogradMeta& meta, Tensor g) {
   for (const auto& hook : meta.hooks) {
@@ -188,8 +190,8 @@ class BackwardPass {
     if (g.shape() == e.shape) return g;
     if (!(broadcast_shapes(e.shape, g.shape(), rec.op()) == g.shape())) {
       throw_error<AutogradError>(
-          "the gradient rule of {} returned shape {} for input {} of shape {}", rec.op(),
-          g.shape(), i, e.shape);
+          "the gradient rule of {} returned shape {} for input {} of shape {}", rec.op(), g.shape(),
+          i, e.shape);
     }
     return sum_to(g, e.shape);
   }

@@ -21,18 +21,32 @@ const std::string* intern(std::string scope) {
 
 }  // namespace
 
-bool GradMode::enabled() { return grad_enabled; }
-void GradMode::set_enabled(bool on) { grad_enabled = on; }
+bool GradMode::enabled() {
+  return grad_enabled;
+}
+void GradMode::set_enabled(bool on) {
+  grad_enabled = on;
+}
 
-AnomalyGuard::AnomalyGuard() : previous_(anomaly_enabled) { anomaly_enabled = true; }
-AnomalyGuard::~AnomalyGuard() { anomaly_enabled = previous_; }
-bool AnomalyGuard::enabled() { return anomaly_enabled; }
+AnomalyGuard::AnomalyGuard() : previous_(anomaly_enabled) {
+  anomaly_enabled = true;
+}
+AnomalyGuard::~AnomalyGuard() {
+  anomaly_enabled = previous_;
+}
+bool AnomalyGuard::enabled() {
+  return anomaly_enabled;
+}
 
 NameScope::NameScope(std::string_view name) : previous_(current_scope) {
-  current_scope = intern(previous_->empty() ? std::string(name)
-                                            : *previous_ + "/" + std::string(name));
+  current_scope =
+      intern(previous_->empty() ? std::string(name) : *previous_ + "/" + std::string(name));
 }
-NameScope::~NameScope() { current_scope = previous_; }
-const std::string* NameScope::current() { return current_scope; }
+NameScope::~NameScope() {
+  current_scope = previous_;
+}
+const std::string* NameScope::current() {
+  return current_scope;
+}
 
 }  // namespace tapegrad

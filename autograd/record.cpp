@@ -33,6 +33,14 @@ DeferredRelease& deferred() {
   return d;
 }
 
+// The record whose gradient rule is running, so an anomaly inside a rule names that rule.
+thread_local const Record* rule_in_progress = nullptr;
+
+std::string describe_record(const Record& rec) {
+  return fmt::format("{} (#{}{})", rec.op(), rec.seq(),
+                     rec.scope().empty() ? "" : " in scope " + rec.scope());
+}
+
 template <class T>
 double finite_range_check(const Tensor& t, double& lo, double& hi) {
   const Tensor dense = t.contiguous();
@@ -42,7 +50,8 @@ double finite_range_check(const Tensor& t, double& lo, double& hi) {
   hi = -INFINITY;
   for (int64_t i = 0; i < dense.numel(); ++i) {
     const double v = p[i];
-    if (!std::isfinite(v)) bad = v;
+    if (!std::isfinite(v))
+      bad = v;
     else {
       lo = std::min(lo, v);
       hi = std::max(hi, v);
@@ -67,6 +76,7 @@ bool has_non_finite(const Tensor& t) {
 }  // namespace
 
 Record::~Record() {
+  Tape::record_died(tape_);
   DeferredRelease& d = deferred();
   for (Edge& e : inputs_) {
     if (e.producer) d.pending.push_back(std::move(e.producer));
@@ -96,10 +106,10 @@ void Record::release() {
 Grads Record::apply(const BackwardContext& ctx) {
   if (released_) {
     throw_error<AutogradError>(
-        "backward through {} (#{}{}) a second time: its saved tensors were freed by the first "
+        "backward through {} a second time: its saved tensors were freed by the first "
         "backward. Pass retain_graph=true to the first backward, or detach() state carried "
         "across iterations (e.g. an RNN's hidden state)",
-        op_, seq_, scope_->empty() ? "" : " in " + *scope_);
+        describe_record(*this));
   }
   auto check_version = [this](const SavedTensor& s, const char* what) {
     if (s.tensor.version() != s.version) {
@@ -111,10 +121,18 @@ Grads Record::apply(const BackwardContext& ctx) {
   };
   for (const SavedTensor& s : saved_) check_version(s, "input");
   if (saved_output_) check_version(*saved_output_, "output");
+  const Record* outer = rule_in_progress;
+  rule_in_progress = this;
+  struct Restore {
+    const Record* outer;
+    ~Restore() { rule_in_progress = outer; }
+  } restore{outer};
   return run_rule(ctx);
 }
 
-const Tensor& BackwardContext::saved(std::size_t i) const { return record_->saved_[i].tensor; }
+const Tensor& BackwardContext::saved(std::size_t i) const {
+  return record_->saved_[i].tensor;
+}
 
 Tensor BackwardContext::output() const {
   const Tensor& data = record_->saved_output_->tensor;
@@ -188,8 +206,12 @@ void check_anomaly(const OpSpec& spec, const Tensor& output) {
     inputs += (inputs.empty() ? "" : ", ") + describe_range(in);
   }
   const std::string& scope = *NameScope::current();
-  throw_error<AutogradError>("anomaly: {}{} produced NaN/Inf from inputs {}", spec.op,
-                             scope.empty() ? "" : " in scope " + scope, inputs);
+  const std::string where =
+      rule_in_progress != nullptr
+          ? " while computing the gradient rule of " + describe_record(*rule_in_progress)
+          : (scope.empty() ? "" : " in scope " + scope);
+  throw_error<AutogradError>("anomaly: {}{} produced NaN/Inf from inputs {}", spec.op, where,
+                             inputs);
 }
 
 }  // namespace detail

@@ -52,10 +52,18 @@ class TensorRefs {
   TensorRefs(std::initializer_list<Tensor> list) : data_(list.begin()), size_(list.size()) {}
 #pragma GCC diagnostic pop
   TensorRefs(const std::vector<Tensor>& v) : data_(v.data()), size_(v.size()) {}
-  const Tensor* begin() const { return data_; }
-  const Tensor* end() const { return data_ + size_; }
-  std::size_t size() const { return size_; }
-  const Tensor& operator[](std::size_t i) const { return data_[i]; }
+  const Tensor* begin() const {
+    return data_;
+  }
+  const Tensor* end() const {
+    return data_ + size_;
+  }
+  std::size_t size() const {
+    return size_;
+  }
+  const Tensor& operator[](std::size_t i) const {
+    return data_[i];
+  }
 
  private:
   const Tensor* data_ = nullptr;
@@ -141,6 +149,7 @@ class BackwardContext {
   Tensor output() const;
   const Shape& input_shape(std::size_t i) const { return record_->inputs_[i].shape; }
   bool needs_input_grad(std::size_t i) const { return record_->inputs_[i].needs_grad(); }
+  std::size_t input_count() const { return record_->inputs_.size(); }
 
  private:
   const std::shared_ptr<Record>& record_;

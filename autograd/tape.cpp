@@ -8,13 +8,31 @@
 
 namespace tapegrad {
 
+namespace {
+// False once this thread's tape is destroyed (at thread exit), so records that die later
+// (held by static tensors) do not report to it. A trivially destructible flag stays readable.
+thread_local bool tape_alive = false;
+}  // namespace
+
+Tape::Tape() {
+  tape_alive = true;
+}
+Tape::~Tape() {
+  tape_alive = false;
+}
+
 Tape& Tape::current() {
   thread_local Tape tape;
   return tape;
 }
 
+void Tape::record_died(Tape* tape) {
+  if (tape_alive && tape == &current()) ++tape->dead_;
+}
+
 void Tape::append(const std::shared_ptr<Record>& rec) {
-  if (entries_.size() >= compact_at_ && walkers_ == 0) compact();
+  const bool mostly_dead = dead_ >= kMinCompaction && 2 * dead_ >= entries_.size();
+  if ((entries_.size() >= compact_at_ || mostly_dead) && walkers_ == 0) compact();
   entries_.push_back(rec);
   seqs_.push_back(rec->seq());
   ++next_seq_;
@@ -26,13 +44,16 @@ void Tape::compact() {
   std::size_t kept = 0;
   for (std::size_t i = 0; i < entries_.size(); ++i) {
     if (entries_[i].expired()) continue;
-    entries_[kept] = std::move(entries_[i]);
-    seqs_[kept] = seqs_[i];
+    if (kept != i) {  // a self-move would empty the weak_ptr
+      entries_[kept] = std::move(entries_[i]);
+      seqs_[kept] = seqs_[i];
+    }
     ++kept;
   }
   entries_.resize(kept);
   seqs_.resize(kept);
-  compact_at_ = std::max<std::size_t>(1024, 2 * kept);
+  dead_ = 0;
+  compact_at_ = std::max<std::size_t>(kMinCompaction, 2 * kept);
 }
 
 std::size_t Tape::position_of(std::uint64_t seq) const {

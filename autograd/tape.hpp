@@ -6,6 +6,10 @@
 // produced, or through a later record), so forward passes whose results are dropped free
 // their records, and the tape forgets dead entries as it grows. The tape stays the one
 // picture of the graph that backward, printing and graph dumps read.
+//
+// Dead entries are dropped when they make up half of the tape (so a loop of forward passes
+// without backward holds at most ~1024 dead entries) or when the tape doubles, which keeps
+// the cost amortized O(1) per record.
 #pragma once
 
 #include <cstdint>
@@ -19,8 +23,15 @@ namespace tapegrad {
 
 class Tape {
  public:
+  Tape();
+  ~Tape();
+  Tape(const Tape&) = delete;
+  Tape& operator=(const Tape&) = delete;
+
   // The tape of the calling thread.
   static Tape& current();
+  // Called by a dying record, so the tape knows when most of its entries are dead.
+  static void record_died(Tape* tape);
 
   // Records still alive, oldest first.
   std::vector<std::shared_ptr<Record>> live_records() const;
@@ -51,11 +62,13 @@ class Tape {
 
  private:
   void compact();
+  static constexpr std::size_t kMinCompaction = 1024;
 
   std::vector<std::weak_ptr<Record>> entries_;
   std::vector<std::uint64_t> seqs_;
   std::uint64_t next_seq_ = 0;
-  std::size_t compact_at_ = 1024;
+  std::size_t compact_at_ = kMinCompaction;
+  std::size_t dead_ = 0;  // entries whose record died since the last compaction
   int walkers_ = 0;
 };
 

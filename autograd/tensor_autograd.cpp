@@ -14,7 +14,9 @@ AutogradMeta& ensure_meta(const Tensor& t) {
 
 }  // namespace
 
-bool Tensor::requires_grad() const { return needs_grad(*this); }
+bool Tensor::requires_grad() const {
+  return needs_grad(*this);
+}
 
 Tensor& Tensor::requires_grad_(bool on) {
   AutogradMeta* meta = autograd_meta(*this);
@@ -24,7 +26,8 @@ Tensor& Tensor::requires_grad_(bool on) {
         "requires_grad (use detach() for a new leaf)",
         shape(), meta->producer->op());
   }
-  if (on && dtype() != f32 && dtype() != f64) throw DTypeError("requires_grad_: needs a float dtype");
+  if (on && dtype() != f32 && dtype() != f64)
+    throw DTypeError("requires_grad_: needs a float dtype");
   ensure_meta(*this).requires_grad = on;
   return *this;
 }
@@ -51,7 +54,9 @@ void Tensor::backward(bool retain_graph) const {
   tapegrad::backward({*this}, {}, {.retain_graph = retain_graph});
 }
 
-Tensor Tensor::detach() const { return make_view(*this, shape(), strides(), offset()); }
+Tensor Tensor::detach() const {
+  return make_view(*this, shape(), strides(), offset());
+}
 
 void Tensor::register_hook(std::function<Tensor(const Tensor&)> fn) const {
   if (!requires_grad()) {

@@ -85,13 +85,23 @@ Cache& cache() {
 
 }  // namespace
 
-MemoryStats memory_stats() { return cache().stats(); }
-void reset_peak_memory() { cache().reset_peak(); }
-void empty_cache() { cache().empty(); }
+MemoryStats memory_stats() {
+  return cache().stats();
+}
+void reset_peak_memory() {
+  cache().reset_peak();
+}
+void empty_cache() {
+  cache().empty();
+}
 
 namespace detail {
-void* cached_allocate(std::size_t bytes) { return cache().allocate(bytes); }
-void cached_free(void* p, std::size_t bytes) { cache().free(p, bytes); }
+void* cached_allocate(std::size_t bytes) {
+  return cache().allocate(bytes);
+}
+void cached_free(void* p, std::size_t bytes) {
+  cache().free(p, bytes);
+}
 }  // namespace detail
 
 }  // namespace tapegrad

@@ -16,9 +16,9 @@
 namespace tapegrad {
 
 struct MemoryStats {
-  std::size_t bytes_in_use = 0;   // handed out and not yet freed
-  std::size_t peak_bytes = 0;     // highest bytes_in_use since the last reset_peak
-  std::size_t cached_bytes = 0;   // freed, kept for reuse
+  std::size_t bytes_in_use = 0;          // handed out and not yet freed
+  std::size_t peak_bytes = 0;            // highest bytes_in_use since the last reset_peak
+  std::size_t cached_bytes = 0;          // freed, kept for reuse
   std::uint64_t system_allocations = 0;  // blocks obtained from the system, ever
   std::uint64_t allocations = 0;         // blocks handed out, ever
 };

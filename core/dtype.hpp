@@ -15,8 +15,12 @@ enum class DType : std::uint8_t { f32, f64 };
 inline constexpr DType f32 = DType::f32;
 inline constexpr DType f64 = DType::f64;
 
-constexpr std::size_t element_size(DType d) { return d == DType::f32 ? 4 : 8; }
-constexpr std::string_view dtype_name(DType d) { return d == DType::f32 ? "f32" : "f64"; }
+constexpr std::size_t element_size(DType d) {
+  return d == DType::f32 ? 4 : 8;
+}
+constexpr std::string_view dtype_name(DType d) {
+  return d == DType::f32 ? "f32" : "f64";
+}
 
 template <class T>
 constexpr DType dtype_of();

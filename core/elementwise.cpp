@@ -86,7 +86,9 @@ Tensor map_binary(const Tensor& a, const Tensor& b, const char* op, F f) {
   return out;
 }
 
-Tensor scalar_like(const Tensor& t, double s) { return scalar_tensor(s, t.dtype()); }
+Tensor scalar_like(const Tensor& t, double s) {
+  return scalar_tensor(s, t.dtype());
+}
 
 }  // namespace
 
@@ -166,10 +168,18 @@ Tensor le(const Tensor& a, const Tensor& b) {
   return map_binary(a, b, "le", [](auto x, auto y) { return decltype(x)(x <= y); });
 }
 
-Tensor add(const Tensor& a, double s) { return add(a, scalar_like(a, s)); }
-Tensor mul(const Tensor& a, double s) { return mul(a, scalar_like(a, s)); }
-Tensor rsub(double s, const Tensor& a) { return sub(scalar_like(a, s), a); }
-Tensor rdiv(double s, const Tensor& a) { return div(scalar_like(a, s), a); }
+Tensor add(const Tensor& a, double s) {
+  return add(a, scalar_like(a, s));
+}
+Tensor mul(const Tensor& a, double s) {
+  return mul(a, scalar_like(a, s));
+}
+Tensor rsub(double s, const Tensor& a) {
+  return sub(scalar_like(a, s), a);
+}
+Tensor rdiv(double s, const Tensor& a) {
+  return div(scalar_like(a, s), a);
+}
 
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   check_same_dtype("where", a, b);
@@ -232,11 +242,11 @@ void add_into(const Tensor& dst, const Tensor& src) {
 void fill(const Tensor& dst, double value) {
   dispatch(dst.dtype(), [&]<class T>(T) {
     std::array<Shape, 1> strides{dst.strides()};
-    for_each_strided<T, 1>(dst.shape(), strides, {dst.data<T>()},
-                           [v = static_cast<T>(value)](int64_t n, std::array<T*, 1> p,
-                                                       std::array<int64_t, 1> s) {
-                             for (int64_t i = 0; i < n; ++i) p[0][i * s[0]] = v;
-                           });
+    for_each_strided<T, 1>(
+        dst.shape(), strides, {dst.data<T>()},
+        [v = static_cast<T>(value)](int64_t n, std::array<T*, 1> p, std::array<int64_t, 1> s) {
+          for (int64_t i = 0; i < n; ++i) p[0][i * s[0]] = v;
+        });
   });
   dst.bump_version();
 }

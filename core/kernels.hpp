@@ -61,8 +61,7 @@ Tensor max(const Tensor& x, const std::vector<int64_t>& axes, bool keepdim);
 // Reduces a broadcast result back to `shape` by summing the broadcast axes.
 Tensor sum_to(const Tensor& x, const Shape& shape);
 // Sorted, de-duplicated, non-negative axes; empty input means all axes.
-std::vector<int64_t> normalize_axes(const std::vector<int64_t>& axes, int64_t rank,
-                                    const char* op);
+std::vector<int64_t> normalize_axes(const std::vector<int64_t>& axes, int64_t rank, const char* op);
 
 // Views: share storage with the input.
 Tensor transpose(const Tensor& x, int64_t axis0, int64_t axis1);

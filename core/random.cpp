@@ -11,9 +11,13 @@ void Generator::seed_(std::uint64_t seed) {
   has_spare_ = false;
 }
 
-double Generator::uniform() { return static_cast<double>(engine_() >> 11) * 0x1.0p-53; }
+double Generator::uniform() {
+  return static_cast<double>(engine_() >> 11) * 0x1.0p-53;
+}
 
-float Generator::uniform_f32() { return static_cast<float>(engine_() >> 40) * 0x1.0p-24f; }
+float Generator::uniform_f32() {
+  return static_cast<float>(engine_() >> 40) * 0x1.0p-24f;
+}
 
 double Generator::normal() {
   if (has_spare_) {
@@ -62,7 +66,9 @@ Generator& default_generator() {
   return gen;
 }
 
-void manual_seed(std::uint64_t seed) { default_generator().seed_(seed); }
+void manual_seed(std::uint64_t seed) {
+  default_generator().seed_(seed);
+}
 
 namespace {
 
@@ -88,15 +94,19 @@ Tensor rand(const Shape& shape, DType dtype) {
 
 Tensor uniform(const Shape& shape, double lo, double hi, DType dtype) {
   Generator& g = default_generator();
-  return generate(shape, dtype, [&]<class T>(T) { return static_cast<T>(lo + (hi - lo) * g.uniform()); });
+  return generate(shape, dtype,
+                  [&]<class T>(T) { return static_cast<T>(lo + (hi - lo) * g.uniform()); });
 }
 
 Tensor normal(const Shape& shape, double mean, double stddev, DType dtype) {
   Generator& g = default_generator();
-  return generate(shape, dtype, [&]<class T>(T) { return static_cast<T>(mean + stddev * g.normal()); });
+  return generate(shape, dtype,
+                  [&]<class T>(T) { return static_cast<T>(mean + stddev * g.normal()); });
 }
 
-Tensor randn(const Shape& shape, DType dtype) { return normal(shape, 0.0, 1.0, dtype); }
+Tensor randn(const Shape& shape, DType dtype) {
+  return normal(shape, 0.0, 1.0, dtype);
+}
 
 std::vector<int64_t> randperm(int64_t n, Generator& gen) {
   if (n < 0) throw_error<ValueError>("randperm: n must be non-negative, got {}", n);

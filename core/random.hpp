@@ -20,9 +20,9 @@ class Generator {
   explicit Generator(std::uint64_t seed = 0) { seed_(seed); }
   void seed_(std::uint64_t seed);
   std::uint64_t next_u64() { return engine_(); }
-  double uniform();            // U[0, 1) with 53 random bits
-  float uniform_f32();         // U[0, 1) with 24 random bits
-  double normal();             // N(0, 1)
+  double uniform();                      // U[0, 1) with 53 random bits
+  float uniform_f32();                   // U[0, 1) with 24 random bits
+  double normal();                       // N(0, 1)
   std::uint64_t below(std::uint64_t n);  // uniform integer in [0, n), unbiased
 
   // The full state as text, for checkpoints; restore with set_state.

@@ -60,11 +60,11 @@ Tensor reduce(const Tensor& x, const std::vector<int64_t>& axes_in, bool keepdim
       Shape out_strides = out.strides();
       for (int64_t a : axes) out_strides[a] = 0;
       std::array<Shape, 2> strides{out_strides, x.strides()};
-      detail::for_each_strided<T, 2>(
-          x.shape(), strides, {o, x.data<T>()},
-          [&](int64_t n, std::array<T*, 2> p, std::array<int64_t, 2> s) {
-            for (int64_t i = 0; i < n; ++i) p[0][i * s[0]] = combine(p[0][i * s[0]], p[1][i * s[1]]);
-          });
+      detail::for_each_strided<T, 2>(x.shape(), strides, {o, x.data<T>()},
+                                     [&](int64_t n, std::array<T*, 2> p, std::array<int64_t, 2> s) {
+                                       for (int64_t i = 0; i < n; ++i)
+                                         p[0][i * s[0]] = combine(p[0][i * s[0]], p[1][i * s[1]]);
+                                     });
     }
   });
   return keepdim ? out : reshape(out, reduced_shape(x.shape(), axes, false));
@@ -90,7 +90,8 @@ Tensor sum(const Tensor& x, const std::vector<int64_t>& axes, bool keepdim) {
 }
 
 Tensor max(const Tensor& x, const std::vector<int64_t>& axes, bool keepdim) {
-  if (x.numel() == 0) throw_error<ShapeError>("max: cannot reduce an empty tensor of shape {}", x.shape());
+  if (x.numel() == 0)
+    throw_error<ShapeError>("max: cannot reduce an empty tensor of shape {}", x.shape());
   return reduce(x, axes, keepdim, "max", -std::numeric_limits<double>::infinity(),
                 [](auto acc, auto v) { return v > acc || v != v ? v : acc; });
 }

@@ -34,7 +34,9 @@ int64_t Shape::numel() const {
   return n;
 }
 
-std::string to_string(const Shape& s) { return fmt::format("[{}]", fmt::join(s, ",")); }
+std::string to_string(const Shape& s) {
+  return fmt::format("[{}]", fmt::join(s, ","));
+}
 
 Shape contiguous_strides(const Shape& shape) {
   Shape strides = Shape::filled(shape.size(), 1);
@@ -46,8 +48,7 @@ Shape contiguous_strides(const Shape& shape) {
 
 int64_t normalize_axis(int64_t axis, int64_t rank, const char* op) {
   if (axis < -rank || axis >= std::max<int64_t>(rank, 1)) {
-    throw_error<ShapeError>("{}: axis {} is out of range for a tensor of rank {}", op, axis,
-                            rank);
+    throw_error<ShapeError>("{}: axis {} is out of range for a tensor of rank {}", op, axis, rank);
   }
   return axis < 0 ? axis + rank : axis;
 }
@@ -60,8 +61,8 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {
     const int64_t db = i < rank - b.size() ? 1 : b[i - (rank - b.size())];
     if (da != db && da != 1 && db != 1) {
       throw_error<ShapeError>(
-          "{}: shapes {} and {} cannot be broadcast together (dimension {}: {} vs {})", op, a, b,
-          i, da, db);
+          "{}: shapes {} and {} cannot be broadcast together (dimension {}: {} vs {})", op, a, b, i,
+          da, db);
     }
     out[i] = da == 1 ? db : da;
   }

@@ -9,7 +9,9 @@
 namespace tapegrad {
 
 Storage::Storage(std::size_t bytes) : data_(detail::cached_allocate(bytes)), bytes_(bytes) {}
-Storage::~Storage() { detail::cached_free(data_, bytes_); }
+Storage::~Storage() {
+  detail::cached_free(data_, bytes_);
+}
 
 TensorImpl& Tensor::impl() const {
   if (!impl_) throw ValueError("tensor: use of an undefined (default-constructed) tensor");
@@ -68,7 +70,9 @@ Tensor Tensor::to(DType target) const {
   return out;
 }
 
-Tensor Tensor::contiguous() const { return is_contiguous() ? *this : clone(); }
+Tensor Tensor::contiguous() const {
+  return is_contiguous() ? *this : clone();
+}
 
 Tensor Tensor::clone() const {
   Tensor out = empty(shape(), dtype());
@@ -103,11 +107,21 @@ Tensor full(const Shape& shape, double value, DType dtype) {
   kernel::fill(out, value);
   return out;
 }
-Tensor zeros(const Shape& shape, DType dtype) { return full(shape, 0.0, dtype); }
-Tensor ones(const Shape& shape, DType dtype) { return full(shape, 1.0, dtype); }
-Tensor scalar_tensor(double value, DType dtype) { return full(Shape{}, value, dtype); }
-Tensor zeros_like(const Tensor& t) { return zeros(t.shape(), t.dtype()); }
-Tensor ones_like(const Tensor& t) { return ones(t.shape(), t.dtype()); }
+Tensor zeros(const Shape& shape, DType dtype) {
+  return full(shape, 0.0, dtype);
+}
+Tensor ones(const Shape& shape, DType dtype) {
+  return full(shape, 1.0, dtype);
+}
+Tensor scalar_tensor(double value, DType dtype) {
+  return full(Shape{}, value, dtype);
+}
+Tensor zeros_like(const Tensor& t) {
+  return zeros(t.shape(), t.dtype());
+}
+Tensor ones_like(const Tensor& t) {
+  return ones(t.shape(), t.dtype());
+}
 
 Tensor arange(double start, double stop, double step, DType dtype) {
   if (step == 0) throw ValueError("arange: step must be non-zero");
@@ -142,8 +156,9 @@ Tensor tensor(std::initializer_list<double> values) {
 
 void check_same_dtype(const char* op, const Tensor& a, const Tensor& b) {
   if (a.dtype() != b.dtype()) {
-    throw_error<DTypeError>("{}: dtypes {} (shape {}) and {} (shape {}) differ; convert one with .to()",
-                            op, a.dtype(), a.shape(), b.dtype(), b.shape());
+    throw_error<DTypeError>(
+        "{}: dtypes {} (shape {}) and {} (shape {}) differ; convert one with .to()", op, a.dtype(),
+        a.shape(), b.dtype(), b.shape());
   }
 }
 

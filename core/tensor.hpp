@@ -47,7 +47,7 @@ struct AutogradMeta;  // autograd/autograd_meta.hpp
 struct TensorImpl {
   std::shared_ptr<Storage> storage;
   Shape shape;
-  Shape strides;   // in elements
+  Shape strides;       // in elements
   int64_t offset = 0;  // in elements
   DType dtype = f32;
   std::shared_ptr<AutogradMeta> autograd;  // null for plain data

@@ -25,12 +25,24 @@ void scalar_map(const T* x, T* y, int64_t n, T (*fn)(T)) {
   for (int64_t i = 0; i < n; ++i) y[i] = fn(x[i]);
 }
 
-float scalar_exp(float v) { return std::exp(v); }
-double scalar_exp(double v) { return std::exp(v); }
-float scalar_log(float v) { return std::log(v); }
-double scalar_log(double v) { return std::log(v); }
-float scalar_tanh(float v) { return std::tanh(v); }
-double scalar_tanh(double v) { return std::tanh(v); }
+float scalar_exp(float v) {
+  return std::exp(v);
+}
+double scalar_exp(double v) {
+  return std::exp(v);
+}
+float scalar_log(float v) {
+  return std::log(v);
+}
+double scalar_log(double v) {
+  return std::log(v);
+}
+float scalar_tanh(float v) {
+  return std::tanh(v);
+}
+double scalar_tanh(double v) {
+  return std::tanh(v);
+}
 
 // Applies an 8-wide (float) or 4-wide (double) vector function; the tail goes through a
 // zero-padded vector so results do not depend on where an element sits in the array.
@@ -90,12 +102,24 @@ void sigmoid_via_exp(const T* x, T* y, int64_t n) {
 
 }  // namespace
 
-void exp(const float* x, float* y, int64_t n) { map(x, y, n, _ZGVdN8v_expf, scalar_exp); }
-void exp(const double* x, double* y, int64_t n) { map(x, y, n, _ZGVdN4v_exp, scalar_exp); }
-void log(const float* x, float* y, int64_t n) { map(x, y, n, _ZGVdN8v_logf, scalar_log); }
-void log(const double* x, double* y, int64_t n) { map(x, y, n, _ZGVdN4v_log, scalar_log); }
-void tanh(const float* x, float* y, int64_t n) { map(x, y, n, _ZGVdN8v_tanhf, scalar_tanh); }
-void tanh(const double* x, double* y, int64_t n) { map(x, y, n, _ZGVdN4v_tanh, scalar_tanh); }
+void exp(const float* x, float* y, int64_t n) {
+  map(x, y, n, _ZGVdN8v_expf, scalar_exp);
+}
+void exp(const double* x, double* y, int64_t n) {
+  map(x, y, n, _ZGVdN4v_exp, scalar_exp);
+}
+void log(const float* x, float* y, int64_t n) {
+  map(x, y, n, _ZGVdN8v_logf, scalar_log);
+}
+void log(const double* x, double* y, int64_t n) {
+  map(x, y, n, _ZGVdN4v_log, scalar_log);
+}
+void tanh(const float* x, float* y, int64_t n) {
+  map(x, y, n, _ZGVdN8v_tanhf, scalar_tanh);
+}
+void tanh(const double* x, double* y, int64_t n) {
+  map(x, y, n, _ZGVdN4v_tanh, scalar_tanh);
+}
 void sigmoid(const float* x, float* y, int64_t n) {
   sigmoid_via_exp(x, y, n);
 }
@@ -103,6 +127,8 @@ void sigmoid(const double* x, double* y, int64_t n) {
   sigmoid_via_exp(x, y, n);
 }
 
-bool vectorized() { return kHasAvx2; }
+bool vectorized() {
+  return kHasAvx2;
+}
 
 }  // namespace tapegrad::vmath

@@ -1,0 +1,12 @@
+// Everything in autograd/: the tape, backward and grad, grad modes, custom functions,
+// gradient checking.
+#pragma once
+
+#include <tapegrad/autograd/autograd_meta.hpp>
+#include <tapegrad/autograd/engine.hpp>
+#include <tapegrad/autograd/function.hpp>
+#include <tapegrad/autograd/grad_mode.hpp>
+#include <tapegrad/autograd/gradcheck.hpp>
+#include <tapegrad/autograd/primitives.hpp>
+#include <tapegrad/autograd/record.hpp>
+#include <tapegrad/autograd/tape.hpp>
