@@ -1,5 +1,7 @@
 // The whole of tapegrad: #include <tapegrad/tapegrad.hpp> and `namespace tg = tapegrad;`.
 #pragma once
 
+#include <tapegrad/autograd/autograd.hpp>
 #include <tapegrad/core/core.hpp>
+#include <tapegrad/ops/ops.hpp>
 #include <tapegrad/optim/optim.hpp>
