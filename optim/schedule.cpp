@@ -59,19 +59,22 @@ bool ReduceLROnPlateau::improves(double metric) const {
   return metric > best_ + opts_.min_delta;
 }
 
-// The order of Keras's ReduceLROnPlateau.on_epoch_end.
+// Keras's rule (reduce once wait >= patience), with PyTorch's cooldown: the epochs of a
+// cooldown are not counted at all (in Keras the count restarts on the cooldown's last epoch).
 void ReduceLROnPlateau::step(double metric) {
+  const bool improved = improves(metric);
+  if (improved) {
+    best_ = metric;
+    wait_ = 0;
+  } else {
+    ++wait_;
+  }
   if (cooldown_left_ > 0) {
     --cooldown_left_;
     wait_ = 0;
-  }
-  if (improves(metric)) {
-    best_ = metric;
-    wait_ = 0;
     return;
   }
-  if (cooldown_left_ > 0) return;
-  if (++wait_ < opts_.patience) return;
+  if (improved || wait_ < opts_.patience) return;
   if (opt_.lr() > opts_.min_lr) {
     opt_.set_lr(std::max(opt_.lr() * opts_.factor, opts_.min_lr));
     cooldown_left_ = opts_.cooldown;
