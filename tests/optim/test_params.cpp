@@ -88,3 +88,22 @@ TEST_CASE("set_lr changes the step size") {
   CHECK(a.item() == doctest::Approx(0.5));
   CHECK_THROWS_AS(opt.set_lr(-0.1), tg::ValueError);
 }
+
+namespace {
+// Stand-ins for Module::parameters() and Module::named_parameters(), which return by value.
+std::vector<tg::Tensor> parameters_of(const tg::Tensor& a) {
+  return {a};
+}
+tg::NamedTensors named_parameters_of(const tg::Tensor& a) {
+  return {{"dense.kernel", a}};
+}
+}  // namespace
+
+TEST_CASE("optimizers take parameters() and named_parameters() results directly") {
+  tg::Tensor a = param({1.0});
+  tg::optim::Adam by_index(parameters_of(a), {.lr = 1e-3});
+  tg::optim::Adam by_name(named_parameters_of(a), {.lr = 1e-3});
+  CHECK(by_index.params().name(0) == "0");
+  CHECK(by_name.params().name(0) == "dense.kernel");
+  CHECK(by_name.params().tensor(0).shares_storage_with(a));
+}
