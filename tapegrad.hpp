@@ -3,5 +3,6 @@
 
 #include <tapegrad/autograd/autograd.hpp>
 #include <tapegrad/core/core.hpp>
+#include <tapegrad/nn/nn.hpp>
 #include <tapegrad/ops/ops.hpp>
 #include <tapegrad/optim/optim.hpp>

@@ -1,0 +1,42 @@
+#include <tapegrad/nn/dense.hpp>
+
+#include <tapegrad/nn/init.hpp>
+#include <tapegrad/ops/ops.hpp>
+
+namespace tapegrad::nn {
+
+Tensor activate(Activation a, const Tensor& x) {
+  switch (a) {
+    case Activation::linear:
+      return x;
+    case Activation::tanh:
+      return tanh(x);
+    case Activation::sigmoid:
+      return sigmoid(x);
+    case Activation::relu:
+      return relu(x);
+    case Activation::softmax:
+      return softmax(x, -1);
+  }
+  throw ValueError("activate: unknown activation");
+}
+
+Dense::Dense(int64_t in_features, int64_t units, DenseOptions opts)
+    : kernel(register_parameter("kernel", init::glorot_uniform({in_features, units}, opts.dtype))),
+      opts_(opts) {
+  if (opts.use_bias) bias = register_parameter("bias", init::zeros({units}, opts.dtype));
+}
+
+Tensor Dense::forward(const Tensor& x) {
+  if (x.dim() < 2 || x.shape().back() != kernel.shape()[0]) {
+    throw_error<ShapeError>(
+        "{}: input of shape {} does not fit kernel of shape {} (expects {} "
+        "features on the last axis)",
+        label(), x.shape(), kernel.shape(), kernel.shape()[0]);
+  }
+  Tensor y = matmul(x, kernel);
+  if (bias.defined()) y = y + bias;
+  return activate(opts_.activation, y);
+}
+
+}  // namespace tapegrad::nn

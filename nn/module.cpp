@@ -1,0 +1,95 @@
+#include <tapegrad/nn/module.hpp>
+
+#include <tapegrad/core/kernels.hpp>
+
+namespace tapegrad::nn {
+
+Tensor Module::forward(const Tensor& x) {
+  throw_error<ValueError>("{}: this module has no forward(x) (input shape {})", label(), x.shape());
+}
+
+Tensor Module::operator()(const Tensor& x) {
+  NameScope scope(label());
+  return forward(x);
+}
+
+std::string Module::label() const {
+  return key_.empty() ? type_name() : key_ + ":" + type_name();
+}
+
+void Module::check_new_name(const std::string& name) const {
+  if (name.empty() || name.find('.') != std::string::npos) {
+    throw_error<ValueError>("{}: invalid name '{}' (non-empty, no dots)", type_name(), name);
+  }
+  for (const auto& [n, p] : parameters_) {
+    if (n == name) throw_error<ValueError>("{}: '{}' is already registered", type_name(), name);
+  }
+  for (const auto& [n, c] : children_) {
+    if (n == name) throw_error<ValueError>("{}: '{}' is already registered", type_name(), name);
+  }
+}
+
+Tensor Module::register_parameter(const std::string& name, Tensor value) {
+  check_new_name(name);
+  check_defined("register_parameter", value);
+  value.requires_grad_(true);
+  parameters_.emplace_back(name, value);
+  return value;
+}
+
+void Module::adopt(const std::string& name, std::shared_ptr<Module> module) {
+  check_new_name(name);
+  if (!module) throw_error<ValueError>("{}: module '{}' is null", type_name(), name);
+  module->key_ = name;
+  children_.emplace_back(name, std::move(module));
+}
+
+NamedTensors Module::named_parameters() const {
+  NamedTensors out;
+  // Explicit stack instead of recursion: (module, prefix), children pushed in reverse.
+  std::vector<std::pair<const Module*, std::string>> todo{{this, ""}};
+  while (!todo.empty()) {
+    auto [m, prefix] = todo.back();
+    todo.pop_back();
+    for (const auto& [name, p] : m->parameters_) out.emplace_back(prefix + name, p);
+    for (auto it = m->children_.rbegin(); it != m->children_.rend(); ++it) {
+      todo.emplace_back(it->second.get(), prefix + it->first + ".");
+    }
+  }
+  return out;
+}
+
+std::vector<Tensor> Module::parameters() const {
+  std::vector<Tensor> out;
+  for (auto& [name, p] : named_parameters()) out.push_back(p);
+  return out;
+}
+
+void Module::zero_grad() {
+  for (const Tensor& p : parameters()) p.set_grad(Tensor());
+}
+
+void Module::train(bool on) {
+  training_ = on;
+  for (auto& [name, child] : children_) child->train(on);
+}
+
+void Module::to(DType dtype) {
+  for (const Tensor& p : parameters()) {
+    if (p.dtype() == dtype) continue;
+    const Tensor converted = p.to(dtype);
+    TensorImpl& impl = p.impl();
+    impl.storage = converted.impl().storage;
+    impl.strides = converted.strides();
+    impl.offset = 0;
+    impl.dtype = dtype;
+    p.set_grad(Tensor());
+  }
+}
+
+DType Module::dtype() const {
+  const NamedTensors params = named_parameters();
+  return params.empty() ? f32 : params.front().second.dtype();
+}
+
+}  // namespace tapegrad::nn

@@ -1,0 +1,83 @@
+// Modules: objects that own parameters and child modules, registered by name.
+//
+//   struct Net : tg::nn::Module {
+//     Net() : w_(register_parameter("kernel", tg::nn::init::glorot_uniform({4, 8}))) {}
+//     tg::Tensor forward(const tg::Tensor& x) override { return tg::matmul(x, w_); }
+//     tg::Tensor w_;
+//   };
+//
+// named_parameters() walks the tree depth first in registration order and joins names with
+// dots ("0.cell.kernel"), so the names match Keras/PyTorch weights and safetensors files.
+// A parameter is a leaf Tensor held by handle: the module's member and the registry share
+// one TensorImpl, so to(dtype) and load() change the data in place and every handle sees it.
+// Calling a module opens a NameScope with its label ("0:SimpleRNN"), which tape prints,
+// graph dumps and error messages show.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <tapegrad/autograd/grad_mode.hpp>
+#include <tapegrad/core/tensor.hpp>
+#include <tapegrad/optim/params.hpp>
+
+namespace tapegrad::nn {
+
+class Module {
+ public:
+  virtual ~Module() = default;
+
+  // The computation; called through operator(), which adds the name scope.
+  virtual Tensor forward(const Tensor& x);
+  Tensor operator()(const Tensor& x);
+
+  // The kind of module ("Dense", "SimpleRNN"), for scopes and messages.
+  virtual std::string type_name() const { return "Module"; }
+  // "0:SimpleRNN" inside a parent, the type name at the top.
+  std::string label() const;
+
+  // Registers a leaf parameter (requires_grad is set) and returns the same handle.
+  Tensor register_parameter(const std::string& name, Tensor value);
+  template <class M>
+  std::shared_ptr<M> register_module(const std::string& name, std::shared_ptr<M> module) {
+    adopt(name, module);
+    return module;
+  }
+
+  NamedTensors named_parameters() const;
+  std::vector<Tensor> parameters() const;
+  const std::vector<std::pair<std::string, std::shared_ptr<Module>>>& children() const {
+    return children_;
+  }
+
+  void zero_grad();
+  void train(bool on = true);
+  void eval() { train(false); }
+  bool is_training() const { return training_; }
+  // Converts every parameter to dtype, in place (handles held elsewhere see the change).
+  void to(DType dtype);
+  // The dtype of the first parameter (f32 for a module without parameters).
+  DType dtype() const;
+
+ protected:
+  Module() = default;
+  Module(const Module&) = default;
+  Module& operator=(const Module&) = default;
+
+ private:
+  void adopt(const std::string& name, std::shared_ptr<Module> module);
+  void check_new_name(const std::string& name) const;
+
+  std::string key_;  // the name under which the parent registered this module
+  bool training_ = true;
+  std::vector<std::pair<std::string, Tensor>> parameters_;
+  std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
+};
+
+// A module that holds another by value or shared pointer: SimpleRNN(...) in a braced list
+// becomes a shared_ptr<Module>.
+using ModulePtr = std::shared_ptr<Module>;
+
+}  // namespace tapegrad::nn

@@ -1,0 +1,10 @@
+// Everything in nn/: modules, initializers, layers, cells, losses, training.
+#pragma once
+
+#include <tapegrad/nn/cell.hpp>
+#include <tapegrad/nn/cells.hpp>
+#include <tapegrad/nn/dense.hpp>
+#include <tapegrad/nn/init.hpp>
+#include <tapegrad/nn/module.hpp>
+#include <tapegrad/nn/rnn.hpp>
+#include <tapegrad/nn/sequential.hpp>

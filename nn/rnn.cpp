@@ -1,0 +1,104 @@
+#include <tapegrad/nn/rnn.hpp>
+
+#include <fmt/format.h>
+
+#include <tapegrad/nn/cells.hpp>
+#include <tapegrad/ops/ops.hpp>
+
+namespace tapegrad::nn {
+namespace {
+
+State detached(const State& s) {
+  State out;
+  for (const Tensor& t : s) out.push_back(t.detach());
+  return out;
+}
+
+// Name scopes "t0", "t1", ... are made once and reused by every call.
+const std::string& step_name(int64_t t) {
+  thread_local std::vector<std::string> names;
+  while (static_cast<int64_t>(names.size()) <= t) names.push_back(fmt::format("t{}", names.size()));
+  return names[t];
+}
+
+}  // namespace
+
+RNN::RNN(std::shared_ptr<Cell> cell, RNNOptions opts) : cell_(std::move(cell)), opts_(opts) {
+  if (!cell_) throw ValueError("RNN: the cell is null");
+  if (opts_.tbptt < 0) throw_error<ValueError>("RNN: tbptt must be >= 0, got {}", opts_.tbptt);
+  register_module("cell", cell_);
+}
+
+void RNN::check_input(const Tensor& x) const {
+  if (x.dim() != 3) {
+    throw_error<ShapeError>("{}: expected input (batch, time, features), got shape {}", label(),
+                            x.shape());
+  }
+  if (x.shape()[1] == 0)
+    throw_error<ShapeError>("{}: the input has no time steps ({})", label(), x.shape());
+}
+
+State RNN::starting_state(int64_t batch, const State& initial) const {
+  if (!initial.empty()) return initial;
+  if (opts_.stateful && !carried_.empty()) {
+    if (carried_[0].shape()[0] != batch) {
+      throw_error<ShapeError>(
+          "{}: stateful layer got batch {} but carries state for batch {}; "
+          "call reset_states() first",
+          label(), batch, carried_[0].shape()[0]);
+    }
+    return carried_;
+  }
+  return cell_->initial_state(batch);
+}
+
+RNNOutput RNN::run(const Tensor& x, const State& initial) {
+  check_input(x);
+  const int64_t batch = x.shape()[0];
+  const int64_t steps = x.shape()[1];
+  const int64_t features = x.shape()[2];
+  // Time-major and contiguous: step t reads rows [t*B, (t+1)*B).
+  Tensor inputs = reshape(permute(x, {1, 0, 2}), {steps * batch, features});
+  const bool projected = cell_->has_input_projection();
+  if (projected) {
+    NameScope scope("input_projection");
+    inputs = cell_->project_inputs(inputs);
+  }
+  inputs = reshape(inputs, {steps, batch, -1});
+
+  State state = starting_state(batch, initial);
+  std::vector<Tensor> outputs;
+  outputs.reserve(opts_.return_sequences ? steps : 0);
+  for (int64_t i = 0; i < steps; ++i) {
+    const int64_t t = opts_.go_backwards ? steps - 1 - i : i;
+    if (opts_.tbptt > 0 && i > 0 && i % opts_.tbptt == 0) state = detached(state);
+    NameScope scope(step_name(t));
+    try {
+      const Tensor x_t = select(inputs, 0, t);
+      state = projected ? cell_->step_projected(x_t, state) : cell_->step(x_t, state);
+    } catch (const ShapeError& e) {
+      throw ShapeError(fmt::format("{} at time step {}: {}", label(), t, e.what()));
+    }
+    if (opts_.return_sequences) outputs.push_back(state[0]);
+  }
+  if (opts_.stateful) carried_ = detached(state);
+  if (opts_.return_state) last_state_ = state;
+  Tensor output = opts_.return_sequences ? stack(outputs, 1) : state[0];
+  return {std::move(output), std::move(state)};
+}
+
+Tensor RNN::forward(const Tensor& x) {
+  return run(x).output;
+}
+
+SimpleRNN::SimpleRNN(int64_t in_features, int64_t units, RNNOptions opts, DType dtype)
+    : RNN(std::make_shared<SimpleRNNCell>(in_features, units, SimpleRNNCellOptions{.dtype = dtype}),
+          opts) {}
+
+LSTM::LSTM(int64_t in_features, int64_t units, RNNOptions opts, DType dtype)
+    : RNN(std::make_shared<LSTMCell>(in_features, units, LSTMCellOptions{.dtype = dtype}), opts) {}
+
+GRU::GRU(int64_t in_features, int64_t units, RNNOptions opts, DType dtype)
+    : RNN(std::make_shared<GRUCell>(in_features, units, GRUCellOptions{.dtype = dtype}), opts) {}
+
+}  // namespace tapegrad::nn

@@ -1,0 +1,80 @@
+// RNN: unrolls any Cell over the time axis of a (batch, time, features) input.
+//
+// The input is made time-major and contiguous once ((T, B, F)), so each step reads a dense
+// (B, F) slab. If the cell has an input projection, all T steps are projected by one GEMM of
+// (T*B, F) x (F, k*units) before the loop; otherwise each step calls cell.step(x_t, state).
+// Each step runs in the name scope "t<index>", so the tape, graph dumps and errors say which
+// step an op belongs to. No backward is written anywhere: BPTT is the tape's reverse walk
+// over the unrolled steps.
+//
+// Options follow Keras: return_sequences (B, T, units) instead of h_T; go_backwards reads
+// the sequence from the end (outputs in processing order); stateful keeps the final state
+// (detached) as the next call's initial state until reset_states(); tbptt = k detaches the
+// state every k steps (truncated BPTT); return_state keeps the final state in last_state().
+#pragma once
+
+#include <memory>
+#include <optional>
+
+#include <tapegrad/nn/cell.hpp>
+
+namespace tapegrad::nn {
+
+struct RNNOptions {
+  bool return_sequences = false;
+  bool return_state = false;
+  bool go_backwards = false;
+  bool stateful = false;
+  int64_t tbptt = 0;  // 0: full BPTT
+};
+
+struct RNNOutput {
+  Tensor output;  // (B, T, units) with return_sequences, else (B, units)
+  State state;    // the final state
+};
+
+class RNN : public Module {
+ public:
+  RNN(std::shared_ptr<Cell> cell, RNNOptions opts = {});
+
+  Tensor forward(const Tensor& x) override;
+  // The output and the final state; `initial` overrides the cell's initial state.
+  RNNOutput run(const Tensor& x, const State& initial = {});
+  // The final state of the last call (kept when return_state or stateful is set).
+  const State& last_state() const { return last_state_; }
+  void reset_states() { carried_.clear(); }
+
+  Cell& cell() const { return *cell_; }
+  const RNNOptions& options() const { return opts_; }
+  std::string type_name() const override { return "RNN"; }
+
+ private:
+  State starting_state(int64_t batch, const State& initial) const;
+  void check_input(const Tensor& x) const;
+
+  std::shared_ptr<Cell> cell_;
+  RNNOptions opts_;
+  State carried_;     // stateful: the state handed from one call to the next
+  State last_state_;  // return_state
+};
+
+// RNN over the built-in cells, named like Keras's layers.
+class SimpleRNN : public RNN {
+ public:
+  SimpleRNN(int64_t in_features, int64_t units, RNNOptions opts = {}, DType dtype = f32);
+  std::string type_name() const override { return "SimpleRNN"; }
+};
+
+class LSTM : public RNN {
+ public:
+  LSTM(int64_t in_features, int64_t units, RNNOptions opts = {}, DType dtype = f32);
+  std::string type_name() const override { return "LSTM"; }
+};
+
+class GRU : public RNN {
+ public:
+  GRU(int64_t in_features, int64_t units, RNNOptions opts = {}, DType dtype = f32);
+  std::string type_name() const override { return "GRU"; }
+};
+
+}  // namespace tapegrad::nn

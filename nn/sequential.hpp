@@ -1,0 +1,44 @@
+// Sequential: modules applied in order, registered as children "0", "1", ...
+//
+//   tg::nn::Sequential model{tg::nn::SimpleRNN(1, 64, {.return_sequences = true}),
+//                            tg::nn::SimpleRNN(64, 32), tg::nn::Dense(32, 1)};
+//
+// Modules given by value are moved into shared ownership; shared_ptrs are shared.
+#pragma once
+
+#include <memory>
+#include <type_traits>
+
+#include <tapegrad/nn/module.hpp>
+
+namespace tapegrad::nn {
+
+class Sequential : public Module {
+ public:
+  Sequential() = default;
+  template <class... Modules>
+  explicit Sequential(Modules&&... modules) {
+    (push_back(std::forward<Modules>(modules)), ...);
+  }
+
+  template <class M>
+  void push_back(M&& module) {
+    using T = std::decay_t<M>;
+    if constexpr (std::is_convertible_v<T, std::shared_ptr<Module>>) {
+      append(std::shared_ptr<Module>(std::forward<M>(module)));
+    } else {
+      static_assert(std::is_base_of_v<Module, T>, "Sequential holds modules");
+      append(std::make_shared<T>(std::forward<M>(module)));
+    }
+  }
+
+  Tensor forward(const Tensor& x) override;
+  std::string type_name() const override { return "Sequential"; }
+  std::size_t size() const { return children().size(); }
+  Module& operator[](std::size_t i) const { return *children().at(i).second; }
+
+ private:
+  void append(std::shared_ptr<Module> module);
+};
+
+}  // namespace tapegrad::nn
