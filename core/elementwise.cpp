@@ -108,7 +108,7 @@ Tensor sigmoid(const Tensor& x) {
   return map_vmath(x, [](auto* in, auto* out, int64_t n) { vmath::sigmoid(in, out, n); });
 }
 Tensor sqrt(const Tensor& x) {
-  return map_unary(x, [](auto v) { return std::sqrt(v); });
+  return map_vmath(x, [](auto* in, auto* out, int64_t n) { vmath::sqrt(in, out, n); });
 }
 Tensor abs(const Tensor& x) {
   return map_unary(x, [](auto v) { return std::abs(v); });
@@ -121,9 +121,13 @@ Tensor relu(const Tensor& x) {
 }
 Tensor clamp(const Tensor& x, double lo, double hi) {
   if (lo > hi) throw_error<ValueError>("clamp: lower bound {} exceeds upper bound {}", lo, hi);
-  return map_unary(x, [lo, hi](auto v) {
-    using T = decltype(v);
-    return v < T(lo) ? T(lo) : (v > T(hi) ? T(hi) : v);
+  // Two plain selects on bounds already in T vectorize (a max and a min); NaN stays NaN.
+  return dispatch(x.dtype(), [&]<class T>(T) {
+    const T l = static_cast<T>(lo), h = static_cast<T>(hi);
+    return map_unary(x, [l, h](T v) {
+      const T r = v < l ? l : v;
+      return r > h ? h : r;
+    });
   });
 }
 Tensor pow(const Tensor& x, double exponent) {
@@ -188,15 +192,32 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
       broadcast_shapes(cond.shape(), broadcast_shapes(a.shape(), b.shape(), "where"), "where");
   Tensor out = empty(shape, a.dtype());
   dispatch(a.dtype(), [&]<class T>(T) {
+    // Both branches are loaded unconditionally, so the select vectorizes (a conditional load
+    // would stop GCC: it may not read memory the scalar code does not).
+    auto pick = [](T c, T x, T y) { return c != T(0) ? x : y; };
+    const int64_t n = out.numel();
+    auto dense = [n](const Tensor& t) { return t.is_contiguous() && t.numel() == n; };
+    if (dense(cond) && dense(a) && dense(b)) {
+      T* o = out.data<T>();
+      const T* pc = cond.data<T>();
+      const T* pa = a.data<T>();
+      const T* pb = b.data<T>();
+      for (int64_t i = 0; i < n; ++i) o[i] = pick(pc[i], pa[i], pb[i]);
+      return;
+    }
     std::array<Shape, 4> strides{out.strides(),
                                  broadcast_strides(cond.shape(), cond.strides(), shape),
                                  broadcast_strides(a.shape(), a.strides(), shape),
                                  broadcast_strides(b.shape(), b.strides(), shape)};
     for_each_strided<T, 4>(
         shape, strides, {out.data<T>(), cond.data<T>(), a.data<T>(), b.data<T>()},
-        [](int64_t n, std::array<T*, 4> p, std::array<int64_t, 4> s) {
-          for (int64_t i = 0; i < n; ++i) {
-            p[0][i * s[0]] = p[1][i * s[1]] != T(0) ? p[2][i * s[2]] : p[3][i * s[3]];
+        [&](int64_t len, std::array<T*, 4> p, std::array<int64_t, 4> s) {
+          if (s[0] == 1 && s[1] == 1 && s[2] == 1 && s[3] == 1) {
+            for (int64_t i = 0; i < len; ++i) p[0][i] = pick(p[1][i], p[2][i], p[3][i]);
+          } else {
+            for (int64_t i = 0; i < len; ++i) {
+              p[0][i * s[0]] = pick(p[1][i * s[1]], p[2][i * s[2]], p[3][i * s[3]]);
+            }
           }
         });
   });

@@ -127,6 +127,18 @@ void sigmoid(const double* x, double* y, int64_t n) {
   sigmoid_via_exp(x, y, n);
 }
 
+// SSE2 is part of x86-64, so these need no CPU check; sqrtps/sqrtpd round exactly as sqrtss.
+void sqrt(const float* x, float* y, int64_t n) {
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) _mm_storeu_ps(y + i, _mm_sqrt_ps(_mm_loadu_ps(x + i)));
+  for (; i < n; ++i) y[i] = _mm_cvtss_f32(_mm_sqrt_ss(_mm_set_ss(x[i])));
+}
+void sqrt(const double* x, double* y, int64_t n) {
+  int64_t i = 0;
+  for (; i + 2 <= n; i += 2) _mm_storeu_pd(y + i, _mm_sqrt_pd(_mm_loadu_pd(x + i)));
+  for (; i < n; ++i) y[i] = _mm_cvtsd_f64(_mm_sqrt_sd(_mm_setzero_pd(), _mm_set_sd(x[i])));
+}
+
 bool vectorized() {
   return kHasAvx2;
 }

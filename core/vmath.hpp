@@ -21,6 +21,10 @@ void tanh(const double* x, double* y, int64_t n);
 // sigmoid(x) from one vector exp(-|x|): no overflow for large |x|, no cancellation for x << 0.
 void sigmoid(const float* x, float* y, int64_t n);
 void sigmoid(const double* x, double* y, int64_t n);
+// Correctly rounded like std::sqrt (NaN for x < 0), but vectorized: GCC will not vectorize
+// std::sqrt without -fno-math-errno, since a negative input must set errno.
+void sqrt(const float* x, float* y, int64_t n);
+void sqrt(const double* x, double* y, int64_t n);
 
 // False when the scalar fallback is in use (no AVX2); reported by the benchmarks.
 bool vectorized();

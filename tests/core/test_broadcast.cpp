@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <limits>
 #include <optional>
 
 #include "reference.hpp"
@@ -253,5 +254,47 @@ TEST_CASE("broadcast: copy_into / add_into / fill write through any destination 
     // A source that does not broadcast to the destination is refused.
     CHECK_THROWS_AS(tg::kernel::copy_into(dst, tg::zeros({3, 3})), tg::ShapeError);
     CHECK_THROWS_AS(tg::kernel::add_into(tg::zeros({3}), tg::zeros({2, 3})), tg::ShapeError);
+  }
+}
+
+TEST_CASE("broadcast: sqrt, clamp and where keep IEEE semantics on every array length") {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const double inf = std::numeric_limits<double>::infinity();
+  for (tg::DType dtype : {tg::f32, tg::f64}) {
+    for (int64_t n = 1; n <= 19; ++n) {
+      std::vector<double> v(n);
+      for (int64_t i = 0; i < n; ++i) v[i] = 0.37 * static_cast<double>(i) - 1.0;
+      v[n - 1] = n % 3 == 0 ? nan : (n % 3 == 1 ? inf : -inf);
+      const tg::Tensor x = tg::from_vector(v, {n}).to(dtype);
+      const std::vector<double> s = tg::kernel::sqrt(x).to(tg::f64).to_vector<double>();
+      const std::vector<double> c = tg::kernel::clamp(x, -0.5, 2.0).to(tg::f64).to_vector<double>();
+      const tg::Tensor cond = tg::kernel::gt(x, tg::scalar_tensor(0.0, dtype));
+      // The branch not taken may hold NaN; it must not leak into the result.
+      const std::vector<double> w =
+          tg::kernel::where(cond, x, tg::full({n}, nan, dtype)).to(tg::f64).to_vector<double>();
+      for (int64_t i = 0; i < n; ++i) {
+        const double xi = tg::dispatch(dtype, [&]<class T>(T) { return double(T(v[i])); });
+        CAPTURE(n);
+        CAPTURE(xi);
+        if (std::isnan(xi) || xi < 0) {
+          CHECK(std::isnan(s[i]));
+        } else {
+          CHECK(s[i] == tg::dispatch(dtype, [&]<class T>(T) { return double(std::sqrt(T(xi))); }));
+        }
+        if (std::isnan(xi)) {
+          CHECK(std::isnan(c[i]));
+        } else {
+          CHECK(c[i] ==
+                std::clamp(xi,
+                           tg::dispatch(dtype, [](auto t) { return double(decltype(t)(-0.5)); }),
+                           2.0));
+        }
+        if (xi > 0) {
+          CHECK(w[i] == xi);
+        } else {
+          CHECK(std::isnan(w[i]));
+        }
+      }
+    }
   }
 }
