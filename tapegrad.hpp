@@ -6,3 +6,4 @@
 #include <tapegrad/nn/nn.hpp>
 #include <tapegrad/ops/ops.hpp>
 #include <tapegrad/optim/optim.hpp>
+#include <tapegrad/tools/graph.hpp>

@@ -1,6 +1,7 @@
 #include <tapegrad/autograd/engine.hpp>
 
 #include <algorithm>
+#include <cmath>
 
 #include <tapegrad/autograd/primitives.hpp>
 #include <tapegrad/autograd/record.hpp>
@@ -17,6 +18,10 @@ struct LeafSlot {
 
 Tensor ones_for(const Tensor& t) {
   return ones(t.shape(), t.dtype());
+}
+
+double l2_norm(const Tensor& t) {
+  return std::sqrt(kernel::sum(kernel::mul(t, t), {}, false).item());
 }
 
 Tensor run_hooks(AutogradMeta& meta, Tensor g) {
@@ -68,6 +73,9 @@ class BackwardPass {
       : create_graph_(opts.create_graph),
         retain_graph_(opts.retain_graph.value_or(opts.create_graph)),
         accumulate_leaves_(accumulate_leaves) {}
+
+  // Records the norm of every finished gradient into `norms`.
+  void trace(GradientNorms* norms) { trace_ = norms; }
 
   // The gradients of these tensors are captured and returned by run().
   void capture(const std::vector<Tensor>& inputs) {
@@ -151,6 +159,7 @@ class BackwardPass {
       g = run_hooks(*meta, std::move(g));
       if (meta->retains_grad) accumulate_into_grad(*meta, g, create_graph_);
     }
+    if (trace_ != nullptr) trace_->outputs[&rec] = l2_norm(g);
     for (std::size_t i = 0; i < targets_.size(); ++i) {
       if (targets_[i]->producer.get() == &rec) captured_[i] = g;
     }
@@ -219,6 +228,7 @@ class BackwardPass {
   void finish_leaves() {
     for (LeafSlot& slot : leaves_) {
       Tensor g = run_hooks(*slot.meta, std::move(slot.grad));
+      if (trace_ != nullptr) trace_->leaves[slot.meta.get()] = l2_norm(g);
       for (std::size_t i = 0; i < targets_.size(); ++i) {
         if (targets_[i] == slot.meta) captured_[i] = g;
       }
@@ -234,6 +244,7 @@ class BackwardPass {
   std::vector<LeafSlot, CachingAllocator<LeafSlot>> leaves_;
   std::vector<std::shared_ptr<AutogradMeta>> targets_;
   std::vector<Tensor> captured_;
+  GradientNorms* trace_ = nullptr;
 };
 
 void check_seeds(const std::vector<Tensor>& roots, const std::vector<Tensor>& seeds) {
@@ -250,6 +261,14 @@ void check_seeds(const std::vector<Tensor>& roots, const std::vector<Tensor>& se
 }
 
 }  // namespace
+
+GradientNorms gradient_norms(const Tensor& root) {
+  GradientNorms norms;
+  BackwardPass pass({.retain_graph = true}, /*accumulate_leaves=*/false);
+  pass.trace(&norms);
+  pass.run({root}, {});
+  return norms;
+}
 
 std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,
                          const GradOptions& opts, const std::vector<Tensor>& grad_outputs) {

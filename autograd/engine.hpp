@@ -15,6 +15,7 @@
 #pragma once
 
 #include <optional>
+#include <unordered_map>
 #include <vector>
 
 #include <tapegrad/core/tensor.hpp>
@@ -39,5 +40,17 @@ std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<T
 // Accumulates d(sum of roots[i] * grad_roots[i]) into .grad() of every leaf that requires grad.
 void backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& grad_roots = {},
               const GradOptions& opts = {});
+
+class Record;
+struct AutogradMeta;
+
+// The L2 norm of the gradient of `root` with respect to every record output and every leaf
+// it reaches: what graph dumps and gradient-flow reports show. Runs a backward pass that
+// retains the graph and leaves .grad() untouched.
+struct GradientNorms {
+  std::unordered_map<const Record*, double> outputs;
+  std::unordered_map<const AutogradMeta*, double> leaves;
+};
+GradientNorms gradient_norms(const Tensor& root);
 
 }  // namespace tapegrad

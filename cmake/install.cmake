@@ -23,6 +23,9 @@ foreach(layer IN LISTS TAPEGRAD_LAYERS)
   endif()
 endforeach()
 
+install(FILES ${PROJECT_SOURCE_DIR}/tools/graph.hpp
+        DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/tapegrad/tools)
+
 # The library. Its include directory is $<INSTALL_INTERFACE:include>; tapegrad_warnings is
 # linked through $<BUILD_INTERFACE:...> and so is not part of the exported interface.
 install(TARGETS tapegrad

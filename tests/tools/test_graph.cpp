@@ -1,0 +1,71 @@
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <tapegrad/tapegrad.hpp>
+
+namespace tg = tapegrad;
+
+namespace {
+
+tg::nn::Sequential seeded_model() {
+  tg::manual_seed(7);
+  return tg::nn::Sequential{tg::nn::SimpleRNN(1, 3), tg::nn::Dense(3, 1)};
+}
+
+// A 4-step RNN and its loss, the same on every construction.
+struct TinyRnn {
+  tg::nn::Sequential model = seeded_model();
+  tg::Tensor loss = tg::mean(tg::square(model(tg::rand({2, 4, 1})) - 0.5));
+};
+
+std::string dot_of(const tg::Tensor& loss, const tg::tools::DotOptions& opts) {
+  std::ostringstream out;
+  tg::tools::write_dot(loss, out, opts);
+  return out.str();
+}
+
+}  // namespace
+
+TEST_CASE("write_dot: one cluster per time step, named parameters, deterministic ids") {
+  TinyRnn net;
+  const std::string dot = dot_of(net.loss, {.names = net.model.named_parameters()});
+  CHECK(dot.rfind("digraph tapegrad {", 0) == 0);
+  for (int t = 0; t < 4; ++t) {
+    CHECK(dot.find("label=\"Sequential/0:SimpleRNN/t" + std::to_string(t) + "\"") !=
+          std::string::npos);
+  }
+  CHECK(dot.find("0.cell.recurrent_kernel\\n[3,3]") != std::string::npos);
+  CHECK(dot.find("1.kernel\\n[3,1]") != std::string::npos);
+  CHECK(dot.find("r0 [") != std::string::npos);
+  // Same program, same file: ids come from tape order, not addresses.
+  TinyRnn again;
+  CHECK(dot_of(again.loss, {.names = again.model.named_parameters()}) == dot);
+}
+
+TEST_CASE("write_dot with gradient norms leaves .grad() untouched and shows vanishing") {
+  TinyRnn net;
+  const std::string dot = dot_of(net.loss, {.show_grads = true});
+  CHECK(dot.find("|grad|") != std::string::npos);
+  for (const tg::Tensor& p : net.model.parameters()) CHECK_FALSE(p.grad().defined());
+  net.loss.backward();  // the graph was retained for this
+  CHECK(net.model.parameters()[0].grad().defined());
+}
+
+TEST_CASE("render writes svg through Graphviz; bad extension throws") {
+  TinyRnn net;
+  const auto dir = std::filesystem::temp_directory_path() / "tapegrad_test_graph";
+  std::filesystem::create_directories(dir);
+  const std::string svg = (dir / "graph.svg").string();
+  tg::tools::render(net.loss, svg);
+  std::ifstream in(svg);
+  std::stringstream content;
+  content << in.rdbuf();
+  CHECK(content.str().find("<svg") != std::string::npos);
+  CHECK(content.str().find("tanh") != std::string::npos);
+  CHECK_THROWS_AS(tg::tools::render(net.loss, (dir / "graph.xyz").string()), tg::ValueError);
+  CHECK_THROWS_AS(tg::tools::write_dot(tg::ones({1}), (dir / "g.dot").string()), tg::ValueError);
+  std::filesystem::remove_all(dir);
+}
