@@ -1,10 +1,14 @@
 // Everything in nn/: modules, initializers, layers, cells, losses, training.
 #pragma once
 
+#include <tapegrad/nn/callbacks.hpp>
 #include <tapegrad/nn/cell.hpp>
 #include <tapegrad/nn/cells.hpp>
+#include <tapegrad/nn/data.hpp>
 #include <tapegrad/nn/dense.hpp>
+#include <tapegrad/nn/fit.hpp>
 #include <tapegrad/nn/init.hpp>
+#include <tapegrad/nn/losses.hpp>
 #include <tapegrad/nn/module.hpp>
 #include <tapegrad/nn/rnn.hpp>
 #include <tapegrad/nn/sequential.hpp>

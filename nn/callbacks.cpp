@@ -1,0 +1,202 @@
+// The built-in callbacks; see callbacks.hpp.
+#include <tapegrad/nn/callbacks.hpp>
+
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+
+#include <tapegrad/autograd/grad_mode.hpp>
+#include <tapegrad/core/kernels.hpp>
+
+namespace tapegrad::nn {
+
+void Callback::set_context(Module& model, optim::Optimizer& opt, const TrainParams& params) {
+  model_ = &model;
+  optimizer_ = &opt;
+  params_ = params;
+  stop_training_ = false;
+}
+
+Module& Callback::model() const {
+  if (!model_) throw ValueError("Callback: no model yet (the callback runs inside fit)");
+  return *model_;
+}
+
+optim::Optimizer& Callback::optimizer() const {
+  if (!optimizer_) throw ValueError("Callback: no optimizer yet (the callback runs inside fit)");
+  return *optimizer_;
+}
+
+double monitored(const Logs& logs, const std::string& monitor, const char* who) {
+  auto it = logs.find(monitor);
+  if (it == logs.end() && monitor == "val_loss") it = logs.find("loss");
+  if (it != logs.end()) return it->second;
+  std::string keys;
+  for (const auto& [key, value] : logs) keys += (keys.empty() ? "" : ", ") + key;
+  throw_error<ValueError>("{}: no metric '{}' in the epoch logs (have: {})", who, monitor, keys);
+}
+
+// ---- EarlyStopping ----
+
+namespace {
+
+std::vector<Tensor> snapshot(const Module& model) {
+  std::vector<Tensor> copies;
+  for (const Tensor& p : model.parameters()) copies.push_back(p.detach().clone());
+  return copies;
+}
+
+void restore(const Module& model, const std::vector<Tensor>& copies) {
+  NoGradGuard no_grad;
+  const std::vector<Tensor> params = model.parameters();
+  for (std::size_t i = 0; i < params.size(); ++i) kernel::copy_into(params[i], copies.at(i));
+}
+
+}  // namespace
+
+EarlyStopping::EarlyStopping(EarlyStoppingOptions opts) : opts_(std::move(opts)) {
+  if (opts_.patience < 0) throw ValueError("EarlyStopping: patience must be >= 0");
+  opts_.min_delta = std::abs(opts_.min_delta);
+}
+
+void EarlyStopping::on_train_begin(const Logs&) {
+  best_ = INFINITY;
+  best_epoch_ = -1;
+  wait_ = 0;
+  stopped_epoch_ = -1;
+  best_weights_.clear();
+}
+
+void EarlyStopping::on_epoch_end(int epoch, const Logs& logs) {
+  const double current = monitored(logs, opts_.monitor, "EarlyStopping");
+  ++wait_;
+  // Written so that a NaN loss is never an improvement.
+  if (current - opts_.min_delta < best_) {
+    best_ = current;
+    best_epoch_ = epoch;
+    wait_ = 0;
+    if (opts_.restore_best_weights) best_weights_ = snapshot(model());
+    return;
+  }
+  if (wait_ < opts_.patience || epoch == 0) return;
+  stopped_epoch_ = epoch;
+  request_stop();
+  if (!best_weights_.empty()) restore(model(), best_weights_);
+}
+
+// ---- ModelCheckpoint ----
+
+ModelCheckpoint::ModelCheckpoint(std::string path_pattern, SaveFn save_fn, CheckpointOptions opts)
+    : pattern_(std::move(path_pattern)), save_fn_(std::move(save_fn)), opts_(std::move(opts)) {
+  if (!save_fn_) throw ValueError("ModelCheckpoint: no save function");
+  try {  // a typo in the pattern should fail now, not after the first epoch of training
+    (void)path_for(0, {{"loss", 1.0}, {"val_loss", 1.0}, {"lr", 1.0}});
+  } catch (const fmt::format_error& e) {
+    throw_error<ValueError>("ModelCheckpoint: bad path pattern '{}': {}", pattern_, e.what());
+  }
+}
+
+ModelCheckpoint::ModelCheckpoint(std::function<void(int epoch)> save_fn, CheckpointOptions opts)
+    : ModelCheckpoint(
+          "", [fn = std::move(save_fn)](const std::string&, int epoch) { fn(epoch); },
+          std::move(opts)) {}
+
+std::string ModelCheckpoint::path_for(int epoch, const Logs& logs) const {
+  const auto value = [&](const char* key) {
+    const auto it = logs.find(key);
+    return it == logs.end() ? NAN : it->second;
+  };
+  return fmt::format(fmt::runtime(pattern_), fmt::arg("epoch", epoch + 1),
+                     fmt::arg("loss", value("loss")), fmt::arg("val_loss", value("val_loss")),
+                     fmt::arg("lr", value("lr")));
+}
+
+void ModelCheckpoint::on_train_begin(const Logs&) {
+  best_.reset();
+}
+
+void ModelCheckpoint::on_epoch_end(int epoch, const Logs& logs) {
+  if (opts_.save_best_only) {
+    const double current = monitored(logs, opts_.monitor, "ModelCheckpoint");
+    if (best_ && !(current < *best_)) return;
+    if (std::isnan(current)) return;
+    best_ = current;
+  }
+  last_path_ = path_for(epoch, logs);
+  save_fn_(last_path_, epoch);
+}
+
+// ---- CSVLogger ----
+
+CSVLogger::CSVLogger(std::string path) : path_(std::move(path)) {}
+
+void CSVLogger::on_train_begin(const Logs&) {
+  rows_ = {"epoch,loss,val_loss,lr"};
+  write();
+}
+
+void CSVLogger::on_epoch_end(int epoch, const Logs& logs) {
+  const auto cell = [&](const char* key) {
+    const auto it = logs.find(key);
+    return it == logs.end() ? std::string("NA") : fmt::format("{}", it->second);
+  };
+  rows_.push_back(fmt::format("{},{},{},{}", epoch, cell("loss"), cell("val_loss"), cell("lr")));
+  write();
+}
+
+void CSVLogger::write() const {
+  const std::string tmp = path_ + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    for (const std::string& row : rows_) out << row << '\n';
+    out.flush();
+    if (!out) throw_error<IOError>("CSVLogger: cannot write '{}'", tmp);
+  }
+  if (std::rename(tmp.c_str(), path_.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    throw_error<IOError>("CSVLogger: cannot rename '{}' to '{}'", tmp, path_);
+  }
+}
+
+// ---- TerminateOnNaN ----
+
+void TerminateOnNaN::on_batch_end(int64_t batch, const Logs& logs) {
+  const auto it = logs.find("batch_loss");
+  if (it != logs.end() && !std::isfinite(it->second)) {
+    terminated_batch_ = batch;
+    request_stop();
+  }
+}
+
+// ---- learning-rate callbacks ----
+
+LearningRateScheduler::LearningRateScheduler(std::function<double(int, double)> fn)
+    : fn_(std::move(fn)) {
+  if (!fn_) throw ValueError("LearningRateScheduler: no schedule function");
+}
+
+void LearningRateScheduler::on_epoch_begin(int epoch, const Logs&) {
+  optimizer().set_lr(fn_(epoch, optimizer().lr()));
+}
+
+ScheduleCallback::ScheduleCallback(std::shared_ptr<optim::Schedule> schedule)
+    : schedule_(std::move(schedule)) {
+  if (!schedule_) throw ValueError("ScheduleCallback: no schedule");
+}
+
+void ScheduleCallback::on_epoch_end(int, const Logs&) {
+  schedule_->step();
+}
+
+ReduceLROnPlateau::ReduceLROnPlateau(optim::PlateauOptions opts, std::string monitor)
+    : opts_(opts), monitor_(std::move(monitor)) {}
+
+void ReduceLROnPlateau::on_train_begin(const Logs&) {
+  plateau_ = std::make_unique<optim::ReduceLROnPlateau>(optimizer(), opts_);
+}
+
+void ReduceLROnPlateau::on_epoch_end(int, const Logs& logs) {
+  plateau_->step(monitored(logs, monitor_, "ReduceLROnPlateau"));
+}
+
+}  // namespace tapegrad::nn

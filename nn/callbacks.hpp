@@ -1,0 +1,203 @@
+// Callbacks: code that fit() runs at fixed points of training, as in Keras.
+//
+// fit() calls, in order: on_train_begin; per epoch on_epoch_begin(epoch), on_batch_end(batch)
+// after each optimizer step, on_epoch_end(epoch, logs); finally on_train_end. Epochs and
+// batches are 0-based (Keras); progress lines and checkpoint paths show epoch + 1.
+//   batch logs: "loss" (running mean of the epoch so far, weighted by batch size),
+//               "batch_loss", "size"
+//   epoch logs: "loss", "val_loss" (only with validation data), "lr" (the lr used during
+//               the epoch)
+// Before on_train_begin, fit hands each callback the model, the optimizer and the run's
+// parameters (set_context) and clears its stop flag. A callback ends training by calling
+// request_stop(); fit reads stop_training() after every batch and every epoch, and like
+// Keras finishes the current epoch's bookkeeping (logs, on_epoch_end) before leaving.
+//
+// Callbacks that watch a metric take its name (`monitor`, default "val_loss"); when the
+// run has no validation data, "val_loss" falls back to "loss", so the same callback works
+// with or without validation.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <tapegrad/nn/module.hpp>
+#include <tapegrad/optim/optimizer.hpp>
+#include <tapegrad/optim/schedule.hpp>
+
+namespace tapegrad::nn {
+
+using Logs = std::map<std::string, double>;
+
+// What fit tells callbacks about the run (Keras's callback.params).
+struct TrainParams {
+  int epochs = 0;
+  int64_t steps = 0;  // batches per epoch
+  int verbose = 0;
+};
+
+class Callback {
+ public:
+  virtual ~Callback() = default;
+
+  virtual void on_train_begin(const Logs& /*logs*/) {}
+  virtual void on_epoch_begin(int /*epoch*/, const Logs& /*logs*/) {}
+  virtual void on_batch_end(int64_t /*batch*/, const Logs& /*logs*/) {}
+  virtual void on_epoch_end(int /*epoch*/, const Logs& /*logs*/) {}
+  virtual void on_train_end(const Logs& /*logs*/) {}
+
+  bool stop_training() const { return stop_training_; }
+  void request_stop() { stop_training_ = true; }
+
+  // Called by fit before on_train_begin.
+  void set_context(Module& model, optim::Optimizer& opt, const TrainParams& params);
+
+ protected:
+  Module& model() const;
+  optim::Optimizer& optimizer() const;
+  const TrainParams& params() const { return params_; }
+
+ private:
+  Module* model_ = nullptr;
+  optim::Optimizer* optimizer_ = nullptr;
+  TrainParams params_;
+  bool stop_training_ = false;
+};
+
+using CallbackList = std::vector<std::shared_ptr<Callback>>;
+
+// The value of `monitor` in epoch logs, with "val_loss" falling back to "loss"; throws
+// ValueError naming `who` and the available keys when the metric is absent.
+double monitored(const Logs& logs, const std::string& monitor, const char* who);
+
+struct EarlyStoppingOptions {
+  std::string monitor = "val_loss";
+  int patience = 0;        // epochs without improvement before stopping
+  double min_delta = 0.0;  // an improvement must beat the best by more than this
+  bool restore_best_weights = false;
+};
+
+// Stops when the monitored loss has not improved for `patience` epochs (Keras semantics:
+// lower is better; on stopping, restore_best_weights copies back the parameters of the best
+// epoch).
+class EarlyStopping : public Callback {
+ public:
+  explicit EarlyStopping(EarlyStoppingOptions opts = {});
+  void on_train_begin(const Logs& logs) override;
+  void on_epoch_end(int epoch, const Logs& logs) override;
+
+  double best() const { return best_; }
+  int best_epoch() const { return best_epoch_; }
+  // The epoch at which training was stopped, or -1.
+  int stopped_epoch() const { return stopped_epoch_; }
+
+ private:
+  EarlyStoppingOptions opts_;
+  double best_ = 0;
+  int best_epoch_ = -1;
+  int wait_ = 0;
+  int stopped_epoch_ = -1;
+  std::vector<Tensor> best_weights_;
+};
+
+struct CheckpointOptions {
+  std::string monitor = "val_loss";
+  bool save_best_only = false;  // save only when the monitored loss improves
+};
+
+// Calls a save function at the end of epochs (every epoch, or only improving ones). The
+// path pattern is formatted with fmt named arguments {epoch} (1-based, as Keras), {loss},
+// {val_loss}, {lr}: "ckpt/epoch{epoch:03d}-{val_loss:.4f}.safetensors". Typical save_fn:
+//   [&](const std::string& path, int) { tg::nn::save(model, path); }
+class ModelCheckpoint : public Callback {
+ public:
+  using SaveFn = std::function<void(const std::string& path, int epoch)>;
+  ModelCheckpoint(std::string path_pattern, SaveFn save_fn, CheckpointOptions opts = {});
+  // Without a path: save_fn(epoch) does all the work.
+  explicit ModelCheckpoint(std::function<void(int epoch)> save_fn, CheckpointOptions opts = {});
+  void on_train_begin(const Logs& logs) override;
+  void on_epoch_end(int epoch, const Logs& logs) override;
+
+  // The path of the last save ("" before any).
+  const std::string& last_path() const { return last_path_; }
+
+ private:
+  std::string path_for(int epoch, const Logs& logs) const;
+
+  std::string pattern_;
+  SaveFn save_fn_;
+  CheckpointOptions opts_;
+  std::optional<double> best_;
+  std::string last_path_;
+};
+
+// Writes epoch,loss,val_loss,lr rows (epoch 0-based like Keras's CSVLogger; "NA" where a
+// value is missing). After each epoch the whole file is rewritten to "<path>.tmp" and
+// renamed over `path`: a reader or a crash never sees a half-written row, yet the log is
+// complete up to the last finished epoch (a write-at-the-end file would lose a crashed
+// run's log, which is when it is needed most). The rewrite costs O(epochs) per epoch,
+// nothing next to an epoch of training.
+class CSVLogger : public Callback {
+ public:
+  explicit CSVLogger(std::string path);
+  void on_train_begin(const Logs& logs) override;
+  void on_epoch_end(int epoch, const Logs& logs) override;
+
+ private:
+  void write() const;
+
+  std::string path_;
+  std::vector<std::string> rows_;
+};
+
+// Stops training at the first batch whose loss is NaN or infinite.
+class TerminateOnNaN : public Callback {
+ public:
+  void on_batch_end(int64_t batch, const Logs& logs) override;
+  // The batch (within its epoch) that was NaN, or -1.
+  int64_t terminated_batch() const { return terminated_batch_; }
+
+ private:
+  int64_t terminated_batch_ = -1;
+};
+
+// Sets the lr at the beginning of each epoch to fn(epoch, current lr) (Keras).
+class LearningRateScheduler : public Callback {
+ public:
+  explicit LearningRateScheduler(std::function<double(int epoch, double lr)> fn);
+  void on_epoch_begin(int epoch, const Logs& logs) override;
+
+ private:
+  std::function<double(int, double)> fn_;
+};
+
+// Steps an optim::Schedule at the end of each epoch. The schedule must have been built on
+// the optimizer fit trains with.
+class ScheduleCallback : public Callback {
+ public:
+  explicit ScheduleCallback(std::shared_ptr<optim::Schedule> schedule);
+  void on_epoch_end(int epoch, const Logs& logs) override;
+
+ private:
+  std::shared_ptr<optim::Schedule> schedule_;
+};
+
+// Multiplies the lr by opts.factor when the monitored loss stops improving: an
+// optim::ReduceLROnPlateau on fit's optimizer, created at train begin.
+class ReduceLROnPlateau : public Callback {
+ public:
+  explicit ReduceLROnPlateau(optim::PlateauOptions opts = {}, std::string monitor = "val_loss");
+  void on_train_begin(const Logs& logs) override;
+  void on_epoch_end(int epoch, const Logs& logs) override;
+
+ private:
+  optim::PlateauOptions opts_;
+  std::string monitor_;
+  std::unique_ptr<optim::ReduceLROnPlateau> plateau_;
+};
+
+}  // namespace tapegrad::nn

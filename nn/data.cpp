@@ -1,0 +1,288 @@
+// Batching, splitting, CSV columns, windows and scaling; see data.hpp.
+#include <tapegrad/nn/data.hpp>
+
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <numeric>
+#include <optional>
+
+#include <tapegrad/core/kernels.hpp>
+#include <tapegrad/ops/ops.hpp>
+
+namespace tapegrad::data {
+
+namespace {
+
+int64_t samples(const char* op, const Tensor& t) {
+  check_defined(op, t);
+  if (t.dim() < 1) throw_error<ShapeError>("{}: expected samples along axis 0, got a scalar", op);
+  return t.shape()[0];
+}
+
+void check_same_samples(const char* op, const Tensor& X, const Tensor& y) {
+  const int64_t n = samples(op, X);
+  if (samples(op, y) != n) {
+    throw_error<ShapeError>("{}: X has {} samples (shape {}) but y has {} (shape {})", op, n,
+                            X.shape(), y.shape()[0], y.shape());
+  }
+}
+
+std::vector<int64_t> identity(int64_t n) {
+  std::vector<int64_t> order(static_cast<std::size_t>(n));
+  std::iota(order.begin(), order.end(), int64_t{0});
+  return order;
+}
+
+std::vector<int64_t> sample_order(int64_t n, bool shuffle, Generator* gen) {
+  return shuffle ? randperm(n, gen ? *gen : default_generator()) : identity(n);
+}
+
+std::vector<int64_t> range_of(const std::vector<int64_t>& order, int64_t start, int64_t stop) {
+  return {order.begin() + start, order.begin() + stop};
+}
+
+Split split_ordered(const Tensor& X, const Tensor& y, double fraction,
+                    const std::vector<int64_t>& order, const char* op) {
+  const int64_t n = static_cast<int64_t>(order.size());
+  if (!(fraction > 0 && fraction < 1)) {
+    throw_error<ValueError>("{}: fraction must be in (0, 1), got {}", op, fraction);
+  }
+  const auto n_train = static_cast<int64_t>(std::floor(static_cast<double>(n) * (1.0 - fraction)));
+  if (n_train < 1 || n_train >= n) {
+    throw_error<ValueError>("{}: a fraction of {} of {} samples leaves one part empty", op,
+                            fraction, n);
+  }
+  const auto train = range_of(order, 0, n_train);
+  const auto test = range_of(order, n_train, n);
+  return {take(X, train), take(y, train), take(X, test), take(y, test)};
+}
+
+}  // namespace
+
+Tensor take(const Tensor& x, const std::vector<int64_t>& rows) {
+  const int64_t n = samples("take", x);
+  const Tensor src = x.contiguous();
+  Shape shape = x.shape();
+  shape[0] = static_cast<int64_t>(rows.size());
+  Tensor out = empty(shape, x.dtype());
+  const std::size_t row_bytes =
+      (n == 0 ? 0 : static_cast<std::size_t>(x.numel() / n)) * element_size(x.dtype());
+  const auto* from = static_cast<const char*>(src.impl().storage->data()) +
+                     src.offset() * static_cast<int64_t>(element_size(x.dtype()));
+  auto* to = static_cast<char*>(out.impl().storage->data()) +
+             out.offset() * static_cast<int64_t>(element_size(x.dtype()));
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    if (rows[i] < 0 || rows[i] >= n) {
+      throw_error<ShapeError>("take: row {} out of range for shape {}", rows[i], x.shape());
+    }
+    std::memcpy(to + i * row_bytes, from + static_cast<std::size_t>(rows[i]) * row_bytes,
+                row_bytes);
+  }
+  return out;
+}
+
+Batches::Batches(Tensor X, Tensor y, BatchOptions opts)
+    : X_(std::move(X)), y_(std::move(y)), opts_(opts) {
+  check_same_samples("batches", X_, y_);
+  if (opts_.batch_size < 1) {
+    throw_error<ValueError>("batches: batch_size must be >= 1, got {}", opts_.batch_size);
+  }
+  order_ = sample_order(X_.shape()[0], opts_.shuffle, opts_.generator);
+}
+
+int64_t Batches::size() const {
+  const auto n = static_cast<int64_t>(order_.size());
+  const int64_t full = n / opts_.batch_size;
+  return opts_.drop_last || n % opts_.batch_size == 0 ? full : full + 1;
+}
+
+std::pair<Tensor, Tensor> Batches::batch(int64_t i) const {
+  if (i < 0 || i >= size()) {
+    throw_error<ValueError>("batches: batch {} out of range (there are {})", i, size());
+  }
+  const int64_t start = i * opts_.batch_size;
+  const int64_t stop = std::min(start + opts_.batch_size, static_cast<int64_t>(order_.size()));
+  const auto rows = range_of(order_, start, stop);
+  return {take(X_, rows), take(y_, rows)};
+}
+
+Batches batches(const Tensor& X, const Tensor& y, BatchOptions opts) {
+  return Batches(X, y, opts);
+}
+
+Split split_last(const Tensor& X, const Tensor& y, double fraction) {
+  check_same_samples("split_last", X, y);
+  return split_ordered(X, y, fraction, identity(X.shape()[0]), "split_last");
+}
+
+Split train_test_split(const Tensor& X, const Tensor& y, double fraction, bool shuffle,
+                       Generator* generator) {
+  check_same_samples("train_test_split", X, y);
+  return split_ordered(X, y, fraction, sample_order(X.shape()[0], shuffle, generator),
+                       "train_test_split");
+}
+
+std::pair<Tensor, Tensor> windows(const Tensor& series, int64_t length, int64_t horizon) {
+  check_defined("windows", series);
+  if (series.dim() != 1) {
+    throw_error<ShapeError>("windows: expected a series of shape (N), got {}", series.shape());
+  }
+  if (length < 1 || horizon < 1) {
+    throw_error<ValueError>("windows: length and horizon must be >= 1, got {} and {}", length,
+                            horizon);
+  }
+  const int64_t m = series.shape()[0] - length - horizon + 1;
+  if (m < 1) {
+    throw_error<ValueError>("windows: a series of {} values has no window of {} + {}",
+                            series.shape()[0], length, horizon);
+  }
+  const std::vector<double> s = series.to(f64).to_vector<double>();
+  std::vector<double> x, y;
+  x.reserve(static_cast<std::size_t>(m * length));
+  y.reserve(static_cast<std::size_t>(m * horizon));
+  for (int64_t i = 0; i < m; ++i) {
+    x.insert(x.end(), s.begin() + i, s.begin() + i + length);
+    y.insert(y.end(), s.begin() + i + length, s.begin() + i + length + horizon);
+  }
+  return {from_vector(x, {m, length, 1}).to(series.dtype()),
+          from_vector(y, {m, horizon}).to(series.dtype())};
+}
+
+// ---- CSV ----
+
+namespace {
+
+std::string_view trim(std::string_view s) {
+  const char* space = " \t\r\n";
+  const auto first = s.find_first_not_of(space);
+  if (first == std::string_view::npos) return {};
+  s = s.substr(first, s.find_last_not_of(space) - first + 1);
+  if (s.size() >= 2 && s.front() == '"' && s.back() == '"') s = s.substr(1, s.size() - 2);
+  return s;
+}
+
+std::vector<std::string_view> fields(std::string_view line) {
+  std::vector<std::string_view> out;
+  for (std::size_t start = 0;;) {
+    const auto comma = line.find(',', start);
+    out.push_back(trim(line.substr(start, comma - start)));
+    if (comma == std::string_view::npos) return out;
+    start = comma + 1;
+  }
+}
+
+std::optional<double> parse_number(std::string_view s) {
+  if (!s.empty() && s.front() == '+') s.remove_prefix(1);
+  double v = 0;
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (s.empty() || ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+// The non-blank lines of a file with their 1-based line numbers.
+std::vector<std::pair<int64_t, std::string>> read_lines(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw_error<IOError>("read_csv_column: cannot open '{}'", path);
+  std::vector<std::pair<int64_t, std::string>> lines;
+  std::string line;
+  for (int64_t number = 1; std::getline(in, line); ++number) {
+    if (!trim(line).empty()) lines.emplace_back(number, line);
+  }
+  if (in.bad()) throw_error<IOError>("read_csv_column: error reading '{}'", path);
+  if (lines.empty()) throw_error<ValueError>("read_csv_column: '{}' holds no lines", path);
+  return lines;
+}
+
+std::optional<int64_t> find_column(std::string_view header, std::string_view name) {
+  const auto names = fields(header);
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    if (names[i] == name) return static_cast<int64_t>(i);
+  }
+  return std::nullopt;
+}
+
+// Parses column `index` (shown as `label` in errors) of lines[first...].
+Tensor parse_column(const std::string& path,
+                    const std::vector<std::pair<int64_t, std::string>>& lines, std::size_t first,
+                    int64_t index, const std::string& label, DType dtype) {
+  std::vector<double> values;
+  for (std::size_t i = first; i < lines.size(); ++i) {
+    const auto& [number, line] = lines[i];
+    const auto row = fields(line);
+    if (index >= static_cast<int64_t>(row.size())) {
+      throw_error<ValueError>("read_csv_column: {}:{}: no column {} (the line has {} fields)", path,
+                              number, label, row.size());
+    }
+    const auto value = parse_number(row[static_cast<std::size_t>(index)]);
+    if (!value) {
+      throw_error<ValueError>("read_csv_column: {}:{}: column {}: '{}' is not a number", path,
+                              number, label, row[static_cast<std::size_t>(index)]);
+    }
+    values.push_back(*value);
+  }
+  if (values.empty()) throw_error<ValueError>("read_csv_column: '{}' has no data rows", path);
+  return from_vector(values, {static_cast<int64_t>(values.size())}).to(dtype);
+}
+
+}  // namespace
+
+Tensor read_csv_column(const std::string& path, const std::string& column, DType dtype) {
+  const auto lines = read_lines(path);
+  const auto index = find_column(lines[0].second, column);
+  if (!index) {
+    throw_error<ValueError>("read_csv_column: {}:{}: no column '{}' in the header '{}'", path,
+                            lines[0].first, column, trim(lines[0].second));
+  }
+  return parse_column(path, lines, 1, *index, fmt::format("'{}'", column), dtype);
+}
+
+Tensor read_csv_column(const std::string& path, int64_t column, DType dtype) {
+  if (column < 0) throw_error<ValueError>("read_csv_column: column index {} < 0", column);
+  const auto lines = read_lines(path);
+  const auto head = fields(lines[0].second);
+  const bool header = column < static_cast<int64_t>(head.size()) &&
+                      !parse_number(head[static_cast<std::size_t>(column)]);
+  return parse_column(path, lines, header ? 1 : 0, column, std::to_string(column), dtype);
+}
+
+// ---- Scaler ----
+
+Scaler::Scaler(double lo, double hi) : lo_(lo), hi_(hi) {
+  if (!(lo < hi)) throw_error<ValueError>("Scaler: the range [{}, {}] is empty", lo, hi);
+}
+
+Scaler& Scaler::fit(const Tensor& x) {
+  check_defined("Scaler::fit", x);
+  if (x.numel() == 0) throw ValueError("Scaler::fit: no data");
+  const Tensor flat = x.detach();
+  min_ = -kernel::max(kernel::neg(flat), {}, false).item();
+  max_ = kernel::max(flat, {}, false).item();
+  if (!std::isfinite(min_) || !std::isfinite(max_)) {
+    throw ValueError("Scaler::fit: the data holds NaN or infinite values");
+  }
+  fitted_ = true;
+  return *this;
+}
+
+double Scaler::scale() const {
+  const double range = max_ - min_;
+  return (hi_ - lo_) / (range > 0 ? range : 1.0);
+}
+
+void Scaler::check_fitted(const char* what) const {
+  if (!fitted_) throw_error<ValueError>("Scaler::{}: call fit() first", what);
+}
+
+Tensor Scaler::transform(const Tensor& x) const {
+  check_fitted("transform");
+  return (x - min_) * scale() + lo_;
+}
+
+Tensor Scaler::inverse_transform(const Tensor& x) const {
+  check_fitted("inverse_transform");
+  return (x - lo_) / scale() + min_;
+}
+
+}  // namespace tapegrad::data

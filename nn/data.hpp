@@ -1,0 +1,135 @@
+// tg::data: getting samples into batches, splits and windows.
+//
+//   for (auto [xb, yb] : tg::data::batches(X, y, {.batch_size = 32, .shuffle = true})) ...
+//
+// Samples run along axis 0 of X and y. batches() draws its permutation once, when called
+// (tg::randperm on the default generator unless one is given), so a run is reproducible
+// from tg::manual_seed. Each batch is a gathered contiguous copy of its rows: plain data,
+// not on the tape, and independent of X (writing into a batch never changes X). Batch
+// sizes are batch_size except the last, which is smaller unless drop_last drops it
+// (100 samples / 32 -> 32, 32, 32, 4).
+//
+// Splits follow Keras and scikit-learn: split_last keeps the LAST fraction of the samples
+// for validation (Keras's validation_split, taken before any shuffling, so time series
+// validate on their end), train_test_split shuffles first. For forecasting, a series is
+// read from a CSV column, scaled to [0, 1] by a min-max Scaler (fitted on the training
+// part only) and cut into sliding windows.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <tapegrad/core/random.hpp>
+#include <tapegrad/core/tensor.hpp>
+
+namespace tapegrad::data {
+
+// The rows of x (axis 0) at `rows`, in that order, as a new contiguous tensor.
+Tensor take(const Tensor& x, const std::vector<int64_t>& rows);
+
+struct BatchOptions {
+  int64_t batch_size = 32;
+  bool shuffle = false;  // like PyTorch's DataLoader; fit() shuffles by default (Keras)
+  bool drop_last = false;
+  Generator* generator = nullptr;  // nullptr: tg::default_generator()
+};
+
+// A range of (xb, yb) pairs over the samples of X and y.
+class Batches {
+ public:
+  Batches(Tensor X, Tensor y, BatchOptions opts = {});
+
+  class iterator {
+   public:
+    using value_type = std::pair<Tensor, Tensor>;
+    using difference_type = std::ptrdiff_t;
+    iterator() = default;
+    iterator(const Batches* owner, int64_t index) : owner_(owner), index_(index) {}
+    value_type operator*() const { return owner_->batch(index_); }
+    iterator& operator++() {
+      ++index_;
+      return *this;
+    }
+    iterator operator++(int) {
+      iterator old = *this;
+      ++index_;
+      return old;
+    }
+    bool operator==(const iterator& other) const { return index_ == other.index_; }
+
+   private:
+    const Batches* owner_ = nullptr;
+    int64_t index_ = 0;
+  };
+
+  iterator begin() const { return {this, 0}; }
+  iterator end() const { return {this, size()}; }
+  // Number of batches.
+  int64_t size() const;
+  // Batch i (0 <= i < size()).
+  std::pair<Tensor, Tensor> batch(int64_t i) const;
+  // The sample order of this pass (the permutation when shuffling).
+  const std::vector<int64_t>& order() const { return order_; }
+
+ private:
+  Tensor X_, y_;
+  BatchOptions opts_;
+  std::vector<int64_t> order_;
+};
+
+Batches batches(const Tensor& X, const Tensor& y, BatchOptions opts = {});
+
+struct Split {
+  Tensor X_train, y_train, X_test, y_test;
+};
+
+// The first floor(N * (1 - fraction)) samples train, the rest test (Keras's
+// validation_split). Throws ValueError unless both parts are non-empty.
+Split split_last(const Tensor& X, const Tensor& y, double fraction);
+// split_last after a random permutation of the samples (scikit-learn's train_test_split).
+Split train_test_split(const Tensor& X, const Tensor& y, double fraction, bool shuffle = true,
+                       Generator* generator = nullptr);
+
+// One numeric column of a CSV file as an (N) tensor. By name, the first line is the header
+// and must hold the name; by 0-based index, a first line whose field is not a number is
+// taken as a header and skipped. Blank lines are skipped, \r\n endings and surrounding
+// spaces/quotes accepted (no quoted commas). A missing or unreadable file throws IOError;
+// an unknown column, a short line or a non-number throws ValueError naming path, line and
+// column.
+Tensor read_csv_column(const std::string& path, const std::string& column, DType dtype = f32);
+Tensor read_csv_column(const std::string& path, int64_t column, DType dtype = f32);
+
+// Sliding windows of a series (N) for forecasting: X (M, length, 1) holds
+// series[i : i + length], y (M, horizon) the next `horizon` values, M = N - length - horizon
+// + 1 (must be >= 1).
+std::pair<Tensor, Tensor> windows(const Tensor& series, int64_t length, int64_t horizon = 1);
+
+// Min-max scaling to [lo, hi] (default [0, 1]) with one min and max over all elements of
+// the fitted data (a series; use one Scaler per feature otherwise). A constant series maps
+// to lo, as scikit-learn's MinMaxScaler does. transform and inverse_transform are ops, so
+// they also work on tensors on the tape.
+class Scaler {
+ public:
+  explicit Scaler(double lo = 0.0, double hi = 1.0);
+  Scaler& fit(const Tensor& x);
+  Tensor transform(const Tensor& x) const;
+  Tensor fit_transform(const Tensor& x) { return fit(x).transform(x); }
+  Tensor inverse_transform(const Tensor& x) const;
+
+  bool fitted() const { return fitted_; }
+  double data_min() const { return min_; }
+  double data_max() const { return max_; }
+
+ private:
+  void check_fitted(const char* what) const;
+  // Units of the target range per unit of data.
+  double scale() const;
+
+  double lo_, hi_;
+  double min_ = 0, max_ = 0;
+  bool fitted_ = false;
+};
+
+}  // namespace tapegrad::data

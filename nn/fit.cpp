@@ -1,0 +1,294 @@
+// The training loop, evaluation, prediction and the progress display; see fit.hpp.
+#include <tapegrad/nn/fit.hpp>
+
+#include <chrono>
+#include <cmath>
+#include <ostream>
+
+#include <tapegrad/autograd/grad_mode.hpp>
+#include <tapegrad/core/kernels.hpp>
+#include <tapegrad/nn/data.hpp>
+
+namespace tapegrad::nn {
+
+namespace {
+
+double now_seconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// Puts the model in the requested mode and gives it back its previous one on exit.
+class ModeGuard {
+ public:
+  ModeGuard(Module& model, bool training) : model_(model), previous_(model.is_training()) {
+    model_.train(training);
+  }
+  ~ModeGuard() { model_.train(previous_); }
+  ModeGuard(const ModeGuard&) = delete;
+  ModeGuard& operator=(const ModeGuard&) = delete;
+
+ private:
+  Module& model_;
+  bool previous_;
+};
+
+// Sum of value * weight / sum of weights: epoch losses weighted by batch size.
+class WeightedMean {
+ public:
+  void add(double value, int64_t weight) {
+    sum_ += value * static_cast<double>(weight);
+    weight_ += weight;
+  }
+  double mean() const { return sum_ / static_cast<double>(weight_); }
+
+ private:
+  double sum_ = 0;
+  int64_t weight_ = 0;
+};
+
+void check_samples(const char* who, const Tensor& X) {
+  check_defined(who, X);
+  if (X.dim() < 1 || X.shape()[0] == 0) {
+    throw_error<ValueError>("{}: no samples (X has shape {})", who, X.shape());
+  }
+}
+
+void check_batch_size(const char* who, int64_t batch_size) {
+  if (batch_size < 1)
+    throw_error<ValueError>("{}: batch_size must be >= 1, got {}", who, batch_size);
+}
+
+// The loss of one batch; fit and evaluate need one number per batch.
+Tensor batch_loss(const Loss& loss, const Tensor& pred, const Tensor& target, const char* who) {
+  Tensor l = loss(pred, target);
+  if (l.numel() != 1) {
+    throw_error<ValueError>(
+        "{}: loss {} returned shape {}, not a scalar (use Reduction::mean "
+        "or Reduction::sum)",
+        who, loss.name(), l.shape());
+  }
+  return l;
+}
+
+void check_fit_options(const FitOptions& opts) {
+  if (opts.epochs < 0) throw_error<ValueError>("fit: epochs must be >= 0, got {}", opts.epochs);
+  check_batch_size("fit", opts.batch_size);
+  if (opts.verbose < 0 || opts.verbose > 2) {
+    throw_error<ValueError>("fit: verbose must be 0, 1 or 2, got {}", opts.verbose);
+  }
+  if (!(opts.validation_split >= 0 && opts.validation_split < 1)) {
+    throw_error<ValueError>("fit: validation_split must be in [0, 1), got {}",
+                            opts.validation_split);
+  }
+}
+
+// Training and validation samples, split as Keras does.
+struct FitData {
+  Tensor X, y;
+  std::optional<std::pair<Tensor, Tensor>> validation;
+};
+
+FitData fit_data(const Tensor& X, const Tensor& y, const FitOptions& opts) {
+  if (opts.validation_data) return {X, y, opts.validation_data};
+  if (opts.validation_split == 0) return {X, y, std::nullopt};
+  data::Split s = data::split_last(X, y, opts.validation_split);
+  return {s.X_train, s.y_train, std::pair{s.X_test, s.y_test}};
+}
+
+CallbackList callbacks_for(const FitOptions& opts) {
+  CallbackList all;
+  if (opts.verbose > 0 && opts.out)
+    all.push_back(std::make_shared<ProgbarLogger>(opts.verbose, *opts.out));
+  all.insert(all.end(), opts.callbacks.begin(), opts.callbacks.end());
+  return all;
+}
+
+bool stop_requested(const CallbackList& callbacks) {
+  for (const auto& cb : callbacks) {
+    if (cb->stop_training()) return true;
+  }
+  return false;
+}
+
+// One pass over the batches; returns the epoch loss.
+double train_epoch(Module& model, const Loss& loss, optim::Optimizer& opt,
+                   const data::Batches& batches, const CallbackList& callbacks) {
+  WeightedMean epoch_loss;
+  int64_t index = 0;
+  for (auto [xb, yb] : batches) {
+    opt.zero_grad();
+    const Tensor l = batch_loss(loss, model(xb), yb, "fit");
+    l.backward();
+    opt.step();
+    const double value = l.item();
+    const int64_t size = xb.shape()[0];
+    epoch_loss.add(value, size);
+    const Logs logs{
+        {"loss", epoch_loss.mean()}, {"batch_loss", value}, {"size", static_cast<double>(size)}};
+    for (const auto& cb : callbacks) cb->on_batch_end(index, logs);
+    ++index;
+    if (stop_requested(callbacks)) break;
+  }
+  return epoch_loss.mean();
+}
+
+void record(History& h, const Logs& logs) {
+  for (const auto& [key, value] : logs) h.history[key].push_back(value);
+  ++h.epochs;
+}
+
+}  // namespace
+
+const std::vector<double>& History::operator[](const std::string& key) const {
+  const auto it = history.find(key);
+  if (it == history.end()) throw_error<ValueError>("History: no '{}' (was there validation?)", key);
+  return it->second;
+}
+
+History fit(Module& model, const Loss& loss, optim::Optimizer& opt, const Tensor& X,
+            const Tensor& y, const FitOptions& opts) {
+  check_fit_options(opts);
+  check_samples("fit", X);
+  const FitData d = fit_data(X, y, opts);
+  // A full-batch optimizer sees the whole set each step; its order does not matter.
+  const bool full = opt.full_batch();
+  const data::BatchOptions batching{.batch_size = full ? d.X.shape()[0] : opts.batch_size,
+                                    .shuffle = opts.shuffle && !full};
+  const int64_t steps = data::Batches(d.X, d.y, {.batch_size = batching.batch_size}).size();
+
+  const CallbackList callbacks = callbacks_for(opts);
+  for (const auto& cb : callbacks) cb->set_context(model, opt, {opts.epochs, steps, opts.verbose});
+  const ModeGuard training(model, true);
+  for (const auto& cb : callbacks) cb->on_train_begin({});
+
+  History h;
+  Logs logs;
+  for (int epoch = 0; epoch < opts.epochs && !stop_requested(callbacks); ++epoch) {
+    for (const auto& cb : callbacks) cb->on_epoch_begin(epoch, {});
+    const double lr = opt.lr();  // after on_epoch_begin, where schedulers set it
+    const data::Batches batches(d.X, d.y, batching);
+    logs = {{"loss", train_epoch(model, loss, opt, batches, callbacks)}, {"lr", lr}};
+    if (d.validation) {
+      const auto& [Xv, yv] = *d.validation;
+      logs["val_loss"] = evaluate(model, loss, Xv, yv, batching.batch_size);
+    }
+    record(h, logs);
+    for (const auto& cb : callbacks) cb->on_epoch_end(epoch, logs);
+  }
+  for (const auto& cb : callbacks) cb->on_train_end(logs);
+  return h;
+}
+
+double evaluate(Module& model, const Loss& loss, const Tensor& X, const Tensor& y,
+                int64_t batch_size) {
+  check_samples("evaluate", X);
+  check_batch_size("evaluate", batch_size);
+  const NoGradGuard no_grad;
+  const ModeGuard inference(model, false);
+  WeightedMean total;
+  for (auto [xb, yb] : data::batches(X, y, {.batch_size = batch_size})) {
+    total.add(batch_loss(loss, model(xb), yb, "evaluate").item(), xb.shape()[0]);
+  }
+  return total.mean();
+}
+
+Tensor predict(Module& model, const Tensor& X, int64_t batch_size) {
+  check_samples("predict", X);
+  check_batch_size("predict", batch_size);
+  const NoGradGuard no_grad;
+  const ModeGuard inference(model, false);
+  std::vector<Tensor> outputs;
+  const int64_t n = X.shape()[0];
+  for (int64_t start = 0; start < n; start += batch_size) {
+    // A slice of axis 0 of contiguous data is itself contiguous: no copy needed.
+    outputs.push_back(model(kernel::slice(X, 0, start, std::min(start + batch_size, n))));
+  }
+  return outputs.size() == 1 ? outputs[0].contiguous() : kernel::concat(outputs, 0);
+}
+
+// ---- ProgbarLogger ----
+
+namespace {
+
+constexpr int kBarWidth = 30;
+
+std::string format_value(double v) {
+  return std::abs(v) > 1e-3 ? fmt::format("{:.4f}", v) : fmt::format("{:.4e}", v);
+}
+
+std::string format_metrics(const Logs& logs) {
+  std::string s;
+  for (const char* key : {"loss", "val_loss"}) {
+    const auto it = logs.find(key);
+    if (it != logs.end()) s += fmt::format(" - {}: {}", key, format_value(it->second));
+  }
+  return s;
+}
+
+std::string format_per_step(double seconds) {
+  if (seconds >= 1 || seconds == 0) return fmt::format("{:.0f}s/step", seconds);
+  if (seconds >= 1e-3) return fmt::format("{:.0f}ms/step", seconds * 1e3);
+  return fmt::format("{:.0f}us/step", seconds * 1e6);
+}
+
+std::string format_eta(double seconds) {
+  const auto s = static_cast<int64_t>(seconds);
+  if (s > 3600) return fmt::format("{}:{:02d}:{:02d}", s / 3600, s % 3600 / 60, s % 60);
+  if (s > 60) return fmt::format("{}:{:02d}", s / 60, s % 60);
+  return fmt::format("{}s", s);
+}
+
+}  // namespace
+
+ProgbarLogger::ProgbarLogger(int verbose, std::ostream& out) : verbose_(verbose), out_(out) {}
+
+double ProgbarLogger::elapsed() const {
+  return now_seconds() - start_;
+}
+
+void ProgbarLogger::on_epoch_begin(int epoch, const Logs&) {
+  start_ = now_seconds();
+  done_ = 0;
+  shown_ = 0;
+  if (verbose_ == 1) out_ << fmt::format("Epoch {}/{}", epoch + 1, params().epochs) << std::endl;
+}
+
+// "  3/400 [=====>........................]": the count right-aligned to the total's width.
+std::string ProgbarLogger::bar(int64_t done) const {
+  const int64_t total = std::max<int64_t>(params().steps, 1);
+  const int width = static_cast<int>(kBarWidth * std::min<int64_t>(done, total) / total);
+  std::string s = fmt::format("{:>{}}/{} [", done, fmt::formatted_size("{}", total), total);
+  if (width > 0)
+    s += std::string(static_cast<std::size_t>(width - 1), '=') + (done < total ? '>' : '=');
+  return s + std::string(static_cast<std::size_t>(kBarWidth - width), '.') + "]";
+}
+
+void ProgbarLogger::redraw(const std::string& line) {
+  out_ << '\r' << line;
+  if (line.size() < shown_) out_ << std::string(shown_ - line.size(), ' ');
+  out_.flush();
+  shown_ = line.size();
+}
+
+void ProgbarLogger::on_batch_end(int64_t batch, const Logs& logs) {
+  done_ = batch + 1;
+  if (verbose_ != 1) return;
+  const double per_step = elapsed() / static_cast<double>(done_);
+  const double eta = per_step * static_cast<double>(std::max<int64_t>(params().steps - done_, 0));
+  redraw(bar(done_) + " - ETA: " + format_eta(eta) + format_metrics({{"loss", logs.at("loss")}}));
+}
+
+void ProgbarLogger::on_epoch_end(int epoch, const Logs& logs) {
+  const double seconds = elapsed();
+  if (verbose_ == 1) {
+    const double per_step = done_ > 0 ? seconds / static_cast<double>(done_) : 0.0;
+    redraw(bar(done_) + fmt::format(" - {:.0f}s {}", seconds, format_per_step(per_step)) +
+           format_metrics(logs));
+    out_ << std::endl;
+  } else {
+    out_ << fmt::format("Epoch {}/{} - {:.0f}s", epoch + 1, params().epochs, seconds)
+         << format_metrics(logs) << std::endl;
+  }
+}
+
+}  // namespace tapegrad::nn

@@ -1,0 +1,93 @@
+// fit / evaluate / predict: Keras's training loop over a Module, a Loss and an Optimizer.
+//
+//   tg::nn::History h = tg::nn::fit(model, loss_fn, opt, X, y, {.epochs = 100});
+//   double val = tg::nn::evaluate(model, loss_fn, X_val, y_val);
+//   tg::Tensor pred = tg::nn::predict(model, X_test);
+//
+// fit: the validation samples are taken first (opts.validation_data, else the LAST
+// validation_split of X and y, before shuffling, as Keras does). Then per epoch: a new
+// sample order from the default generator (shuffle), batches of batch_size (the last one
+// smaller), and per batch zero_grad, forward, loss, backward, opt.step(). The epoch's loss
+// is the mean of the batch losses weighted by batch size, each taken before its batch's
+// update (what Keras reports). When opt.full_batch() (optim::GD), every step sees the whole
+// training set: one step per epoch, batch_size ignored. After the epoch, the validation loss
+// comes from evaluate(). History collects "loss", "val_loss" (with validation) and "lr" per
+// epoch; callbacks see the same values.
+//
+// evaluate and predict run under NoGradGuard with the model in eval mode (restored to its
+// previous mode afterwards, even on error): they record nothing on the tape, so they can be
+// called any number of times without growing memory.
+#pragma once
+
+#include <cstdint>
+#include <iosfwd>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <tapegrad/nn/callbacks.hpp>
+#include <tapegrad/nn/losses.hpp>
+#include <tapegrad/nn/module.hpp>
+#include <tapegrad/optim/optimizer.hpp>
+
+namespace tapegrad::nn {
+
+struct FitOptions {
+  int epochs = 1;
+  int64_t batch_size = 32;
+  int verbose = 1;  // 0 silent, 1 progress bar, 2 one line per epoch
+  bool shuffle = true;
+  double validation_split = 0;  // in [0, 1): the last fraction of the samples validates
+  std::optional<std::pair<Tensor, Tensor>> validation_data;  // takes precedence over split
+  CallbackList callbacks;
+  std::ostream* out = &std::cout;  // where progress goes (nullptr: nowhere)
+};
+
+struct History {
+  std::map<std::string, std::vector<double>> history;  // "loss", "val_loss", "lr"
+  int epochs = 0;                                      // epochs run (early stop: fewer)
+
+  // history.at(key), with the key named in the error.
+  const std::vector<double>& operator[](const std::string& key) const;
+  bool has(const std::string& key) const { return history.count(key) != 0; }
+};
+
+History fit(Module& model, const Loss& loss, optim::Optimizer& opt, const Tensor& X,
+            const Tensor& y, const FitOptions& opts = {});
+
+// The loss over all samples: the mean of batch losses weighted by batch size.
+double evaluate(Module& model, const Loss& loss, const Tensor& X, const Tensor& y,
+                int64_t batch_size = 32);
+
+// The model's outputs for X, computed batch by batch and joined along axis 0.
+Tensor predict(Module& model, const Tensor& X, int64_t batch_size = 32);
+
+// The progress display of fit (Keras's ProgbarLogger), added by fit when opts.verbose > 0:
+//   verbose 1:  "Epoch 3/100" on its own line, then a bar redrawn with '\r' after each batch
+//               and finished as "4/4 [======...] - 0s 2ms/step - loss: 0.0812 - val_loss: ..."
+//   verbose 2:  "Epoch 3/100 - 0s - loss: 0.0812 - val_loss: 0.0790" per epoch.
+// Losses print as %.4f, or %.4e when |loss| <= 1e-3 (Keras).
+class ProgbarLogger : public Callback {
+ public:
+  ProgbarLogger(int verbose, std::ostream& out);
+  void on_epoch_begin(int epoch, const Logs& logs) override;
+  void on_batch_end(int64_t batch, const Logs& logs) override;
+  void on_epoch_end(int epoch, const Logs& logs) override;
+
+ private:
+  void redraw(const std::string& line);
+  std::string bar(int64_t done) const;
+  double elapsed() const;
+
+  int verbose_;
+  std::ostream& out_;
+  double start_ = 0;       // seconds (steady clock) at epoch begin
+  int64_t done_ = 0;       // batches finished in this epoch
+  std::size_t shown_ = 0;  // length of the bar line on screen, to blank a longer old one
+};
+
+}  // namespace tapegrad::nn
