@@ -12,3 +12,4 @@
 #include <tapegrad/nn/module.hpp>
 #include <tapegrad/nn/rnn.hpp>
 #include <tapegrad/nn/sequential.hpp>
+#include <tapegrad/nn/serialize.hpp>
