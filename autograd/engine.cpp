@@ -13,7 +13,7 @@ namespace {
 
 struct LeafSlot {
   std::shared_ptr<AutogradMeta> meta;
-  Tensor grad;
+  PendingGradient grad;
 };
 
 Tensor ones_for(const Tensor& t) {
@@ -113,7 +113,7 @@ class BackwardPass {
 
   ~BackwardPass() {
     // After an exception midway, no record may keep a half-summed gradient.
-    for (const auto& rec : touched_) rec->grad_in_flight = Tensor();
+    for (const auto& rec : touched_) rec->grad_in_flight.take();
   }
 
  private:
@@ -144,10 +144,9 @@ class BackwardPass {
     Tape::WalkGuard no_compaction(tape);
     for (std::size_t pos = start; pos-- > 0 && pending_ > 0;) {
       std::shared_ptr<Record> rec = tape.at(pos);
-      if (!rec || !rec->grad_in_flight.defined()) continue;
+      if (!rec || rec->grad_in_flight.empty()) continue;
       --pending_;
-      Tensor g = std::move(rec->grad_in_flight);
-      rec->grad_in_flight = Tensor();
+      Tensor g = rec->grad_in_flight.take();
       g = output_gradient_complete(*rec, std::move(g));
       propagate(rec, g);
     }
@@ -206,28 +205,26 @@ class BackwardPass {
   }
 
   void send_to_record(const std::shared_ptr<Record>& rec, Tensor g) {
-    if (rec->grad_in_flight.defined()) {
-      rec->grad_in_flight = add(rec->grad_in_flight, g);
-      return;
+    if (rec->grad_in_flight.empty()) {
+      touched_.push_back(rec);
+      ++pending_;
     }
-    rec->grad_in_flight = std::move(g);
-    touched_.push_back(rec);
-    ++pending_;
+    rec->grad_in_flight.add(std::move(g), create_graph_);
   }
 
   void send_to_leaf(const std::shared_ptr<AutogradMeta>& meta, Tensor g) {
     for (LeafSlot& slot : leaves_) {
       if (slot.meta == meta) {
-        slot.grad = add(slot.grad, g);
+        slot.grad.add(std::move(g), create_graph_);
         return;
       }
     }
-    leaves_.push_back({meta, std::move(g)});
+    leaves_.push_back({meta, {std::move(g)}});
   }
 
   void finish_leaves() {
     for (LeafSlot& slot : leaves_) {
-      Tensor g = run_hooks(*slot.meta, std::move(slot.grad));
+      Tensor g = run_hooks(*slot.meta, slot.grad.take());
       if (trace_ != nullptr) trace_->leaves[slot.meta.get()] = l2_norm(g);
       for (std::size_t i = 0; i < targets_.size(); ++i) {
         if (targets_[i] == slot.meta) captured_[i] = g;
@@ -261,6 +258,22 @@ void check_seeds(const std::vector<Tensor>& roots, const std::vector<Tensor>& se
 }
 
 }  // namespace
+
+void PendingGradient::add(Tensor g, bool create_graph) {
+  if (empty()) {
+    sum = std::move(g);
+  } else if (owned) {
+    kernel::add_into(sum, g);
+  } else {
+    sum = tapegrad::add(sum, g);
+    owned = !create_graph;
+  }
+}
+
+Tensor PendingGradient::take() {
+  owned = false;
+  return std::move(sum);
+}
 
 GradientNorms gradient_norms(const Tensor& root) {
   GradientNorms norms;

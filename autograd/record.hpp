@@ -93,6 +93,18 @@ struct SavedTensor {
 
 class BackwardContext;
 
+// A gradient being summed from several consumers during a backward pass. The first
+// contribution is kept as given (it may alias another tensor); the first sum makes a buffer
+// of our own, which later contributions are added into in place, unless the backward pass
+// is being recorded (create_graph), where every sum must be a recorded op.
+struct PendingGradient {
+  Tensor sum;
+  bool owned = false;
+  bool empty() const { return !sum.defined(); }
+  void add(Tensor g, bool create_graph);  // engine.cpp
+  Tensor take();
+};
+
 class Record {
  public:
   virtual ~Record();
@@ -115,7 +127,7 @@ class Record {
   // Used by the engine.
   Grads apply(const BackwardContext& ctx);
   void release();
-  Tensor grad_in_flight;  // the output's gradient, summed during a backward pass
+  PendingGradient grad_in_flight;  // the output's gradient, summed during a backward pass
 
  protected:
   Record() = default;

@@ -1,6 +1,7 @@
 #include <tapegrad/core/allocator.hpp>
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <cstdlib>
 #include <mutex>
@@ -23,6 +24,14 @@ std::size_t size_class(std::size_t bytes) {
   return (bytes + step - 1) / step * step;
 }
 
+// Index of a size class: 0..15 for the 64-byte granules, then four per octave.
+constexpr std::size_t kClasses = 16 + 4 * 54;
+std::size_t class_index(std::size_t cls) {
+  if (cls <= 1024) return cls / kAlignment - 1;
+  const std::size_t octave = std::bit_floor(cls);
+  return 16 + 4 * (std::countr_zero(octave) - 10) + (cls - octave) / (octave / 4) - 1;
+}
+
 class Cache {
  public:
   void* allocate(std::size_t bytes) {
@@ -31,7 +40,7 @@ class Cache {
     ++stats_.allocations;
     stats_.bytes_in_use += cls;
     stats_.peak_bytes = std::max(stats_.peak_bytes, stats_.bytes_in_use);
-    auto& list = free_[cls];
+    auto& list = free_[class_index(cls)];
     if (!list.empty()) {
       void* p = list.back();
       list.pop_back();
@@ -49,12 +58,12 @@ class Cache {
     std::lock_guard lock(mutex_);
     stats_.bytes_in_use -= cls;
     stats_.cached_bytes += cls;
-    free_[cls].push_back(p);
+    free_[class_index(cls)].push_back(p);
   }
 
   void empty() {
     std::lock_guard lock(mutex_);
-    for (auto& [cls, list] : free_) {
+    for (auto& list : free_) {
       for (void* p : list) std::free(p);
       list.clear();
     }
@@ -73,7 +82,7 @@ class Cache {
 
  private:
   std::mutex mutex_;
-  std::unordered_map<std::size_t, std::vector<void*>> free_;
+  std::array<std::vector<void*>, kClasses> free_;
   MemoryStats stats_;
 };
 

@@ -13,9 +13,8 @@ Storage::~Storage() {
   detail::cached_free(data_, bytes_);
 }
 
-TensorImpl& Tensor::impl() const {
-  if (!impl_) throw ValueError("tensor: use of an undefined (default-constructed) tensor");
-  return *impl_;
+void Tensor::throw_undefined() {
+  throw ValueError("tensor: use of an undefined (default-constructed) tensor");
 }
 
 int64_t Tensor::size(int64_t axis) const {

@@ -110,11 +110,16 @@ class Tensor {
   // Keep .grad() for this non-leaf tensor too.
   void retain_grad() const;
 
-  TensorImpl& impl() const;
+  TensorImpl& impl() const {
+    if (!impl_) [[unlikely]]
+      throw_undefined();
+    return *impl_;
+  }
   const std::shared_ptr<TensorImpl>& impl_ptr() const { return impl_; }
 
  private:
   void check_dtype(DType expected) const;
+  [[noreturn]] static void throw_undefined();
   std::shared_ptr<TensorImpl> impl_;
 };
 
