@@ -70,8 +70,8 @@ void EarlyStopping::on_train_begin(const Logs&) {
 void EarlyStopping::on_epoch_end(int epoch, const Logs& logs) {
   const double current = monitored(logs, opts_.monitor, "EarlyStopping");
   ++wait_;
-  // Written so that a NaN loss is never an improvement.
-  if (current - opts_.min_delta < best_) {
+  // Better than the best by more than min_delta; a NaN loss is never an improvement.
+  if (current + opts_.min_delta < best_) {
     best_ = current;
     best_epoch_ = epoch;
     wait_ = 0;
