@@ -14,11 +14,16 @@ namespace {
 void orthonormalize_columns(std::vector<double>& a, int64_t rows, int64_t cols) {
   for (int64_t j = 0; j < cols; ++j) {
     double* col = &a[j * rows];
-    for (int64_t k = 0; k < j; ++k) {
-      const double* q = &a[k * rows];
-      double dot = 0;
-      for (int64_t i = 0; i < rows; ++i) dot += q[i] * col[i];
-      for (int64_t i = 0; i < rows; ++i) col[i] -= dot * q[i];
+    // Two passes ("twice is enough"): one pass of Gram-Schmidt leaves Q^T Q - I at
+    // eps * cond(A), ~1e-11 for a 256 x 256 normal matrix; the second brings it to ~eps.
+    // It only removes rounding error, so Q is still the QR factor with diag(R) > 0.
+    for (int pass = 0; pass < 2; ++pass) {
+      for (int64_t k = 0; k < j; ++k) {
+        const double* q = &a[k * rows];
+        double dot = 0;
+        for (int64_t i = 0; i < rows; ++i) dot += q[i] * col[i];
+        for (int64_t i = 0; i < rows; ++i) col[i] -= dot * q[i];
+      }
     }
     double norm = 0;
     for (int64_t i = 0; i < rows; ++i) norm += col[i] * col[i];

@@ -39,7 +39,22 @@ void RNN::check_input(const Tensor& x) const {
 }
 
 State RNN::starting_state(int64_t batch, const State& initial) const {
-  if (!initial.empty()) return initial;
+  if (!initial.empty()) {
+    // The cell indexes its state blindly (LSTM reads state[1]): check it against the cell's.
+    const State expected = cell_->initial_state(batch);
+    if (initial.size() != expected.size()) {
+      throw_error<ShapeError>("{}: the initial state has {} tensors, the cell's state has {}",
+                              label(), initial.size(), expected.size());
+    }
+    for (std::size_t i = 0; i < initial.size(); ++i) {
+      check_defined("RNN initial state", initial[i]);
+      if (initial[i].shape() != expected[i].shape()) {
+        throw_error<ShapeError>("{}: initial state {} has shape {}, expected {}", label(), i,
+                                initial[i].shape(), expected[i].shape());
+      }
+    }
+    return initial;
+  }
   if (opts_.stateful && !carried_.empty()) {
     if (carried_[0].shape()[0] != batch) {
       throw_error<ShapeError>(
@@ -62,7 +77,12 @@ RNNOutput RNN::run(const Tensor& x, const State& initial) {
   const bool projected = cell_->has_input_projection();
   if (projected) {
     NameScope scope("input_projection");
-    inputs = cell_->project_inputs(inputs);
+    try {
+      inputs = cell_->project_inputs(inputs);
+    } catch (const ShapeError& e) {
+      // The cell saw the time-major (T*B, F) reshape: name the layer and the user's shape.
+      throw ShapeError(fmt::format("{}: input of shape {}: {}", label(), x.shape(), e.what()));
+    }
   }
   inputs = reshape(inputs, {steps, batch, -1});
 
@@ -77,7 +97,8 @@ RNNOutput RNN::run(const Tensor& x, const State& initial) {
       const Tensor x_t = select(inputs, 0, t);
       state = projected ? cell_->step_projected(x_t, state) : cell_->step(x_t, state);
     } catch (const ShapeError& e) {
-      throw ShapeError(fmt::format("{} at time step {}: {}", label(), t, e.what()));
+      throw ShapeError(fmt::format("{} at time step {} (input of shape {}): {}", label(), t,
+                                   x.shape(), e.what()));
     }
     if (opts_.return_sequences) outputs.push_back(state[0]);
   }
