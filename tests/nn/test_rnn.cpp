@@ -151,6 +151,26 @@ TEST_CASE("RNN: the initial state passed to run() is used") {
   }
 }
 
+TEST_CASE("RNN: gradients w.r.t. the initial state passed to run(), f64") {
+  for (const Kind kind : {Kind::lstm, Kind::gru}) {
+    CAPTURE(kind_name(kind));
+    tg::manual_seed(112);
+    auto layer = make_layer(kind, 2, 2, {.return_sequences = true});
+    randomize(*layer);
+    const std::size_t n_state = layer->cell().initial_state(2).size();
+    ParameterBinding binding(*layer);
+    std::vector<tg::Tensor> inputs{uniform_f64({2, 3, 2})};
+    for (std::size_t i = 0; i < n_state; ++i) inputs.push_back(uniform_f64({2, 2}));
+    for (const tg::Tensor& v : binding.values()) inputs.push_back(v);
+    const tg::DifferentiableFn fn = [&](const std::vector<tg::Tensor>& in) {
+      binding.bind(in, 1 + n_state);
+      return layer->run(in[0], tg::nn::State(in.begin() + 1, in.begin() + 1 + n_state)).output;
+    };
+    check_gradients(fn, inputs, /*first_order_only=*/true);
+    check_all_inputs_matter(fn, inputs);
+  }
+}
+
 TEST_CASE("RNN: an initial state of the wrong size or shape throws") {
   tg::manual_seed(105);
   tg::nn::LSTM lstm(2, 3, {}, tg::f64);
