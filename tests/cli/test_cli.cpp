@@ -1,0 +1,224 @@
+// The tapegrad program, run as a user runs it: exit codes, the files it writes, one-line
+// errors, and --checkpoint/--resume continuing a run bit for bit. TAPEGRAD_CLI (the path of
+// the built program) comes from tests/CMakeLists.txt when tools are built; without it the
+// cases here have nothing to run and say so.
+#include <doctest/doctest.h>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <tapegrad/tapegrad.hpp>
+
+namespace tg = tapegrad;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct ScratchDir {
+  fs::path path;
+  ScratchDir() {
+    static int counter = 0;
+    path = fs::temp_directory_path() /
+           ("tapegrad-cli-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+    fs::remove_all(path);
+    fs::create_directories(path);
+  }
+  ~ScratchDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+  std::string operator/(const std::string& name) const { return (path / name).string(); }
+};
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) out.push_back(line);
+  return out;
+}
+
+struct Result {
+  int code = -1;
+  std::string out, err;
+};
+
+#ifdef TAPEGRAD_CLI
+// Runs `tapegrad <args>` (args are shell words) with stdout and stderr captured.
+Result run(const ScratchDir& dir, const std::string& args) {
+  const std::string out = dir / "stdout.txt", err = dir / "stderr.txt";
+  const std::string cmd =
+      std::string("'") + TAPEGRAD_CLI + "' " + args + " >'" + out + "' 2>'" + err + "' </dev/null";
+  const int status = std::system(cmd.c_str());
+  Result r;
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.out = read_file(out);
+  r.err = read_file(err);
+  return r;
+}
+#endif
+
+tg::nn::Sequential reference_model() {
+  return tg::nn::Sequential{tg::nn::SimpleRNN(1, 64, {.return_sequences = true}),
+                            tg::nn::SimpleRNN(64, 32), tg::nn::Dense(32, 1)};
+}
+
+}  // namespace
+
+#ifndef TAPEGRAD_CLI
+
+TEST_CASE("tapegrad program: not built (TAPEGRAD_BUILD_TOOLS=OFF), nothing to test") {
+  MESSAGE("the tapegrad program is not part of this build");
+}
+
+#else
+
+TEST_CASE("tapegrad --help and train --help exit 0 and describe the flags") {
+  ScratchDir dir;
+  Result r = run(dir, "--help");
+  CHECK(r.code == 0);
+  CHECK(r.out.find("train") != std::string::npos);
+  CHECK(r.out.find("info") != std::string::npos);
+  r = run(dir, "train --help");
+  CHECK(r.code == 0);
+  for (const char* flag :
+       {"--cell", "--units", "--optimizer", "--lr", "--clip-norm", "--clip-value", "--epochs",
+        "--batch-size", "--data", "--window", "--column", "--validation-split", "--seed",
+        "--threads", "--verbose", "--checkpoint", "--resume", "--out-dir"}) {
+    CHECK_MESSAGE(r.out.find(flag) != std::string::npos, flag);
+  }
+}
+
+TEST_CASE("tapegrad train --epochs 2 writes loss.csv with 2 rows and loadable weights") {
+  ScratchDir dir;
+  const Result r = run(dir, "train --epochs 2 --verbose 1 --out-dir '" + dir / "out" + "'");
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  CHECK(r.err.empty());
+  CHECK(r.out.find("Epoch 2/2") != std::string::npos);
+  CHECK(r.out.find("Final loss:") != std::string::npos);
+  const auto rows = lines_of(read_file(dir / "out/loss.csv"));
+  REQUIRE(rows.size() == 3);
+  CHECK(rows[0] == "epoch,loss");
+  CHECK(rows[1].rfind("1,", 0) == 0);
+  CHECK(rows[2].rfind("2,", 0) == 0);
+  tg::nn::Sequential model = reference_model();
+  tg::nn::load(model, dir / "out/model.safetensors");
+  // The printed final loss is the last row's.
+  const double last = std::stod(rows[2].substr(2));
+  CHECK(last > 0);
+  CHECK(last < 1);
+}
+
+TEST_CASE("bad flags and bad files: one line on stderr and exit code 2") {
+  ScratchDir dir;
+  const std::string out = " --out-dir '" + dir / "out" + "'";
+  for (const std::string& args : std::vector<std::string>{
+           "", "train --bogus", "train --cell cnn", "train --units 0", "train --units 64,x",
+           "train --optimizer lbfgs", "train --lr -1", "train --epochs x", "train --verbose 3",
+           "train --clip-norm 1 --clip-value 1", "train --window 5", "train --validation-split 1",
+           "train --data '" + dir / "missing.csv" + "'",
+           "train --resume '" + dir / "missing.ckpt" + "'",
+           "info --weights '" + dir / "none" + "'"}) {
+    CAPTURE(args);
+    const Result r = run(dir, args + (args.rfind("train", 0) == 0 ? out : ""));
+    CHECK(r.code == 2);
+    CHECK(r.out.empty());
+    CHECK(lines_of(r.err).size() == 1);
+    CHECK(r.err.find("error") != std::string::npos);
+  }
+  const Result r = run(dir, "train --data '" + dir / "missing.csv" + "'" + out);
+  CHECK(r.err.find("missing.csv") != std::string::npos);
+  // A file that is not a CSV series.
+  std::ofstream(dir / "bad.csv") << "a,b\n1,x\n";
+  CHECK(run(dir, "train --data '" + dir / "bad.csv" + "'" + out).code == 2);
+}
+
+TEST_CASE("--checkpoint then --resume continues the epoch count, bit for bit") {
+  ScratchDir dir;
+  const std::string common = " --threads 1 --verbose 2 --batch-size 16";
+  Result r = run(dir, "train --epochs 4" + common + " --out-dir '" + dir / "straight" + "'");
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+
+  const std::string ckpt = dir / "run/ckpt.safetensors";
+  r = run(dir, "train --epochs 2" + common + " --checkpoint '" + ckpt + "' --out-dir '" +
+                   dir / "run" + "'");
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  CHECK(tg::nn::read_checkpoint_info(ckpt).epoch == 2);
+  CHECK(lines_of(read_file(dir / "run/loss.csv")).size() == 3);
+
+  r = run(dir, "train --epochs 4" + common + " --resume '" + ckpt + "' --checkpoint '" + ckpt +
+                   "' --out-dir '" + dir / "run" + "'");
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  CHECK(r.out.find("Epoch 3/4") != std::string::npos);
+  CHECK(r.out.find("Epoch 4/4") != std::string::npos);
+  CHECK(r.out.find("Epoch 1/") == std::string::npos);
+  CHECK(tg::nn::read_checkpoint_info(ckpt).epoch == 4);
+  const auto rows = lines_of(read_file(dir / "run/loss.csv"));
+  REQUIRE(rows.size() == 5);
+  CHECK(rows[3].rfind("3,", 0) == 0);
+  CHECK(rows[4].rfind("4,", 0) == 0);
+
+  // The same weights and the same curve as the run straight through.
+  CHECK(read_file(dir / "run/model.safetensors") == read_file(dir / "straight/model.safetensors"));
+  CHECK(read_file(dir / "run/loss.csv") == read_file(dir / "straight/loss.csv"));
+
+  // A checkpoint of another model is refused, on one line, before any training.
+  r = run(dir, "train --epochs 6 --units 16 --resume '" + ckpt + "' --out-dir '" + dir / "x" + "'");
+  CHECK(r.code == 2);
+  CHECK(lines_of(r.err).size() == 1);
+  CHECK(r.err.find("--units") != std::string::npos);
+}
+
+TEST_CASE("forecasting a CSV series with validation; other cells and optimizers") {
+  ScratchDir dir;
+  const std::string csv = std::string(TAPEGRAD_TEST_DATA_DIR) + "/airline-passengers.csv";
+  Result r = run(dir, "train --data '" + csv +
+                          "' --window 12 --validation-split 0.2 --cell lstm --units 8 "
+                          "--optimizer rmsprop --clip-norm 1 --epochs 2 --verbose 0 --out-dir '" +
+                          dir / "a" + "'");
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  auto rows = lines_of(read_file(dir / "a/loss.csv"));
+  REQUIRE(rows.size() == 3);
+  CHECK(rows[0] == "epoch,loss,val_loss");
+  r = run(dir, "train --data '" + csv +
+                   "' --column passengers --window 6 --cell gru --units 8,4 --optimizer sgd "
+                   "--lr 0.05 --clip-value 0.5 --epochs 1 --verbose 0 --out-dir '" +
+                   dir / "b" + "'");
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  CHECK(lines_of(read_file(dir / "b/loss.csv")).size() == 2);
+  r = run(dir, "train --optimizer gd --epochs 2 --verbose 0 --out-dir '" + dir / "c" + "'");
+  CHECK(r.code == 0);
+  r = run(dir,
+          "train --optimizer adamw --units 4 --epochs 1 --verbose 0 --out-dir '" + dir / "d" + "'");
+  CHECK(r.code == 0);
+}
+
+TEST_CASE("tapegrad info prints the parameters and their count") {
+  ScratchDir dir;
+  Result r = run(dir, "info");
+  REQUIRE(r.code == 0);
+  CHECK(r.out.find("0.cell.kernel") != std::string::npos);
+  CHECK(r.out.find("2.bias") != std::string::npos);
+  CHECK(r.out.find("Total: 7361 parameters") != std::string::npos);
+  tg::nn::Sequential model = reference_model();
+  tg::nn::save(model, dir / "w.safetensors");
+  r = run(dir, "info --weights '" + dir / "w.safetensors" + "'");
+  CHECK(r.code == 0);
+  r = run(dir, "info --units 8 --weights '" + dir / "w.safetensors" + "'");
+  CHECK(r.code == 2);
+  CHECK(lines_of(r.err).size() == 1);
+}
+
+#endif

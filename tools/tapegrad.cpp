@@ -1,0 +1,600 @@
+// tapegrad: the command-line program.
+//
+//   tapegrad train                      the reference model: SimpleRNN(64) -> SimpleRNN(32) ->
+//                                       Dense(1) on 100 random sequences, Adam 1e-3, 100 epochs
+//   tapegrad train --cell lstm --units 32 --data series.csv --window 12 --validation-split 0.2
+//   tapegrad train --epochs 50 --checkpoint run.ckpt      ... later:
+//   tapegrad train --epochs 100 --resume run.ckpt          continues at epoch 51
+//   tapegrad info --cell gru --units 64,32                  parameter names, shapes and count
+//
+// train writes loss.csv (epoch,loss[,val_loss], epochs counted from 1) after every epoch and
+// model.safetensors at the end into --out-dir. --checkpoint writes model, optimizer state,
+// epoch and generator state after every epoch (atomically, through nn::ModelCheckpoint);
+// --resume restores all of them, so a run stopped and resumed lands on the same weights,
+// bit for bit (with --threads 1), as one run straight through. --epochs counts the whole
+// run, as Keras's fit(initial_epoch=...) does.
+//
+// Every user mistake (a bad flag, a missing file, a checkpoint of another model) ends with
+// one line on stderr and exit code 2.
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <tapegrad/tapegrad.hpp>
+
+namespace {
+
+namespace tg = tapegrad;
+namespace fs = std::filesystem;
+
+constexpr int kUsageError = 2;
+
+struct ModelConfig {
+  std::string cell = "rnn";
+  std::vector<int64_t> units{64, 32};
+};
+
+struct TrainConfig {
+  ModelConfig model;
+  std::string optimizer = "adam";
+  double lr = 0;  // used only when given
+  bool has_lr = false;
+  double clip_norm = 0, clip_value = 0;
+  bool has_clip_norm = false, has_clip_value = false;
+  int epochs = 100;
+  int64_t batch_size = 32;
+  std::string data;
+  std::string column;  // empty: the last column
+  int64_t window = 10;
+  double validation_split = 0;
+  std::uint64_t seed = 0;
+  int threads = 0;  // 0: the library's default
+  int verbose = 1;
+  std::string checkpoint;
+  std::string resume;
+  std::string out_dir = ".";
+};
+
+// A message on one line, whatever the error text holds.
+std::string one_line(std::string s) {
+  std::replace(s.begin(), s.end(), '\n', ' ');
+  while (!s.empty() && s.back() == ' ') s.pop_back();
+  return s;
+}
+
+std::string join_units(const std::vector<int64_t>& units) {
+  return fmt::format("{}", fmt::join(units, ","));
+}
+
+std::shared_ptr<tg::nn::Sequential> build_model(const ModelConfig& c, int64_t in_features) {
+  auto model = std::make_shared<tg::nn::Sequential>();
+  int64_t in = in_features;
+  for (std::size_t i = 0; i < c.units.size(); ++i) {
+    const tg::nn::RNNOptions opts{.return_sequences = i + 1 < c.units.size()};
+    const int64_t units = c.units[i];
+    if (c.cell == "rnn") {
+      model->push_back(tg::nn::SimpleRNN(in, units, opts));
+    } else if (c.cell == "lstm") {
+      model->push_back(tg::nn::LSTM(in, units, opts));
+    } else if (c.cell == "gru") {
+      model->push_back(tg::nn::GRU(in, units, opts));
+    } else {
+      tg::throw_error<tg::ValueError>("unknown cell '{}' (rnn, lstm or gru)", c.cell);
+    }
+    in = units;
+  }
+  model->push_back(tg::nn::Dense(in, 1));
+  return model;
+}
+
+template <class Options>
+Options common_options(Options o, const TrainConfig& c) {
+  if (c.has_lr) o.lr = c.lr;
+  if (c.has_clip_norm) o.clipnorm = c.clip_norm;
+  if (c.has_clip_value) o.clipvalue = c.clip_value;
+  return o;
+}
+
+std::unique_ptr<tg::optim::Optimizer> build_optimizer(const TrainConfig& c,
+                                                      const tg::nn::Module& model) {
+  const tg::NamedTensors params = model.named_parameters();
+  if (c.optimizer == "sgd") {
+    return std::make_unique<tg::optim::SGD>(params, common_options(tg::optim::SGDOptions{}, c));
+  }
+  if (c.optimizer == "gd") {
+    return std::make_unique<tg::optim::GD>(params, common_options(tg::optim::GDOptions{}, c));
+  }
+  if (c.optimizer == "adam") {
+    return std::make_unique<tg::optim::Adam>(params, common_options(tg::optim::AdamOptions{}, c));
+  }
+  if (c.optimizer == "adamw") {
+    return std::make_unique<tg::optim::AdamW>(params, common_options(tg::optim::AdamWOptions{}, c));
+  }
+  if (c.optimizer == "rmsprop") {
+    return std::make_unique<tg::optim::RMSprop>(params,
+                                                common_options(tg::optim::RMSpropOptions{}, c));
+  }
+  tg::throw_error<tg::ValueError>("unknown optimizer '{}'", c.optimizer);
+}
+
+// The number of fields of the first non-blank line of a CSV file (for "the last column").
+int64_t csv_field_count(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) tg::throw_error<tg::IOError>("cannot open '{}'", path);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    return 1 + std::count(line.begin(), line.end(), ',');
+  }
+  tg::throw_error<tg::ValueError>("'{}' is empty", path);
+}
+
+struct Dataset {
+  tg::Tensor X, y;
+  std::string description;
+};
+
+// The reference data, or windows of a scaled CSV series.
+Dataset load_data(const TrainConfig& c) {
+  if (c.data.empty()) {
+    Dataset d{tg::rand({100, 10, 1}), tg::rand({100, 1}), {}};
+    d.description = "100 random sequences of 10 steps (X, y ~ U[0,1))";
+    return d;
+  }
+  if (!fs::exists(c.data)) tg::throw_error<tg::IOError>("--data: no such file '{}'", c.data);
+  tg::Tensor series;
+  std::string column = c.column;
+  if (column.empty()) column = std::to_string(csv_field_count(c.data) - 1);
+  if (!column.empty() && std::all_of(column.begin(), column.end(), ::isdigit)) {
+    series = tg::data::read_csv_column(c.data, static_cast<int64_t>(std::stoll(column)));
+  } else {
+    series = tg::data::read_csv_column(c.data, column);
+  }
+  const int64_t n = series.numel();
+  if (n < c.window + 2) {
+    tg::throw_error<tg::ValueError>("--data: '{}' has {} values, --window {} needs at least {}",
+                                    c.data, n, c.window, c.window + 2);
+  }
+  // Fit the scaler on what the training windows see (validation is the end of the series).
+  const int64_t m = n - c.window;
+  const auto m_train =
+      static_cast<int64_t>(std::floor(static_cast<double>(m) * (1.0 - c.validation_split)));
+  const int64_t seen = std::clamp<int64_t>(m_train + c.window, 1, n);
+  tg::data::Scaler scaler;
+  scaler.fit(tg::slice(series, 0, 0, seen));
+  tg::Tensor scaled;
+  {
+    tg::NoGradGuard no_grad;
+    scaled = scaler.transform(series).contiguous();
+  }
+  auto [X, y] = tg::data::windows(scaled, c.window, 1);
+  Dataset d{X, y, {}};
+  d.description =
+      fmt::format("'{}' column {}: {} values scaled to [0,1] from [{}, {}], {} windows of {}",
+                  c.data, column, n, scaler.data_min(), scaler.data_max(), X.shape()[0], c.window);
+  return d;
+}
+
+std::string format_history(const std::vector<double>& values) {
+  std::vector<std::string> parts;
+  for (double v : values) parts.push_back(fmt::format("{}", v));
+  return fmt::format("{}", fmt::join(parts, ","));
+}
+
+std::vector<double> parse_history(const std::string& text) {
+  std::vector<double> out;
+  std::stringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    char* end = nullptr;
+    const double v = std::strtod(item.c_str(), &end);
+    if (end == item.c_str()) return {};
+    out.push_back(v);
+  }
+  return out;
+}
+
+// Writes `text` to `path` through a temporary file and a rename.
+void write_atomically(const std::string& path, const std::string& text) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out << text;
+    out.flush();
+    if (!out) tg::throw_error<tg::IOError>("cannot write '{}'", tmp);
+  }
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec) tg::throw_error<tg::IOError>("cannot write '{}': {}", path, ec.message());
+}
+
+// The loss curve of the whole run (resumed epochs included), kept for loss.csv and the
+// checkpoint.
+struct Curve {
+  std::vector<double> loss, val_loss;
+  bool validation = false;
+
+  std::string csv() const {
+    std::string text = validation ? "epoch,loss,val_loss\n" : "epoch,loss\n";
+    for (std::size_t i = 0; i < loss.size(); ++i) {
+      text += validation ? fmt::format("{},{},{}\n", i + 1, loss[i],
+                                       i < val_loss.size() ? val_loss[i] : NAN)
+                         : fmt::format("{},{}\n", i + 1, loss[i]);
+    }
+    return text;
+  }
+};
+
+// Appends each epoch's losses to the curve and rewrites loss.csv.
+class CurveRecorder : public tg::nn::Callback {
+ public:
+  CurveRecorder(Curve& curve, std::string path) : curve_(curve), path_(std::move(path)) {}
+  void on_epoch_end(int, const tg::nn::Logs& logs) override {
+    curve_.loss.push_back(logs.at("loss"));
+    if (const auto it = logs.find("val_loss"); it != logs.end()) {
+      curve_.val_loss.push_back(it->second);
+    }
+    write_atomically(path_, curve_.csv());
+  }
+
+ private:
+  Curve& curve_;
+  std::string path_;
+};
+
+// fit's progress bar with the epochs of a resumed run counted from the start of the run.
+class ResumedProgress : public tg::nn::Callback {
+ public:
+  ResumedProgress(int verbose, int first_epoch, int total_epochs)
+      : bar_(verbose, std::cout), first_(first_epoch), total_(total_epochs) {}
+  void on_train_begin(const tg::nn::Logs& logs) override {
+    bar_.set_context(model(), optimizer(), {total_, params().steps, params().verbose});
+    bar_.on_train_begin(logs);
+  }
+  void on_epoch_begin(int epoch, const tg::nn::Logs& logs) override {
+    bar_.on_epoch_begin(first_ + epoch, logs);
+  }
+  void on_batch_end(int64_t batch, const tg::nn::Logs& logs) override {
+    bar_.on_batch_end(batch, logs);
+  }
+  void on_epoch_end(int epoch, const tg::nn::Logs& logs) override {
+    bar_.on_epoch_end(first_ + epoch, logs);
+  }
+  void on_train_end(const tg::nn::Logs& logs) override { bar_.on_train_end(logs); }
+
+ private:
+  tg::nn::ProgbarLogger bar_;
+  int first_, total_;
+};
+
+void ensure_parent_dir(const std::string& path) {
+  const fs::path parent = fs::path(path).parent_path();
+  if (!parent.empty()) fs::create_directories(parent);
+}
+
+// The flags a checkpoint was made with; a resumed run must build the same model and
+// optimizer.
+std::map<std::string, std::string> run_description(const TrainConfig& c) {
+  return {{"cell", c.model.cell},
+          {"units", join_units(c.model.units)},
+          {"optimizer", c.optimizer},
+          {"seed", std::to_string(c.seed)},
+          {"data", c.data.empty() ? "random" : c.data},
+          {"window", c.data.empty() ? "" : std::to_string(c.window)}};
+}
+
+void check_resume_matches(const TrainConfig& c, const tg::nn::CheckpointInfo& info) {
+  const auto now = run_description(c);
+  for (const char* key : {"cell", "units", "optimizer"}) {
+    const auto it = info.extra.find(key);
+    if (it != info.extra.end() && it->second != now.at(key)) {
+      tg::throw_error<tg::ValueError>("--resume: '{}' was made with --{} {}, this run has --{} {}",
+                                      c.resume, key, it->second, key, now.at(key));
+    }
+  }
+  for (const char* key : {"seed", "data", "window"}) {
+    const auto it = info.extra.find(key);
+    if (it != info.extra.end() && it->second != now.at(key)) {
+      std::cerr << fmt::format("tapegrad: warning: '{}' was made with {} '{}', this run has '{}'\n",
+                               c.resume, key, it->second, now.at(key));
+    }
+  }
+}
+
+int run_train(const TrainConfig& c) {
+  if (c.threads > 0) tg::set_num_threads(c.threads);
+  fs::create_directories(c.out_dir);
+  const std::string csv_path = (fs::path(c.out_dir) / "loss.csv").string();
+  const std::string model_path = (fs::path(c.out_dir) / "model.safetensors").string();
+  if (!c.checkpoint.empty()) ensure_parent_dir(c.checkpoint);
+
+  // Seed, data, model, optimizer: always in this order, so a resumed run rebuilds the same.
+  tg::manual_seed(c.seed);
+  const Dataset data = load_data(c);
+  const auto model = build_model(c.model, 1);
+  const auto opt = build_optimizer(c, *model);
+  tg::nn::MSE loss_fn;
+
+  Curve curve;
+  curve.validation = c.validation_split > 0;
+  int start = 0;
+  if (!c.resume.empty()) {
+    const tg::nn::CheckpointInfo peek = tg::nn::read_checkpoint_info(c.resume);
+    check_resume_matches(c, peek);
+    const tg::nn::CheckpointInfo info = tg::nn::load_checkpoint(c.resume, *model, *opt);
+    start = info.epoch;
+    if (const auto it = info.extra.find("history.loss"); it != info.extra.end()) {
+      curve.loss = parse_history(it->second);
+    }
+    if (const auto it = info.extra.find("history.val_loss"); it != info.extra.end()) {
+      curve.val_loss = parse_history(it->second);
+    }
+    if (static_cast<int>(curve.loss.size()) != start) curve.loss.assign(start, NAN);
+    if (curve.validation && static_cast<int>(curve.val_loss.size()) != start) {
+      curve.val_loss.assign(start, NAN);
+    }
+    if (!curve.validation) curve.val_loss.clear();
+    if (c.verbose > 0) {
+      std::cout << fmt::format("Resumed from '{}' at epoch {}/{}\n", c.resume, start, c.epochs);
+    }
+  }
+  if (c.verbose > 0) {
+    std::cout << fmt::format(
+        "Model: {} x {} ({}) -> Dense(1), {} parameters; optimizer {} lr {}\nData: {}\n",
+        c.model.cell, c.model.units.size(), join_units(c.model.units),
+        [&] {
+          int64_t n = 0;
+          for (const auto& p : model->parameters()) n += p.numel();
+          return n;
+        }(),
+        c.optimizer, opt->lr(), data.description);
+  }
+
+  const int remaining = std::max(0, c.epochs - start);
+  tg::nn::FitOptions fit_opts{.epochs = remaining,
+                              .batch_size = c.batch_size,
+                              .verbose = 0,
+                              .validation_split = c.validation_split};
+  if (c.verbose > 0) {
+    fit_opts.callbacks.push_back(std::make_shared<ResumedProgress>(c.verbose, start, c.epochs));
+  }
+  fit_opts.callbacks.push_back(std::make_shared<CurveRecorder>(curve, csv_path));
+  if (!c.checkpoint.empty()) {
+    fit_opts.callbacks.push_back(std::make_shared<tg::nn::ModelCheckpoint>([&](int epoch) {
+      tg::nn::CheckpointInfo info{.epoch = start + epoch + 1, .extra = run_description(c)};
+      info.extra["history.loss"] = format_history(curve.loss);
+      if (curve.validation) info.extra["history.val_loss"] = format_history(curve.val_loss);
+      tg::nn::save_checkpoint(c.checkpoint, *model, *opt, info);
+    }));
+  }
+
+  const auto t0 = std::chrono::steady_clock::now();
+  const tg::nn::History h = tg::nn::fit(*model, loss_fn, *opt, data.X, data.y, fit_opts);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+  write_atomically(csv_path, curve.csv());
+  tg::nn::save(*model, model_path);
+
+  if (remaining == 0) {
+    std::cout << fmt::format("Nothing to train: the checkpoint is at epoch {} of --epochs {}\n",
+                             start, c.epochs);
+  }
+  if (!curve.loss.empty()) {
+    std::string line =
+        fmt::format("Final loss: {:.6g} after {} epochs", curve.loss.back(), curve.loss.size());
+    if (curve.validation && !curve.val_loss.empty()) {
+      line = fmt::format("Final loss: {:.6g}, val_loss: {:.6g} after {} epochs", curve.loss.back(),
+                         curve.val_loss.back(), curve.loss.size());
+    }
+    std::cout << line << "\n";
+  }
+  if (h.epochs > 0) {
+    std::cout << fmt::format("Time: {:.2f} s for {} epochs, {:.1f} ms/epoch\n", seconds, h.epochs,
+                             1000.0 * seconds / h.epochs);
+  }
+  std::cout << fmt::format("Wrote {} and {}", csv_path, model_path);
+  if (!c.checkpoint.empty() && h.epochs > 0)
+    std::cout << fmt::format(" (checkpoint {})", c.checkpoint);
+  std::cout << std::endl;
+  return 0;
+}
+
+int run_info(const ModelConfig& c, const std::string& weights) {
+  const auto model = build_model(c, 1);
+  if (!weights.empty()) tg::nn::load(*model, weights);
+  const tg::NamedTensors params = model->named_parameters();
+  std::size_t width = 4;
+  for (const auto& [name, p] : params) width = std::max(width, name.size());
+  std::cout << fmt::format("Sequential: {} x {} ({}) -> Dense(1), input (batch, time, 1)\n", c.cell,
+                           c.units.size(), join_units(c.units));
+  std::cout << fmt::format("  {:<{}}  {:<12}  {:>9}\n", "name", width, "shape", "count");
+  int64_t total = 0;
+  for (const auto& [name, p] : params) {
+    std::cout << fmt::format("  {:<{}}  {:<12}  {:>9}\n", name, width, fmt::format("{}", p.shape()),
+                             p.numel());
+    total += p.numel();
+  }
+  std::cout << fmt::format("Total: {} parameters", total);
+  if (!weights.empty()) std::cout << fmt::format(" (loaded from {})", weights);
+  std::cout << std::endl;
+  return 0;
+}
+
+// Validators whose messages read well ("--lr: must be a number > 0, got '-1'").
+CLI::Validator positive_number() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        char* end = nullptr;
+        const double v = std::strtod(text.c_str(), &end);
+        if (text.empty() || *end != '\0' || !(v > 0) || std::isinf(v)) {
+          return "must be a number > 0, got '" + text + "'";
+        }
+        return {};
+      },
+      "");
+}
+
+CLI::Validator positive_integer() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        if (text.empty() || !std::all_of(text.begin(), text.end(), ::isdigit) ||
+            text.find_first_not_of('0') == std::string::npos || text.size() > 9) {
+          return "must be a whole number > 0, got '" + text + "'";
+        }
+        return {};
+      },
+      "");
+}
+
+void add_model_flags(CLI::App& cmd, ModelConfig& m) {
+  cmd.add_option("--cell", m.cell, "Recurrent cell of every layer")
+      ->check(CLI::IsMember({"rnn", "lstm", "gru"}).description(""))
+      ->type_name("rnn|lstm|gru")
+      ->capture_default_str();
+  cmd.add_option("--units", m.units,
+                 "Units of each recurrent layer, comma-separated; a Dense(1) layer follows")
+      ->delimiter(',')
+      ->check(positive_integer())
+      ->type_name("N,N,...")
+      ->default_str("64,32");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"tapegrad: train recurrent networks from the command line", "tapegrad"};
+  app.set_version_flag("--version", "tapegrad 0.1.0");
+  app.require_subcommand(1);
+  app.get_formatter()->column_width(34);
+  app.footer("Run 'tapegrad <command> --help' for the flags of a command.");
+
+  TrainConfig cfg;
+  CLI::App* train =
+      app.add_subcommand("train", "Train a model; write loss.csv and model.safetensors");
+  train->footer(
+      "Without --data, trains the reference model on tg::rand data (seeded by --seed).\n"
+      "With --data, forecasts the next value of a CSV series from --window previous ones.\n"
+      "--epochs counts the whole run: --resume of a checkpoint at epoch 50 with --epochs 100\n"
+      "trains epochs 51..100. Errors give one line on stderr and exit code 2.");
+  add_model_flags(*train, cfg.model);
+  train->add_option("--optimizer", cfg.optimizer, "Optimizer")
+      ->check(CLI::IsMember({"sgd", "gd", "adam", "adamw", "rmsprop"}).description(""))
+      ->type_name("sgd|gd|adam|adamw|rmsprop")
+      ->capture_default_str();
+  CLI::Option* lr = train->add_option("--lr", cfg.lr, "Learning rate (default: the optimizer's)")
+                        ->check(positive_number())
+                        ->type_name("X");
+  CLI::Option* clip_norm =
+      train->add_option("--clip-norm", cfg.clip_norm, "Clip each gradient to this L2 norm")
+          ->check(positive_number())
+          ->type_name("X");
+  CLI::Option* clip_value =
+      train->add_option("--clip-value", cfg.clip_value, "Clip gradient elements to +-this")
+          ->check(positive_number())
+          ->type_name("X")
+          ->excludes(clip_norm);
+  clip_norm->excludes(clip_value);
+  train->add_option("--epochs", cfg.epochs, "Epochs of the whole run")
+      ->check(CLI::Range(1, 1000000).description(""))
+      ->type_name("N")
+      ->capture_default_str();
+  train->add_option("--batch-size", cfg.batch_size, "Samples per batch")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 40).description(""))
+      ->type_name("N")
+      ->capture_default_str();
+  CLI::Option* data = train->add_option("--data", cfg.data, "CSV file with a series to forecast")
+                          ->type_name("FILE");
+  train->add_option("--column", cfg.column, "CSV column, by name or 0-based index (default: last)")
+      ->type_name("NAME|N")
+      ->needs(data);
+  train->add_option("--window", cfg.window, "Time steps per input window (with --data)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 30).description(""))
+      ->type_name("N")
+      ->needs(data)
+      ->capture_default_str();
+  train
+      ->add_option("--validation-split", cfg.validation_split,
+                   "Fraction of samples (the last ones) kept for validation")
+      ->check(CLI::Validator(
+          [](std::string& text) -> std::string {
+            char* end = nullptr;
+            const double v = std::strtod(text.c_str(), &end);
+            if (text.empty() || *end != '\0' || !(v >= 0 && v < 1)) {
+              return "must be a number in [0, 1), got '" + text + "'";
+            }
+            return {};
+          },
+          ""))
+      ->type_name("F")
+      ->capture_default_str();
+  train->add_option("--seed", cfg.seed, "Random seed (data, initial weights, shuffling)")
+      ->type_name("N")
+      ->capture_default_str();
+  train->add_option("--threads", cfg.threads, "BLAS threads (0: library default)")
+      ->check(CLI::Range(0, 1024).description(""))
+      ->type_name("N")
+      ->capture_default_str();
+  train->add_option("--verbose", cfg.verbose, "0 silent, 1 progress bar, 2 one line per epoch")
+      ->check(CLI::Range(0, 2).description(""))
+      ->type_name("0|1|2")
+      ->capture_default_str();
+  train
+      ->add_option("--checkpoint", cfg.checkpoint,
+                   "Save model, optimizer, epoch and RNG state here after every epoch")
+      ->type_name("PATH");
+  train->add_option("--resume", cfg.resume, "Continue the run saved in this checkpoint")
+      ->type_name("PATH");
+  train->add_option("--out-dir", cfg.out_dir, "Directory for loss.csv and model.safetensors")
+      ->type_name("DIR")
+      ->capture_default_str();
+
+  ModelConfig info_cfg;
+  std::string weights;
+  CLI::App* info = app.add_subcommand("info", "Print a model's parameters: names, shapes, count");
+  add_model_flags(*info, info_cfg);
+  info->add_option("--weights", weights, "Load (and so validate) these weights first")
+      ->type_name("FILE");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+    const std::string where = train->parsed()  ? "tapegrad train"
+                              : info->parsed() ? "tapegrad info"
+                                               : "tapegrad";
+    std::cerr << fmt::format("{}: error: {} (see {} --help)\n", where, one_line(e.what()), where);
+    return kUsageError;
+  }
+  cfg.has_lr = lr->count() > 0;
+  cfg.has_clip_norm = clip_norm->count() > 0;
+  cfg.has_clip_value = clip_value->count() > 0;
+
+  try {
+    if (train->parsed()) return run_train(cfg);
+    return run_info(info_cfg, weights);
+  } catch (const tg::Error& e) {
+    std::cerr << "tapegrad: error: " << one_line(e.what()) << std::endl;
+    return kUsageError;
+  } catch (const fs::filesystem_error& e) {
+    std::cerr << "tapegrad: error: " << one_line(e.what()) << std::endl;
+    return kUsageError;
+  } catch (const std::exception& e) {
+    std::cerr << "tapegrad: internal error: " << one_line(e.what()) << std::endl;
+    return 1;
+  }
+}
