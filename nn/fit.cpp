@@ -89,7 +89,13 @@ struct FitData {
 };
 
 FitData fit_data(const Tensor& X, const Tensor& y, const FitOptions& opts) {
-  if (opts.validation_data) return {X, y, opts.validation_data};
+  if (opts.validation_data) {
+    // Checked now rather than after the first epoch of training.
+    const auto& [Xv, yv] = *opts.validation_data;
+    check_samples("fit: validation_data", Xv);
+    (void)data::Batches(Xv, yv, {.batch_size = 1});
+    return {X, y, opts.validation_data};
+  }
   if (opts.validation_split == 0) return {X, y, std::nullopt};
   data::Split s = data::split_last(X, y, opts.validation_split);
   return {s.X_train, s.y_train, std::pair{s.X_test, s.y_test}};

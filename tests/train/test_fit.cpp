@@ -157,6 +157,10 @@ TEST_CASE("fit rejects bad options and data") {
                   tg::ShapeError);
   CHECK_THROWS_AS(nn::fit(model, loss, opt, X, tg::zeros({10}, tg::f64), {.verbose = 0}),
                   tg::ShapeError);  // (B, 1) predictions vs (B) targets
+  CHECK_THROWS_AS(
+      nn::fit(model, loss, opt, X, y,
+              {.verbose = 0, .validation_data = std::pair{X, tg::zeros({3, 1}, tg::f64)}}),
+      tg::ShapeError);
   CHECK(opt.iterations() == 0);
 }
 

@@ -13,8 +13,13 @@ using nn::Reduction;
 namespace {
 
 // d = pred - target = [0.5, -2, 1, -0.5]
-const tg::Tensor kPred = tg::from_vector(std::vector<double>{0.5, -1, 2, 3}, {2, 2});
-const tg::Tensor kTarget = tg::from_vector(std::vector<double>{0, 1, 1, 3.5}, {2, 2});
+// Functions, not globals: tensors must not outlive the allocator at static destruction.
+tg::Tensor pred_2x2() {
+  return tg::from_vector(std::vector<double>{0.5, -1, 2, 3}, {2, 2});
+}
+tg::Tensor target_2x2() {
+  return tg::from_vector(std::vector<double>{0, 1, 1, 3.5}, {2, 2});
+}
 
 // Random values with lo <= |v| < hi and a random sign: inputs kept off kinks at 0.
 tg::Tensor away_from_zero(const tg::Shape& shape, double lo, double hi) {
@@ -35,12 +40,13 @@ double bce_naive(double x, double y) {
 }  // namespace
 
 TEST_CASE("regression losses match hand-computed values") {
-  CHECK(nn::mse_loss(kPred, kTarget).item() == doctest::Approx(5.5 / 4).epsilon(1e-15));
-  CHECK(nn::mae_loss(kPred, kTarget).item() == doctest::Approx(4.0 / 4).epsilon(1e-15));
+  CHECK(nn::mse_loss(pred_2x2(), target_2x2()).item() == doctest::Approx(5.5 / 4).epsilon(1e-15));
+  CHECK(nn::mae_loss(pred_2x2(), target_2x2()).item() == doctest::Approx(4.0 / 4).epsilon(1e-15));
   // |d| <= 1: d^2 / 2; else |d| - 1/2  ->  0.125, 1.5, 0.5, 0.125
-  CHECK(nn::huber_loss(kPred, kTarget).item() == doctest::Approx(2.25 / 4).epsilon(1e-15));
+  CHECK(nn::huber_loss(pred_2x2(), target_2x2()).item() ==
+        doctest::Approx(2.25 / 4).epsilon(1e-15));
   // delta 0.6: 0.125, 0.6 * (2 - 0.3), 0.6 * (1 - 0.3), 0.125
-  CHECK(nn::huber_loss(kPred, kTarget, 0.6, Reduction::sum).item() ==
+  CHECK(nn::huber_loss(pred_2x2(), target_2x2(), 0.6, Reduction::sum).item() ==
         doctest::Approx(1.69).epsilon(1e-14));
 }
 
@@ -48,8 +54,8 @@ TEST_CASE("loss modules call the free functions and name themselves") {
   const nn::MSE mse;
   const nn::Huber huber(0.6, Reduction::sum);
   const nn::Loss& as_base = huber;
-  CHECK(mse(kPred, kTarget).item() == nn::mse_loss(kPred, kTarget).item());
-  CHECK(as_base(kPred, kTarget).item() == doctest::Approx(1.69).epsilon(1e-14));
+  CHECK(mse(pred_2x2(), target_2x2()).item() == nn::mse_loss(pred_2x2(), target_2x2()).item());
+  CHECK(as_base(pred_2x2(), target_2x2()).item() == doctest::Approx(1.69).epsilon(1e-14));
   CHECK(as_base.name() == "Huber");
   CHECK(nn::MAE(Reduction::sum).reduction() == Reduction::sum);
   CHECK(nn::BCE().name() == "BCE");
@@ -58,13 +64,13 @@ TEST_CASE("loss modules call the free functions and name themselves") {
 }
 
 TEST_CASE("reductions: sum is n * mean, none keeps the per-element losses") {
-  const tg::Tensor none = nn::mse_loss(kPred, kTarget, Reduction::none);
+  const tg::Tensor none = nn::mse_loss(pred_2x2(), target_2x2(), Reduction::none);
   CHECK(none.shape() == tg::Shape{2, 2});
   CHECK(values(none) == std::vector<double>{0.25, 4, 1, 0.25});
-  CHECK(nn::mse_loss(kPred, kTarget, Reduction::sum).item() == 5.5);
-  CHECK(values(nn::mae_loss(kPred, kTarget, Reduction::none)) ==
+  CHECK(nn::mse_loss(pred_2x2(), target_2x2(), Reduction::sum).item() == 5.5);
+  CHECK(values(nn::mae_loss(pred_2x2(), target_2x2(), Reduction::none)) ==
         std::vector<double>{0.5, 2, 1, 0.5});
-  CHECK(values(nn::huber_loss(kPred, kTarget, 1.0, Reduction::none)) ==
+  CHECK(values(nn::huber_loss(pred_2x2(), target_2x2(), 1.0, Reduction::none)) ==
         std::vector<double>{0.125, 1.5, 0.5, 0.125});
 }
 

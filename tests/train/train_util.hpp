@@ -7,6 +7,8 @@
 #include <sstream>
 #include <string>
 
+#include <unistd.h>
+
 #include <doctest/doctest.h>
 
 #include <tapegrad/tapegrad.hpp>
