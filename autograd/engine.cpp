@@ -52,7 +52,7 @@ void accumulate_into_grad(AutogradMeta& meta, const Tensor& g, bool create_graph
 void check_anomaly_in_rule(const Record& rec, const Grads& grads) {
   for (std::size_t i = 0; i < grads.size(); ++i) {
     if (!grads[i].defined()) continue;
-    const Tensor dense = grads[i].contiguous();
+    const Tensor dense = grads[i].values.contiguous();
     const bool bad = dispatch(dense.dtype(), [&]<class T>(T) {
       const T* p = dense.data<T>();
       return std::any_of(p, p + dense.numel(), [](T v) { return !std::isfinite(v); });
@@ -62,7 +62,7 @@ void check_anomaly_in_rule(const Record& rec, const Grads& grads) {
           "anomaly: the gradient rule of {} (#{}{}) produced NaN/Inf in the gradient of input {} "
           "(shape {})",
           rec.op(), rec.seq(), rec.scope().empty() ? "" : " in scope " + rec.scope(), i,
-          grads[i].shape());
+          grads[i].values.shape());
     }
   }
 }
@@ -101,9 +101,9 @@ class BackwardPass {
       if (meta->producer) {
         tape = meta->producer->tape();
         start = std::max(start, tape->position_of(meta->producer->seq()) + 1);
-        send_to_record(meta->producer, seed);
+        pending_of(meta->producer).add(seed, create_graph_);
       } else {
-        send_to_leaf(meta, seed);
+        pending_of(meta).add(seed, create_graph_);
       }
     }
     if (tape != nullptr) walk(*tape, start);
@@ -179,22 +179,27 @@ class BackwardPass {
     for (std::size_t i = 0; i < inputs.size(); ++i) {
       const Edge& e = inputs[i];
       if (!e.needs_grad() || !grads[i].defined()) continue;
-      Tensor gi = fit_to_input(*rec, i, std::move(grads[i]));
-      if (e.producer) {
-        send_to_record(e.producer, std::move(gi));
+      check_dtype(*rec, i, grads[i].values);
+      PendingGradient& pending = e.producer ? pending_of(e.producer) : pending_of(e.leaf);
+      if (grads[i].is_slice) {
+        pending.add_slice(grads[i], e.shape, e.dtype);
       } else {
-        send_to_leaf(e.leaf, std::move(gi));
+        pending.add(fit_to_input(*rec, i, std::move(grads[i].values)), create_graph_);
       }
     }
     if (!retain_graph_) rec->release();
   }
 
-  Tensor fit_to_input(const Record& rec, std::size_t i, Tensor g) {
+  static void check_dtype(const Record& rec, std::size_t i, const Tensor& g) {
     const Edge& e = rec.inputs()[i];
     if (g.dtype() != e.dtype) {
       throw_error<AutogradError>("the gradient rule of {} returned dtype {} for input {} ({})",
                                  rec.op(), g.dtype(), i, e.dtype);
     }
+  }
+
+  static Tensor fit_to_input(const Record& rec, std::size_t i, Tensor g) {
+    const Edge& e = rec.inputs()[i];
     if (g.shape() == e.shape) return g;
     if (!(broadcast_shapes(e.shape, g.shape(), rec.op()) == g.shape())) {
       throw_error<AutogradError>(
@@ -204,22 +209,21 @@ class BackwardPass {
     return sum_to(g, e.shape);
   }
 
-  void send_to_record(const std::shared_ptr<Record>& rec, Tensor g) {
+  // The pending gradient of a record's output; the first request schedules the record.
+  PendingGradient& pending_of(const std::shared_ptr<Record>& rec) {
     if (rec->grad_in_flight.empty()) {
       touched_.push_back(rec);
       ++pending_;
     }
-    rec->grad_in_flight.add(std::move(g), create_graph_);
+    return rec->grad_in_flight;
   }
 
-  void send_to_leaf(const std::shared_ptr<AutogradMeta>& meta, Tensor g) {
+  PendingGradient& pending_of(const std::shared_ptr<AutogradMeta>& leaf) {
     for (LeafSlot& slot : leaves_) {
-      if (slot.meta == meta) {
-        slot.grad.add(std::move(g), create_graph_);
-        return;
-      }
+      if (slot.meta == leaf) return slot.grad;
     }
-    leaves_.push_back({meta, {std::move(g)}});
+    leaves_.push_back({leaf, {}});
+    return leaves_.back().grad;
   }
 
   void finish_leaves() {
@@ -268,6 +272,17 @@ void PendingGradient::add(Tensor g, bool create_graph) {
     sum = tapegrad::add(sum, g);
     owned = !create_graph;
   }
+}
+
+void PendingGradient::add_slice(const InputGradient& g, const Shape& shape, DType dtype) {
+  if (empty()) {
+    sum = zeros(shape, dtype);
+  } else if (!owned) {
+    sum = sum.clone();  // it may alias another tensor: write into a copy
+  }
+  owned = true;
+  const int64_t n = g.values.shape()[g.axis];
+  kernel::add_into(kernel::slice(sum, g.axis, g.start, g.start + n * g.step, g.step), g.values);
 }
 
 Tensor PendingGradient::take() {

@@ -39,8 +39,34 @@ namespace tapegrad {
 
 class Tape;
 
+// One input's gradient, as a rule returns it: usually a tensor of the input's shape (or one
+// that broadcasts to it). The rules of slice and select may instead give the values of one
+// slice of the input, zero elsewhere; the engine adds them into that slice of the pending
+// sum in place. Materializing zeros of the whole input for every time step would make an
+// unrolled RNN's backward quadratic in the number of steps.
+struct InputGradient {
+  InputGradient() = default;
+  InputGradient(Tensor t) : values(std::move(t)) {}
+  // values hold elements start, start+step, ... of `axis` (with the axis kept).
+  static InputGradient slice(Tensor values, int64_t axis, int64_t start, int64_t step) {
+    InputGradient g(std::move(values));
+    g.is_slice = true;
+    g.axis = axis;
+    g.start = start;
+    g.step = step;
+    return g;
+  }
+  bool defined() const { return values.defined(); }
+
+  Tensor values;
+  bool is_slice = false;
+  int64_t axis = 0;
+  int64_t start = 0;
+  int64_t step = 1;
+};
+
 // Gradients returned by a rule, one per input. Allocated from the caching allocator.
-using Grads = std::vector<Tensor, CachingAllocator<Tensor>>;
+using Grads = std::vector<InputGradient, CachingAllocator<InputGradient>>;
 
 // A non-owning list of tensors: {a, b} or a std::vector<Tensor>. It lives inside one call
 // to record(), so the braced list it points into outlives it.
@@ -102,6 +128,8 @@ struct PendingGradient {
   bool owned = false;
   bool empty() const { return !sum.defined(); }
   void add(Tensor g, bool create_graph);  // engine.cpp
+  // Adds a slice gradient (InputGradient::slice) of an input of this shape and dtype.
+  void add_slice(const InputGradient& g, const Shape& shape, DType dtype);
   Tensor take();
 };
 

@@ -16,8 +16,11 @@ namespace tapegrad::nn {
 class Sequential : public Module {
  public:
   Sequential() = default;
+  // Not a copy: Sequential b(a) with a non-const `a` must copy, not nest `a` as child "0".
   template <class... Modules>
-  explicit Sequential(Modules&&... modules) {
+  requires(sizeof...(Modules) != 1 ||
+           !std::is_same_v<std::remove_cvref_t<Modules>...,
+                           Sequential>) explicit Sequential(Modules&&... modules) {
     (push_back(std::forward<Modules>(modules)), ...);
   }
 

@@ -52,7 +52,10 @@ Tensor slice(const Tensor& x, int64_t axis, int64_t start, int64_t stop, int64_t
   // d slice(x) = g embedded into zeros of x's shape
   return record({.op = "slice", .inputs = {x}}, std::move(out),
                 [a, first, step](const BackwardContext& c) -> Grads {
-                  return {embed_slice(c.grad, c.input_shape(0), a, first, step)};
+                  if (GradMode::enabled()) {  // recorded backward: a differentiable embedding
+                    return {embed_slice(c.grad, c.input_shape(0), a, first, step)};
+                  }
+                  return {InputGradient::slice(c.grad, a, first, step)};
                 });
 }
 
@@ -63,7 +66,9 @@ Tensor select(const Tensor& x, int64_t axis, int64_t index) {
   // d select(x) = g embedded at the selected index
   return record({.op = "select", .inputs = {x}}, std::move(out),
                 [a, i](const BackwardContext& c) -> Grads {
-                  return {embed_slice(unsqueeze(c.grad, a), c.input_shape(0), a, i, 1)};
+                  const Tensor g = unsqueeze(c.grad, a);
+                  if (GradMode::enabled()) return {embed_slice(g, c.input_shape(0), a, i, 1)};
+                  return {InputGradient::slice(g, a, i, 1)};
                 });
 }
 
