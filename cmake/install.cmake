@@ -50,3 +50,8 @@ write_basic_package_version_file(
 install(FILES ${PROJECT_BINARY_DIR}/tapegradConfig.cmake
               ${PROJECT_BINARY_DIR}/tapegradConfigVersion.cmake
         DESTINATION ${TAPEGRAD_INSTALL_CMAKEDIR})
+
+# The command-line program, when tools are built: <prefix>/bin/tapegrad.
+if(TARGET tapegrad_cli)
+  install(TARGETS tapegrad_cli RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+endif()

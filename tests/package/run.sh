@@ -25,6 +25,9 @@ for f in include/tapegrad/tapegrad.hpp include/tapegrad/core/tensor.hpp lib/libt
     exit 1
   }
 done
+if [[ -x $build/tools/tapegrad ]]; then
+  "$prefix/bin/tapegrad" --version
+fi
 # The installed package must not point back into the source or build tree.
 if grep -rlF -e "$root/" -e "$build" "$prefix/lib/cmake/tapegrad"; then
   echo "package test: installed CMake files refer to the source or build tree" >&2
