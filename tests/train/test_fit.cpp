@@ -1,7 +1,7 @@
 // fit / evaluate / predict: learning, History, Keras's loss bookkeeping and validation
 // split, full-batch GD, reproducible shuffling, the progress output, and a tape that
 // evaluation leaves untouched.
-#include <regex>
+#include <cctype>
 #include <sstream>
 
 #include <doctest/doctest.h>
@@ -22,6 +22,24 @@ std::vector<std::string> screen_lines(const std::string& out) {
   std::istringstream in(out);
   for (std::string l; std::getline(in, l);) lines.push_back(l.substr(l.rfind('\r') + 1));
   return lines;
+}
+
+// The line with every run of digits replaced by '#' and the step time unit by 's', so lines
+// compare independently of timings and values. (Not std::regex: GCC 12 warns inside it
+// under the sanitizer build.)
+std::string pattern_of(const std::string& line) {
+  std::string out;
+  for (std::size_t i = 0; i < line.size(); ++i) {
+    if (!std::isdigit(static_cast<unsigned char>(line[i]))) {
+      out += line[i];
+    } else if (out.empty() || out.back() != '#') {
+      out += '#';
+    }
+  }
+  for (const char* unit : {"#ms/step", "#us/step"}) {
+    if (const auto at = out.find(unit); at != std::string::npos) out.replace(at, 8, "#s/step");
+  }
+  return out;
 }
 
 }  // namespace
@@ -181,10 +199,11 @@ TEST_CASE("verbose 1 draws a Keras progress bar per epoch, redrawn with \\r per 
   REQUIRE(lines.size() == 4);
   CHECK(lines[0] == "Epoch 1/2");
   CHECK(lines[2] == "Epoch 2/2");
-  const std::regex done(
-      R"(3/3 \[={30}\] - \d+s \d+(s|ms|us)/step - loss: \d+\.\d{4} - val_loss: \d+\.\d{4})");
-  CHECK(std::regex_match(lines[1], done));
-  CHECK(std::regex_match(lines[3], done));
+  const std::string done =
+      "#/# [" + std::string(30, '=') + "] - #s #s/step - loss: #.# - val_loss: #.#";
+  CHECK(pattern_of(lines[1]) == done);
+  CHECK(pattern_of(lines[3]) == done);
+  CHECK(lines[1].find("3/3 [") == 0);
   CHECK(lines[3].find(fmt::format("loss: {:.4f} - val_loss: {:.4f}", h["loss"][1],
                                   h["val_loss"][1])) != std::string::npos);
 }
@@ -199,7 +218,8 @@ TEST_CASE("verbose 2 prints one line per epoch; verbose 0 nothing") {
   const auto lines = screen_lines(out.str());
   REQUIRE(lines.size() == 3);
   CHECK(out.str().find('\r') == std::string::npos);
-  CHECK(std::regex_match(lines[0], std::regex(R"(Epoch 1/3 - \d+s - loss: \d+\.\d{4})")));
+  CHECK(pattern_of(lines[0]) == "Epoch #/# - #s - loss: #.#");
+  CHECK(lines[0].find("Epoch 1/3 - ") == 0);
   CHECK(lines[2].find(fmt::format("Epoch 3/3 - ")) == 0);
   CHECK(lines[2].find(fmt::format("loss: {:.4f}", h["loss"][2])) != std::string::npos);
   std::ostringstream silent;
