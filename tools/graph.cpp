@@ -207,6 +207,41 @@ std::string render_format(const std::string& path) {
 
 }  // namespace
 
+std::vector<StepGradient> gradient_flow(const Tensor& loss) {
+  const Graph graph = collect(loss);
+  const GradientNorms norms = gradient_norms(loss);
+  // The newest record of each (layer, step) scope carries the state the step hands on.
+  std::map<std::pair<std::string, int64_t>, const Record*> last_of_step;
+  for (const auto& rec : graph.records) {
+    const std::string cluster = time_step_cluster(rec->scope());
+    if (cluster.empty()) continue;
+    const std::size_t slash = cluster.rfind('/');
+    const std::string layer = slash == std::string::npos ? "" : cluster.substr(0, slash);
+    const int64_t step = std::stoll(cluster.substr(slash + 2));
+    last_of_step[{layer, step}] = rec.get();
+  }
+  std::vector<StepGradient> out;
+  for (const auto& [key, rec] : last_of_step) {
+    const auto it = norms.outputs.find(rec);
+    out.push_back({key.first, key.second, it == norms.outputs.end() ? 0.0 : it->second});
+  }
+  return out;
+}
+
+void print_gradient_flow(const Tensor& loss, std::ostream& out) {
+  const std::vector<StepGradient> rows = gradient_flow(loss);
+  double largest = 0;
+  for (const StepGradient& r : rows) largest = std::max(largest, r.norm);
+  fmt::print(out, "{:<32} {:>5} {:>12}  (bar: log10 of the norm over the largest)\n", "layer",
+             "step", "|dL/dh_t|");
+  for (const StepGradient& r : rows) {
+    // One '#' per tenth of a decade above 1e-6 of the largest norm.
+    const double decades = r.norm > 0 && largest > 0 ? std::log10(r.norm / largest) + 6 : 0;
+    const std::string bar(static_cast<std::size_t>(std::clamp(decades * 5, 0.0, 30.0)), '#');
+    fmt::print(out, "{:<32} {:>5} {:>12.4g}  {}\n", r.layer, r.step, r.norm, bar);
+  }
+}
+
 void write_dot(const Tensor& root, std::ostream& out, const DotOptions& opts) {
   DotWriter(root, out, opts).write();
 }

@@ -16,6 +16,7 @@
 
 #include <iosfwd>
 #include <string>
+#include <vector>
 
 #include <tapegrad/core/tensor.hpp>
 #include <tapegrad/optim/params.hpp>
@@ -35,5 +36,18 @@ void write_dot(const Tensor& root, std::ostream& out, const DotOptions& opts = {
 void write_dot(const Tensor& root, const std::string& path, const DotOptions& opts = {});
 // Lays the graph out with Graphviz's dot and writes svg, png or pdf (from the extension).
 void render(const Tensor& root, const std::string& path, const DotOptions& opts = {});
+
+// The gradient-flow report: how strongly the loss reaches back to each time step.
+// For every layer and step, the norm of d loss / d h_t, where h_t is the step's last value
+// (the state it hands on). In a plain tanh RNN these norms shrink geometrically towards
+// early steps: the vanishing gradient, measured.
+struct StepGradient {
+  std::string layer;  // the scope up to the step, e.g. "Sequential/0:SimpleRNN"
+  int64_t step = 0;
+  double norm = 0;
+};
+std::vector<StepGradient> gradient_flow(const Tensor& loss);
+// A table of gradient_flow(loss), one row per layer and step, with a bar per row.
+void print_gradient_flow(const Tensor& loss, std::ostream& out);
 
 }  // namespace tapegrad::tools

@@ -69,3 +69,20 @@ TEST_CASE("render writes svg through Graphviz; bad extension throws") {
   CHECK_THROWS_AS(tg::tools::write_dot(tg::ones({1}), (dir / "g.dot").string()), tg::ValueError);
   std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("gradient flow: one row per step; a plain tanh RNN's gradient shrinks towards t0") {
+  tg::manual_seed(3);
+  tg::nn::SimpleRNN rnn(1, 8);
+  tg::kernel::copy_into(rnn.cell().parameters()[1], tg::nn::init::orthogonal({8, 8}) * 0.5);
+  const tg::Tensor loss = tg::sum(rnn(tg::rand({4, 12, 1})));
+  const auto rows = tg::tools::gradient_flow(loss);
+  REQUIRE(rows.size() == 12);
+  CHECK(rows[0].layer == "SimpleRNN");
+  CHECK(rows[0].step == 0);
+  CHECK(rows[11].step == 11);
+  // A contracting recurrent kernel: each step back multiplies the gradient by < 1.
+  CHECK(rows[0].norm < rows[11].norm * 1e-2);
+  std::ostringstream table;
+  tg::tools::print_gradient_flow(loss, table);
+  CHECK(table.str().find("|dL/dh_t|") != std::string::npos);
+}
