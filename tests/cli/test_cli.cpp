@@ -5,43 +5,24 @@
 #include <doctest/doctest.h>
 
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include <cstdlib>
-#include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include <tapegrad/tapegrad.hpp>
 
+#include <test_util.hpp>
+
 namespace tg = tapegrad;
-namespace fs = std::filesystem;
+
+using tg_test::contains;
+using tg_test::read_file;
+using tg_test::ScratchDir;
+using tg_test::write_file;
 
 namespace {
-
-struct ScratchDir {
-  fs::path path;
-  ScratchDir() {
-    static int counter = 0;
-    path = fs::temp_directory_path() /
-           ("tapegrad-cli-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~ScratchDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string operator/(const std::string& name) const { return (path / name).string(); }
-};
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
 
 std::vector<std::string> lines_of(const std::string& text) {
   std::vector<std::string> out;
@@ -86,28 +67,28 @@ TEST_CASE("tapegrad program: not built (TAPEGRAD_BUILD_TOOLS=OFF), nothing to te
 #else
 
 TEST_CASE("tapegrad --help and train --help exit 0 and describe the flags") {
-  ScratchDir dir;
+  ScratchDir dir("tapegrad-cli");
   Result r = run(dir, "--help");
   CHECK(r.code == 0);
-  CHECK(r.out.find("train") != std::string::npos);
-  CHECK(r.out.find("info") != std::string::npos);
+  CHECK(contains(r.out, "train"));
+  CHECK(contains(r.out, "info"));
   r = run(dir, "train --help");
   CHECK(r.code == 0);
   for (const char* flag :
        {"--cell", "--units", "--optimizer", "--lr", "--clip-norm", "--clip-value", "--epochs",
         "--batch-size", "--data", "--window", "--column", "--validation-split", "--seed",
         "--threads", "--verbose", "--checkpoint", "--resume", "--out-dir"}) {
-    CHECK_MESSAGE(r.out.find(flag) != std::string::npos, flag);
+    CHECK_MESSAGE(contains(r.out, flag), flag);
   }
 }
 
 TEST_CASE("tapegrad train --epochs 2 writes loss.csv with 2 rows and loadable weights") {
-  ScratchDir dir;
+  ScratchDir dir("tapegrad-cli");
   const Result r = run(dir, "train --epochs 2 --verbose 1 --out-dir '" + dir / "out" + "'");
   REQUIRE_MESSAGE(r.code == 0, r.err);
   CHECK(r.err.empty());
-  CHECK(r.out.find("Epoch 2/2") != std::string::npos);
-  CHECK(r.out.find("Final loss:") != std::string::npos);
+  CHECK(contains(r.out, "Epoch 2/2"));
+  CHECK(contains(r.out, "Final loss:"));
   const auto rows = lines_of(read_file(dir / "out/loss.csv"));
   REQUIRE(rows.size() == 3);
   CHECK(rows[0] == "epoch,loss");
@@ -122,7 +103,7 @@ TEST_CASE("tapegrad train --epochs 2 writes loss.csv with 2 rows and loadable we
 }
 
 TEST_CASE("bad flags and bad files: one line on stderr and exit code 2") {
-  ScratchDir dir;
+  ScratchDir dir("tapegrad-cli");
   const std::string out = " --out-dir '" + dir / "out" + "'";
   for (const std::string& args : std::vector<std::string>{
            "", "train --bogus", "train --cell cnn", "train --units 0", "train --units 64,x",
@@ -136,17 +117,17 @@ TEST_CASE("bad flags and bad files: one line on stderr and exit code 2") {
     CHECK(r.code == 2);
     CHECK(r.out.empty());
     CHECK(lines_of(r.err).size() == 1);
-    CHECK(r.err.find("error") != std::string::npos);
+    CHECK(contains(r.err, "error"));
   }
   const Result r = run(dir, "train --data '" + dir / "missing.csv" + "'" + out);
-  CHECK(r.err.find("missing.csv") != std::string::npos);
+  CHECK(contains(r.err, "missing.csv"));
   // A file that is not a CSV series.
-  std::ofstream(dir / "bad.csv") << "a,b\n1,x\n";
+  write_file(dir / "bad.csv", "a,b\n1,x\n");
   CHECK(run(dir, "train --data '" + dir / "bad.csv" + "'" + out).code == 2);
 }
 
 TEST_CASE("--checkpoint then --resume continues the epoch count, bit for bit") {
-  ScratchDir dir;
+  ScratchDir dir("tapegrad-cli");
   const std::string common = " --threads 1 --verbose 2 --batch-size 16";
   Result r = run(dir, "train --epochs 4" + common + " --out-dir '" + dir / "straight" + "'");
   REQUIRE_MESSAGE(r.code == 0, r.err);
@@ -161,9 +142,9 @@ TEST_CASE("--checkpoint then --resume continues the epoch count, bit for bit") {
   r = run(dir, "train --epochs 4" + common + " --resume '" + ckpt + "' --checkpoint '" + ckpt +
                    "' --out-dir '" + dir / "run" + "'");
   REQUIRE_MESSAGE(r.code == 0, r.err);
-  CHECK(r.out.find("Epoch 3/4") != std::string::npos);
-  CHECK(r.out.find("Epoch 4/4") != std::string::npos);
-  CHECK(r.out.find("Epoch 1/") == std::string::npos);
+  CHECK(contains(r.out, "Epoch 3/4"));
+  CHECK(contains(r.out, "Epoch 4/4"));
+  CHECK_FALSE(contains(r.out, "Epoch 1/"));
   CHECK(tg::nn::read_checkpoint_info(ckpt).epoch == 4);
   const auto rows = lines_of(read_file(dir / "run/loss.csv"));
   REQUIRE(rows.size() == 5);
@@ -178,11 +159,11 @@ TEST_CASE("--checkpoint then --resume continues the epoch count, bit for bit") {
   r = run(dir, "train --epochs 6 --units 16 --resume '" + ckpt + "' --out-dir '" + dir / "x" + "'");
   CHECK(r.code == 2);
   CHECK(lines_of(r.err).size() == 1);
-  CHECK(r.err.find("--units") != std::string::npos);
+  CHECK(contains(r.err, "--units"));
 }
 
 TEST_CASE("forecasting a CSV series with validation; other cells and optimizers") {
-  ScratchDir dir;
+  ScratchDir dir("tapegrad-cli");
   const std::string csv = std::string(TAPEGRAD_TEST_DATA_DIR) + "/airline-passengers.csv";
   Result r = run(dir, "train --data '" + csv +
                           "' --window 12 --validation-split 0.2 --cell lstm --units 8 "
@@ -206,12 +187,12 @@ TEST_CASE("forecasting a CSV series with validation; other cells and optimizers"
 }
 
 TEST_CASE("tapegrad info prints the parameters and their count") {
-  ScratchDir dir;
+  ScratchDir dir("tapegrad-cli");
   Result r = run(dir, "info");
   REQUIRE(r.code == 0);
-  CHECK(r.out.find("0.cell.kernel") != std::string::npos);
-  CHECK(r.out.find("2.bias") != std::string::npos);
-  CHECK(r.out.find("Total: 7361 parameters") != std::string::npos);
+  CHECK(contains(r.out, "0.cell.kernel"));
+  CHECK(contains(r.out, "2.bias"));
+  CHECK(contains(r.out, "Total: 7361 parameters"));
   tg::nn::Sequential model = reference_model();
   tg::nn::save(model, dir / "w.safetensors");
   r = run(dir, "info --weights '" + dir / "w.safetensors" + "'");

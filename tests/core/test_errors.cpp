@@ -3,30 +3,15 @@
 
 #include <string>
 
+#include <test_util.hpp>
+
 #include "reference.hpp"
 
 namespace tg = tapegrad;
 namespace k = tapegrad::kernel;
 
-namespace {
-
-// The message of the exception `fn` throws as E; fails the test if it throws nothing.
-template <class E, class Fn>
-std::string message_of(Fn fn) {
-  try {
-    fn();
-  } catch (const E& e) {
-    return e.what();
-  }
-  FAIL("expected an exception");
-  return {};
-}
-
-bool contains(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
-}
-
-}  // namespace
+using tg_test::contains;
+using tg_test::message_of;
 
 TEST_CASE("errors: broadcasting mismatch is a ShapeError naming op and shapes") {
   for (auto kernel : {k::add, k::sub, k::mul, k::div, k::maximum}) {

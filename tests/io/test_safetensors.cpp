@@ -11,14 +11,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <bit>
 #include <csignal>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <limits>
 #include <map>
 #include <string>
@@ -26,45 +23,18 @@
 
 #include <tapegrad/core/core.hpp>
 
+#include <test_util.hpp>
+
 namespace tg = tapegrad;
 namespace fs = std::filesystem;
 
+using tg_test::contains;
+using tg_test::message_of;
+using tg_test::read_file;
+using tg_test::ScratchDir;
+using tg_test::write_file;
+
 namespace {
-
-// A fresh directory, removed with everything in it at scope exit.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static int counter = 0;
-    path = fs::temp_directory_path() /
-           ("tapegrad-io-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::permissions(path, fs::perms::owner_all, fs::perm_options::add, ec);
-    fs::remove_all(path, ec);
-  }
-  std::string operator/(const std::string& name) const { return (path / name).string(); }
-  // File names in the directory, to prove no temporary was left behind.
-  std::vector<std::string> listing() const {
-    std::vector<std::string> names;
-    for (const auto& e : fs::directory_iterator(path)) names.push_back(e.path().filename());
-    std::sort(names.begin(), names.end());
-    return names;
-  }
-};
-
-std::string read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-void write_bytes(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
 
 std::string le64(std::uint64_t v) {
   std::string s(8, '\0');
@@ -88,21 +58,6 @@ std::string file_bytes(const std::string& header, const std::string& data) {
   return le64(header.size()) + header + data;
 }
 
-template <class E, class Fn>
-std::string message_of(Fn fn) {
-  try {
-    fn();
-  } catch (const E& e) {
-    return e.what();
-  }
-  FAIL("expected an exception");
-  return {};
-}
-
-bool contains(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
-}
-
 template <class T>
 void check_same(const tg::Tensor& got, const tg::Tensor& want) {
   CHECK(got.dtype() == want.dtype());
@@ -115,7 +70,7 @@ void check_same(const tg::Tensor& got, const tg::Tensor& want) {
 static_assert(std::endian::native == std::endian::little, "these tests spell bytes as LE");
 
 TEST_CASE("safetensors: f32 and f64 round trip with scalars, empty tensors and metadata") {
-  TempDir dir;
+  ScratchDir dir("tapegrad-io");
   const std::string path = dir / "model.safetensors";
   const std::map<std::string, tg::Tensor> tensors = {
       {"0.cell.kernel", tg::from_vector<float>({1.5f, -2.f, 3.25f, 1e-30f, 7.f, -0.f}, {2, 3})},
@@ -152,13 +107,13 @@ TEST_CASE("safetensors: f32 and f64 round trip with scalars, empty tensors and m
   }
   SUBCASE("no tensors at all") {
     tg::save_safetensors(path, {});
-    CHECK(read_bytes(path) == le64(8) + "{}      ");
+    CHECK(read_file(path) == le64(8) + "{}      ");
     CHECK(tg::load_safetensors(path).empty());
   }
 }
 
 TEST_CASE("safetensors: non-contiguous tensors are written densely") {
-  TempDir dir;
+  ScratchDir dir("tapegrad-io");
   const std::string path = dir / "views.safetensors";
   const tg::Tensor base = tg::from_vector<float>({0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}, {3, 4});
   const tg::Tensor t = tg::kernel::transpose(base, 0, 1);    // [4,3], strides [1,4]
@@ -174,14 +129,14 @@ TEST_CASE("safetensors: non-contiguous tensors are written densely") {
   CHECK(back.at("b").to_vector<double>() == std::vector<double>{1, 2, 1, 2, 1, 2});
   CHECK(back.at("t").shape() == tg::Shape{4, 3});
   // Header 8 + N, then 4*3*4 + 3*2*4 + 3*2*8 bytes with no gap.
-  const std::string bytes = read_bytes(path);
+  const std::string bytes = read_file(path);
   std::uint64_t n = 0;
   std::memcpy(&n, bytes.data(), 8);
   CHECK(bytes.size() == 8 + n + 48 + 24 + 48);
 }
 
 TEST_CASE("safetensors: byte-exact layout matches the reference implementation") {
-  TempDir dir;
+  ScratchDir dir("tapegrad-io");
   const std::string path = dir / "golden.safetensors";
 
   SUBCASE("one tensor: safetensors.torch.save({'test': torch.zeros(2, 2)})") {
@@ -191,14 +146,14 @@ TEST_CASE("safetensors: byte-exact layout matches the reference implementation")
     const std::string expected = std::string("@\0\0\0\0\0\0\0", 8) +
                                  R"({"test":{"dtype":"F32","shape":[2,2],"data_offsets":[0,16]}})" +
                                  "    " + std::string(16, '\0');
-    CHECK(read_bytes(path) == expected);
+    CHECK(read_file(path) == expected);
   }
   SUBCASE("[1,2,3] f32 named attn.0: a header of exactly 64 bytes needs no padding") {
     tg::save_safetensors(path, {{"attn.0", tg::from_vector<float>({0, 1, 2, 3, 4, 5}, {1, 2, 3})}});
     const std::string expected =
         le64(64) + R"({"attn.0":{"dtype":"F32","shape":[1,2,3],"data_offsets":[0,24]}})" +
         raw<float>({0, 1, 2, 3, 4, 5});
-    CHECK(read_bytes(path) == expected);
+    CHECK(read_file(path) == expected);
   }
   SUBCASE("metadata first; f64 tensors before f32 ones so each is aligned; scalars") {
     tg::save_safetensors(
@@ -211,12 +166,12 @@ TEST_CASE("safetensors: byte-exact layout matches the reference implementation")
     REQUIRE(header.size() % 8 == 0);
     const std::string expected =
         le64(header.size()) + header + raw<double>({0.5}) + raw<float>({1.f, 2.f, 3.f});
-    CHECK(read_bytes(path) == expected);
+    CHECK(read_file(path) == expected);
   }
 }
 
 TEST_CASE("safetensors: files spelled by hand from the spec load") {
-  TempDir dir;
+  ScratchDir dir("tapegrad-io");
   const std::string path = dir / "hand.safetensors";
 
   SUBCASE("the reference's metadata example, header length not a multiple of 8") {
@@ -225,7 +180,7 @@ TEST_CASE("safetensors: files spelled by hand from the spec load") {
         R"({"__metadata__":{"framework":"pt"},"test1":{"dtype":"F32","shape":[2,2],"data_offsets":[0,16]}})"
         "       ";
     REQUIRE(header.size() == 102);
-    write_bytes(path, file_bytes(header, raw<float>({1, 2, 3, 4})));
+    write_file(path, file_bytes(header, raw<float>({1, 2, 3, 4})));
     std::map<std::string, std::string> meta;
     const auto m = tg::load_safetensors(path, &meta);
     CHECK(meta == std::map<std::string, std::string>{{"framework", "pt"}});
@@ -238,7 +193,7 @@ TEST_CASE("safetensors: files spelled by hand from the spec load") {
         "v" : { "shape" : [ 1 ], "dtype" : "F32", "data_offsets" : [ 4 , 8 ] } } )";
     const std::string data = std::string(4, 'x') + raw<float>({2.5f}) + std::string(8, 'x') +
                              raw<double>({-1.0, 8.0}) + "trailing";
-    write_bytes(path, file_bytes(header, data));
+    write_file(path, file_bytes(header, data));
     const auto m = tg::load_safetensors(path);
     check_same<double>(m.at("w"), tg::tensor({-1.0, 8.0}));
     check_same<float>(m.at("v"), tg::tensor({2.5f}));
@@ -249,22 +204,27 @@ TEST_CASE("safetensors: files spelled by hand from the spec load") {
     std::map<std::string, std::string> meta;
     const auto entries = tg::read_safetensors_header(path, &meta);
     CHECK(meta.at("epoch") == "3");
-    REQUIRE(entries.size() == 2);
-    CHECK(entries[0].name == "k");
-    CHECK(entries[0].dtype == tg::f64);
-    CHECK(entries[0].shape == tg::Shape{3, 2});
-    CHECK(entries[0].data_begin == 0);
-    CHECK(entries[0].data_end == 48);
-    CHECK(entries[1].name == "z");
-    CHECK(entries[1].dtype == tg::f32);
-    CHECK(entries[1].shape == tg::Shape{5});
-    CHECK(entries[1].data_begin == 48);
-    CHECK(entries[1].data_end == 68);
+    struct Want {
+      std::string name;
+      tg::DType dtype;
+      tg::Shape shape;
+      std::uint64_t data_begin, data_end;
+    };
+    const std::vector<Want> want = {{"k", tg::f64, {3, 2}, 0, 48}, {"z", tg::f32, {5}, 48, 68}};
+    REQUIRE(entries.size() == want.size());
+    for (std::size_t i = 0; i < want.size(); ++i) {
+      CAPTURE(want[i].name);
+      CHECK(entries[i].name == want[i].name);
+      CHECK(entries[i].dtype == want[i].dtype);
+      CHECK(entries[i].shape == want[i].shape);
+      CHECK(entries[i].data_begin == want[i].data_begin);
+      CHECK(entries[i].data_end == want[i].data_end);
+    }
   }
 }
 
 TEST_CASE("safetensors: every malformed file throws IOError naming the path and the problem") {
-  TempDir dir;
+  ScratchDir dir("tapegrad-io");
   const std::string path = dir / "bad.safetensors";
   const std::string ok_entry = R"("t":{"dtype":"F32","shape":[2],"data_offsets":[0,8]})";
   const std::string eight = std::string(8, '\0');
@@ -371,7 +331,7 @@ TEST_CASE("safetensors: every malformed file throws IOError naming the path and 
   for (const Case& c : cases) {
     const std::string what = c.what;
     CAPTURE(what);
-    write_bytes(path, c.bytes);
+    write_file(path, c.bytes);
     const std::string msg = message_of<tg::IOError>([&] { tg::load_safetensors(path); });
     CHECK_MESSAGE(contains(msg, path), msg);
     CHECK_MESSAGE(contains(msg, c.message), msg);
@@ -394,21 +354,21 @@ TEST_CASE("safetensors: every malformed file throws IOError naming the path and 
   }
   SUBCASE("a valid file truncated anywhere") {
     tg::save_safetensors(path, {{"a", tg::ones({5})}, {"b", tg::ones({2, 2}, tg::f64)}});
-    const std::string good = read_bytes(path);
+    const std::string good = read_file(path);
     for (std::size_t n = 0; n < good.size(); ++n) {
       CAPTURE(n);
-      write_bytes(path, good.substr(0, n));
+      write_file(path, good.substr(0, n));
       CHECK_THROWS_AS(tg::load_safetensors(path), tg::IOError);
     }
   }
 }
 
 TEST_CASE("safetensors: corrupting any byte of the header loads or throws IOError, nothing else") {
-  TempDir dir;
+  ScratchDir dir("tapegrad-io");
   const std::string path = dir / "flip.safetensors";
   tg::save_safetensors(path, {{"a", tg::ones({3})}, {"b", tg::ones({2, 2}, tg::f64)}},
                        {{"k", "v"}});
-  const std::string good = read_bytes(path);
+  const std::string good = read_file(path);
   std::uint64_t n = 0;
   std::memcpy(&n, good.data(), 8);
   int loaded = 0;
@@ -417,7 +377,7 @@ TEST_CASE("safetensors: corrupting any byte of the header loads or throws IOErro
     for (const unsigned char value : {0x00, 0x01, 0x22, 0x2c, 0x30, 0x39, 0x5b, 0x7d, 0xff}) {
       std::string bad = good;
       bad[i] = static_cast<char>(value);
-      write_bytes(path, bad);
+      write_file(path, bad);
       try {
         tg::load_safetensors(path);
         ++loaded;
@@ -431,7 +391,7 @@ TEST_CASE("safetensors: corrupting any byte of the header loads or throws IOErro
 }
 
 TEST_CASE("safetensors: invalid arguments throw ValueError and touch nothing") {
-  TempDir dir;
+  ScratchDir dir("tapegrad-io");
   const std::string path = dir / "m.safetensors";
   CHECK_THROWS_AS(tg::save_safetensors(path, {{"x", tg::Tensor()}}), tg::ValueError);
   CHECK(contains(message_of<tg::ValueError>([&] {
@@ -448,7 +408,7 @@ TEST_CASE("safetensors: invalid arguments throw ValueError and touch nothing") {
 }
 
 TEST_CASE("safetensors: overwriting replaces the file whole, leaving no temporary") {
-  TempDir dir;
+  ScratchDir dir("tapegrad-io");
   const std::string path = dir / "model.safetensors";
   tg::save_safetensors(path, {{"old", tg::ones({2})}});
   tg::save_safetensors(path, {{"new", tg::zeros({3}, tg::f64)}});
@@ -459,10 +419,10 @@ TEST_CASE("safetensors: overwriting replaces the file whole, leaving no temporar
 }
 
 TEST_CASE("safetensors: a failed write keeps the old file and leaves no temporary") {
-  TempDir dir;
+  ScratchDir dir("tapegrad-io");
   const std::string path = dir / "model.safetensors";
   tg::save_safetensors(path, {{"old", tg::ones({2})}});
-  const std::string old_bytes = read_bytes(path);
+  const std::string old_bytes = read_file(path);
 
   SUBCASE("a path inside a regular file") {
     const std::string bad = path + "/inner.safetensors";
@@ -482,12 +442,12 @@ TEST_CASE("safetensors: a failed write keeps the old file and leaves no temporar
   SUBCASE("the target is a directory: data written, rename fails, temporary removed") {
     const std::string target = dir / "adir";
     fs::create_directory(target);
-    write_bytes(target + "/keep", "keep");
+    write_file(target + "/keep", "keep");
     const std::string msg = message_of<tg::IOError>([&] {
       tg::save_safetensors(target, {{"x", tg::ones({100})}});
     });
     CHECK(contains(msg, "cannot rename"));
-    CHECK(read_bytes(target + "/keep") == "keep");
+    CHECK(read_file(target + "/keep") == "keep");
   }
   SUBCASE("the disk fills up mid-write (RLIMIT_FSIZE): the old file survives") {
     // Exceeding the limit raises SIGXFSZ, which would kill the test; ignored, write()
@@ -522,6 +482,6 @@ TEST_CASE("safetensors: a failed write keeps the old file and leaves no temporar
     }
   }
   // Whatever failed, the old file is intact and no temporary remains.
-  CHECK(read_bytes(path) == old_bytes);
+  CHECK(read_file(path) == old_bytes);
   for (const auto& name : dir.listing()) CHECK_MESSAGE(!contains(name, ".tmp."), name);
 }

@@ -8,15 +8,11 @@
 // worker's arguments in environment variables.
 #include <doctest/doctest.h>
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <map>
 #include <string>
 #include <vector>
@@ -25,31 +21,18 @@
 
 #include <tapegrad/tapegrad.hpp>
 
+#include <test_util.hpp>
+
 namespace tg = tapegrad;
 namespace fs = std::filesystem;
 
+using tg_test::contains;
+using tg_test::message_of;
+using tg_test::read_file;
+using tg_test::ScratchDir;
+using tg_test::write_file;
+
 namespace {
-
-struct ScratchDir {
-  fs::path path;
-  ScratchDir() {
-    static int counter = 0;
-    path = fs::temp_directory_path() /
-           ("tapegrad-serialize-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~ScratchDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string operator/(const std::string& name) const { return (path / name).string(); }
-};
-
-std::string file_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
 
 std::string tensor_bytes(const tg::Tensor& t) {
   const tg::Tensor c = t.contiguous();
@@ -122,30 +105,17 @@ struct Trained {
   }
 };
 
-template <class E, class F>
-std::string message_of(F&& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    FAIL("unexpected exception type: " << e.what());
-  }
-  FAIL("no exception");
-  return {};
-}
-
 }  // namespace
 
 TEST_CASE("nn::save writes a plain safetensors file named by named_parameters()") {
-  ScratchDir dir;
+  ScratchDir dir("tapegrad-serialize");
   tg::manual_seed(1);
   tg::nn::Sequential model = small_model();
   const std::string path = dir / "model.safetensors";
   tg::nn::save(model, path);
 
   // Parse it by hand, as any reader does: u64 header length, JSON, data.
-  const std::string bytes = file_bytes(path);
+  const std::string bytes = read_file(path);
   REQUIRE(bytes.size() >= 8);
   std::uint64_t n = 0;
   for (int i = 7; i >= 0; --i) n = (n << 8) | static_cast<unsigned char>(bytes[i]);
@@ -176,7 +146,7 @@ TEST_CASE("nn::save writes a plain safetensors file named by named_parameters()"
 }
 
 TEST_CASE("nn::load copies into the existing storage, so every handle sees the values") {
-  ScratchDir dir;
+  ScratchDir dir("tapegrad-serialize");
   tg::manual_seed(1);
   tg::nn::Sequential a = small_model();
   tg::manual_seed(2);
@@ -209,7 +179,7 @@ TEST_CASE("nn::load copies into the existing storage, so every handle sees the v
 }
 
 TEST_CASE("nn::load rejects any mismatch and leaves the model exactly as it was") {
-  ScratchDir dir;
+  ScratchDir dir("tapegrad-serialize");
   tg::manual_seed(4);
   tg::nn::Sequential model = small_model();
   const std::vector<std::string> before = snapshot(model);
@@ -220,9 +190,9 @@ TEST_CASE("nn::load rejects any mismatch and leaves the model exactly as it was"
     tg::nn::save(fewer, dir / "f.safetensors");
     const std::string msg =
         message_of<tg::IOError>([&] { tg::nn::load(model, dir / "f.safetensors"); });
-    CHECK(msg.find("'2.kernel'") != std::string::npos);
-    CHECK(msg.find("'2.bias'") != std::string::npos);
-    CHECK(msg.find("f.safetensors") != std::string::npos);
+    CHECK(contains(msg, "'2.kernel'"));
+    CHECK(contains(msg, "'2.bias'"));
+    CHECK(contains(msg, "f.safetensors"));
   }
   SUBCASE("unknown tensors are named") {
     std::map<std::string, tg::Tensor> m;
@@ -232,18 +202,18 @@ TEST_CASE("nn::load rejects any mismatch and leaves the model exactly as it was"
     tg::save_safetensors(dir / "u.safetensors", m);
     const std::string msg =
         message_of<tg::IOError>([&] { tg::nn::load(model, dir / "u.safetensors"); });
-    CHECK(msg.find("'3.kernel'") != std::string::npos);
-    CHECK(msg.find("'extra'") != std::string::npos);
-    CHECK(msg.find("unknown") != std::string::npos);
+    CHECK(contains(msg, "'3.kernel'"));
+    CHECK(contains(msg, "'extra'"));
+    CHECK(contains(msg, "unknown"));
   }
   SUBCASE("a shape mismatch names the tensor and both shapes") {
     tg::nn::Sequential wider = small_model(8, 5);
     tg::nn::save(wider, dir / "w.safetensors");
     const std::string msg =
         message_of<tg::ShapeError>([&] { tg::nn::load(model, dir / "w.safetensors"); });
-    CHECK(msg.find("'1.cell.kernel'") != std::string::npos);
-    CHECK(msg.find("[8,5]") != std::string::npos);
-    CHECK(msg.find("[8,4]") != std::string::npos);
+    CHECK(contains(msg, "'1.cell.kernel'"));
+    CHECK(contains(msg, "[8,5]"));
+    CHECK(contains(msg, "[8,4]"));
   }
   SUBCASE("a dtype mismatch is named") {
     tg::nn::Sequential other = small_model();
@@ -251,17 +221,17 @@ TEST_CASE("nn::load rejects any mismatch and leaves the model exactly as it was"
     tg::nn::save(other, dir / "d.safetensors");
     const std::string msg =
         message_of<tg::DTypeError>([&] { tg::nn::load(model, dir / "d.safetensors"); });
-    CHECK(msg.find("'0.cell.kernel'") != std::string::npos);
-    CHECK(msg.find("f64") != std::string::npos);
+    CHECK(contains(msg, "'0.cell.kernel'"));
+    CHECK(contains(msg, "f64"));
   }
   SUBCASE("a missing file, a truncated file, garbage") {
     CHECK_THROWS_AS(tg::nn::load(model, dir / "nope.safetensors"), tg::IOError);
     tg::nn::Sequential same = small_model();
     tg::nn::save(same, dir / "t.safetensors");
-    const std::string bytes = file_bytes(dir / "t.safetensors");
-    std::ofstream(dir / "t.safetensors", std::ios::binary) << bytes.substr(0, bytes.size() - 7);
+    const std::string bytes = read_file(dir / "t.safetensors");
+    write_file(dir / "t.safetensors", bytes.substr(0, bytes.size() - 7));
     CHECK_THROWS_AS(tg::nn::load(model, dir / "t.safetensors"), tg::IOError);
-    std::ofstream(dir / "g.safetensors", std::ios::binary) << "not a safetensors file at all";
+    write_file(dir / "g.safetensors", "not a safetensors file at all");
     CHECK_THROWS_AS(tg::nn::load(model, dir / "g.safetensors"), tg::IOError);
   }
   SUBCASE("a checkpoint is not a weights file") {
@@ -269,14 +239,14 @@ TEST_CASE("nn::load rejects any mismatch and leaves the model exactly as it was"
     tg::nn::save_checkpoint(dir / "c.safetensors", t.model, t.opt, {.epoch = 1});
     const std::string msg =
         message_of<tg::IOError>([&] { tg::nn::load(model, dir / "c.safetensors"); });
-    CHECK(msg.find("'model.0.cell.kernel'") == std::string::npos);  // missing names come first
-    CHECK(msg.find("'0.cell.kernel'") != std::string::npos);
+    CHECK_FALSE(contains(msg, "'model.0.cell.kernel'"));  // missing names come first
+    CHECK(contains(msg, "'0.cell.kernel'"));
   }
   CHECK(snapshot(model) == before);
 }
 
 TEST_CASE("checkpoints restore the model, the optimizer, the epoch and the generator") {
-  ScratchDir dir;
+  ScratchDir dir("tapegrad-serialize");
   tg::manual_seed(5);
   Trained a;
   tg::manual_seed(77);
@@ -317,7 +287,7 @@ TEST_CASE("checkpoints restore the model, the optimizer, the epoch and the gener
 }
 
 TEST_CASE("a bad checkpoint leaves model, optimizer and generator untouched") {
-  ScratchDir dir;
+  ScratchDir dir("tapegrad-serialize");
   tg::manual_seed(8);
   Trained a;
   const std::string path = dir / "ckpt.safetensors";
@@ -340,8 +310,8 @@ TEST_CASE("a bad checkpoint leaves model, optimizer and generator untouched") {
     const std::string rng = tg::default_generator().state();
     const std::string msg =
         message_of<tg::ValueError>([&] { tg::nn::load_checkpoint(path, b.model, sgd); });
-    CHECK(msg.find("ckpt.safetensors") != std::string::npos);
-    CHECK(msg.find("optimizer state") != std::string::npos);
+    CHECK(contains(msg, "ckpt.safetensors"));
+    CHECK(contains(msg, "optimizer state"));
     CHECK(snapshot(b.model) == moved);
     CHECK(snapshot(sgd) == sgd_before);
     CHECK(tg::default_generator().state() == rng);
@@ -353,14 +323,14 @@ TEST_CASE("a bad checkpoint leaves model, optimizer and generator untouched") {
     const auto w_before = snapshot(wider);
     const std::string msg =
         message_of<tg::ShapeError>([&] { tg::nn::load_checkpoint(path, wider, opt); });
-    CHECK(msg.find("'model.1.cell.kernel'") != std::string::npos);
+    CHECK(contains(msg, "'model.1.cell.kernel'"));
     CHECK(snapshot(wider) == w_before);
   }
   SUBCASE("a weights file is not a checkpoint") {
     tg::nn::save(a.model, dir / "w.safetensors");
     const std::string msg = message_of<tg::IOError>(
         [&] { tg::nn::load_checkpoint(dir / "w.safetensors", b.model, b.opt); });
-    CHECK(msg.find("not a tapegrad checkpoint") != std::string::npos);
+    CHECK(contains(msg, "not a tapegrad checkpoint"));
   }
   SUBCASE("another format version, a bad epoch, a bad generator state, unknown tensors") {
     std::map<std::string, std::string> metadata;
@@ -371,9 +341,9 @@ TEST_CASE("a bad checkpoint leaves model, optimizer and generator untouched") {
     };
     auto md = metadata;
     md["format_version"] = "2";
-    CHECK(message_of<tg::IOError>([&] {
-            tg::nn::load_checkpoint(write(md, tensors), b.model, b.opt);
-          }).find("version 2") != std::string::npos);
+    CHECK(contains(message_of<tg::IOError>(
+                       [&] { tg::nn::load_checkpoint(write(md, tensors), b.model, b.opt); }),
+                   "version 2"));
     md = metadata;
     md["epoch"] = "three";
     CHECK_THROWS_AS(tg::nn::load_checkpoint(write(md, tensors), b.model, b.opt), tg::IOError);
@@ -385,14 +355,14 @@ TEST_CASE("a bad checkpoint leaves model, optimizer and generator untouched") {
     CHECK_THROWS_AS(tg::nn::load_checkpoint(write(md, tensors), b.model, b.opt), tg::IOError);
     auto ts = tensors;
     ts.emplace("stray", tg::zeros({1}));
-    CHECK(message_of<tg::IOError>([&] {
-            tg::nn::load_checkpoint(write(metadata, ts), b.model, b.opt);
-          }).find("'stray'") != std::string::npos);
+    CHECK(contains(message_of<tg::IOError>(
+                       [&] { tg::nn::load_checkpoint(write(metadata, ts), b.model, b.opt); }),
+                   "'stray'"));
     ts = tensors;
     ts.erase("optimizer.step");
-    CHECK(message_of<tg::ValueError>([&] {
-            tg::nn::load_checkpoint(write(metadata, ts), b.model, b.opt);
-          }).find("step") != std::string::npos);
+    CHECK(contains(message_of<tg::ValueError>(
+                       [&] { tg::nn::load_checkpoint(write(metadata, ts), b.model, b.opt); }),
+                   "step"));
     ts = tensors;
     ts["optimizer.2.kernel.m"] = tg::zeros({3, 3});
     CHECK_THROWS_AS(tg::nn::load_checkpoint(write(metadata, ts), b.model, b.opt), tg::ShapeError);
@@ -466,15 +436,15 @@ TEST_CASE("serialize: resume worker" * doctest::skip()) {
 }
 
 TEST_CASE("10 epochs straight == 5 epochs, checkpoint, 5 more in a fresh process, bit for bit") {
-  ScratchDir dir;
+  ScratchDir dir("tapegrad-serialize");
   REQUIRE(spawn_worker(10, "", "", dir / "straight.safetensors") == 0);
   REQUIRE(spawn_worker(5, "", dir / "ckpt.safetensors", dir / "half.safetensors") == 0);
   REQUIRE(tg::nn::read_checkpoint_info(dir / "ckpt.safetensors").epoch == 5);
   REQUIRE(spawn_worker(10, dir / "ckpt.safetensors", "", dir / "resumed.safetensors") == 0);
 
-  const std::string straight = file_bytes(dir / "straight.safetensors");
-  const std::string half = file_bytes(dir / "half.safetensors");
-  const std::string resumed = file_bytes(dir / "resumed.safetensors");
+  const std::string straight = read_file(dir / "straight.safetensors");
+  const std::string half = read_file(dir / "half.safetensors");
+  const std::string resumed = read_file(dir / "resumed.safetensors");
   REQUIRE(!straight.empty());
   CHECK(half != straight);  // training moved the weights between epoch 5 and 10
   CHECK(resumed == straight);
@@ -486,5 +456,5 @@ TEST_CASE("10 epochs straight == 5 epochs, checkpoint, 5 more in a fresh process
   tg::manual_seed(12345);
   for (int epoch = 5; epoch < 10; ++epoch) train_epoch(run.model, run.opt, run.X, run.y, kBatch);
   tg::nn::save(run.model, dir / "reseeded.safetensors");
-  CHECK(file_bytes(dir / "reseeded.safetensors") != straight);
+  CHECK(read_file(dir / "reseeded.safetensors") != straight);
 }

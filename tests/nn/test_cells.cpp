@@ -8,9 +8,11 @@ using namespace tg_test;
 
 namespace {
 
-// A cell's step(x, state) as a function of [x, state..., parameters...]; the output is the
+// A cell's step as a function of [x, state..., parameters...]: step(x, state), or with
+// `projected` the same through step_projected(project_inputs(x), state). The output is the
 // whole new state concatenated along the feature axis (LSTM: [h, c]).
-void check_cell_step(tg::nn::Cell& cell, int64_t batch, int64_t features) {
+void check_cell_gradients(tg::nn::Cell& cell, int64_t batch, int64_t features, bool projected) {
+  if (projected) REQUIRE(cell.has_input_projection());
   const std::size_t n_state = cell.initial_state(batch).size();
   ParameterBinding binding(cell);
   std::vector<tg::Tensor> inputs{uniform_f64({batch, features})};
@@ -19,27 +21,20 @@ void check_cell_step(tg::nn::Cell& cell, int64_t batch, int64_t features) {
   const tg::DifferentiableFn fn = [&](const std::vector<tg::Tensor>& in) {
     binding.bind(in, 1 + n_state);
     const tg::nn::State state(in.begin() + 1, in.begin() + 1 + n_state);
-    return tg::concat(cell.step(in[0], state), 1);
+    return tg::concat(projected ? cell.step_projected(cell.project_inputs(in[0]), state)
+                                : cell.step(in[0], state),
+                      1);
   };
   check_gradients(fn, inputs);
   check_all_inputs_matter(fn, inputs);
 }
 
-// Same through the projected path: step_projected(project_inputs(x), state).
-void check_cell_projected(tg::nn::Cell& cell, int64_t batch, int64_t features) {
-  REQUIRE(cell.has_input_projection());
-  const std::size_t n_state = cell.initial_state(batch).size();
-  ParameterBinding binding(cell);
-  std::vector<tg::Tensor> inputs{uniform_f64({batch, features})};
-  for (std::size_t s = 0; s < n_state; ++s) inputs.push_back(uniform_f64({batch, cell.units()}));
-  for (const tg::Tensor& v : binding.values()) inputs.push_back(v);
-  const tg::DifferentiableFn fn = [&](const std::vector<tg::Tensor>& in) {
-    binding.bind(in, 1 + n_state);
-    const tg::nn::State state(in.begin() + 1, in.begin() + 1 + n_state);
-    return tg::concat(cell.step_projected(cell.project_inputs(in[0]), state), 1);
-  };
-  check_gradients(fn, inputs);
-  check_all_inputs_matter(fn, inputs);
+// Both paths of check_cell_gradients.
+void check_cell_gradients(tg::nn::Cell& cell, int64_t batch, int64_t features) {
+  for (const bool projected : {false, true}) {
+    CAPTURE(projected);
+    check_cell_gradients(cell, batch, features, projected);
+  }
 }
 
 // Parameters drawn away from the initializers' special values (zero biases, orthogonal
@@ -157,28 +152,25 @@ TEST_CASE("SimpleRNNCell gradients (x, h, kernel, recurrent_kernel, bias), f64")
   tg::manual_seed(10);
   tg::nn::SimpleRNNCell cell(3, 4, {.dtype = tg::f64});
   randomize(cell);
-  check_cell_step(cell, 2, 3);
-  check_cell_projected(cell, 2, 3);
+  check_cell_gradients(cell, 2, 3);
   tg::nn::SimpleRNNCell sigmoid_cell(2, 3,
                                      {.activation = tg::nn::Activation::sigmoid, .dtype = tg::f64});
   randomize(sigmoid_cell);
-  check_cell_step(sigmoid_cell, 2, 2);
+  check_cell_gradients(sigmoid_cell, 2, 2, /*projected=*/false);
 }
 
 TEST_CASE("LSTMCell gradients (x, h, c, kernel, recurrent_kernel, bias), f64") {
   tg::manual_seed(11);
   tg::nn::LSTMCell cell(2, 3, {.dtype = tg::f64});
   randomize(cell);
-  check_cell_step(cell, 2, 2);
-  check_cell_projected(cell, 2, 2);
+  check_cell_gradients(cell, 2, 2);
 }
 
 TEST_CASE("GRUCell gradients (x, h, kernel, recurrent_kernel, bias (2, 3u)), f64") {
   tg::manual_seed(12);
   tg::nn::GRUCell cell(3, 2, {.dtype = tg::f64});
   randomize(cell);
-  check_cell_step(cell, 2, 3);
-  check_cell_projected(cell, 2, 3);
+  check_cell_gradients(cell, 2, 3);
 }
 
 TEST_CASE("Dense: y = activation(x K + b), on (B, F) and (B, T, F)") {

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include <nn/nn_test_util.hpp>
+#include <test_util.hpp>
 
 using namespace tg_test;
 
@@ -43,6 +44,17 @@ void copy_parameters(const tg::nn::Module& from, const tg::nn::Module& to) {
   const auto b = to.parameters();
   REQUIRE(a.size() == b.size());
   for (std::size_t i = 0; i < a.size(); ++i) tg::kernel::copy_into(b[i], a[i]);
+}
+
+// Two layers of one kind with different options and the same random weights: the first
+// randomized, its parameters copied into the second.
+std::pair<std::shared_ptr<tg::nn::RNN>, std::shared_ptr<tg::nn::RNN>> twin_layers(
+    Kind kind, int64_t in, int64_t units, tg::nn::RNNOptions first, tg::nn::RNNOptions second) {
+  auto a = make_layer(kind, in, units, first);
+  auto b = make_layer(kind, in, units, second);
+  randomize(*a);
+  copy_parameters(*a, *b);
+  return {a, b};
 }
 
 // x[:, t] for t = T-1 .. 0.
@@ -89,10 +101,7 @@ TEST_CASE("RNN: return_sequences shapes, last step equals the return_sequences=f
   for (const Kind kind : kKinds) {
     CAPTURE(kind_name(kind));
     tg::manual_seed(102);
-    auto seq = make_layer(kind, 3, 4, {.return_sequences = true});
-    auto last = make_layer(kind, 3, 4);
-    randomize(*seq);
-    copy_parameters(*seq, *last);
+    const auto [seq, last] = twin_layers(kind, 3, 4, {.return_sequences = true}, {});
     const tg::Tensor x = uniform_f64({2, 5, 3});
     const tg::Tensor ys = (*seq)(x);
     const tg::Tensor y = (*last)(x);
@@ -111,10 +120,8 @@ TEST_CASE("RNN: go_backwards equals running on the time-reversed input") {
       CAPTURE(kind_name(kind));
       CAPTURE(seq);
       tg::manual_seed(103);
-      auto back = make_layer(kind, 2, 3, {.return_sequences = seq, .go_backwards = true});
-      auto fwd = make_layer(kind, 2, 3, {.return_sequences = seq});
-      randomize(*back);
-      copy_parameters(*back, *fwd);
+      const auto [back, fwd] = twin_layers(
+          kind, 2, 3, {.return_sequences = seq, .go_backwards = true}, {.return_sequences = seq});
       const tg::Tensor x = uniform_f64({2, 4, 2});
       const tg::Tensor a = (*back)(x);
       const tg::Tensor b = (*fwd)(reverse_time(x));
@@ -187,10 +194,7 @@ TEST_CASE("RNN: stateful carries the state across calls; reset_states restores")
   for (const Kind kind : kKinds) {
     CAPTURE(kind_name(kind));
     tg::manual_seed(106);
-    auto layer = make_layer(kind, 2, 3, {.stateful = true});
-    auto plain = make_layer(kind, 2, 3);
-    randomize(*layer);
-    copy_parameters(*layer, *plain);
+    const auto [layer, plain] = twin_layers(kind, 2, 3, {.stateful = true}, {});
     const tg::Tensor x = uniform_f64({2, 3, 2});
     const tg::Tensor first = (*layer)(x);
     const tg::Tensor second = (*layer)(x);
@@ -203,12 +207,10 @@ TEST_CASE("RNN: stateful carries the state across calls; reset_states restores")
     const tg::Tensor again = (*layer)(x);
     CHECK(max_abs_diff(again, first) == 0.0);
     // A different batch size with a carried state is an error that says what to do.
-    try {
-      (*layer)(uniform_f64({3, 3, 2}));
-      FAIL("expected ShapeError");
-    } catch (const tg::ShapeError& e) {
-      CHECK(std::string(e.what()).find("reset_states") != std::string::npos);
-    }
+    CHECK(contains(message_of<tg::ShapeError>([&] {
+                     (*layer)(uniform_f64({3, 3, 2}));
+                   }),
+                   "reset_states"));
     layer->reset_states();
     CHECK((*layer)(uniform_f64({3, 3, 2})).shape() == tg::Shape{3, 3});
   }
@@ -259,10 +261,7 @@ TEST_CASE("RNN: truncated BPTT cuts the gradient every k steps") {
     tg::manual_seed(109);
     const int64_t T = 5;
     const int64_t k = 2;
-    auto trunc = make_layer(kind, 2, 3, {.tbptt = k});
-    auto full = make_layer(kind, 2, 3);
-    randomize(*trunc);
-    copy_parameters(*trunc, *full);
+    const auto [trunc, full] = twin_layers(kind, 2, 3, {.tbptt = k}, {});
     const tg::Tensor x_data = uniform_f64({2, T, 2});
 
     const auto gradients = [&](tg::nn::RNN& layer) {
@@ -359,28 +358,21 @@ TEST_CASE("RNN: tbptt with a sequence loss, and gradcheck sees the truncation") 
 TEST_CASE("RNN: bad input shapes throw ShapeError naming layer, parameter and shape") {
   tg::nn::Sequential model{tg::nn::SimpleRNN(1, 4, {.return_sequences = true}),
                            tg::nn::SimpleRNN(4, 2), tg::nn::Dense(2, 1)};
-  try {
-    model(tg::rand({2, 5, 3}));
-    FAIL("expected ShapeError");
-  } catch (const tg::ShapeError& e) {
-    const std::string msg = e.what();
+  {
+    const std::string msg = message_of<tg::ShapeError>([&] { model(tg::rand({2, 5, 3})); });
     CAPTURE(msg);
-    CHECK(msg.find("0:SimpleRNN") != std::string::npos);
-    CHECK(msg.find("kernel") != std::string::npos);
-    CHECK(msg.find(fmt::format("{}", tg::Shape{1, 4})) != std::string::npos);
+    CHECK(contains(msg, "0:SimpleRNN"));
+    CHECK(contains(msg, "kernel"));
+    CHECK(contains(msg, fmt::format("{}", tg::Shape{1, 4})));
     // The user's input shape, not an internal reshaped one.
-    CHECK(msg.find(fmt::format("{}", tg::Shape{2, 5, 3})) != std::string::npos);
+    CHECK(contains(msg, fmt::format("{}", tg::Shape{2, 5, 3})));
   }
   for (const Kind kind : kKinds) {
     CAPTURE(kind_name(kind));
     auto layer = make_layer(kind, 2, 3, {}, tg::f32);
-    try {
-      (*layer)(tg::rand({2, 4, 5}));
-      FAIL("expected ShapeError");
-    } catch (const tg::ShapeError& e) {
-      CHECK(std::string(e.what()).find(kind_name(kind)) != std::string::npos);
-      CHECK(std::string(e.what()).find("kernel") != std::string::npos);
-    }
+    const std::string msg = message_of<tg::ShapeError>([&] { (*layer)(tg::rand({2, 4, 5})); });
+    CHECK(contains(msg, kind_name(kind)));
+    CHECK(contains(msg, "kernel"));
     CHECK_THROWS_AS((*layer)(tg::rand({2, 4})), tg::ShapeError);
     CHECK_THROWS_AS((*layer)(tg::rand({2, 4, 2, 1})), tg::ShapeError);
     CHECK_THROWS_AS((*layer)(tg::rand({2, 0, 2})), tg::ShapeError);
@@ -399,10 +391,10 @@ TEST_CASE("RNN: the tape shows the module and time-step scopes") {
   std::ostringstream ss;
   tg::Tape::current().print(ss);
   const std::string tape = ss.str();
-  CHECK(tape.find("Sequential/0:SimpleRNN/t3") != std::string::npos);
-  CHECK(tape.find("Sequential/1:SimpleRNN/t4") != std::string::npos);
-  CHECK(tape.find("Sequential/0:SimpleRNN/input_projection") != std::string::npos);
-  CHECK(tape.find("Sequential/2:Dense") != std::string::npos);
-  CHECK(tape.find("0:SimpleRNN/t5") == std::string::npos);  // 5 steps: t0..t4
+  CHECK(contains(tape, "Sequential/0:SimpleRNN/t3"));
+  CHECK(contains(tape, "Sequential/1:SimpleRNN/t4"));
+  CHECK(contains(tape, "Sequential/0:SimpleRNN/input_projection"));
+  CHECK(contains(tape, "Sequential/2:Dense"));
+  CHECK_FALSE(contains(tape, "0:SimpleRNN/t5"));  // 5 steps: t0..t4
   (void)y;
 }

@@ -1,10 +1,10 @@
 #include <doctest/doctest.h>
 
-#include <filesystem>
-#include <fstream>
 #include <sstream>
 
 #include <tapegrad/tapegrad.hpp>
+
+#include <test_util.hpp>
 
 namespace tg = tapegrad;
 
@@ -34,12 +34,11 @@ TEST_CASE("write_dot: one cluster per time step, named parameters, deterministic
   const std::string dot = dot_of(net.loss, {.names = net.model.named_parameters()});
   CHECK(dot.rfind("digraph tapegrad {", 0) == 0);
   for (int t = 0; t < 4; ++t) {
-    CHECK(dot.find("label=\"Sequential/0:SimpleRNN/t" + std::to_string(t) + "\"") !=
-          std::string::npos);
+    CHECK(tg_test::contains(dot, "label=\"Sequential/0:SimpleRNN/t" + std::to_string(t) + "\""));
   }
-  CHECK(dot.find("0.cell.recurrent_kernel\\n[3,3]") != std::string::npos);
-  CHECK(dot.find("1.kernel\\n[3,1]") != std::string::npos);
-  CHECK(dot.find("r0 [") != std::string::npos);
+  CHECK(tg_test::contains(dot, "0.cell.recurrent_kernel\\n[3,3]"));
+  CHECK(tg_test::contains(dot, "1.kernel\\n[3,1]"));
+  CHECK(tg_test::contains(dot, "r0 ["));
   // Same program, same file: ids come from tape order, not addresses.
   TinyRnn again;
   CHECK(dot_of(again.loss, {.names = again.model.named_parameters()}) == dot);
@@ -48,7 +47,7 @@ TEST_CASE("write_dot: one cluster per time step, named parameters, deterministic
 TEST_CASE("write_dot with gradient norms leaves .grad() untouched and shows vanishing") {
   TinyRnn net;
   const std::string dot = dot_of(net.loss, {.show_grads = true});
-  CHECK(dot.find("|grad|") != std::string::npos);
+  CHECK(tg_test::contains(dot, "|grad|"));
   for (const tg::Tensor& p : net.model.parameters()) CHECK_FALSE(p.grad().defined());
   net.loss.backward();  // the graph was retained for this
   CHECK(net.model.parameters()[0].grad().defined());
@@ -56,18 +55,14 @@ TEST_CASE("write_dot with gradient norms leaves .grad() untouched and shows vani
 
 TEST_CASE("render writes svg through Graphviz; bad extension throws") {
   TinyRnn net;
-  const auto dir = std::filesystem::temp_directory_path() / "tapegrad_test_graph";
-  std::filesystem::create_directories(dir);
-  const std::string svg = (dir / "graph.svg").string();
+  const tg_test::ScratchDir dir("tapegrad-graph");
+  const std::string svg = dir / "graph.svg";
   tg::tools::render(net.loss, svg);
-  std::ifstream in(svg);
-  std::stringstream content;
-  content << in.rdbuf();
-  CHECK(content.str().find("<svg") != std::string::npos);
-  CHECK(content.str().find("tanh") != std::string::npos);
-  CHECK_THROWS_AS(tg::tools::render(net.loss, (dir / "graph.xyz").string()), tg::ValueError);
-  CHECK_THROWS_AS(tg::tools::write_dot(tg::ones({1}), (dir / "g.dot").string()), tg::ValueError);
-  std::filesystem::remove_all(dir);
+  const std::string content = tg_test::read_file(svg);
+  CHECK(tg_test::contains(content, "<svg"));
+  CHECK(tg_test::contains(content, "tanh"));
+  CHECK_THROWS_AS(tg::tools::render(net.loss, dir / "graph.xyz"), tg::ValueError);
+  CHECK_THROWS_AS(tg::tools::write_dot(tg::ones({1}), dir / "g.dot"), tg::ValueError);
 }
 
 TEST_CASE("gradient flow: one row per step; a plain tanh RNN's gradient shrinks towards t0") {
@@ -84,5 +79,5 @@ TEST_CASE("gradient flow: one row per step; a plain tanh RNN's gradient shrinks 
   CHECK(rows[0].norm < rows[11].norm * 1e-2);
   std::ostringstream table;
   tg::tools::print_gradient_flow(loss, table);
-  CHECK(table.str().find("|dL/dh_t|") != std::string::npos);
+  CHECK(tg_test::contains(table.str(), "|dL/dh_t|"));
 }

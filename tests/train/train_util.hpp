@@ -13,6 +13,8 @@
 
 #include <tapegrad/tapegrad.hpp>
 
+#include <test_util.hpp>
+
 namespace tg_train {
 
 namespace tg = tapegrad;
@@ -51,13 +53,8 @@ class TempPath {
   TempPath& operator=(const TempPath&) = delete;
   const std::string& str() const { return path_; }
 
-  void write(const std::string& text) const { std::ofstream(path_, std::ios::binary) << text; }
-  std::string read() const {
-    std::ifstream in(path_);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-  }
+  void write(const std::string& text) const { tg_test::write_file(path_, text); }
+  std::string read() const { return tg_test::read_file(path_); }
 
  private:
   std::string path_;
