@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # One entry point for a fresh Debian 12 machine:
 #   tools/quickstart.sh run [ARGS...]  install what is missing, build build/ (Release), run the
-#                                      main job: `build/tools/tapegrad train ARGS...`, or the
-#                                      demo program while the tapegrad program does not exist
+#                                      main job: `build/tools/tapegrad train ARGS...`
 #   tools/quickstart.sh test           the same build, then the whole test suite with ctest
 #   tools/quickstart.sh build          install what is missing and build only
 # BUILD_DIR (default build) and JOBS (default: nproc) may be set in the environment.
@@ -14,7 +13,7 @@ build=${BUILD_DIR:-build}
 jobs=${JOBS:-$(nproc)}
 
 usage() {
-  sed -n '2,8p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,7p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
   exit 2
 }
 
@@ -33,11 +32,7 @@ case $cmd in
     ;;
   run)
     build_all
-    if [[ -x $build/tools/tapegrad ]]; then
-      exec "$build/tools/tapegrad" train "$@"
-    fi
-    echo "quickstart: $build/tools/tapegrad is not built yet; running the demo instead"
-    exec "$build/tools/demo"
+    exec "$build/tools/tapegrad" train "$@"
     ;;
   test)
     build_all
