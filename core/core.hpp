@@ -2,6 +2,7 @@
 #pragma once
 
 #include <tapegrad/core/allocator.hpp>
+#include <tapegrad/core/atomic_file.hpp>
 #include <tapegrad/core/dtype.hpp>
 #include <tapegrad/core/error.hpp>
 #include <tapegrad/core/format.hpp>

@@ -10,10 +10,10 @@
 //      read its bytes.
 // Saving plans the layout, builds the header with nlohmann's ordered_json (so the byte
 // layout matches the reference implementation: "__metadata__" first, then the tensors in
-// data order, each as dtype/shape/data_offsets), and writes through write_atomically().
+// data order, each as dtype/shape/data_offsets), and writes through AtomicFileWriter.
 //
-// The file is accessed with POSIX calls rather than iostreams so that every failure can be
-// reported with the OS's own reason (strerror), and so that fsync is available.
+// The file is read with POSIX calls rather than iostreams so that every failure can be
+// reported with the OS's own reason (strerror).
 #include <tapegrad/core/safetensors.hpp>
 
 #include <fcntl.h>
@@ -25,8 +25,6 @@
 #include <bit>
 #include <cerrno>
 #include <cstring>
-#include <filesystem>
-#include <functional>
 #include <limits>
 #include <optional>
 #include <set>
@@ -34,6 +32,8 @@
 #include <utility>
 
 #include <nlohmann/json.hpp>
+
+#include <tapegrad/core/atomic_file.hpp>
 
 namespace tapegrad {
 namespace {
@@ -55,11 +55,6 @@ template <class... Args>
                             Args&&... args) {
   throw IOError(fmt::format("load_safetensors: '{}': {}", path,
                             fmt::format(what, std::forward<Args>(args)...)));
-}
-
-[[noreturn]] void fail_save(const std::string& path, std::string_view what, int err) {
-  throw IOError(
-      fmt::format("save_safetensors: cannot write '{}': {}: {}", path, what, std::strerror(err)));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -103,13 +98,6 @@ class FileDescriptor {
   FileDescriptor(const FileDescriptor&) = delete;
   FileDescriptor& operator=(const FileDescriptor&) = delete;
   int get() const { return fd_; }
-  // Closes now and returns close()'s result: on some filesystems a failed write is only
-  // reported here.
-  int close() {
-    const int rc = ::close(fd_);
-    fd_ = -1;
-    return rc;
-  }
 
  private:
   int fd_;
@@ -127,19 +115,6 @@ void read_exactly(int fd, const std::string& path, void* dst, std::size_t n, std
     p += got;
     n -= static_cast<std::size_t>(got);
     offset += static_cast<std::uint64_t>(got);
-  }
-}
-
-// Writes all n bytes, resuming after partial writes and signals.
-void write_all(int fd, const std::string& path, const void* src, std::size_t n) {
-  const auto* p = static_cast<const char*>(src);
-  while (n > 0) {
-    const std::size_t chunk = std::min<std::size_t>(n, 1u << 30);
-    const ssize_t put = ::write(fd, p, chunk);
-    if (put < 0 && errno == EINTR) continue;
-    if (put < 0) fail_save(path, "write failed", errno);
-    p += put;
-    n -= static_cast<std::size_t>(put);
   }
 }
 
@@ -454,50 +429,17 @@ std::string build_header(const std::vector<PlannedTensor>& plan,
   return text;
 }
 
-void write_tensor(int fd, const std::string& path, const Tensor& t) {
+void write_tensor(AtomicFileWriter& file, const Tensor& t) {
   const Tensor dense = t.contiguous();
   const std::size_t bytes = static_cast<std::size_t>(dense.numel()) * element_size(t.dtype());
   if (bytes == 0) return;
   const void* src =
       dispatch(dense.dtype(), [&]<class T>(T) -> const void* { return dense.data<T>(); });
-  if (kLittleEndianHost) return write_all(fd, path, src, bytes);
+  if (kLittleEndianHost) return file.write(src, bytes);
   std::vector<unsigned char> swapped(static_cast<const unsigned char*>(src),
                                      static_cast<const unsigned char*>(src) + bytes);
   swap_elements(swapped.data(), bytes, element_size(t.dtype()));
-  write_all(fd, path, swapped.data(), bytes);
-}
-
-// The rename made the new file visible; syncing its directory makes the rename itself
-// survive a power loss. Filesystems that cannot sync directories say EINVAL; that is fine.
-void sync_directory(const std::string& path) {
-  const std::filesystem::path parent = std::filesystem::path(path).parent_path();
-  const std::string dir = parent.empty() ? std::string(".") : parent.string();
-  FileDescriptor fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (fd.get() < 0) fail_save(path, "written, but cannot open its directory to sync it", errno);
-  if (::fsync(fd.get()) != 0 && errno != EINVAL) {
-    fail_save(path, "written, but syncing its directory failed", errno);
-  }
-}
-
-// Runs `write_body` on a temporary file beside `path`, then fsyncs and renames it over
-// `path`. rename() is atomic, so readers see the old file or the complete new one; on any
-// failure the temporary is removed and the old file stays untouched.
-void write_atomically(const std::string& path, const std::function<void(int)>& write_body) {
-  const std::string tmp = fmt::format("{}.tmp.{}", path, ::getpid());
-  FileDescriptor fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666));
-  if (fd.get() < 0) fail_save(path, fmt::format("cannot create '{}'", tmp), errno);
-  try {
-    write_body(fd.get());
-    if (::fsync(fd.get()) != 0) fail_save(path, "fsync failed", errno);
-    if (fd.close() != 0) fail_save(path, "close failed", errno);
-    if (::rename(tmp.c_str(), path.c_str()) != 0) {
-      fail_save(path, fmt::format("cannot rename '{}' over it", tmp), errno);
-    }
-  } catch (...) {
-    ::unlink(tmp.c_str());
-    throw;
-  }
-  sync_directory(path);
+  file.write(swapped.data(), bytes);
 }
 
 }  // namespace
@@ -507,12 +449,12 @@ void save_safetensors(const std::string& path, const std::map<std::string, Tenso
   check_savable(tensors);
   const std::vector<PlannedTensor> plan = plan_layout(tensors);
   const std::string header = build_header(plan, metadata);
-  write_atomically(path, [&](int fd) {
-    const auto length = encode_u64_le(header.size());
-    write_all(fd, path, length.data(), length.size());
-    write_all(fd, path, header.data(), header.size());
-    for (const auto& p : plan) write_tensor(fd, path, p.tensor);
-  });
+  AtomicFileWriter file("save_safetensors", path);
+  const auto length = encode_u64_le(header.size());
+  file.write(length.data(), length.size());
+  file.write(header);
+  for (const auto& p : plan) write_tensor(file, p.tensor);
+  file.commit();
 }
 
 std::vector<SafetensorsEntry> read_safetensors_header(

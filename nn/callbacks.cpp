@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include <tapegrad/autograd/grad_mode.hpp>
+#include <tapegrad/core/atomic_file.hpp>
 #include <tapegrad/core/kernels.hpp>
 
 namespace tapegrad::nn {
@@ -145,17 +146,9 @@ void CSVLogger::on_epoch_end(int epoch, const Logs& logs) {
 }
 
 void CSVLogger::write() const {
-  const std::string tmp = path_ + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    for (const std::string& row : rows_) out << row << '\n';
-    out.flush();
-    if (!out) throw_error<IOError>("CSVLogger: cannot write '{}'", tmp);
-  }
-  if (std::rename(tmp.c_str(), path_.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    throw_error<IOError>("CSVLogger: cannot rename '{}' to '{}'", tmp, path_);
-  }
+  std::string text;
+  for (const std::string& row : rows_) text += row + '\n';
+  write_file_atomically("CSVLogger", path_, text);
 }
 
 // ---- TerminateOnNaN ----

@@ -4,7 +4,6 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <sstream>
 #include <unordered_map>
@@ -16,6 +15,7 @@
 
 #include <tapegrad/autograd/engine.hpp>
 #include <tapegrad/autograd/tape.hpp>
+#include <tapegrad/core/atomic_file.hpp>
 
 namespace tapegrad::tools {
 namespace {
@@ -184,21 +184,6 @@ class DotWriter {
   Colours colours_;
 };
 
-// Writes through a temporary file renamed over `path`: a failed dump leaves no half file.
-template <class Write>
-void write_atomically(const std::string& path, Write write) {
-  const std::string tmp = path + ".tmp";
-  try {
-    write(tmp);
-    std::filesystem::rename(tmp, path);
-  } catch (const std::exception& e) {
-    std::error_code ignored;
-    std::filesystem::remove(tmp, ignored);
-    if (dynamic_cast<const Error*>(&e) != nullptr) throw;
-    throw_error<IOError>("cannot write {}: {}", path, e.what());
-  }
-}
-
 std::string render_format(const std::string& path) {
   const std::string ext = std::filesystem::path(path).extension().string();
   if (ext == ".svg" || ext == ".png" || ext == ".pdf") return ext.substr(1);
@@ -249,30 +234,29 @@ void write_dot(const Tensor& root, std::ostream& out, const DotOptions& opts) {
 void write_dot(const Tensor& root, const std::string& path, const DotOptions& opts) {
   std::ostringstream dot;
   write_dot(root, dot, opts);
-  write_atomically(path, [&](const std::string& tmp) {
-    std::ofstream out(tmp, std::ios::binary);
-    out << dot.str();
-    out.close();
-    if (!out) throw_error<IOError>("cannot write {}", tmp);
-  });
+  write_file_atomically("write_dot", path, dot.str());
 }
 
 void render(const Tensor& root, const std::string& path, const DotOptions& opts) {
   const std::string format = render_format(path);
   std::ostringstream dot;
   write_dot(root, dot, opts);
-  write_atomically(path, [&](const std::string& tmp) {
-    GVC_t* gvc = gvContext();
-    Agraph_t* g = agmemread(dot.str().c_str());
-    const bool ok = g != nullptr && gvLayout(gvc, g, "dot") == 0 &&
-                    gvRenderFilename(gvc, g, format.c_str(), tmp.c_str()) == 0;
-    if (g != nullptr) {
-      gvFreeLayout(gvc, g);
-      agclose(g);
-    }
-    gvFreeContext(gvc);
-    if (!ok) throw_error<IOError>("render: Graphviz could not lay out or write {}", path);
-  });
+  // Rendered into memory, so the file is written atomically like every other output.
+  GVC_t* gvc = gvContext();
+  Agraph_t* g = agmemread(dot.str().c_str());
+  char* bytes = nullptr;
+  unsigned int length = 0;
+  const bool ok = g != nullptr && gvLayout(gvc, g, "dot") == 0 &&
+                  gvRenderData(gvc, g, format.c_str(), &bytes, &length) == 0;
+  const std::string rendered = ok ? std::string(bytes, length) : std::string();
+  if (bytes != nullptr) gvFreeRenderData(bytes);
+  if (g != nullptr) {
+    gvFreeLayout(gvc, g);
+    agclose(g);
+  }
+  gvFreeContext(gvc);
+  if (!ok) throw_error<IOError>("render: Graphviz could not lay out or render {}", path);
+  write_file_atomically("render", path, rendered);
 }
 
 }  // namespace tapegrad::tools

@@ -208,20 +208,6 @@ std::vector<double> parse_history(const std::string& text) {
   return out;
 }
 
-// Writes `text` to `path` through a temporary file and a rename.
-void write_atomically(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << text;
-    out.flush();
-    if (!out) tg::throw_error<tg::IOError>("cannot write '{}'", tmp);
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) tg::throw_error<tg::IOError>("cannot write '{}': {}", path, ec.message());
-}
-
 // The loss curve of the whole run (resumed epochs included), kept for loss.csv and the
 // checkpoint.
 struct Curve {
@@ -248,7 +234,7 @@ class CurveRecorder : public tg::nn::Callback {
     if (const auto it = logs.find("val_loss"); it != logs.end()) {
       curve_.val_loss.push_back(it->second);
     }
-    write_atomically(path_, curve_.csv());
+    tg::write_file_atomically("tapegrad train", path_, curve_.csv());
   }
 
  private:
@@ -387,7 +373,7 @@ int run_train(const TrainConfig& c) {
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
-  write_atomically(csv_path, curve.csv());
+  tg::write_file_atomically("tapegrad train", csv_path, curve.csv());
   tg::nn::save(*model, model_path);
 
   if (remaining == 0) {

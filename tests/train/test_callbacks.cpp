@@ -172,7 +172,7 @@ TEST_CASE("CSVLogger writes epoch,loss,val_loss,lr rows, complete after every ep
     expected += fmt::format("{},{},{},{}\n", e, h["loss"][e], h["val_loss"][e], h["lr"][e]);
   }
   CHECK(csv.read() == expected);
-  CHECK_FALSE(std::filesystem::exists(csv.str() + ".tmp"));
+  CHECK_FALSE(std::filesystem::exists(fmt::format("{}.tmp.{}", csv.str(), ::getpid())));
   // Written with shortest round-trip digits: the values read back exactly.
   CHECK(std::stod(expected.substr(expected.find('\n') + 3)) == h["loss"][0]);
 
