@@ -223,6 +223,25 @@ struct Curve {
     }
     return text;
   }
+
+  void save_to(std::map<std::string, std::string>& extra) const {
+    extra["history.loss"] = format_history(loss);
+    if (validation) extra["history.val_loss"] = format_history(val_loss);
+  }
+
+  // The first `epochs` epochs from a checkpoint; epochs whose values are missing (an older
+  // or foreign checkpoint) read as NaN.
+  void restore_from(const std::map<std::string, std::string>& extra, int epochs) {
+    const auto read = [&](const char* key) {
+      const auto it = extra.find(key);
+      std::vector<double> values =
+          it == extra.end() ? std::vector<double>{} : parse_history(it->second);
+      if (static_cast<int>(values.size()) != epochs) values.assign(epochs, NAN);
+      return values;
+    };
+    loss = read("history.loss");
+    val_loss = validation ? read("history.val_loss") : std::vector<double>{};
+  }
 };
 
 // Appends each epoch's losses to the curve and rewrites loss.csv.
@@ -301,6 +320,51 @@ void check_resume_matches(const TrainConfig& c, const tg::nn::CheckpointInfo& in
   }
 }
 
+// Loads model, optimizer and loss curve from --resume; returns the epoch to continue from.
+int resume(const TrainConfig& c, tg::nn::Module& model, tg::optim::Optimizer& opt, Curve& curve) {
+  check_resume_matches(c, tg::nn::read_checkpoint_info(c.resume));
+  const tg::nn::CheckpointInfo info = tg::nn::load_checkpoint(c.resume, model, opt);
+  curve.restore_from(info.extra, info.epoch);
+  if (c.verbose > 0) {
+    std::cout << fmt::format("Resumed from '{}' at epoch {}/{}\n", c.resume, info.epoch, c.epochs);
+  }
+  return info.epoch;
+}
+
+void print_setup(const TrainConfig& c, const tg::nn::Module& model, const tg::optim::Optimizer& opt,
+                 const Dataset& data) {
+  int64_t parameters = 0;
+  for (const auto& p : model.parameters()) parameters += p.numel();
+  std::cout << fmt::format(
+      "Model: {} x {} ({}) -> Dense(1), {} parameters; optimizer {} lr {}\nData: {}\n",
+      c.model.cell, c.model.units.size(), join_units(c.model.units), parameters, c.optimizer,
+      opt.lr(), data.description);
+}
+
+void print_result(const TrainConfig& c, const Curve& curve, int epochs_run, double seconds,
+                  const std::string& csv_path, const std::string& model_path) {
+  if (epochs_run == 0) {
+    std::cout << fmt::format("Nothing to train: the checkpoint is at epoch {} of --epochs {}\n",
+                             curve.loss.size(), c.epochs);
+  }
+  if (!curve.loss.empty()) {
+    const std::string val = curve.validation && !curve.val_loss.empty()
+                                ? fmt::format(", val_loss: {:.6g}", curve.val_loss.back())
+                                : "";
+    std::cout << fmt::format("Final loss: {:.6g}{} after {} epochs\n", curve.loss.back(), val,
+                             curve.loss.size());
+  }
+  if (epochs_run > 0) {
+    std::cout << fmt::format("Time: {:.2f} s for {} epochs, {:.1f} ms/epoch\n", seconds, epochs_run,
+                             1000.0 * seconds / epochs_run);
+  }
+  std::cout << fmt::format("Wrote {} and {}", csv_path, model_path);
+  if (!c.checkpoint.empty() && epochs_run > 0) {
+    std::cout << fmt::format(" (checkpoint {})", c.checkpoint);
+  }
+  std::cout << std::endl;
+}
+
 int run_train(const TrainConfig& c) {
   if (c.threads > 0) tg::set_num_threads(c.threads);
   fs::create_directories(c.out_dir);
@@ -315,43 +379,11 @@ int run_train(const TrainConfig& c) {
   const auto opt = build_optimizer(c, *model);
   tg::nn::MSE loss_fn;
 
-  Curve curve;
-  curve.validation = c.validation_split > 0;
-  int start = 0;
-  if (!c.resume.empty()) {
-    const tg::nn::CheckpointInfo peek = tg::nn::read_checkpoint_info(c.resume);
-    check_resume_matches(c, peek);
-    const tg::nn::CheckpointInfo info = tg::nn::load_checkpoint(c.resume, *model, *opt);
-    start = info.epoch;
-    if (const auto it = info.extra.find("history.loss"); it != info.extra.end()) {
-      curve.loss = parse_history(it->second);
-    }
-    if (const auto it = info.extra.find("history.val_loss"); it != info.extra.end()) {
-      curve.val_loss = parse_history(it->second);
-    }
-    if (static_cast<int>(curve.loss.size()) != start) curve.loss.assign(start, NAN);
-    if (curve.validation && static_cast<int>(curve.val_loss.size()) != start) {
-      curve.val_loss.assign(start, NAN);
-    }
-    if (!curve.validation) curve.val_loss.clear();
-    if (c.verbose > 0) {
-      std::cout << fmt::format("Resumed from '{}' at epoch {}/{}\n", c.resume, start, c.epochs);
-    }
-  }
-  if (c.verbose > 0) {
-    std::cout << fmt::format(
-        "Model: {} x {} ({}) -> Dense(1), {} parameters; optimizer {} lr {}\nData: {}\n",
-        c.model.cell, c.model.units.size(), join_units(c.model.units),
-        [&] {
-          int64_t n = 0;
-          for (const auto& p : model->parameters()) n += p.numel();
-          return n;
-        }(),
-        c.optimizer, opt->lr(), data.description);
-  }
+  Curve curve{.validation = c.validation_split > 0};
+  const int start = c.resume.empty() ? 0 : resume(c, *model, *opt, curve);
+  if (c.verbose > 0) print_setup(c, *model, *opt, data);
 
-  const int remaining = std::max(0, c.epochs - start);
-  tg::nn::FitOptions fit_opts{.epochs = remaining,
+  tg::nn::FitOptions fit_opts{.epochs = std::max(0, c.epochs - start),
                               .batch_size = c.batch_size,
                               .verbose = 0,
                               .validation_split = c.validation_split};
@@ -362,8 +394,7 @@ int run_train(const TrainConfig& c) {
   if (!c.checkpoint.empty()) {
     fit_opts.callbacks.push_back(std::make_shared<tg::nn::ModelCheckpoint>([&](int epoch) {
       tg::nn::CheckpointInfo info{.epoch = start + epoch + 1, .extra = run_description(c)};
-      info.extra["history.loss"] = format_history(curve.loss);
-      if (curve.validation) info.extra["history.val_loss"] = format_history(curve.val_loss);
+      curve.save_to(info.extra);
       tg::nn::save_checkpoint(c.checkpoint, *model, *opt, info);
     }));
   }
@@ -375,28 +406,7 @@ int run_train(const TrainConfig& c) {
 
   tg::write_file_atomically("tapegrad train", csv_path, curve.csv());
   tg::nn::save(*model, model_path);
-
-  if (remaining == 0) {
-    std::cout << fmt::format("Nothing to train: the checkpoint is at epoch {} of --epochs {}\n",
-                             start, c.epochs);
-  }
-  if (!curve.loss.empty()) {
-    std::string line =
-        fmt::format("Final loss: {:.6g} after {} epochs", curve.loss.back(), curve.loss.size());
-    if (curve.validation && !curve.val_loss.empty()) {
-      line = fmt::format("Final loss: {:.6g}, val_loss: {:.6g} after {} epochs", curve.loss.back(),
-                         curve.val_loss.back(), curve.loss.size());
-    }
-    std::cout << line << "\n";
-  }
-  if (h.epochs > 0) {
-    std::cout << fmt::format("Time: {:.2f} s for {} epochs, {:.1f} ms/epoch\n", seconds, h.epochs,
-                             1000.0 * seconds / h.epochs);
-  }
-  std::cout << fmt::format("Wrote {} and {}", csv_path, model_path);
-  if (!c.checkpoint.empty() && h.epochs > 0)
-    std::cout << fmt::format(" (checkpoint {})", c.checkpoint);
-  std::cout << std::endl;
+  print_result(c, curve, h.epochs, seconds, csv_path, model_path);
   return 0;
 }
 
