@@ -2,9 +2,10 @@
 //
 //   elementwise add / mul / tanh on 1M floats, in GB/s, next to a plain memcpy of the same
 //   size (the memory bandwidth those kernels can at best reach);
-//   tg::kernel::matmul against a direct cblas_sgemm on the same buffers, at 32x64x64 (where
-//   per-call overhead shows) and 512x512x512 (where it must vanish), as time per call, the
-//   absolute overhead in microseconds and the relative overhead.
+//   tg::kernel::matmul against a direct cblas_sgemm on the same buffers, at 4x4x4 (the fixed
+//   per-call cost alone, with little arithmetic to add noise), 32x64x64 (where per-call
+//   overhead shows) and 512x512x512 (where it must vanish), as time per call, the absolute
+//   overhead in microseconds and the relative overhead.
 //
 // Each figure is the median of several timed batches; a batch repeats the call enough times
 // to run for ~20 ms (thread CPU time with one BLAS thread, see now_seconds). The runs of the two
@@ -198,6 +199,7 @@ int main(int argc, char** argv) {
       "<5% at 512^3\n");
   fmt::print("{:<14} {:>15} {:>15} {:>13} {:>10} {:>9} {:>10}\n", "MxKxN", "cblas_sgemm",
              "kernel::matmul", "overhead", "overhead", "GFLOP/s", "max|diff|");
+  bench_matmul(4, 4, 4, batches, batch_seconds);  // almost no arithmetic: the fixed cost alone
   bench_matmul(32, 64, 64, batches, batch_seconds);
   bench_matmul(512, 512, 512, batches, std::max(batch_seconds, 0.1));
   return 0;
