@@ -14,6 +14,8 @@ TEST_CASE("view ops gradcheck") {
   check_gradients([](const auto& v) { return tg::unsqueeze(v[0], 1); }, {x});
   check_gradients([](const auto& v) { return tg::broadcast_to(v[0], {5, 2, 3, 4}); }, {x});
   check_gradients([](const auto& v) { return tg::sum_to(v[0], {3, 1}); }, {x});
+  // x's 3 rows land at rows 1, 3, 5 of a (2, 7, 4) tensor of zeros.
+  check_gradients([](const auto& v) { return tg::embed_slice(v[0], {2, 7, 4}, 1, 1, 2); }, {x});
   // A reshape of a non-contiguous view copies; its gradient must still land in place.
   check_gradients([](const auto& v) { return tg::reshape(tg::transpose(v[0], 0, 1), {-1}); }, {x});
 }
