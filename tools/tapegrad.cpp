@@ -432,17 +432,24 @@ int run_info(const ModelConfig& c, const std::string& weights) {
 }
 
 // Validators whose messages read well ("--lr: must be a number > 0, got '-1'").
-CLI::Validator positive_number() {
+CLI::Validator real_number(bool (*ok)(double), const std::string& rule) {
   return CLI::Validator(
-      [](std::string& text) -> std::string {
+      [ok, rule](std::string& text) -> std::string {
         char* end = nullptr;
         const double v = std::strtod(text.c_str(), &end);
-        if (text.empty() || *end != '\0' || !(v > 0) || std::isinf(v)) {
-          return "must be a number > 0, got '" + text + "'";
-        }
+        if (text.empty() || *end != '\0' || !ok(v))
+          return "must be " + rule + ", got '" + text + "'";
         return {};
       },
       "");
+}
+
+CLI::Validator positive_number() {
+  return real_number([](double v) { return v > 0 && !std::isinf(v); }, "a number > 0");
+}
+
+CLI::Validator fraction_below_one() {
+  return real_number([](double v) { return v >= 0 && v < 1; }, "a number in [0, 1)");
 }
 
 CLI::Validator positive_integer() {
@@ -470,6 +477,78 @@ void add_model_flags(CLI::App& cmd, ModelConfig& m) {
       ->default_str("64,32");
 }
 
+// The flags of `tapegrad train`; the returned options tell after parsing which were given.
+struct GivenFlags {
+  CLI::Option *lr, *clip_norm, *clip_value;
+};
+
+GivenFlags add_train_flags(CLI::App& train, TrainConfig& c) {
+  add_model_flags(train, c.model);
+  train.add_option("--optimizer", c.optimizer, "Optimizer")
+      ->check(CLI::IsMember({"sgd", "gd", "adam", "adamw", "rmsprop"}).description(""))
+      ->type_name("sgd|gd|adam|adamw|rmsprop")
+      ->capture_default_str();
+  CLI::Option* lr = train.add_option("--lr", c.lr, "Learning rate (default: the optimizer's)")
+                        ->check(positive_number())
+                        ->type_name("X");
+  CLI::Option* clip_norm =
+      train.add_option("--clip-norm", c.clip_norm, "Clip each gradient to this L2 norm")
+          ->check(positive_number())
+          ->type_name("X");
+  CLI::Option* clip_value =
+      train.add_option("--clip-value", c.clip_value, "Clip gradient elements to +-this")
+          ->check(positive_number())
+          ->type_name("X")
+          ->excludes(clip_norm);
+  clip_norm->excludes(clip_value);
+  train.add_option("--epochs", c.epochs, "Epochs of the whole run")
+      ->check(CLI::Range(1, 1000000).description(""))
+      ->type_name("N")
+      ->capture_default_str();
+  train.add_option("--batch-size", c.batch_size, "Samples per batch")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 40).description(""))
+      ->type_name("N")
+      ->capture_default_str();
+  CLI::Option* data =
+      train.add_option("--data", c.data, "CSV file with a series to forecast")->type_name("FILE");
+  train.add_option("--column", c.column, "CSV column, by name or 0-based index (default: last)")
+      ->type_name("NAME|N")
+      ->needs(data);
+  train.add_option("--window", c.window, "Time steps per input window (with --data)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 30).description(""))
+      ->type_name("N")
+      ->needs(data)
+      ->capture_default_str();
+  train
+      .add_option("--validation-split", c.validation_split,
+                  "Fraction of samples (the last ones) kept for validation")
+      ->check(fraction_below_one())
+      ->type_name("F")
+      ->capture_default_str();
+  train.add_option("--seed", c.seed, "Random seed (data, initial weights, shuffling)")
+      ->type_name("N")
+      ->capture_default_str();
+  train.add_option("--threads", c.threads, "BLAS threads (0: library default)")
+      ->check(CLI::Range(0, 1024).description(""))
+      ->type_name("N")
+      ->capture_default_str();
+  train.add_option("--verbose", c.verbose, "0 silent, 1 progress bar, 2 one line per epoch")
+      ->check(CLI::Range(0, 2).description(""))
+      ->type_name("0|1|2")
+      ->capture_default_str();
+  train
+      .add_option("--checkpoint", c.checkpoint,
+                  "Save model, optimizer, epoch and RNG state here after every epoch")
+      ->type_name("PATH");
+  train.add_option("--resume", c.resume, "Continue the run saved in this checkpoint")
+      ->type_name("PATH");
+  train.add_option("--out-dir", c.out_dir, "Directory for loss.csv and model.safetensors")
+      ->type_name("DIR")
+      ->capture_default_str();
+
+  return {lr, clip_norm, clip_value};
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -487,77 +566,7 @@ int main(int argc, char** argv) {
       "With --data, forecasts the next value of a CSV series from --window previous ones.\n"
       "--epochs counts the whole run: --resume of a checkpoint at epoch 50 with --epochs 100\n"
       "trains epochs 51..100. Errors give one line on stderr and exit code 2.");
-  add_model_flags(*train, cfg.model);
-  train->add_option("--optimizer", cfg.optimizer, "Optimizer")
-      ->check(CLI::IsMember({"sgd", "gd", "adam", "adamw", "rmsprop"}).description(""))
-      ->type_name("sgd|gd|adam|adamw|rmsprop")
-      ->capture_default_str();
-  CLI::Option* lr = train->add_option("--lr", cfg.lr, "Learning rate (default: the optimizer's)")
-                        ->check(positive_number())
-                        ->type_name("X");
-  CLI::Option* clip_norm =
-      train->add_option("--clip-norm", cfg.clip_norm, "Clip each gradient to this L2 norm")
-          ->check(positive_number())
-          ->type_name("X");
-  CLI::Option* clip_value =
-      train->add_option("--clip-value", cfg.clip_value, "Clip gradient elements to +-this")
-          ->check(positive_number())
-          ->type_name("X")
-          ->excludes(clip_norm);
-  clip_norm->excludes(clip_value);
-  train->add_option("--epochs", cfg.epochs, "Epochs of the whole run")
-      ->check(CLI::Range(1, 1000000).description(""))
-      ->type_name("N")
-      ->capture_default_str();
-  train->add_option("--batch-size", cfg.batch_size, "Samples per batch")
-      ->check(CLI::Range(int64_t{1}, int64_t{1} << 40).description(""))
-      ->type_name("N")
-      ->capture_default_str();
-  CLI::Option* data = train->add_option("--data", cfg.data, "CSV file with a series to forecast")
-                          ->type_name("FILE");
-  train->add_option("--column", cfg.column, "CSV column, by name or 0-based index (default: last)")
-      ->type_name("NAME|N")
-      ->needs(data);
-  train->add_option("--window", cfg.window, "Time steps per input window (with --data)")
-      ->check(CLI::Range(int64_t{1}, int64_t{1} << 30).description(""))
-      ->type_name("N")
-      ->needs(data)
-      ->capture_default_str();
-  train
-      ->add_option("--validation-split", cfg.validation_split,
-                   "Fraction of samples (the last ones) kept for validation")
-      ->check(CLI::Validator(
-          [](std::string& text) -> std::string {
-            char* end = nullptr;
-            const double v = std::strtod(text.c_str(), &end);
-            if (text.empty() || *end != '\0' || !(v >= 0 && v < 1)) {
-              return "must be a number in [0, 1), got '" + text + "'";
-            }
-            return {};
-          },
-          ""))
-      ->type_name("F")
-      ->capture_default_str();
-  train->add_option("--seed", cfg.seed, "Random seed (data, initial weights, shuffling)")
-      ->type_name("N")
-      ->capture_default_str();
-  train->add_option("--threads", cfg.threads, "BLAS threads (0: library default)")
-      ->check(CLI::Range(0, 1024).description(""))
-      ->type_name("N")
-      ->capture_default_str();
-  train->add_option("--verbose", cfg.verbose, "0 silent, 1 progress bar, 2 one line per epoch")
-      ->check(CLI::Range(0, 2).description(""))
-      ->type_name("0|1|2")
-      ->capture_default_str();
-  train
-      ->add_option("--checkpoint", cfg.checkpoint,
-                   "Save model, optimizer, epoch and RNG state here after every epoch")
-      ->type_name("PATH");
-  train->add_option("--resume", cfg.resume, "Continue the run saved in this checkpoint")
-      ->type_name("PATH");
-  train->add_option("--out-dir", cfg.out_dir, "Directory for loss.csv and model.safetensors")
-      ->type_name("DIR")
-      ->capture_default_str();
+  const GivenFlags given = add_train_flags(*train, cfg);
 
   ModelConfig info_cfg;
   std::string weights;
@@ -576,9 +585,9 @@ int main(int argc, char** argv) {
     std::cerr << fmt::format("{}: error: {} (see {} --help)\n", where, one_line(e.what()), where);
     return kUsageError;
   }
-  cfg.has_lr = lr->count() > 0;
-  cfg.has_clip_norm = clip_norm->count() > 0;
-  cfg.has_clip_value = clip_value->count() > 0;
+  cfg.has_lr = given.lr->count() > 0;
+  cfg.has_clip_norm = given.clip_norm->count() > 0;
+  cfg.has_clip_value = given.clip_value->count() > 0;
 
   try {
     if (train->parsed()) return run_train(cfg);
