@@ -33,6 +33,11 @@ DeferredRelease& deferred() {
   return d;
 }
 
+// A new handle on t's data with no autograd link.
+Tensor plain_alias(const Tensor& t) {
+  return make_view(t, t.shape(), t.strides(), t.offset());
+}
+
 // The record whose gradient rule is running, so an anomaly inside a rule names that rule.
 thread_local const Record* rule_in_progress = nullptr;
 
@@ -138,7 +143,7 @@ Tensor BackwardContext::output() const {
   const Tensor& data = record_->saved_output_->tensor;
   if (!GradMode::enabled()) return data;
   // create_graph: the output must stay connected to this record for higher derivatives.
-  Tensor linked = make_view(data, data.shape(), data.strides(), data.offset());
+  Tensor linked = plain_alias(data);
   auto meta = make_cached<AutogradMeta>();
   meta->requires_grad = true;
   meta->producer = record_;
@@ -167,19 +172,21 @@ Tensor link_output(std::shared_ptr<Record> rec, const OpSpec& spec, Tensor outpu
     }
     rec->inputs_.push_back(std::move(e));
   }
-  for (const Tensor& s : spec.save) rec->saved_.push_back({s, s.defined() ? s.version() : 0});
-
   // An op may hand back one of its inputs unchanged; the output needs a handle of its own.
   for (const Tensor& in : spec.inputs) {
     if (in.impl_ptr() == output.impl_ptr()) {
-      output = make_view(output, output.shape(), output.strides(), output.offset());
+      output = plain_alias(output);
       break;
     }
   }
-  if (spec.save_output) {
-    rec->saved_output_ = SavedTensor{
-        make_view(output, output.shape(), output.strides(), output.offset()), output.version()};
+  // The record must not own its output: output -> meta -> record -> output would be a cycle
+  // that outlives every handle. So the output, saved by `.save_output` or listed in `.save`,
+  // is kept as a plain alias of its data.
+  for (const Tensor& s : spec.save) {
+    const bool is_output = s.defined() && s.impl_ptr() == output.impl_ptr();
+    rec->saved_.push_back({is_output ? plain_alias(s) : s, s.defined() ? s.version() : 0});
   }
+  if (spec.save_output) rec->saved_output_ = SavedTensor{plain_alias(output), output.version()};
   auto meta = make_cached<AutogradMeta>();
   meta->requires_grad = true;
   meta->producer = rec;

@@ -45,3 +45,15 @@ TEST_CASE("a training step does no system allocation after warm-up") {
   for (int i = 0; i < 100; ++i) step();
   CHECK(tg::memory_stats().system_allocations == before);
 }
+
+TEST_CASE("an op that saves its own output does not keep itself alive") {
+  // max with keepdim saves the tensor it returns; the record must hold it as a plain alias,
+  // or output -> record -> output would leak the whole graph.
+  const tg::Tensor x = tg::randn({4, 3}).requires_grad_();
+  const std::size_t before = tg::Tape::current().size();
+  {
+    const tg::Tensor y = tg::max(x, {1}, true);
+    REQUIRE(tg::Tape::current().size() == before + 1);
+  }
+  CHECK(tg::Tape::current().size() == before);
+}
