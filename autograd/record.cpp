@@ -135,15 +135,18 @@ Grads Record::apply(const BackwardContext& ctx) {
   return run_rule(ctx);
 }
 
-const Tensor& BackwardContext::saved(std::size_t i) const {
-  return record_->saved_[i].tensor;
+Tensor BackwardContext::saved(std::size_t i) const {
+  return linked(record_->saved_[i]);
 }
 
 Tensor BackwardContext::output() const {
-  const Tensor& data = record_->saved_output_->tensor;
-  if (!GradMode::enabled()) return data;
+  return linked(*record_->saved_output_);
+}
+
+Tensor BackwardContext::linked(const SavedTensor& s) const {
+  if (!s.is_output || !GradMode::enabled()) return s.tensor;
   // create_graph: the output must stay connected to this record for higher derivatives.
-  Tensor linked = plain_alias(data);
+  Tensor linked = plain_alias(s.tensor);
   auto meta = make_cached<AutogradMeta>();
   meta->requires_grad = true;
   meta->producer = record_;
@@ -183,10 +186,15 @@ Tensor link_output(std::shared_ptr<Record> rec, const OpSpec& spec, Tensor outpu
   // that outlives every handle. So the output, saved by `.save_output` or listed in `.save`,
   // is kept as a plain alias of its data.
   for (const Tensor& s : spec.save) {
-    const bool is_output = s.defined() && s.impl_ptr() == output.impl_ptr();
-    rec->saved_.push_back({is_output ? plain_alias(s) : s, s.defined() ? s.version() : 0});
+    if (s.defined() && s.impl_ptr() == output.impl_ptr()) {
+      rec->saved_.push_back({plain_alias(s), s.version(), true});
+    } else {
+      rec->saved_.push_back({s, s.defined() ? s.version() : 0});
+    }
   }
-  if (spec.save_output) rec->saved_output_ = SavedTensor{plain_alias(output), output.version()};
+  if (spec.save_output) {
+    rec->saved_output_ = SavedTensor{plain_alias(output), output.version(), true};
+  }
   auto meta = make_cached<AutogradMeta>();
   meta->requires_grad = true;
   meta->producer = rec;

@@ -115,6 +115,7 @@ struct Edge {
 struct SavedTensor {
   Tensor tensor;  // for the saved output: a plain alias (the record must not own its output)
   std::uint64_t version = 0;
+  bool is_output = false;
 };
 
 class BackwardContext;
@@ -184,14 +185,17 @@ class BackwardContext {
   BackwardContext(const Tensor& grad, const std::shared_ptr<Record>& record)
       : grad(grad), record_(record) {}
   const Tensor& grad;  // d loss / d output
-  const Tensor& saved(std::size_t i) const;
-  // The output; linked to this record when the backward pass is being recorded.
+  // The tensors of `.save`, and the output. When the backward pass is being recorded, a
+  // saved output comes back linked to this record, so higher derivatives flow through it.
+  Tensor saved(std::size_t i) const;
   Tensor output() const;
   const Shape& input_shape(std::size_t i) const { return record_->inputs_[i].shape; }
   bool needs_input_grad(std::size_t i) const { return record_->inputs_[i].needs_grad(); }
   std::size_t input_count() const { return record_->inputs_.size(); }
 
  private:
+  Tensor linked(const SavedTensor& s) const;
+
   const std::shared_ptr<Record>& record_;
 };
 

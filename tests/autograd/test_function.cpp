@@ -19,6 +19,24 @@ TEST_CASE("tg::Function: a custom op from forward and backward lambdas is gradch
   CHECK(x.grad().item() == 12.0);
 }
 
+TEST_CASE("tg::Function may save its own output, as exp's backward wants") {
+  tg::Function my_exp(
+      "my_exp",
+      [](const tg::TensorList& in, tg::TensorList& save) {
+        tg::Tensor y = tg::exp(in[0]);
+        save.push_back(y);
+        return y;
+      },
+      [](const tg::BackwardContext& c) -> tg::Grads { return {c.grad * c.saved(0)}; });
+  tg::manual_seed(61);
+  check_gradients([&](const auto& v) { return my_exp({v[0]}); }, {uniform_f64({2, 3})});
+  // The record holds its output as plain data, so dropping the output frees the record.
+  const tg::Tensor x = tg::randn({3}).requires_grad_();
+  const std::size_t before = tg::Tape::current().size();
+  { const tg::Tensor y = my_exp({x}); }
+  CHECK(tg::Tape::current().size() == before);
+}
+
 TEST_CASE("gradcheck reports the worst element of a wrong gradient") {
   tg::Function wrong(
       "wrong_square",
