@@ -2,11 +2,11 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <bit>
 #include <cstdlib>
 #include <mutex>
 #include <new>
-#include <unordered_map>
 #include <vector>
 
 namespace tapegrad {
@@ -32,85 +32,218 @@ std::size_t class_index(std::size_t cls) {
   return 16 + 4 * (std::countr_zero(octave) - 10) + (cls - octave) / (octave / 4) - 1;
 }
 
-class Cache {
- public:
-  void* allocate(std::size_t bytes) {
-    const std::size_t cls = size_class(bytes);
-    std::lock_guard lock(mutex_);
-    ++stats_.allocations;
-    stats_.bytes_in_use += cls;
-    stats_.peak_bytes = std::max(stats_.peak_bytes, stats_.bytes_in_use);
-    auto& list = free_[class_index(cls)];
-    if (!list.empty()) {
-      void* p = list.back();
-      list.pop_back();
-      stats_.cached_bytes -= cls;
-      return p;
+using FreeLists = std::array<std::vector<void*>, kClasses>;
+
+// What one thread (or the shared pool) has counted. Each thread's counters are written by
+// that thread only, so plain relaxed loads and stores suffice (no locked instructions);
+// memory_stats() reads them from any thread.
+struct Counters {
+  std::atomic<std::int64_t> in_use{0}, peak{0}, cached{0};
+  std::atomic<std::uint64_t> allocations{0}, system_allocations{0};
+
+  static void bump(std::atomic<std::int64_t>& c, std::int64_t by) {
+    c.store(c.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
+  }
+  static void bump(std::atomic<std::uint64_t>& c) {
+    c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
+  void took(std::size_t cls, bool from_cache) {
+    bump(allocations);
+    if (from_cache) {
+      bump(cached, -static_cast<std::int64_t>(cls));
+    } else {
+      bump(system_allocations);
     }
-    ++stats_.system_allocations;
-    void* p = std::aligned_alloc(kAlignment, cls);
-    if (p == nullptr) throw std::bad_alloc();
+    bump(in_use, static_cast<std::int64_t>(cls));
+    const std::int64_t now = in_use.load(std::memory_order_relaxed);
+    if (now > peak.load(std::memory_order_relaxed)) peak.store(now, std::memory_order_relaxed);
+  }
+  void gave_back(std::size_t cls) {
+    bump(in_use, -static_cast<std::int64_t>(cls));
+    bump(cached, static_cast<std::int64_t>(cls));
+  }
+};
+
+void* system_allocate(std::size_t cls) {
+  void* p = std::aligned_alloc(kAlignment, cls);
+  if (p == nullptr) throw std::bad_alloc();
+  return p;
+}
+
+class ThreadCache;
+
+// The pool every thread falls back on: blocks and counts of threads that have exited, and
+// the allocations of a thread whose own cache is already destroyed (static tensors freed
+// after the end of main). Every access holds the mutex.
+struct SharedPool {
+  std::mutex mutex;
+  FreeLists free;
+  Counters counters;
+  std::vector<ThreadCache*> threads;  // live thread caches, for memory_stats()
+};
+
+// Never destroyed: tensors in other static objects may be freed after main returns.
+SharedPool& shared() {
+  static SharedPool* pool = new SharedPool;
+  return *pool;
+}
+
+// Per-thread free lists in front of the shared pool. The small objects every recorded op
+// makes and drops (tensor handles, records, small tensors) come and go on one thread, and
+// taking a lock for each of them cost about a third of a recorded op.
+class ThreadCache {
+ public:
+  ThreadCache() {
+    std::lock_guard lock(shared().mutex);
+    shared().threads.push_back(this);
+  }
+  // At thread exit the blocks and the counts move to the shared pool.
+  ~ThreadCache() {
+    SharedPool& pool = shared();
+    std::lock_guard lock(pool.mutex);
+    std::erase(pool.threads, this);
+    for (std::size_t i = 0; i < kClasses; ++i) {
+      pool.free[i].insert(pool.free[i].end(), free_[i].begin(), free_[i].end());
+    }
+    Counters& to = pool.counters;
+    Counters::bump(to.in_use, counters.in_use.load(std::memory_order_relaxed));
+    Counters::bump(to.peak, counters.peak.load(std::memory_order_relaxed));
+    Counters::bump(to.cached, counters.cached.load(std::memory_order_relaxed));
+    to.allocations.fetch_add(counters.allocations.load(std::memory_order_relaxed));
+    to.system_allocations.fetch_add(counters.system_allocations.load(std::memory_order_relaxed));
+  }
+
+  void* allocate(std::size_t cls) {
+    auto& list = free_[class_index(cls)];
+    if (list.empty()) refill(cls);
+    const bool from_cache = !list.empty();
+    void* p = from_cache ? list.back() : system_allocate(cls);
+    if (from_cache) list.pop_back();
+    counters.took(cls, from_cache);
     return p;
   }
 
-  void free(void* p, std::size_t bytes) {
-    const std::size_t cls = size_class(bytes);
-    std::lock_guard lock(mutex_);
-    stats_.bytes_in_use -= cls;
-    stats_.cached_bytes += cls;
+  void free(void* p, std::size_t cls) {
     free_[class_index(cls)].push_back(p);
+    counters.gave_back(cls);
   }
 
+  // Gives this thread's cached blocks back to the system.
   void empty() {
-    std::lock_guard lock(mutex_);
     for (auto& list : free_) {
       for (void* p : list) std::free(p);
       list.clear();
     }
-    stats_.cached_bytes = 0;
+    counters.cached.store(0, std::memory_order_relaxed);
   }
 
-  MemoryStats stats() {
-    std::lock_guard lock(mutex_);
-    return stats_;
-  }
-
-  void reset_peak() {
-    std::lock_guard lock(mutex_);
-    stats_.peak_bytes = stats_.bytes_in_use;
-  }
+  Counters counters;
 
  private:
-  std::mutex mutex_;
-  std::array<std::vector<void*>, kClasses> free_;
-  MemoryStats stats_;
+  // A miss first looks in the shared pool, which holds the blocks of exited threads.
+  void refill(std::size_t cls) {
+    SharedPool& pool = shared();
+    std::lock_guard lock(pool.mutex);
+    auto& from = pool.free[class_index(cls)];
+    if (from.empty()) return;
+    free_[class_index(cls)].push_back(from.back());
+    from.pop_back();
+    Counters::bump(pool.counters.cached, -static_cast<std::int64_t>(cls));
+    Counters::bump(counters.cached, static_cast<std::int64_t>(cls));
+  }
+
+  FreeLists free_;
 };
 
-// Never destroyed: tensors in other static objects may be freed after main returns.
-Cache& cache() {
-  static Cache* c = new Cache;
-  return *c;
+// Whether this thread's cache may be used; readable at any time, even during thread exit.
+enum class CacheState : unsigned char { unborn, alive, dead };
+thread_local CacheState t_state = CacheState::unborn;
+
+struct ThreadCacheHolder {
+  ThreadCache cache;
+  ThreadCacheHolder() { t_state = CacheState::alive; }
+  ~ThreadCacheHolder() { t_state = CacheState::dead; }
+};
+
+// This thread's cache, or nullptr once it is destroyed.
+ThreadCache* thread_cache() {
+  if (t_state == CacheState::dead) return nullptr;
+  thread_local ThreadCacheHolder holder;
+  return &holder.cache;
 }
 
 }  // namespace
 
+// Exact with one thread. With several, the peak is the sum of each thread's own peak: an
+// upper bound, since threads need not peak at the same moment.
 MemoryStats memory_stats() {
-  return cache().stats();
+  SharedPool& pool = shared();
+  std::lock_guard lock(pool.mutex);
+  std::int64_t in_use = 0, peak = 0, cached = 0;
+  MemoryStats stats;
+  const auto add = [&](const Counters& c) {
+    in_use += c.in_use.load(std::memory_order_relaxed);
+    peak += c.peak.load(std::memory_order_relaxed);
+    cached += c.cached.load(std::memory_order_relaxed);
+    stats.allocations += c.allocations.load(std::memory_order_relaxed);
+    stats.system_allocations += c.system_allocations.load(std::memory_order_relaxed);
+  };
+  add(pool.counters);
+  for (const ThreadCache* t : pool.threads) add(t->counters);
+  stats.bytes_in_use = static_cast<std::size_t>(std::max<std::int64_t>(in_use, 0));
+  stats.peak_bytes = static_cast<std::size_t>(std::max(peak, in_use));
+  stats.cached_bytes = static_cast<std::size_t>(std::max<std::int64_t>(cached, 0));
+  return stats;
 }
+
 void reset_peak_memory() {
-  cache().reset_peak();
+  // Another thread may race its own peak update with this store; the peak is a statistic.
+  SharedPool& pool = shared();
+  std::lock_guard lock(pool.mutex);
+  const auto reset = [](Counters& c) {
+    c.peak.store(c.in_use.load(std::memory_order_relaxed), std::memory_order_relaxed);
+  };
+  reset(pool.counters);
+  for (ThreadCache* t : pool.threads) reset(t->counters);
 }
+
+// Empties the shared pool and this thread's cache; other threads' caches are emptied into
+// the pool when those threads exit.
 void empty_cache() {
-  cache().empty();
+  if (ThreadCache* t = thread_cache()) t->empty();
+  SharedPool& pool = shared();
+  std::lock_guard lock(pool.mutex);
+  for (auto& list : pool.free) {
+    for (void* p : list) std::free(p);
+    list.clear();
+  }
+  pool.counters.cached.store(0, std::memory_order_relaxed);
 }
 
 namespace detail {
+
 void* cached_allocate(std::size_t bytes) {
-  return cache().allocate(bytes);
+  const std::size_t cls = size_class(bytes);
+  if (ThreadCache* t = thread_cache()) return t->allocate(cls);
+  SharedPool& pool = shared();
+  std::lock_guard lock(pool.mutex);
+  auto& list = pool.free[class_index(cls)];
+  const bool from_cache = !list.empty();
+  void* p = from_cache ? list.back() : system_allocate(cls);
+  if (from_cache) list.pop_back();
+  pool.counters.took(cls, from_cache);
+  return p;
 }
+
 void cached_free(void* p, std::size_t bytes) {
-  cache().free(p, bytes);
+  const std::size_t cls = size_class(bytes);
+  if (ThreadCache* t = thread_cache()) return t->free(p, cls);
+  SharedPool& pool = shared();
+  std::lock_guard lock(pool.mutex);
+  pool.free[class_index(cls)].push_back(p);
+  pool.counters.gave_back(cls);
 }
+
 }  // namespace detail
 
 }  // namespace tapegrad

@@ -7,6 +7,10 @@
 //
 // Sizes are rounded up to a size class (64-byte granules, then four classes per power of
 // two), and every block is 64-byte aligned so vector kernels can use aligned loads.
+//
+// Each thread keeps its own free lists, so the hot path takes no lock; a block may be freed
+// on another thread than the one that allocated it, and a thread's cache passes to a shared
+// pool when the thread exits. empty_cache() empties that pool and the calling thread's cache.
 #pragma once
 
 #include <cstddef>
@@ -15,6 +19,8 @@
 
 namespace tapegrad {
 
+// Totals over all threads. Exact with one thread; with several, peak_bytes is the sum of
+// each thread's own peak, an upper bound.
 struct MemoryStats {
   std::size_t bytes_in_use = 0;          // handed out and not yet freed
   std::size_t peak_bytes = 0;            // highest bytes_in_use since the last reset_peak

@@ -3,6 +3,8 @@
 // gives the cache back.
 #include <doctest/doctest.h>
 
+#include <thread>
+
 #include "reference.hpp"
 
 namespace tg = tapegrad;
@@ -76,4 +78,23 @@ TEST_CASE("allocator: blocks are 64-byte aligned, also for odd sizes") {
     tg::Tensor d = tg::empty({n}, tg::f64);
     CHECK(reinterpret_cast<std::uintptr_t>(d.data<double>()) % 64 == 0);
   }
+}
+
+TEST_CASE("allocator: per-thread caches; an exiting thread hands its blocks to the others") {
+  tg::empty_cache();
+  const tg::MemoryStats s0 = tg::memory_stats();
+  tg::Tensor made_there;
+  std::thread([&] {
+    made_there = tg::zeros({1 << 16});              // 256 KiB, freed later on this thread
+    { tg::Tensor dropped = tg::zeros({1 << 17}); }  // 512 KiB, left in the thread's cache
+  }).join();
+  const tg::MemoryStats s1 = tg::memory_stats();
+  CHECK(s1.bytes_in_use >= s0.bytes_in_use + (1u << 18));  // the thread's counts are kept
+  CHECK(s1.cached_bytes >= (1u << 19));                    // and its cache is handed over
+  {
+    tg::Tensor reused = tg::zeros({1 << 17});  // the exited thread's block, no new one
+    CHECK(tg::memory_stats().system_allocations == s1.system_allocations);
+  }
+  made_there = tg::Tensor();  // allocated there, freed here: the totals still balance
+  CHECK(tg::memory_stats().bytes_in_use == s0.bytes_in_use);
 }
