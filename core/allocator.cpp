@@ -70,6 +70,15 @@ void* system_allocate(std::size_t cls) {
   return p;
 }
 
+// A block of class `cls` from `list`, or from the system when the list is empty.
+void* take_block(std::vector<void*>& list, std::size_t cls, Counters& counters) {
+  const bool from_cache = !list.empty();
+  void* p = from_cache ? list.back() : system_allocate(cls);
+  if (from_cache) list.pop_back();
+  counters.took(cls, from_cache);
+  return p;
+}
+
 class ThreadCache;
 
 // The pool every thread falls back on: blocks and counts of threads that have exited, and
@@ -116,11 +125,7 @@ class ThreadCache {
   void* allocate(std::size_t cls) {
     auto& list = free_[class_index(cls)];
     if (list.empty()) refill(cls);
-    const bool from_cache = !list.empty();
-    void* p = from_cache ? list.back() : system_allocate(cls);
-    if (from_cache) list.pop_back();
-    counters.took(cls, from_cache);
-    return p;
+    return take_block(list, cls, counters);
   }
 
   void free(void* p, std::size_t cls) {
@@ -227,12 +232,7 @@ void* cached_allocate(std::size_t bytes) {
   if (ThreadCache* t = thread_cache()) return t->allocate(cls);
   SharedPool& pool = shared();
   std::lock_guard lock(pool.mutex);
-  auto& list = pool.free[class_index(cls)];
-  const bool from_cache = !list.empty();
-  void* p = from_cache ? list.back() : system_allocate(cls);
-  if (from_cache) list.pop_back();
-  pool.counters.took(cls, from_cache);
-  return p;
+  return take_block(pool.free[class_index(cls)], cls, pool.counters);
 }
 
 void cached_free(void* p, std::size_t bytes) {
