@@ -186,11 +186,9 @@ Tensor link_output(std::shared_ptr<Record> rec, const OpSpec& spec, Tensor outpu
   // that outlives every handle. So the output, saved by `.save_output` or listed in `.save`,
   // is kept as a plain alias of its data.
   for (const Tensor& s : spec.save) {
-    if (s.defined() && s.impl_ptr() == output.impl_ptr()) {
-      rec->saved_.push_back({plain_alias(s), s.version(), true});
-    } else {
-      rec->saved_.push_back({s, s.defined() ? s.version() : 0});
-    }
+    const bool is_output = s.defined() && s.impl_ptr() == output.impl_ptr();
+    rec->saved_.push_back(
+        {is_output ? plain_alias(s) : s, s.defined() ? s.version() : 0, is_output});
   }
   if (spec.save_output) {
     rec->saved_output_ = SavedTensor{plain_alias(output), output.version(), true};

@@ -3,7 +3,6 @@
 
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 
 #include <tapegrad/autograd/grad_mode.hpp>
 #include <tapegrad/core/atomic_file.hpp>

@@ -190,6 +190,27 @@ std::string render_format(const std::string& path) {
   throw_error<ValueError>("render: cannot tell the format of '{}' (use .svg, .png or .pdf)", path);
 }
 
+// Lays out and renders a DOT graph into memory, so the file is then written atomically like
+// every other output.
+std::string render_in_memory(const std::string& dot, const std::string& format,
+                             const std::string& path) {
+  GVC_t* gvc = gvContext();
+  Agraph_t* g = agmemread(dot.c_str());
+  char* bytes = nullptr;
+  unsigned int length = 0;
+  const bool ok = g != nullptr && gvLayout(gvc, g, "dot") == 0 &&
+                  gvRenderData(gvc, g, format.c_str(), &bytes, &length) == 0;
+  std::string rendered = ok ? std::string(bytes, length) : std::string();
+  if (bytes != nullptr) gvFreeRenderData(bytes);
+  if (g != nullptr) {
+    gvFreeLayout(gvc, g);
+    agclose(g);
+  }
+  gvFreeContext(gvc);
+  if (!ok) throw_error<IOError>("render: Graphviz could not lay out or render {}", path);
+  return rendered;
+}
+
 }  // namespace
 
 std::vector<StepGradient> gradient_flow(const Tensor& loss) {
@@ -241,22 +262,7 @@ void render(const Tensor& root, const std::string& path, const DotOptions& opts)
   const std::string format = render_format(path);
   std::ostringstream dot;
   write_dot(root, dot, opts);
-  // Rendered into memory, so the file is written atomically like every other output.
-  GVC_t* gvc = gvContext();
-  Agraph_t* g = agmemread(dot.str().c_str());
-  char* bytes = nullptr;
-  unsigned int length = 0;
-  const bool ok = g != nullptr && gvLayout(gvc, g, "dot") == 0 &&
-                  gvRenderData(gvc, g, format.c_str(), &bytes, &length) == 0;
-  const std::string rendered = ok ? std::string(bytes, length) : std::string();
-  if (bytes != nullptr) gvFreeRenderData(bytes);
-  if (g != nullptr) {
-    gvFreeLayout(gvc, g);
-    agclose(g);
-  }
-  gvFreeContext(gvc);
-  if (!ok) throw_error<IOError>("render: Graphviz could not lay out or render {}", path);
-  write_file_atomically("render", path, rendered);
+  write_file_atomically("render", path, render_in_memory(dot.str(), format, path));
 }
 
 }  // namespace tapegrad::tools

@@ -85,7 +85,7 @@ TEST_CASE("allocator: per-thread caches; an exiting thread hands its blocks to t
   const tg::MemoryStats s0 = tg::memory_stats();
   tg::Tensor made_there;
   std::thread([&] {
-    made_there = tg::zeros({1 << 16});              // 256 KiB, freed later on this thread
+    made_there = tg::zeros({1 << 16});              // 256 KiB, freed later on main
     { tg::Tensor dropped = tg::zeros({1 << 17}); }  // 512 KiB, left in the thread's cache
   }).join();
   const tg::MemoryStats s1 = tg::memory_stats();
