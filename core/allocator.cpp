@@ -9,6 +9,8 @@
 #include <new>
 #include <vector>
 
+#include <tapegrad/core/error.hpp>
+
 namespace tapegrad {
 namespace {
 
@@ -16,9 +18,16 @@ constexpr std::size_t kAlignment = 64;
 
 // 64-byte granules up to 1 KiB, then four size classes per power of two, so rounding
 // wastes at most a quarter of a block.
+// The largest block: rounding it up stays below 2^64 and its class below kClasses.
+constexpr std::size_t kLargestBlock = std::size_t{1} << 63;
+
 std::size_t size_class(std::size_t bytes) {
   bytes = std::max<std::size_t>(bytes, 1);
   if (bytes <= 1024) return (bytes + kAlignment - 1) / kAlignment * kAlignment;
+  if (bytes > kLargestBlock) {
+    throw_error<Error>("allocator: {} bytes were asked for, more than the largest block of {}",
+                       bytes, kLargestBlock);
+  }
   const std::size_t octave = std::bit_floor(bytes);
   const std::size_t step = octave / 4;
   return (bytes + step - 1) / step * step;
@@ -228,11 +237,21 @@ void empty_cache() {
 namespace detail {
 
 void* cached_allocate(std::size_t bytes) {
-  const std::size_t cls = size_class(bytes);
-  if (ThreadCache* t = thread_cache()) return t->allocate(cls);
-  SharedPool& pool = shared();
-  std::lock_guard lock(pool.mutex);
-  return take_block(pool.free[class_index(cls)], cls, pool.counters);
+  // A try block costs nothing until something throws (table-based unwinding), so the
+  // cached path stays as fast as without it.
+  try {
+    const std::size_t cls = size_class(bytes);
+    if (ThreadCache* t = thread_cache()) return t->allocate(cls);
+    SharedPool& pool = shared();
+    std::lock_guard lock(pool.mutex);
+    return take_block(pool.free[class_index(cls)], cls, pool.counters);
+  } catch (const std::bad_alloc&) {
+    throw_error<Error>(
+        "allocator: out of memory: {} bytes ({:.2f} GiB) were asked for and the system could "
+        "not provide them; free tensors, use smaller batches, or call tg::empty_cache() to "
+        "return {} cached bytes",
+        bytes, static_cast<double>(bytes) / (1 << 30), memory_stats().cached_bytes);
+  }
 }
 
 void cached_free(void* p, std::size_t bytes) {

@@ -1,8 +1,36 @@
 #include <tapegrad/core/shape.hpp>
 
+#include <limits>
+#include <optional>
+
 #include <tapegrad/core/error.hpp>
 
 namespace tapegrad {
+namespace {
+
+// The product of the extents with zeros counted as ones; nullopt for a negative extent or a
+// product past INT64_MAX. It is the element count of a non-empty shape and the first
+// contiguous stride times the first extent.
+std::optional<int64_t> span_of(const Shape& shape) {
+  int64_t span = 1;
+  for (int64_t d : shape) {
+    if (d < 0 || __builtin_mul_overflow(span, std::max<int64_t>(d, 1), &span)) return std::nullopt;
+  }
+  return span;
+}
+
+[[noreturn]] void throw_invalid_shape(const Shape& shape, const char* op) {
+  const auto negative = std::find_if(shape.begin(), shape.end(), [](int64_t d) { return d < 0; });
+  if (negative != shape.end()) {
+    throw_error<ShapeError>("{}: negative extent {} in shape {}", op, *negative, shape);
+  }
+  throw_error<ShapeError>(
+      "{}: shape {} is too large: its extents (zeros counted as 1) multiply past {}, the "
+      "largest element count or stride an int64 holds",
+      op, shape, std::numeric_limits<int64_t>::max());
+}
+
+}  // namespace
 
 Shape Shape::filled(int64_t rank, int64_t value) {
   Shape s;
@@ -29,9 +57,13 @@ void Shape::erase(int64_t pos) {
 }
 
 int64_t Shape::numel() const {
-  int64_t n = 1;
-  for (int64_t d : *this) n *= d;
-  return n;
+  const std::optional<int64_t> span = span_of(*this);
+  if (!span) throw_invalid_shape(*this, "shape");
+  return std::find(begin(), end(), 0) != end() ? 0 : *span;
+}
+
+void check_shape(const Shape& shape, const char* op) {
+  if (!span_of(shape)) throw_invalid_shape(shape, op);
 }
 
 std::string to_string(const Shape& s) {
@@ -39,6 +71,8 @@ std::string to_string(const Shape& s) {
 }
 
 Shape contiguous_strides(const Shape& shape) {
+  // Zero extents count as 1, so an empty tensor's strides are those of a non-empty one.
+  check_shape(shape, "contiguous_strides");
   Shape strides = Shape::filled(shape.size(), 1);
   for (int64_t i = shape.size() - 2; i >= 0; --i) {
     strides[i] = strides[i + 1] * std::max<int64_t>(shape[i + 1], 1);

@@ -2,6 +2,11 @@
 //
 // Shapes are built for every op result, so they must not touch the heap: a Shape stores up
 // to kMaxDims extents in place. Ranks above that throw ShapeError.
+//
+// A valid shape has extents >= 0 whose product, zeros counted as ones, fits in int64: that
+// product is the element count of a non-empty tensor and bounds its contiguous strides, and
+// a shape with a zero extent still has strides (a [0, 2^62, 4] tensor's first is 2^64).
+// numel() and contiguous_strides() check this, so no size computed from a shape wraps.
 #pragma once
 
 #include <algorithm>
@@ -44,7 +49,7 @@ class Shape {
   void insert(int64_t pos, int64_t d);
   void erase(int64_t pos);
 
-  // Product of the extents (1 for a scalar).
+  // Product of the extents (1 for a scalar); throws ShapeError for an invalid shape.
   int64_t numel() const;
   std::vector<int64_t> vec() const { return {begin(), end()}; }
 
@@ -65,7 +70,11 @@ class Shape {
 // "[2,3]"; "[]" for a scalar.
 std::string to_string(const Shape& s);
 
-// Row-major strides of a contiguous tensor of this shape.
+// Throws ShapeError naming `op` unless `shape` is valid (see the top of this file).
+void check_shape(const Shape& shape, const char* op);
+
+// Row-major strides of a contiguous tensor of this shape; throws ShapeError for an invalid
+// shape.
 Shape contiguous_strides(const Shape& shape);
 
 // Wraps a possibly negative axis into [0, rank); throws ShapeError naming `op` otherwise.

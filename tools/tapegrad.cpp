@@ -19,6 +19,7 @@
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -26,6 +27,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <limits>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -143,6 +145,19 @@ int64_t csv_field_count(const std::string& path) {
   tg::throw_error<tg::ValueError>("'{}' is empty", path);
 }
 
+// A --column given as digits, as an index; a ValueError naming the flag when it does not
+// fit in int64 (the usage error of any other bad flag value, not an internal one).
+int64_t column_index(const std::string& digits) {
+  int64_t index = 0;
+  const char* end = digits.data() + digits.size();
+  const auto [stop, ec] = std::from_chars(digits.data(), end, index);
+  if (ec != std::errc() || stop != end) {
+    tg::throw_error<tg::ValueError>("--column: '{}' is not a column index (at most {})", digits,
+                                    std::numeric_limits<int64_t>::max());
+  }
+  return index;
+}
+
 struct Dataset {
   tg::Tensor X, y;
   std::string description;
@@ -160,7 +175,7 @@ Dataset load_data(const TrainConfig& c) {
   std::string column = c.column;
   if (column.empty()) column = std::to_string(csv_field_count(c.data) - 1);
   if (!column.empty() && std::all_of(column.begin(), column.end(), ::isdigit)) {
-    series = tg::data::read_csv_column(c.data, static_cast<int64_t>(std::stoll(column)));
+    series = tg::data::read_csv_column(c.data, column_index(column));
   } else {
     series = tg::data::read_csv_column(c.data, column);
   }
