@@ -479,6 +479,24 @@ CLI::Validator positive_integer() {
       "");
 }
 
+// A whole number in [0, 2^64): CLI11 alone turns "-1" into 2^64 - 1 and saturates a longer
+// number without a word, so two different seeds would silently run alike.
+CLI::Validator unsigned_64() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        std::uint64_t v = 0;
+        const char* end = text.data() + text.size();
+        const auto [stop, ec] = std::from_chars(text.data(), end, v);
+        if (text.empty() || ec != std::errc() || stop != end) {
+          return "must be a whole number in [0, " +
+                 std::to_string(std::numeric_limits<std::uint64_t>::max()) + "], got '" + text +
+                 "'";
+        }
+        return {};
+      },
+      "");
+}
+
 void add_model_flags(CLI::App& cmd, ModelConfig& m) {
   cmd.add_option("--cell", m.cell, "Recurrent cell of every layer")
       ->check(CLI::IsMember({"rnn", "lstm", "gru"}).description(""))
@@ -541,6 +559,7 @@ GivenFlags add_train_flags(CLI::App& train, TrainConfig& c) {
       ->type_name("F")
       ->capture_default_str();
   train.add_option("--seed", c.seed, "Random seed (data, initial weights, shuffling)")
+      ->check(unsigned_64())
       ->type_name("N")
       ->capture_default_str();
   train.add_option("--threads", c.threads, "BLAS threads (0: library default)")
