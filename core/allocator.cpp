@@ -73,9 +73,16 @@ struct Counters {
   }
 };
 
+// Only on a cache miss, so the cached path pays nothing for the error.
 void* system_allocate(std::size_t cls) {
   void* p = std::aligned_alloc(kAlignment, cls);
-  if (p == nullptr) throw std::bad_alloc();
+  if (p == nullptr) {
+    throw_error<Error>(
+        "allocator: out of memory: {} bytes ({:.2f} GiB) were asked for and the system could "
+        "not provide them; free tensors, use smaller batches, or call tg::empty_cache() to "
+        "return cached blocks",
+        cls, static_cast<double>(cls) / (1 << 30));
+  }
   return p;
 }
 
@@ -237,21 +244,11 @@ void empty_cache() {
 namespace detail {
 
 void* cached_allocate(std::size_t bytes) {
-  // A try block costs nothing until something throws (table-based unwinding), so the
-  // cached path stays as fast as without it.
-  try {
-    const std::size_t cls = size_class(bytes);
-    if (ThreadCache* t = thread_cache()) return t->allocate(cls);
-    SharedPool& pool = shared();
-    std::lock_guard lock(pool.mutex);
-    return take_block(pool.free[class_index(cls)], cls, pool.counters);
-  } catch (const std::bad_alloc&) {
-    throw_error<Error>(
-        "allocator: out of memory: {} bytes ({:.2f} GiB) were asked for and the system could "
-        "not provide them; free tensors, use smaller batches, or call tg::empty_cache() to "
-        "return {} cached bytes",
-        bytes, static_cast<double>(bytes) / (1 << 30), memory_stats().cached_bytes);
-  }
+  const std::size_t cls = size_class(bytes);
+  if (ThreadCache* t = thread_cache()) return t->allocate(cls);
+  SharedPool& pool = shared();
+  std::lock_guard lock(pool.mutex);
+  return take_block(pool.free[class_index(cls)], cls, pool.counters);
 }
 
 void cached_free(void* p, std::size_t bytes) {

@@ -1,22 +1,25 @@
 #include <tapegrad/core/shape.hpp>
 
 #include <limits>
-#include <optional>
 
 #include <tapegrad/core/error.hpp>
 
 namespace tapegrad {
 namespace {
 
-// The product of the extents with zeros counted as ones; nullopt for a negative extent or a
-// product past INT64_MAX. It is the element count of a non-empty shape and the first
-// contiguous stride times the first extent.
-std::optional<int64_t> span_of(const Shape& shape) {
-  int64_t span = 1;
+// Whether the extents are >= 0 and multiply, zeros counted as ones, to at most INT64_MAX;
+// `empty` tells whether one is 0. Unsigned, so one test per extent covers both: a negative
+// extent is >= 2^63 as uint64, and so is any product it enters (or that product overflows).
+bool span_fits(const Shape& shape, uint64_t& span, bool& empty) {
+  span = 1;
+  empty = false;
+  bool overflow = false;
   for (int64_t d : shape) {
-    if (d < 0 || __builtin_mul_overflow(span, std::max<int64_t>(d, 1), &span)) return std::nullopt;
+    empty |= d == 0;
+    overflow |=
+        __builtin_mul_overflow(span, d == 0 ? uint64_t{1} : static_cast<uint64_t>(d), &span);
   }
-  return span;
+  return !overflow && span <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
 }
 
 [[noreturn]] void throw_invalid_shape(const Shape& shape, const char* op) {
@@ -57,13 +60,14 @@ void Shape::erase(int64_t pos) {
 }
 
 int64_t Shape::numel() const {
-  const std::optional<int64_t> span = span_of(*this);
-  if (!span) throw_invalid_shape(*this, "shape");
-  return std::find(begin(), end(), 0) != end() ? 0 : *span;
+  return checked_numel(*this, "numel");
 }
 
-void check_shape(const Shape& shape, const char* op) {
-  if (!span_of(shape)) throw_invalid_shape(shape, op);
+int64_t checked_numel(const Shape& shape, const char* op) {
+  uint64_t span = 0;
+  bool empty = false;
+  if (!span_fits(shape, span, empty)) throw_invalid_shape(shape, op);
+  return empty ? 0 : static_cast<int64_t>(span);
 }
 
 std::string to_string(const Shape& s) {

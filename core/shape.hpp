@@ -63,6 +63,15 @@ class Shape {
     for (; first != last; ++first) push_back(static_cast<int64_t>(*first));
   }
 
+  friend class Tensor;
+  // The product without the checks, for a shape known to be valid: a tensor's, which
+  // empty() and make_view() checked. Tensor::numel() is called several times per op.
+  int64_t unchecked_numel() const {
+    int64_t n = 1;
+    for (int64_t d : *this) n *= d;
+    return n;
+  }
+
   std::array<int64_t, kMaxDims> dims_{};
   int64_t rank_ = 0;
 };
@@ -70,8 +79,12 @@ class Shape {
 // "[2,3]"; "[]" for a scalar.
 std::string to_string(const Shape& s);
 
-// Throws ShapeError naming `op` unless `shape` is valid (see the top of this file).
-void check_shape(const Shape& shape, const char* op);
+// The element count of `shape`; throws ShapeError naming `op` unless the shape is valid
+// (see the top of this file).
+int64_t checked_numel(const Shape& shape, const char* op);
+inline void check_shape(const Shape& shape, const char* op) {
+  checked_numel(shape, op);
+}
 
 // Row-major strides of a contiguous tensor of this shape; throws ShapeError for an invalid
 // shape.

@@ -84,14 +84,14 @@ namespace {
 
 // numel * element size, which must fit in int64 like every offset into the storage.
 std::size_t storage_bytes(const Shape& shape, DType dtype) {
-  check_shape(shape, "empty");
-  int64_t bytes = 0;
+  const int64_t n = checked_numel(shape, "empty");
   const auto size = static_cast<int64_t>(element_size(dtype));
-  if (__builtin_mul_overflow(shape.numel(), size, &bytes)) {
+  int64_t bytes = 0;
+  if (__builtin_mul_overflow(n, size, &bytes)) {
     throw_error<ShapeError>(
         "empty: shape {} of {} needs {} elements of {} bytes, more than the {} bytes a tensor "
         "can hold",
-        shape, dtype, shape.numel(), size, std::numeric_limits<int64_t>::max());
+        shape, dtype, n, size, std::numeric_limits<int64_t>::max());
   }
   return static_cast<std::size_t>(bytes);
 }
@@ -108,6 +108,7 @@ Tensor empty(const Shape& shape, DType dtype) {
 }
 
 Tensor make_view(const Tensor& t, const Shape& shape, const Shape& strides, int64_t offset) {
+  check_shape(shape, "make_view");  // so that Tensor::numel() need not check
   auto impl = make_cached<TensorImpl>();
   impl->storage = t.impl().storage;
   impl->shape = shape;
