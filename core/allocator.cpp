@@ -16,11 +16,11 @@ namespace {
 
 constexpr std::size_t kAlignment = 64;
 
-// 64-byte granules up to 1 KiB, then four size classes per power of two, so rounding
-// wastes at most a quarter of a block.
 // The largest block: rounding it up stays below 2^64 and its class below kClasses.
 constexpr std::size_t kLargestBlock = std::size_t{1} << 63;
 
+// 64-byte granules up to 1 KiB, then four size classes per power of two, so rounding
+// wastes at most a quarter of a block.
 std::size_t size_class(std::size_t bytes) {
   bytes = std::max<std::size_t>(bytes, 1);
   if (bytes <= 1024) return (bytes + kAlignment - 1) / kAlignment * kAlignment;

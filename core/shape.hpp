@@ -6,7 +6,9 @@
 // A valid shape has extents >= 0 whose product, zeros counted as ones, fits in int64: that
 // product is the element count of a non-empty tensor and bounds its contiguous strides, and
 // a shape with a zero extent still has strides (a [0, 2^62, 4] tensor's first is 2^64).
-// numel() and contiguous_strides() check this, so no size computed from a shape wraps.
+// numel(), checked_numel() and contiguous_strides() check this, so no size computed from a
+// shape wraps; empty() and make_view() check every tensor's shape once, so Tensor::numel()
+// can take the plain product.
 #pragma once
 
 #include <algorithm>
