@@ -279,7 +279,8 @@ void PendingGradient::add_slice(const InputGradient& g, const Shape& shape, DTyp
   }
   owned = true;
   const int64_t n = g.values.shape()[g.axis];
-  kernel::add_into(kernel::slice(sum, g.axis, g.start, g.start + n * g.step, g.step), g.values);
+  const int64_t stop = kernel::slice_stop(g.start, n, g.step);
+  kernel::add_into(kernel::slice(sum, g.axis, g.start, stop, g.step), g.values);
 }
 
 Tensor PendingGradient::take() {

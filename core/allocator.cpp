@@ -9,16 +9,25 @@
 #include <new>
 #include <vector>
 
+#include <tapegrad/core/error.hpp>
+
 namespace tapegrad {
 namespace {
 
 constexpr std::size_t kAlignment = 64;
+
+// The largest block: rounding it up stays below 2^64 and its class below kClasses.
+constexpr std::size_t kLargestBlock = std::size_t{1} << 63;
 
 // 64-byte granules up to 1 KiB, then four size classes per power of two, so rounding
 // wastes at most a quarter of a block.
 std::size_t size_class(std::size_t bytes) {
   bytes = std::max<std::size_t>(bytes, 1);
   if (bytes <= 1024) return (bytes + kAlignment - 1) / kAlignment * kAlignment;
+  if (bytes > kLargestBlock) {
+    throw_error<Error>("allocator: {} bytes were asked for, more than the largest block of {}",
+                       bytes, kLargestBlock);
+  }
   const std::size_t octave = std::bit_floor(bytes);
   const std::size_t step = octave / 4;
   return (bytes + step - 1) / step * step;
@@ -64,9 +73,16 @@ struct Counters {
   }
 };
 
+// Only on a cache miss, so the cached path pays nothing for the error.
 void* system_allocate(std::size_t cls) {
   void* p = std::aligned_alloc(kAlignment, cls);
-  if (p == nullptr) throw std::bad_alloc();
+  if (p == nullptr) {
+    throw_error<Error>(
+        "allocator: out of memory: {} bytes ({:.2f} GiB) were asked for and the system could "
+        "not provide them; free tensors, use smaller batches, or call tg::empty_cache() to "
+        "return cached blocks",
+        cls, static_cast<double>(cls) / (1 << 30));
+  }
   return p;
 }
 

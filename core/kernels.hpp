@@ -60,13 +60,20 @@ Tensor sum(const Tensor& x, const std::vector<int64_t>& axes, bool keepdim);
 Tensor max(const Tensor& x, const std::vector<int64_t>& axes, bool keepdim);
 // Reduces a broadcast result back to `shape` by summing the broadcast axes.
 Tensor sum_to(const Tensor& x, const Shape& shape);
-// Sorted, de-duplicated, non-negative axes; empty input means all axes.
+// Sorted, non-negative axes; empty input means all axes. An axis named twice (0 and -rank
+// included) throws ShapeError naming `op`, as NumPy does.
 std::vector<int64_t> normalize_axes(const std::vector<int64_t>& axes, int64_t rank, const char* op);
 
 // Views: share storage with the input.
 Tensor transpose(const Tensor& x, int64_t axis0, int64_t axis1);
 Tensor permute(const Tensor& x, const std::vector<int64_t>& order);
 Tensor slice(const Tensor& x, int64_t axis, int64_t start, int64_t stop, int64_t step = 1);
+// A stop for slice() that takes `count` elements from start in steps of `step`, for rules
+// that know a slice's length: start + count * step can overflow where the last index + 1,
+// start + (count - 1) * step + 1, lies on the axis.
+inline int64_t slice_stop(int64_t start, int64_t count, int64_t step) {
+  return count == 0 ? start : start + (count - 1) * step + 1;
+}
 Tensor select(const Tensor& x, int64_t axis, int64_t index);
 Tensor broadcast_to(const Tensor& x, const Shape& shape);
 Tensor unsqueeze(const Tensor& x, int64_t axis);

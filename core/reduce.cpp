@@ -81,7 +81,11 @@ std::vector<int64_t> normalize_axes(const std::vector<int64_t>& axes, int64_t ra
   }
   for (int64_t a : axes) out.push_back(normalize_axis(a, rank, op));
   std::sort(out.begin(), out.end());
-  out.erase(std::unique(out.begin(), out.end()), out.end());
+  const auto repeated = std::adjacent_find(out.begin(), out.end());
+  if (repeated != out.end()) {
+    throw_error<ShapeError>("{}: axis {} appears more than once in axes [{}] (rank {})", op,
+                            *repeated, fmt::join(axes, ","), rank);
+  }
   return out;
 }
 

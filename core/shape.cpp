@@ -1,8 +1,39 @@
 #include <tapegrad/core/shape.hpp>
 
+#include <limits>
+
 #include <tapegrad/core/error.hpp>
 
 namespace tapegrad {
+namespace {
+
+// Whether the extents are >= 0 and multiply, zeros counted as ones, to at most INT64_MAX;
+// `empty` tells whether one is 0. Unsigned, so one test per extent covers both: a negative
+// extent is >= 2^63 as uint64, and so is any product it enters (or that product overflows).
+bool span_fits(const Shape& shape, uint64_t& span, bool& empty) {
+  span = 1;
+  empty = false;
+  bool overflow = false;
+  for (int64_t d : shape) {
+    empty |= d == 0;
+    overflow |=
+        __builtin_mul_overflow(span, d == 0 ? uint64_t{1} : static_cast<uint64_t>(d), &span);
+  }
+  return !overflow && span <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
+}
+
+[[noreturn]] void throw_invalid_shape(const Shape& shape, const char* op) {
+  const auto negative = std::find_if(shape.begin(), shape.end(), [](int64_t d) { return d < 0; });
+  if (negative != shape.end()) {
+    throw_error<ShapeError>("{}: negative extent {} in shape {}", op, *negative, shape);
+  }
+  throw_error<ShapeError>(
+      "{}: shape {} is too large: its extents (zeros counted as 1) multiply past {}, the "
+      "largest element count or stride an int64 holds",
+      op, shape, std::numeric_limits<int64_t>::max());
+}
+
+}  // namespace
 
 Shape Shape::filled(int64_t rank, int64_t value) {
   Shape s;
@@ -29,9 +60,14 @@ void Shape::erase(int64_t pos) {
 }
 
 int64_t Shape::numel() const {
-  int64_t n = 1;
-  for (int64_t d : *this) n *= d;
-  return n;
+  return checked_numel(*this, "numel");
+}
+
+int64_t checked_numel(const Shape& shape, const char* op) {
+  uint64_t span = 0;
+  bool empty = false;
+  if (!span_fits(shape, span, empty)) throw_invalid_shape(shape, op);
+  return empty ? 0 : static_cast<int64_t>(span);
 }
 
 std::string to_string(const Shape& s) {
@@ -39,6 +75,8 @@ std::string to_string(const Shape& s) {
 }
 
 Shape contiguous_strides(const Shape& shape) {
+  // Zero extents count as 1, so an empty tensor's strides are those of a non-empty one.
+  check_shape(shape, "contiguous_strides");
   Shape strides = Shape::filled(shape.size(), 1);
   for (int64_t i = shape.size() - 2; i >= 0; --i) {
     strides[i] = strides[i + 1] * std::max<int64_t>(shape[i + 1], 1);

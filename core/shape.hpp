@@ -2,6 +2,13 @@
 //
 // Shapes are built for every op result, so they must not touch the heap: a Shape stores up
 // to kMaxDims extents in place. Ranks above that throw ShapeError.
+//
+// A valid shape has extents >= 0 whose product, zeros counted as ones, fits in int64: that
+// product is the element count of a non-empty tensor and bounds its contiguous strides, and
+// a shape with a zero extent still has strides (a [0, 2^62, 4] tensor's first is 2^64).
+// numel(), checked_numel() and contiguous_strides() check this, so no size computed from a
+// shape wraps; empty() and make_view() check every tensor's shape once, so Tensor::numel()
+// can take the plain product.
 #pragma once
 
 #include <algorithm>
@@ -44,7 +51,7 @@ class Shape {
   void insert(int64_t pos, int64_t d);
   void erase(int64_t pos);
 
-  // Product of the extents (1 for a scalar).
+  // Product of the extents (1 for a scalar); throws ShapeError for an invalid shape.
   int64_t numel() const;
   std::vector<int64_t> vec() const { return {begin(), end()}; }
 
@@ -58,6 +65,15 @@ class Shape {
     for (; first != last; ++first) push_back(static_cast<int64_t>(*first));
   }
 
+  friend class Tensor;
+  // The product without the checks, for a shape known to be valid: a tensor's, which
+  // empty() and make_view() checked. Tensor::numel() is called several times per op.
+  int64_t unchecked_numel() const {
+    int64_t n = 1;
+    for (int64_t d : *this) n *= d;
+    return n;
+  }
+
   std::array<int64_t, kMaxDims> dims_{};
   int64_t rank_ = 0;
 };
@@ -65,7 +81,15 @@ class Shape {
 // "[2,3]"; "[]" for a scalar.
 std::string to_string(const Shape& s);
 
-// Row-major strides of a contiguous tensor of this shape.
+// The element count of `shape`; throws ShapeError naming `op` unless the shape is valid
+// (see the top of this file).
+int64_t checked_numel(const Shape& shape, const char* op);
+inline void check_shape(const Shape& shape, const char* op) {
+  checked_numel(shape, op);
+}
+
+// Row-major strides of a contiguous tensor of this shape; throws ShapeError for an invalid
+// shape.
 Shape contiguous_strides(const Shape& shape);
 
 // Wraps a possibly negative axis into [0, rank); throws ShapeError naming `op` otherwise.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include <tapegrad/core/allocator.hpp>
 #include <tapegrad/core/kernels.hpp>
@@ -79,12 +80,27 @@ Tensor Tensor::clone() const {
   return out;
 }
 
-Tensor empty(const Shape& shape, DType dtype) {
-  for (int64_t d : shape) {
-    if (d < 0) throw_error<ShapeError>("empty: negative extent in shape {}", shape);
+namespace {
+
+// numel * element size, which must fit in int64 like every offset into the storage.
+std::size_t storage_bytes(const Shape& shape, DType dtype) {
+  const int64_t n = checked_numel(shape, "empty");
+  const auto size = static_cast<int64_t>(element_size(dtype));
+  int64_t bytes = 0;
+  if (__builtin_mul_overflow(n, size, &bytes)) {
+    throw_error<ShapeError>(
+        "empty: shape {} of {} needs {} elements of {} bytes, more than the {} bytes a tensor "
+        "can hold",
+        shape, dtype, n, size, std::numeric_limits<int64_t>::max());
   }
+  return static_cast<std::size_t>(bytes);
+}
+
+}  // namespace
+
+Tensor empty(const Shape& shape, DType dtype) {
   auto impl = make_cached<TensorImpl>();
-  impl->storage = make_cached<Storage>(shape.numel() * element_size(dtype));
+  impl->storage = make_cached<Storage>(storage_bytes(shape, dtype));
   impl->shape = shape;
   impl->strides = contiguous_strides(shape);
   impl->dtype = dtype;
@@ -92,6 +108,7 @@ Tensor empty(const Shape& shape, DType dtype) {
 }
 
 Tensor make_view(const Tensor& t, const Shape& shape, const Shape& strides, int64_t offset) {
+  check_shape(shape, "make_view");  // so that Tensor::numel() need not check
   auto impl = make_cached<TensorImpl>();
   impl->storage = t.impl().storage;
   impl->shape = shape;
@@ -123,8 +140,18 @@ Tensor ones_like(const Tensor& t) {
 }
 
 Tensor arange(double start, double stop, double step, DType dtype) {
+  if (!std::isfinite(start) || !std::isfinite(stop) || !std::isfinite(step)) {
+    throw_error<ValueError>("arange: start {}, stop {} and step {} must be finite", start, stop,
+                            step);
+  }
   if (step == 0) throw ValueError("arange: step must be non-zero");
-  const auto n = static_cast<int64_t>(std::max(0.0, std::ceil((stop - start) / step)));
+  const double count = std::max(0.0, std::ceil((stop - start) / step));
+  // 2^62 elements are more than any machine holds; a larger count would not convert.
+  if (!(count <= 0x1p62)) {
+    throw_error<ValueError>("arange: [{}, {}) in steps of {} has {} elements, too many", start,
+                            stop, step, count);
+  }
+  const auto n = static_cast<int64_t>(count);
   Tensor out = empty({n}, dtype);
   dispatch(dtype, [&]<class T>(T) {
     T* p = out.data<T>();

@@ -64,7 +64,8 @@ class Tensor {
   int64_t offset() const { return impl().offset; }
   int64_t dim() const { return impl().shape.size(); }
   int64_t size(int64_t axis) const;
-  int64_t numel() const { return impl().shape.numel(); }
+  // Unchecked: empty() and make_view() made sure the shape is valid (see shape.hpp).
+  int64_t numel() const { return impl().shape.unchecked_numel(); }
   DType dtype() const { return impl().dtype; }
   bool is_contiguous() const;
 

@@ -1,5 +1,6 @@
 // Shape kernels. All but concat return views that share the input's storage; only reshape
 // of non-contiguous data has to copy.
+#include <algorithm>
 #include <numeric>
 
 #include <tapegrad/core/kernels.hpp>
@@ -46,8 +47,11 @@ Tensor slice(const Tensor& x, int64_t axis, int64_t start, int64_t stop, int64_t
   stop = std::max(wrap(stop), start);
   Shape shape = x.shape();
   Shape strides = x.strides();
-  shape[a] = (stop - start + step - 1) / step;
-  strides[a] *= step;
+  // ceil((stop - start) / step) without the overflow of stop - start + step - 1.
+  shape[a] = stop == start ? 0 : (stop - start - 1) / step + 1;
+  // One element or none never uses the stride; keeping it spares stride * step the overflow
+  // of a step far beyond the axis (slice(x, 1, 0, 3, INT64_MAX)).
+  if (shape[a] > 1) strides[a] *= step;
   return make_view(x, shape, strides, x.offset() + start * x.strides()[a]);
 }
 
@@ -67,6 +71,7 @@ Tensor select(const Tensor& x, int64_t axis, int64_t index) {
 }
 
 Tensor broadcast_to(const Tensor& x, const Shape& shape) {
+  check_shape(shape, "broadcast_to");
   const Shape joint = broadcast_shapes(x.shape(), shape, "broadcast_to");
   if (!(joint == shape)) {
     throw_error<ShapeError>("broadcast_to: shape {} cannot be broadcast to {}", x.shape(), shape);
@@ -89,25 +94,22 @@ Tensor unsqueeze(const Tensor& x, int64_t axis) {
 }
 
 Shape infer_reshape(const Shape& from, const Shape& to, const char* op) {
+  const auto* inferred = std::find(to.begin(), to.end(), int64_t{-1});
+  // The target with its -1 (if any) as 1: the known extents, checked as a shape.
   Shape out = to;
-  int64_t inferred = -1;
-  int64_t known = 1;
-  for (int64_t d = 0; d < to.size(); ++d) {
-    if (to[d] == -1 && inferred < 0) {
-      inferred = d;
-    } else if (to[d] < 0) {
-      throw_error<ShapeError>("{}: invalid target shape {} (one -1 at most, no other negatives)",
-                              op, to);
-    } else {
-      known *= to[d];
-    }
+  if (inferred != to.end()) out[inferred - to.begin()] = 1;
+  if (std::any_of(out.begin(), out.end(), [](int64_t d) { return d < 0; })) {
+    throw_error<ShapeError>("{}: invalid target shape {} (one -1 at most, no other negatives)", op,
+                            to);
   }
-  if (inferred >= 0) {
+  check_shape(out, op);
+  if (inferred != to.end()) {
+    const int64_t known = out.numel();
     if (known == 0) {
       throw_error<ShapeError>("{}: cannot infer the -1 in {} for {}: other extents multiply to 0",
                               op, to, from);
     }
-    out[inferred] = from.numel() / known;
+    out[inferred - to.begin()] = from.numel() / known;
   }
   if (out.numel() != from.numel()) {
     throw_error<ShapeError>("{}: cannot reshape {} ({} elements) into {}", op, from, from.numel(),
@@ -137,7 +139,12 @@ Tensor concat(const std::vector<Tensor>& xs, int64_t axis) {
       throw_error<ShapeError>("concat: shapes {} and {} differ outside axis {}", xs[0].shape(),
                               x.shape(), a);
     }
-    shape[a] += x.shape()[a];
+    if (__builtin_add_overflow(shape[a], x.shape()[a], &shape[a])) {
+      throw_error<ShapeError>(
+          "concat: the extents along axis {} of {} inputs of shapes like {} "
+          "add up past INT64_MAX",
+          a, xs.size(), x.shape());
+    }
   }
   Tensor out = empty(shape, xs[0].dtype());
   int64_t start = 0;

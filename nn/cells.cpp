@@ -1,5 +1,7 @@
 #include <tapegrad/nn/cells.hpp>
 
+#include <limits>
+
 #include <tapegrad/core/kernels.hpp>
 #include <tapegrad/nn/init.hpp>
 #include <tapegrad/ops/ops.hpp>
@@ -15,6 +17,22 @@ GatedCell::GatedCell(int64_t in_features, int64_t units, int64_t gates, Tensor b
       bias(register_parameter("bias", std::move(bias_init))),
       units_(units) {}
 
+namespace {
+
+// The units of a cell of `gates` blocks of them, checked before the first parameter (the
+// bias) is made, so that gates * units and every parameter shape stay in range.
+int64_t cell_units(const char* cell, int64_t in_features, int64_t units, int64_t gates) {
+  positive_size(cell, "in_features", in_features);
+  positive_size(cell, "units", units);
+  if (units > std::numeric_limits<int64_t>::max() / gates) {
+    throw_error<ValueError>("{}: {} units of {} gates are more columns than int64 counts", cell,
+                            units, gates);
+  }
+  return units;
+}
+
+}  // namespace
+
 Tensor GatedCell::project_inputs(const Tensor& x) {
   if (x.dim() != 2 || x.shape()[1] != kernel.shape()[0]) {
     throw_error<ShapeError>(
@@ -29,7 +47,9 @@ State GatedCell::step(const Tensor& x_t, const State& state) {
 }
 
 SimpleRNNCell::SimpleRNNCell(int64_t in_features, int64_t units, SimpleRNNCellOptions opts)
-    : GatedCell(in_features, units, 1, init::zeros({units}, opts.dtype), opts.dtype),
+    : GatedCell(in_features, units, 1,
+                init::zeros({cell_units("SimpleRNNCell", in_features, units, 1)}, opts.dtype),
+                opts.dtype),
       activation_(opts.activation) {}
 
 State SimpleRNNCell::step_projected(const Tensor& p_t, const State& state) {
@@ -47,7 +67,9 @@ Tensor lstm_bias(int64_t units, bool unit_forget_bias, DType dtype) {
 }  // namespace
 
 LSTMCell::LSTMCell(int64_t in_features, int64_t units, LSTMCellOptions opts)
-    : GatedCell(in_features, units, 4, lstm_bias(units, opts.unit_forget_bias, opts.dtype),
+    : GatedCell(in_features, units, 4,
+                lstm_bias(cell_units("LSTMCell", in_features, units, 4), opts.unit_forget_bias,
+                          opts.dtype),
                 opts.dtype) {}
 
 State LSTMCell::initial_state(int64_t batch) const {
@@ -68,7 +90,9 @@ State LSTMCell::step_projected(const Tensor& p_t, const State& state) {
 }
 
 GRUCell::GRUCell(int64_t in_features, int64_t units, GRUCellOptions opts)
-    : GatedCell(in_features, units, 3, init::zeros({2, 3 * units}, opts.dtype), opts.dtype) {}
+    : GatedCell(in_features, units, 3,
+                init::zeros({2, 3 * cell_units("GRUCell", in_features, units, 3)}, opts.dtype),
+                opts.dtype) {}
 
 Tensor GRUCell::input_bias() const {
   return select(bias, 0, 0);

@@ -22,7 +22,10 @@ Tensor activate(Activation a, const Tensor& x) {
 }
 
 Dense::Dense(int64_t in_features, int64_t units, DenseOptions opts)
-    : kernel(register_parameter("kernel", init::glorot_uniform({in_features, units}, opts.dtype))),
+    : kernel(register_parameter(
+          "kernel", init::glorot_uniform({positive_size("Dense", "in_features", in_features),
+                                          positive_size("Dense", "units", units)},
+                                         opts.dtype))),
       opts_(opts) {
   if (opts.use_bias) bias = register_parameter("bias", init::zeros({units}, opts.dtype));
 }

@@ -1,7 +1,7 @@
 #include <tapegrad/nn/init.hpp>
 
+#include <algorithm>
 #include <cmath>
-#include <vector>
 
 #include <tapegrad/core/random.hpp>
 
@@ -11,7 +11,7 @@ namespace {
 // Householder-free QR by modified Gram-Schmidt in double: columns of `a` (rows x cols,
 // rows >= cols, column-major here) become orthonormal; returns diag(R)'s signs applied, so
 // the result is the Q of the unique QR with positive diagonal, as Keras's sign fix gives.
-void orthonormalize_columns(std::vector<double>& a, int64_t rows, int64_t cols) {
+void orthonormalize_columns(double* a, int64_t rows, int64_t cols) {
   for (int64_t j = 0; j < cols; ++j) {
     double* col = &a[j * rows];
     // Two passes ("twice is enough"): one pass of Gram-Schmidt leaves Q^T Q - I at
@@ -38,6 +38,8 @@ Tensor glorot_uniform(const Shape& shape, DType dtype) {
   if (shape.size() < 2) {
     throw_error<ShapeError>("glorot_uniform: needs a kernel of rank >= 2, got {}", shape);
   }
+  // Nothing to draw, and the fans below may be 0: an empty kernel, as Keras and PyTorch give.
+  if (shape.numel() == 0) return tapegrad::zeros(shape, dtype);
   // Keras: fan_in = shape[-2] * receptive field, fan_out = shape[-1] * receptive field.
   const int64_t receptive = shape.numel() / (shape[shape.size() - 2] * shape.back());
   const double fan_in = static_cast<double>(shape[shape.size() - 2] * receptive);
@@ -48,24 +50,28 @@ Tensor glorot_uniform(const Shape& shape, DType dtype) {
 
 Tensor orthogonal(const Shape& shape, double gain, DType dtype) {
   if (shape.size() != 2) throw_error<ShapeError>("orthogonal: needs a matrix, got {}", shape);
+  check_shape(shape, "orthogonal");
   const int64_t rows = shape[0];
   const int64_t cols = shape[1];
-  // Orthonormalize the longer side's vectors: a (n x m) matrix with n >= m.
+  // Orthonormalize the longer side's vectors: a (n x m) matrix with n >= m. Tensors, not
+  // vectors, hold the work: they check the shape and report a failed allocation.
   const int64_t n = std::max(rows, cols);
   const int64_t m = std::min(rows, cols);
-  std::vector<double> a(n * m);
+  Tensor work = empty({m, n}, f64);
+  double* a = work.data<double>();
   Generator& gen = default_generator();
-  for (double& v : a) v = gen.normal();
+  for (int64_t k = 0; k < m * n; ++k) a[k] = gen.normal();
   // Gram-Schmidt yields Q with R's diagonal positive: the sign correction Keras applies.
   orthonormalize_columns(a, n, m);
-  std::vector<double> out(rows * cols);
+  Tensor out = empty(shape, f64);
+  double* o = out.data<double>();
   for (int64_t i = 0; i < rows; ++i) {
     for (int64_t j = 0; j < cols; ++j) {
       // a holds m columns of length n; rows >= cols: out = Q, else out = Q^T.
-      out[i * cols + j] = gain * (rows >= cols ? a[j * n + i] : a[i * n + j]);
+      o[i * cols + j] = gain * (rows >= cols ? a[j * n + i] : a[i * n + j]);
     }
   }
-  return from_vector(out, shape).to(dtype);
+  return out.to(dtype);
 }
 
 Tensor uniform(const Shape& shape, double lo, double hi, DType dtype) {

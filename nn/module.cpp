@@ -92,4 +92,10 @@ DType Module::dtype() const {
   return params.empty() ? f32 : params.front().second.dtype();
 }
 
+int64_t positive_size(const char* layer, const char* argument, int64_t value) {
+  if (value <= 0)
+    throw_error<ValueError>("{}: {} must be positive, got {}", layer, argument, value);
+  return value;
+}
+
 }  // namespace tapegrad::nn

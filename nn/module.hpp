@@ -76,6 +76,11 @@ class Module {
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
 };
 
+// For layer constructors: `value` when it is > 0, else a ValueError such as "SimpleRNN:
+// units must be positive, got 0". Returning the value lets an initializer list check it
+// before a parameter of that size is made.
+int64_t positive_size(const char* layer, const char* argument, int64_t value);
+
 // A module that holds another by value or shared pointer: SimpleRNN(...) in a braced list
 // becomes a shared_ptr<Module>.
 using ModulePtr = std::shared_ptr<Module>;

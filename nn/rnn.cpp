@@ -21,6 +21,14 @@ const std::string& step_name(int64_t t) {
   return names[t];
 }
 
+// The cell of a built-in layer, its sizes checked under the layer's name.
+template <class C, class Options>
+std::shared_ptr<C> make_cell(const char* layer, int64_t in_features, int64_t units, Options opts) {
+  positive_size(layer, "in_features", in_features);
+  positive_size(layer, "units", units);
+  return std::make_shared<C>(in_features, units, opts);
+}
+
 }  // namespace
 
 RNN::RNN(std::shared_ptr<Cell> cell, RNNOptions opts) : cell_(std::move(cell)), opts_(opts) {
@@ -84,7 +92,8 @@ RNNOutput RNN::run(const Tensor& x, const State& initial) {
       throw ShapeError(fmt::format("{}: input of shape {}: {}", label(), x.shape(), e.what()));
     }
   }
-  inputs = reshape(inputs, {steps, batch, -1});
+  // The width is given, not inferred (-1): with batch 0 there is nothing to infer it from.
+  inputs = reshape(inputs, {steps, batch, inputs.shape()[1]});
 
   State state = starting_state(batch, initial);
   std::vector<Tensor> outputs;
@@ -113,13 +122,14 @@ Tensor RNN::forward(const Tensor& x) {
 }
 
 SimpleRNN::SimpleRNN(int64_t in_features, int64_t units, RNNOptions opts, DType dtype)
-    : RNN(std::make_shared<SimpleRNNCell>(in_features, units, SimpleRNNCellOptions{.dtype = dtype}),
+    : RNN(make_cell<SimpleRNNCell>("SimpleRNN", in_features, units,
+                                   SimpleRNNCellOptions{.dtype = dtype}),
           opts) {}
 
 LSTM::LSTM(int64_t in_features, int64_t units, RNNOptions opts, DType dtype)
-    : RNN(std::make_shared<LSTMCell>(in_features, units, LSTMCellOptions{.dtype = dtype}), opts) {}
+    : RNN(make_cell<LSTMCell>("LSTM", in_features, units, LSTMCellOptions{.dtype = dtype}), opts) {}
 
 GRU::GRU(int64_t in_features, int64_t units, RNNOptions opts, DType dtype)
-    : RNN(std::make_shared<GRUCell>(in_features, units, GRUCellOptions{.dtype = dtype}), opts) {}
+    : RNN(make_cell<GRUCell>("GRU", in_features, units, GRUCellOptions{.dtype = dtype}), opts) {}
 
 }  // namespace tapegrad::nn

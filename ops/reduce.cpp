@@ -46,7 +46,8 @@ Tensor mean(const Tensor& x, const std::vector<int64_t>& axes, bool keepdim) {
   const Shape reduced = axes_of(x, axes, "mean");
   int64_t count = 1;
   for (int64_t a : reduced) count *= x.shape()[a];
-  return sum(x, axes, keepdim) / static_cast<double>(std::max<int64_t>(count, 1));
+  // The mean of no elements is 0 / 0 = NaN, as in NumPy and PyTorch.
+  return sum(x, axes, keepdim) / static_cast<double>(count);
 }
 
 Tensor max(const Tensor& x, const std::vector<int64_t>& axes, bool keepdim) {

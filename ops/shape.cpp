@@ -1,7 +1,6 @@
 #include <tapegrad/ops/shape.hpp>
 
 #include <algorithm>
-#include <numeric>
 
 #include <tapegrad/autograd/record.hpp>
 #include <tapegrad/core/kernels.hpp>
@@ -35,12 +34,13 @@ Tensor permute(const Tensor& x, const std::vector<int64_t>& order) {
 
 Tensor embed_slice(const Tensor& x, const Shape& shape, int64_t axis, int64_t start, int64_t step) {
   Tensor out = zeros(shape, x.dtype());
-  kernel::copy_into(kernel::slice(out, axis, start, start + x.shape()[axis] * step, step), x);
+  const int64_t stop = kernel::slice_stop(start, x.shape()[axis], step);
+  kernel::copy_into(kernel::slice(out, axis, start, stop, step), x);
   // d embed_slice(x) = the slice of g that x was written to
   return record({.op = "embed_slice", .inputs = {x}}, std::move(out),
                 [axis, start, step](const BackwardContext& c) -> Grads {
                   const int64_t n = c.input_shape(0)[axis];
-                  return {slice(c.grad, axis, start, start + n * step, step)};
+                  return {slice(c.grad, axis, start, kernel::slice_stop(start, n, step), step)};
                 });
 }
 
@@ -113,7 +113,14 @@ Tensor stack(const std::vector<Tensor>& xs, int64_t axis) {
 
 std::vector<Tensor> split(const Tensor& x, const std::vector<int64_t>& sizes, int64_t axis) {
   const int64_t a = normalize_axis(axis, x.dim(), "split");
-  const int64_t total = std::accumulate(sizes.begin(), sizes.end(), int64_t{0});
+  // Sizes >= 0 that add up to the extent: then no running start below overflows or wraps.
+  int64_t total = 0;
+  for (int64_t n : sizes) {
+    if (n < 0 || __builtin_add_overflow(total, n, &total)) {
+      throw_error<ShapeError>("split: sizes [{}] must be >= 0 and add up to axis {} of shape {}",
+                              fmt::join(sizes, ","), a, x.shape());
+    }
+  }
   if (total != x.shape()[a]) {
     throw_error<ShapeError>("split: sizes [{}] add up to {}, but axis {} of shape {} has {}",
                             fmt::join(sizes, ","), total, a, x.shape(), x.shape()[a]);

@@ -19,6 +19,7 @@
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -26,6 +27,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <limits>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -143,6 +145,19 @@ int64_t csv_field_count(const std::string& path) {
   tg::throw_error<tg::ValueError>("'{}' is empty", path);
 }
 
+// A --column given as digits, as an index; a ValueError naming the flag when it does not
+// fit in int64 (the usage error of any other bad flag value, not an internal one).
+int64_t column_index(const std::string& digits) {
+  int64_t index = 0;
+  const char* end = digits.data() + digits.size();
+  const auto [stop, ec] = std::from_chars(digits.data(), end, index);
+  if (ec != std::errc() || stop != end) {
+    tg::throw_error<tg::ValueError>("--column: '{}' is not a column index (at most {})", digits,
+                                    std::numeric_limits<int64_t>::max());
+  }
+  return index;
+}
+
 struct Dataset {
   tg::Tensor X, y;
   std::string description;
@@ -160,7 +175,7 @@ Dataset load_data(const TrainConfig& c) {
   std::string column = c.column;
   if (column.empty()) column = std::to_string(csv_field_count(c.data) - 1);
   if (!column.empty() && std::all_of(column.begin(), column.end(), ::isdigit)) {
-    series = tg::data::read_csv_column(c.data, static_cast<int64_t>(std::stoll(column)));
+    series = tg::data::read_csv_column(c.data, column_index(column));
   } else {
     series = tg::data::read_csv_column(c.data, column);
   }
@@ -464,6 +479,24 @@ CLI::Validator positive_integer() {
       "");
 }
 
+// A whole number in [0, 2^64): CLI11 alone turns "-1" into 2^64 - 1 and saturates a longer
+// number without a word, so two different seeds would silently run alike.
+CLI::Validator unsigned_64() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        std::uint64_t v = 0;
+        const char* end = text.data() + text.size();
+        const auto [stop, ec] = std::from_chars(text.data(), end, v);
+        if (text.empty() || ec != std::errc() || stop != end) {
+          return "must be a whole number in [0, " +
+                 std::to_string(std::numeric_limits<std::uint64_t>::max()) + "], got '" + text +
+                 "'";
+        }
+        return {};
+      },
+      "");
+}
+
 void add_model_flags(CLI::App& cmd, ModelConfig& m) {
   cmd.add_option("--cell", m.cell, "Recurrent cell of every layer")
       ->check(CLI::IsMember({"rnn", "lstm", "gru"}).description(""))
@@ -526,6 +559,7 @@ GivenFlags add_train_flags(CLI::App& train, TrainConfig& c) {
       ->type_name("F")
       ->capture_default_str();
   train.add_option("--seed", c.seed, "Random seed (data, initial weights, shuffling)")
+      ->check(unsigned_64())
       ->type_name("N")
       ->capture_default_str();
   train.add_option("--threads", c.threads, "BLAS threads (0: library default)")

@@ -4,52 +4,23 @@
 // cases here have nothing to run and say so.
 #include <doctest/doctest.h>
 
-#include <sys/wait.h>
-
-#include <cstdlib>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include <tapegrad/tapegrad.hpp>
 
-#include <test_util.hpp>
+#include "cli_util.hpp"
 
 namespace tg = tapegrad;
 
 using tg_test::contains;
+using tg_test::lines_of;
 using tg_test::read_file;
+using tg_test::Result;
 using tg_test::ScratchDir;
 using tg_test::write_file;
 
 namespace {
-
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> out;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) out.push_back(line);
-  return out;
-}
-
-struct Result {
-  int code = -1;
-  std::string out, err;
-};
-
-#ifdef TAPEGRAD_CLI
-// Runs `tapegrad <args>` (args are shell words) with stdout and stderr captured.
-Result run(const ScratchDir& dir, const std::string& args) {
-  const std::string out = dir / "stdout.txt", err = dir / "stderr.txt";
-  const std::string cmd =
-      std::string("'") + TAPEGRAD_CLI + "' " + args + " >'" + out + "' 2>'" + err + "' </dev/null";
-  const int status = std::system(cmd.c_str());
-  Result r;
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.out = read_file(out);
-  r.err = read_file(err);
-  return r;
-}
-#endif
 
 tg::nn::Sequential reference_model() {
   return tg::nn::Sequential{tg::nn::SimpleRNN(1, 64, {.return_sequences = true}),
@@ -65,6 +36,8 @@ TEST_CASE("tapegrad program: not built (TAPEGRAD_BUILD_TOOLS=OFF), nothing to te
 }
 
 #else
+
+using tg_test::run;
 
 TEST_CASE("tapegrad --help and train --help exit 0 and describe the flags") {
   ScratchDir dir("tapegrad-cli");

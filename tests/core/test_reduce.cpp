@@ -84,10 +84,10 @@ TEST_CASE("reduce: sum and max over every subset of axes") {
   CHECK(checked == 2 * 3 * 8 * 2 * 2);
 }
 
-TEST_CASE("reduce: negative and repeated axes normalize") {
+TEST_CASE("reduce: negative axes normalize, a repeated one throws (as in NumPy)") {
   const tg::Tensor x = k::reshape(tg::arange(24), {2, 3, 4});
   CHECK(k::sum(x, {-1}, false).to_vector<float>() == k::sum(x, {2}, false).to_vector<float>());
-  CHECK(k::sum(x, {0, -3}, false).shape() == tg::Shape{3, 4});
+  CHECK_THROWS_AS(k::sum(x, {0, -3}, false), tg::ShapeError);
   CHECK(k::sum(x, {}, false).dim() == 0);
   CHECK(k::sum(x, {}, false).item() == 276.0);
   CHECK(k::max(x, {0, 2}, true).to_vector<float>() == std::vector<float>{15, 19, 23});

@@ -1,0 +1,44 @@
+// Running the tapegrad program as a user runs it, for the tests/cli suites. TAPEGRAD_CLI (the
+// path of the built program) comes from tests/CMakeLists.txt when tools are built; without
+// it run() is not declared and the suites say there is nothing to test.
+#pragma once
+
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <test_util.hpp>
+
+namespace tg_test {
+
+inline std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) out.push_back(line);
+  return out;
+}
+
+struct Result {
+  int code = -1;
+  std::string out, err;
+};
+
+#ifdef TAPEGRAD_CLI
+// Runs `tapegrad <args>` (args are shell words) with stdout and stderr captured.
+inline Result run(const ScratchDir& dir, const std::string& args) {
+  const std::string out = dir / "stdout.txt", err = dir / "stderr.txt";
+  const std::string cmd =
+      std::string("'") + TAPEGRAD_CLI + "' " + args + " >'" + out + "' 2>'" + err + "' </dev/null";
+  const int status = std::system(cmd.c_str());
+  Result r;
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.out = read_file(out);
+  r.err = read_file(err);
+  return r;
+}
+#endif
+
+}  // namespace tg_test
