@@ -394,14 +394,18 @@ void check_unique_names(const std::vector<SafetensorsEntry>& entries, const std:
 
 // Two tensors sharing bytes would alias in the file; writers never produce that, so it
 // means the file is corrupt or crafted. Empty tensors own no bytes and cannot overlap.
-// (Gaps and trailing bytes, which some writers leave, are allowed.)
-void check_no_overlap(std::vector<SafetensorsEntry> entries, const std::string& path) {
-  std::erase_if(entries, [](const auto& e) { return e.data_begin == e.data_end; });
-  std::sort(entries.begin(), entries.end(),
-            [](const auto& a, const auto& b) { return a.data_begin < b.data_begin; });
-  for (std::size_t i = 1; i < entries.size(); ++i) {
-    const auto& prev = entries[i - 1];
-    const auto& next = entries[i];
+// (Gaps and trailing bytes, which some writers leave, are allowed.) Sorts pointers, not
+// copies, to keep the memory a header costs small.
+void check_no_overlap(const std::vector<SafetensorsEntry>& entries, const std::string& path) {
+  std::vector<const SafetensorsEntry*> owning_bytes;
+  for (const auto& e : entries) {
+    if (e.data_begin != e.data_end) owning_bytes.push_back(&e);
+  }
+  std::sort(owning_bytes.begin(), owning_bytes.end(),
+            [](const auto* a, const auto* b) { return a->data_begin < b->data_begin; });
+  for (std::size_t i = 1; i < owning_bytes.size(); ++i) {
+    const auto& prev = *owning_bytes[i - 1];
+    const auto& next = *owning_bytes[i];
     if (prev.data_end > next.data_begin) {
       fail_load(path, "tensors '{}' [{}, {}] and '{}' [{}, {}] overlap", prev.name, prev.data_begin,
                 prev.data_end, next.name, next.data_begin, next.data_end);
