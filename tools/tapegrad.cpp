@@ -331,6 +331,13 @@ void check_resume_matches(const TrainConfig& c, const tg::nn::CheckpointInfo& in
 int resume(const TrainConfig& c, tg::nn::Module& model, tg::optim::Optimizer& opt, Curve& curve) {
   check_resume_matches(c, tg::nn::read_checkpoint_info(c.resume));
   const tg::nn::CheckpointInfo info = tg::nn::load_checkpoint(c.resume, model, opt);
+  // The curve gets a row per epoch done, so the epoch count from the file is bounded by the
+  // run's (--epochs is at most 10^6) before anything is sized by it.
+  if (info.epoch > c.epochs) {
+    tg::throw_error<tg::ValueError>(
+        "--resume: '{}' is at epoch {}, past --epochs {}: give --epochs {} or more to continue it",
+        c.resume, info.epoch, c.epochs, info.epoch);
+  }
   curve.restore_from(info.extra, info.epoch, c.resume);
   if (c.verbose > 0) {
     std::cout << fmt::format("Resumed from '{}' at epoch {}/{}\n", c.resume, info.epoch, c.epochs);

@@ -229,6 +229,14 @@ TEST_CASE("--resume refuses a checkpoint whose numbers are not what the format s
   r = run(dir, "train --epochs 3 --resume '" + ckpt + "'" + flags);
   CHECK(r.code == 2);
   CHECK(contains(r.err, "metadata 'extra.history.loss': item 1 is not a number: '0.5abc'"));
+
+  // An epoch count the run cannot have reached (it sized the loss curve: 2^31 rows).
+  std::map<std::string, std::string> far_epoch = metadata;
+  far_epoch["epoch"] = "2147483647";
+  tg::save_safetensors(ckpt, good, far_epoch);
+  r = run(dir, "train --epochs 3 --resume '" + ckpt + "'" + flags);
+  CHECK(r.code == 2);
+  CHECK(contains(r.err, "is at epoch 2147483647, past --epochs 3"));
 }
 
 #endif
