@@ -174,7 +174,8 @@ std::uint64_t element_count(const std::string& path, const SafetensorsEntry& ent
   try {
     return static_cast<std::uint64_t>(entry.shape.numel());
   } catch (const ShapeError& e) {
-    fail_load(path, "tensor '{}' has an impossible shape ({})", entry.name, e.what());
+    fail_load(path, "tensor '{}': shape {} is not a valid tensor shape ({})", entry.name,
+              entry.shape, e.what());
   }
 }
 
