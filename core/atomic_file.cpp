@@ -1,9 +1,11 @@
 #include <tapegrad/core/atomic_file.hpp>
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -12,23 +14,115 @@
 #include <tapegrad/core/error.hpp>
 
 namespace tapegrad {
+namespace {
+
+// Like the kernel, give up on a chain of more links than this (a loop, most likely).
+constexpr int kMaxLinkHops = 40;
+
+// Numbers the writers of one process, so two threads writing one target use two temporaries.
+std::atomic<unsigned> writer_count{0};
+
+// A non-regular file type in words, for the error that refuses it.
+const char* file_type(mode_t mode) {
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISSOCK(mode)) return "a socket";
+  return "not a regular file";
+}
+
+std::string parent_directory(const std::string& path) {
+  const std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  return parent.empty() ? std::string(".") : parent.string();
+}
+
+// Errors by which open() says O_TMPFILE is unsupported: by the filesystem (EOPNOTSUPP), or
+// by a kernel older than 3.11, which sees O_DIRECTORY and refuses to open it for writing.
+bool tmpfile_unsupported(int err) {
+  return err == EOPNOTSUPP || err == EISDIR || err == EINVAL;
+}
+
+}  // namespace
 
 AtomicFileWriter::AtomicFileWriter(std::string op, std::string path)
-    : op_(std::move(op)),
-      path_(std::move(path)),
-      // The pid keeps two processes writing the same target from sharing a temporary.
-      tmp_(fmt::format("{}.tmp.{}", path_, ::getpid())) {
-  fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-  if (fd_ < 0) fail(fmt::format("cannot create '{}'", tmp_), errno);
+    : op_(std::move(op)), path_(std::move(path)) {
+  target_ = resolve_links();
+  // The pid and the counter make the name unique among live writers, so a file already
+  // there under it was left by a writer that died: it may be replaced.
+  tmp_ = fmt::format("{}.tmp.{}.{}", target_, ::getpid(), writer_count++);
+  check_target_and_open();
 }
 
 AtomicFileWriter::~AtomicFileWriter() {
   if (fd_ >= 0) ::close(fd_);
-  if (!committed_) ::unlink(tmp_.c_str());
+  if (tmp_exists_) ::unlink(tmp_.c_str());
 }
 
 void AtomicFileWriter::fail(std::string_view what, int err) const {
   throw IOError(fmt::format("{}: cannot write '{}': {}: {}", op_, path_, what, std::strerror(err)));
+}
+
+// The file path_ finally names after its symbolic links. It need not exist: writing through
+// a dangling link creates the link's target.
+std::string AtomicFileWriter::resolve_links() const {
+  std::filesystem::path p = path_;
+  for (int hops = 0; hops < kMaxLinkHops; ++hops) {
+    struct stat st {};
+    if (::lstat(p.c_str(), &st) != 0 || !S_ISLNK(st.st_mode)) return p.string();
+    std::error_code ec;
+    const std::filesystem::path link = std::filesystem::read_symlink(p, ec);
+    if (ec) fail("cannot read the symbolic link", ec.value());
+    p = link.is_absolute() ? link : p.parent_path() / link;
+  }
+  fail("cannot follow its symbolic links", ELOOP);
+}
+
+void AtomicFileWriter::check_target_and_open() {
+  struct stat st {};
+  const bool exists = ::stat(target_.c_str(), &st) == 0;
+  if (!exists && errno != ENOENT) fail(fmt::format("cannot stat '{}'", target_), errno);
+  if (exists && !S_ISREG(st.st_mode)) {
+    const std::string which =
+        target_ == path_ ? std::string("it") : fmt::format("its link target '{}'", target_);
+    throw IOError(fmt::format(
+        "{}: cannot write '{}': {} is {}, not a regular file; tapegrad replaces only regular "
+        "files: give the path of a file",
+        op_, path_, which, file_type(st.st_mode)));
+  }
+  open_temporary();
+  // Permission bits only: a set-user-ID bit is not carried over to content we wrote.
+  if (exists && ::fchmod(fd_, st.st_mode & 0777) != 0) {
+    fail("cannot give the temporary file the target's permissions", errno);
+  }
+}
+
+void AtomicFileWriter::open_temporary() {
+  const std::string dir = parent_directory(target_);
+  fd_ = ::open(dir.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0666);
+  if (fd_ >= 0) {
+    anonymous_ = true;
+    return;
+  }
+  if (!tmpfile_unsupported(errno)) {
+    fail(fmt::format("cannot create a temporary file in '{}'", dir), errno);
+  }
+  ::unlink(tmp_.c_str());  // a dead writer's leftover, if any (see the constructor)
+  fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+  if (fd_ < 0) fail(fmt::format("cannot create '{}'", tmp_), errno);
+  tmp_exists_ = true;
+}
+
+// Gives the anonymous temporary the name tmp_. Linking through /proc/self/fd needs no
+// privilege; AT_EMPTY_PATH (which needs CAP_DAC_READ_SEARCH) serves where /proc is absent.
+void AtomicFileWriter::link_temporary() {
+  ::unlink(tmp_.c_str());  // a dead writer's leftover, if any (see the constructor)
+  const std::string self = fmt::format("/proc/self/fd/{}", fd_);
+  if (::linkat(AT_FDCWD, self.c_str(), AT_FDCWD, tmp_.c_str(), AT_SYMLINK_FOLLOW) != 0 &&
+      ::linkat(fd_, "", AT_FDCWD, tmp_.c_str(), AT_EMPTY_PATH) != 0) {
+    fail(fmt::format("cannot link the temporary file as '{}'", tmp_), errno);
+  }
+  tmp_exists_ = true;
 }
 
 void AtomicFileWriter::write(const void* data, std::size_t bytes) {
@@ -45,17 +139,19 @@ void AtomicFileWriter::write(const void* data, std::size_t bytes) {
 
 void AtomicFileWriter::commit() {
   if (::fsync(fd_) != 0) fail("fsync failed", errno);
+  if (anonymous_) link_temporary();
   // On some filesystems a failed write is only reported by close().
   const int closed = ::close(std::exchange(fd_, -1));
   if (closed != 0) fail("close failed", errno);
-  if (::rename(tmp_.c_str(), path_.c_str()) != 0) {
+  if (::rename(tmp_.c_str(), target_.c_str()) != 0) {
     fail(fmt::format("cannot rename '{}' over it", tmp_), errno);
   }
-  committed_ = true;
+  tmp_exists_ = false;
+  sync_directory();
+}
 
-  const std::filesystem::path parent = std::filesystem::path(path_).parent_path();
-  const std::string dir = parent.empty() ? std::string(".") : parent.string();
-  const int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+void AtomicFileWriter::sync_directory() const {
+  const int dir_fd = ::open(parent_directory(target_).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dir_fd < 0) fail("written, but cannot open its directory to sync it", errno);
   // Filesystems that cannot sync a directory say EINVAL; the rename is done all the same.
   const bool synced = ::fsync(dir_fd) == 0 || errno == EINVAL;

@@ -1,10 +1,23 @@
 // Replacing a file atomically: readers (and a crash, or a full disk) see either the old file
 // or the complete new one, never a half-written file.
 //
-// The bytes go to a temporary file beside the target (same directory, so the same
-// filesystem), which is fsynced, closed and renamed over the target; then the directory is
-// synced so that the rename itself survives a power loss. Every writer of files in tapegrad
+// The bytes go to a temporary file in the target's directory (so the same filesystem),
+// which is fsynced, closed and renamed over the target; then the directory is synced so
+// that the rename itself survives a power loss. Every writer of files in tapegrad
 // (safetensors, checkpoints, CSV logs, the command-line program) goes through here.
+//
+// The temporary is created with O_TMPFILE, so it has no name while it is written: a
+// process killed mid-write leaves nothing behind. Only at commit is it linked to a
+// temporary name, at once renamed over the target (linkat cannot replace a file); a kill
+// between those two calls is the one window in which a "<target>.tmp.<pid>.<n>" file can
+// remain. Filesystems without O_TMPFILE get a named temporary from the start, removed on
+// every failure but not after a SIGKILL.
+//
+// The target must be a regular file or not exist: a directory, device, FIFO or socket is
+// refused (IOError naming it), so `--checkpoint /dev/null` cannot replace a device node. A
+// symbolic link is written through: its final target is replaced (the temporary goes in
+// that target's directory) and the link stays. An existing file keeps its permission bits;
+// a new one gets 0666 less the umask, as open() would give it.
 #pragma once
 
 #include <cstddef>
@@ -15,8 +28,8 @@ namespace tapegrad {
 
 class AtomicFileWriter {
  public:
-  // Creates the temporary file. `op` names the caller in error messages, which read
-  // "<op>: cannot write '<path>': <what failed>: <the OS's reason>" (IOError).
+  // Checks the target and creates the temporary. `op` names the caller in error messages,
+  // which read "<op>: cannot write '<path>': <what failed>: <the OS's reason>" (IOError).
   AtomicFileWriter(std::string op, std::string path);
   // Without a successful commit() the temporary file is removed and the target is untouched.
   ~AtomicFileWriter();
@@ -32,10 +45,18 @@ class AtomicFileWriter {
 
  private:
   [[noreturn]] void fail(std::string_view what, int err) const;
+  std::string resolve_links() const;
+  void check_target_and_open();
+  void open_temporary();
+  void link_temporary();
+  void sync_directory() const;
 
-  std::string op_, path_, tmp_;
+  std::string op_, path_;
+  std::string target_;  // path_ after following symbolic links
+  std::string tmp_;     // the temporary's name (from the start, or once linked at commit)
   int fd_ = -1;
-  bool committed_ = false;
+  bool anonymous_ = false;   // opened with O_TMPFILE: no name until commit
+  bool tmp_exists_ = false;  // tmp_ names our temporary on disk: remove it unless renamed
 };
 
 // `text` as the new content of `path`, atomically (see AtomicFileWriter).

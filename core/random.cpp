@@ -1,6 +1,7 @@
 #include <tapegrad/core/random.hpp>
 
 #include <cmath>
+#include <cstdlib>
 #include <numbers>
 #include <sstream>
 
@@ -49,16 +50,26 @@ std::string Generator::state() const {
   return out.str();
 }
 
+// The state comes from a file (a checkpoint), so all of it must read back: the engine, the
+// 0/1 flag, a finite spare normal spelled in full, and nothing after them.
 void Generator::set_state(const std::string& state) {
   std::istringstream in(state);
   std::mt19937_64 engine;
   bool has_spare = false;
   std::string spare;
   in >> engine >> has_spare >> spare;
-  if (in.fail()) throw ValueError("Generator::set_state: malformed generator state");
+  char* spare_end = nullptr;
+  const double spare_normal = std::strtod(spare.c_str(), &spare_end);
+  const bool spare_ok =
+      !spare.empty() && spare_end == spare.c_str() + spare.size() && std::isfinite(spare_normal);
+  if (in.fail() || !spare_ok || !(in >> std::ws).eof()) {
+    throw ValueError(
+        "Generator::set_state: malformed generator state (expected what Generator::state() "
+        "writes: the engine's words, a 0/1 flag and a finite hex float, nothing after)");
+  }
   engine_ = engine;
   has_spare_ = has_spare;
-  spare_normal_ = std::strtod(spare.c_str(), nullptr);
+  spare_normal_ = spare_normal;
 }
 
 Generator& default_generator() {

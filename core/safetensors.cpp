@@ -3,9 +3,9 @@
 // Loading runs in three steps, each of which can only fail with IOError:
 //   1. open the file (regular files only, so a FIFO cannot make us wait forever), read the
 //      8-byte header length and check it against the file size and a 100 MB cap;
-//   2. parse the header JSON (after checking its nesting depth, so a hostile header cannot
-//      exhaust the stack) and validate every entry against the size of the data section,
-//      without allocating anything whose size comes from the file;
+//   2. parse the header JSON with a SAX handler that accepts only the format's grammar and
+//      validates every entry against the size of the data section as it is read, so time
+//      is linear and memory bounded by the header's size (see "Header parsing" below);
 //   3. only then allocate each tensor, whose size is now known to fit inside the file, and
 //      read its bytes.
 // Saving plans the layout, builds the header with nlohmann's ordered_json (so the byte
@@ -26,8 +26,6 @@
 #include <cerrno>
 #include <cstring>
 #include <limits>
-#include <optional>
-#include <set>
 #include <string_view>
 #include <utility>
 
@@ -43,9 +41,6 @@ using json = nlohmann::json;
 constexpr std::string_view kMetadataKey = "__metadata__";
 // The reference implementation refuses larger headers too; real ones are a few kB.
 constexpr std::uint64_t kMaxHeaderBytes = 100'000'000;
-// A valid header nests three deep (root, entry, shape); the margin tolerates extra fields
-// other writers may add while keeping the JSON parser's recursion and memory bounded.
-constexpr int kMaxNesting = 8;
 
 // ---------------------------------------------------------------------------------------
 // Errors
@@ -136,175 +131,282 @@ OpenedFile open_for_reading(const std::string& path) {
 }
 
 // ---------------------------------------------------------------------------------------
-// Header parsing and validation
+// Header parsing
+//
+// The JSON is read by a SAX handler that accepts exactly the format's grammar
+//
+//   header   = { name: entry, ..., "__metadata__": metadata (optional) }
+//   entry    = { "dtype": "F32" | "F64", "shape": [count, ...], "data_offsets": [count, count] }
+//   metadata = { key: string, ... }
+//   count    = an integer in [0, INT64_MAX]
+//
+// and throws at the first event outside it (an unknown field, a nested array, a number that
+// is not such an integer, a repeated key), naming the tensor and what was expected. Nothing
+// the format has no place for is ever built, so time is linear in the header's size and
+// memory is the header text plus one SafetensorsEntry per tensor. (The DOM parse with a
+// callback used before was quadratic, as nlohmann 3.11 rescans an object at each of its
+// members, and it kept any extra field: a 49M-element array cost 1.9 GB.)
 
-// Deepest nesting of [ and { outside strings. nlohmann's parser keeps a stack entry per
-// level, so a header of 100 MB of '[' would cost gigabytes; this scan costs nothing.
-int json_nesting(std::string_view text, int limit) {
-  int depth = 0;
-  int deepest = 0;
-  bool in_string = false;
-  bool escaped = false;
-  for (const char c : text) {
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      }
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      deepest = std::max(deepest, ++depth);
-      if (deepest > limit) break;
-    } else if (c == ']' || c == '}') {
-      --depth;
-    }
-  }
-  return deepest;
+struct Header {
+  std::vector<SafetensorsEntry> entries;  // sorted by name
+  std::map<std::string, std::string> metadata;
+  std::uint64_t data_start = 0;  // file offset of the data section
+};
+
+// The fields of an entry, in the order the format lists them.
+enum class Field { dtype, shape, data_offsets };
+constexpr std::array<std::string_view, 3> kFieldNames = {"dtype", "shape", "data_offsets"};
+
+std::string_view field_name(Field f) {
+  return kFieldNames[static_cast<std::size_t>(f)];
 }
 
-// Parses the header; a key repeated within one object is an error because JSON parsers
-// disagree on which copy wins, so two readers could see two different files.
-json parse_header_json(const std::string& text, const std::string& path) {
-  // JSON text never holds a raw NUL, but nlohmann stops reading at one, which would let
-  // "{...}\0anything" pass; the reference implementation rejects it, and so do we.
-  if (const auto nul = text.find('\0'); nul != std::string::npos) {
-    fail_load(path, "header is not valid JSON (NUL byte at offset {})", nul);
-  }
-  if (json_nesting(text, kMaxNesting) > kMaxNesting) {
-    fail_load(path, "header JSON is nested deeper than {} levels", kMaxNesting);
-  }
-  // keys[d]: the keys seen so far in the object whose members sit at depth d.
-  std::vector<std::set<std::string>> keys(kMaxNesting + 2);
-  std::string duplicate;
-  const json::parser_callback_t check_keys = [&](int depth, json::parse_event_t event,
-                                                 json& parsed) {
-    const auto d = static_cast<std::size_t>(depth);
-    if (event == json::parse_event_t::object_start && d + 1 < keys.size()) keys[d + 1].clear();
-    if (event == json::parse_event_t::key && d < keys.size() && duplicate.empty() &&
-        !keys[d].insert(parsed.get<std::string>()).second) {
-      duplicate = parsed.get<std::string>();
-    }
-    return true;
-  };
-  json root;
+DType parse_dtype(const std::string& path, const std::string& name, const std::string& dtype) {
+  if (dtype == "F32") return f32;
+  if (dtype == "F64") return f64;
+  fail_load(path, "tensor '{}' has unsupported dtype '{}' (tapegrad reads F32 and F64)", name,
+            dtype);
+}
+
+// The entry's element count. Shape owns the overflow checks: numel() throws ShapeError when
+// the extents (zeros counted as ones, as they are for strides) multiply past INT64_MAX.
+std::uint64_t element_count(const std::string& path, const SafetensorsEntry& entry) {
   try {
-    root = json::parse(text, check_keys);
-  } catch (const json::exception& e) {
-    fail_load(path, "header is not valid JSON ({})", e.what());
+    return static_cast<std::uint64_t>(entry.shape.numel());
+  } catch (const ShapeError& e) {
+    fail_load(path, "tensor '{}': shape {} is not a valid tensor shape ({})", entry.name,
+              entry.shape, e.what());
   }
-  if (!duplicate.empty()) fail_load(path, "header repeats the key \"{}\"", duplicate);
-  if (!root.is_object()) fail_load(path, "header is not a JSON object");
-  return root;
 }
 
-DType parse_dtype(const std::string& name, const json& dtype, const std::string& path) {
-  if (!dtype.is_string()) fail_load(path, "tensor '{}': dtype is not a string", name);
-  const auto& s = dtype.get_ref<const std::string&>();
-  if (s == "F32") return f32;
-  if (s == "F64") return f64;
-  fail_load(path, "tensor '{}' has unsupported dtype '{}' (tapegrad reads F32 and F64)", name, s);
+// "12", or "more than 2^64" when the product does not fit (only ever printed).
+std::string describe_bytes(std::uint64_t count, std::uint64_t element_bytes) {
+  if (count > std::numeric_limits<std::uint64_t>::max() / element_bytes) return "more than 2^64";
+  return std::to_string(count * element_bytes);
 }
 
-// A JSON value that must be an integer in [0, INT64_MAX].
-std::uint64_t parse_count(const std::string& name, const char* field, const json& v,
-                          const std::string& path) {
-  if (!v.is_number_integer()) {
-    fail_load(path, "tensor '{}': {} holds {}, not an integer", name, field, v.dump());
-  }
-  if (!v.is_number_unsigned() && v.get<std::int64_t>() < 0) {
-    fail_load(path, "tensor '{}': {} holds the negative value {}", name, field, v.dump());
-  }
-  const auto value = v.get<std::uint64_t>();
-  if (value > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
-    fail_load(path, "tensor '{}': {} value {} is too large", name, field, value);
-  }
-  return value;
-}
-
-Shape parse_shape(const std::string& name, const json& shape, const std::string& path) {
-  if (!shape.is_array()) fail_load(path, "tensor '{}': shape is not an array", name);
-  if (shape.size() > static_cast<std::size_t>(Shape::kMaxDims)) {
-    fail_load(path, "tensor '{}' has {} dimensions; tapegrad supports at most {}", name,
-              shape.size(), Shape::kMaxDims);
-  }
-  Shape out;
-  for (const json& extent : shape) {
-    out.push_back(static_cast<int64_t>(parse_count(name, "shape", extent, path)));
-  }
-  return out;
-}
-
-// numel * element size, nullopt when it overflows: a shape like
-// [2^40, 2^40] must be rejected, not wrapped around to a small number that might match.
-std::optional<std::uint64_t> byte_size(const Shape& shape, DType dtype) {
-  std::uint64_t n = element_size(dtype);
-  for (const int64_t extent : shape) {
-    if (__builtin_mul_overflow(n, static_cast<std::uint64_t>(extent), &n)) return std::nullopt;
-  }
-  return n;
-}
-
-SafetensorsEntry parse_entry(const std::string& name, const json& info, std::uint64_t data_size,
-                             const std::string& path) {
-  if (!info.is_object()) fail_load(path, "tensor '{}': entry is not a JSON object", name);
-  for (const char* field : {"dtype", "shape", "data_offsets"}) {
-    if (!info.contains(field)) fail_load(path, "tensor '{}' has no \"{}\"", name, field);
-  }
-  SafetensorsEntry entry;
-  entry.name = name;
-  entry.dtype = parse_dtype(name, info["dtype"], path);
-  entry.shape = parse_shape(name, info["shape"], path);
-
-  const json& offsets = info["data_offsets"];
-  if (!offsets.is_array() || offsets.size() != 2) {
-    fail_load(path, "tensor '{}': data_offsets is not a [begin, end] pair", name);
-  }
-  entry.data_begin = parse_count(name, "data_offsets", offsets[0], path);
-  entry.data_end = parse_count(name, "data_offsets", offsets[1], path);
+// An entry whose fields all parsed: its offsets must lie in the data section and hold
+// exactly its elements.
+void check_entry_size(const std::string& path, const SafetensorsEntry& entry,
+                      std::uint64_t data_size) {
   if (entry.data_begin > entry.data_end) {
-    fail_load(path, "tensor '{}': data_offsets [{}, {}] end before they begin", name,
+    fail_load(path, "tensor '{}': data_offsets [{}, {}] end before they begin", entry.name,
               entry.data_begin, entry.data_end);
   }
   if (entry.data_end > data_size) {
     fail_load(path, "tensor '{}': data_offsets end {} lies beyond the data section ({} bytes)",
-              name, entry.data_end, data_size);
+              entry.name, entry.data_end, data_size);
   }
-  const std::optional<std::uint64_t> bytes = byte_size(entry.shape, entry.dtype);
-  if (bytes != entry.data_end - entry.data_begin) {
+  const std::uint64_t count = element_count(path, entry);
+  const std::uint64_t span = entry.data_end - entry.data_begin;
+  const std::uint64_t element_bytes = element_size(entry.dtype);
+  // Division, not count * element_bytes, which could wrap around to exactly `span`.
+  if (span % element_bytes != 0 || span / element_bytes != count) {
     fail_load(path, "tensor '{}': shape {} of {} needs {} bytes but data_offsets [{}, {}] hold {}",
-              name, entry.shape, entry.dtype,
-              bytes ? std::to_string(*bytes) : std::string("more than 2^64"), entry.data_begin,
-              entry.data_end, entry.data_end - entry.data_begin);
+              entry.name, entry.shape, entry.dtype, describe_bytes(count, element_bytes),
+              entry.data_begin, entry.data_end, span);
   }
-  return entry;
 }
 
-std::map<std::string, std::string> parse_metadata(const json& metadata, const std::string& path) {
-  if (!metadata.is_object()) fail_load(path, "__metadata__ is not a JSON object");
-  std::map<std::string, std::string> out;
-  for (const auto& [key, value] : metadata.items()) {
-    if (!value.is_string()) {
-      fail_load(path, "__metadata__ value for key '{}' is not a string but {}", key,
-                value.type_name());
-    }
-    out.emplace(key, value.get<std::string>());
+// nlohmann's SAX interface over the grammar above. `place_` says which part of the grammar
+// the next event belongs to; every handler either moves on or throws IOError.
+class HeaderParser {
+ public:
+  HeaderParser(const std::string& path, std::uint64_t data_size)
+      : path_(path), data_size_(data_size) {}
+
+  // The parsed entries and metadata, once the whole header was read.
+  Header take() && { return {std::move(entries_), std::move(metadata_)}; }
+
+  bool null() { return unexpected("null"); }
+  bool boolean(bool) { return unexpected("a boolean"); }
+  bool binary(json::binary_t&) { return unexpected("binary data"); }
+  bool number_float(json::number_float_t, const std::string& text) {
+    return unexpected(fmt::format("the number {}", text));
   }
-  return out;
+  // nlohmann reports integers written with a minus sign here, others as unsigned.
+  bool number_integer(json::number_integer_t value) {
+    if (value >= 0) return number_unsigned(static_cast<std::uint64_t>(value));
+    if (!in_count_list()) return unexpected(fmt::format("the number {}", value));
+    fail_tensor("{} holds the negative value {}", field_name(field_), value);
+  }
+  bool number_unsigned(json::number_unsigned_t value) {
+    if (!in_count_list()) return unexpected(fmt::format("the number {}", value));
+    if (value > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+      fail_tensor("{} value {} is too large (at most 2^63 - 1)", field_name(field_), value);
+    }
+    place_ == Place::shape ? add_extent(value) : add_offset(value);
+    return true;
+  }
+  bool string(std::string& value) {
+    if (place_ == Place::entry && field_ == Field::dtype) {
+      entry_.dtype = parse_dtype(path_, entry_.name, value);
+    } else if (place_ == Place::metadata) {
+      metadata_.emplace(key_, std::move(value));
+    } else {
+      return unexpected("a string");
+    }
+    return true;
+  }
+
+  bool start_object(std::size_t) {
+    if (place_ == Place::before_root) {
+      place_ = Place::root;
+    } else if (place_ == Place::root && key_ == kMetadataKey) {
+      place_ = Place::metadata;
+    } else if (place_ == Place::root) {
+      place_ = Place::entry;
+      entry_ = SafetensorsEntry{.name = std::move(key_)};
+      seen_fields_ = 0;
+    } else {
+      return unexpected("an object");
+    }
+    return true;
+  }
+  bool start_array(std::size_t) {
+    if (place_ == Place::entry && field_ == Field::shape) {
+      place_ = Place::shape;
+    } else if (place_ == Place::entry && field_ == Field::data_offsets) {
+      place_ = Place::data_offsets;
+      offsets_read_ = 0;
+    } else {
+      return unexpected("an array");
+    }
+    return true;
+  }
+  bool key(std::string& key) {
+    if (place_ == Place::entry) field_ = entry_field(key);
+    if (place_ == Place::metadata && metadata_.contains(key)) {
+      fail_load(path_, "__metadata__ repeats the key \"{}\"", key);
+    }
+    if (place_ == Place::root && key == kMetadataKey) {
+      if (seen_metadata_) fail_load(path_, "header repeats the key \"{}\"", key);
+      seen_metadata_ = true;
+    }
+    key_ = std::move(key);
+    return true;
+  }
+  bool end_object() {
+    if (place_ == Place::entry) finish_entry();
+    place_ = place_ == Place::root ? Place::after_root : Place::root;
+    return true;
+  }
+  bool end_array() {
+    if (place_ == Place::data_offsets && offsets_read_ != 2) not_a_pair();
+    place_ = Place::entry;
+    return true;
+  }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& e) {
+    fail_load(path_, "header is not valid JSON ({})", e.what());
+  }
+
+ private:
+  enum class Place { before_root, root, entry, shape, data_offsets, metadata, after_root };
+
+  template <class... Args>
+  [[noreturn]] void fail_tensor(fmt::format_string<Args...> what, Args&&... args) const {
+    fail_load(path_, "tensor '{}': {}", entry_.name,
+              fmt::format(what, std::forward<Args>(args)...));
+  }
+
+  [[noreturn]] void not_a_pair() const { fail_tensor("data_offsets is not a [begin, end] pair"); }
+
+  bool in_count_list() const { return place_ == Place::shape || place_ == Place::data_offsets; }
+
+  // A value the grammar has no place for, described as `found` ("an array", "the number 2.5").
+  [[noreturn]] bool unexpected(const std::string& found) const {
+    switch (place_) {
+      case Place::before_root:
+        fail_load(path_, "header is not a JSON object but {}", found);
+      case Place::root:
+        if (key_ == kMetadataKey)
+          fail_load(path_, "__metadata__ is not a JSON object but {}", found);
+        fail_load(path_, "tensor '{}': entry is not a JSON object but {}", key_, found);
+      case Place::entry:
+        if (field_ == Field::dtype) fail_tensor("dtype is not a string but {}", found);
+        if (field_ == Field::shape) fail_tensor("shape is not an array but {}", found);
+        fail_tensor("data_offsets is not a [begin, end] pair but {}", found);
+      case Place::shape:
+      case Place::data_offsets:
+        fail_tensor("{} holds {}, not an integer", field_name(field_), found);
+      case Place::metadata:
+        fail_load(path_, "__metadata__ value for key '{}' is not a string but {}", key_, found);
+      case Place::after_root:
+        break;
+    }
+    fail_load(path_, "header holds {} after its end", found);
+  }
+
+  Field entry_field(const std::string& key) {
+    const auto it = std::find(kFieldNames.begin(), kFieldNames.end(), key);
+    if (it == kFieldNames.end()) {
+      fail_tensor("unknown field \"{}\" (an entry holds only dtype, shape and data_offsets)", key);
+    }
+    const auto bit = 1u << (it - kFieldNames.begin());
+    if (seen_fields_ & bit) fail_tensor("header repeats the key \"{}\"", key);
+    seen_fields_ |= bit;
+    return static_cast<Field>(it - kFieldNames.begin());
+  }
+
+  void add_extent(std::uint64_t extent) {
+    if (entry_.shape.size() == Shape::kMaxDims) {
+      fail_tensor("shape has {} dimensions or more; tapegrad supports at most {}",
+                  Shape::kMaxDims + 1, Shape::kMaxDims);
+    }
+    entry_.shape.push_back(static_cast<int64_t>(extent));
+  }
+
+  void add_offset(std::uint64_t offset) {
+    if (offsets_read_ == 2) not_a_pair();
+    (offsets_read_++ == 0 ? entry_.data_begin : entry_.data_end) = offset;
+  }
+
+  void finish_entry() {
+    for (std::size_t i = 0; i < kFieldNames.size(); ++i) {
+      if (!(seen_fields_ & (1u << i))) {
+        fail_load(path_, "tensor '{}' has no \"{}\"", entry_.name, kFieldNames[i]);
+      }
+    }
+    check_entry_size(path_, entry_, data_size_);
+    entries_.push_back(std::move(entry_));
+  }
+
+  const std::string& path_;
+  const std::uint64_t data_size_;
+  Place place_ = Place::before_root;
+  std::string key_;  // the last key read: a tensor's name, a field, a metadata key
+  SafetensorsEntry entry_;
+  Field field_ = Field::dtype;
+  unsigned seen_fields_ = 0;  // bit i: kFieldNames[i] was read for entry_
+  int offsets_read_ = 0;
+  bool seen_metadata_ = false;
+  std::vector<SafetensorsEntry> entries_;
+  std::map<std::string, std::string> metadata_;
+};
+
+// A tensor named twice is an error because JSON parsers disagree on which copy wins, so two
+// readers could see two different files. `entries` is sorted by name.
+void check_unique_names(const std::vector<SafetensorsEntry>& entries, const std::string& path) {
+  const auto twice =
+      std::adjacent_find(entries.begin(), entries.end(),
+                         [](const auto& a, const auto& b) { return a.name == b.name; });
+  if (twice != entries.end()) fail_load(path, "header repeats the key \"{}\"", twice->name);
 }
 
 // Two tensors sharing bytes would alias in the file; writers never produce that, so it
 // means the file is corrupt or crafted. Empty tensors own no bytes and cannot overlap.
-void check_no_overlap(std::vector<SafetensorsEntry> entries, const std::string& path) {
-  std::erase_if(entries, [](const auto& e) { return e.data_begin == e.data_end; });
-  std::sort(entries.begin(), entries.end(),
-            [](const auto& a, const auto& b) { return a.data_begin < b.data_begin; });
-  for (std::size_t i = 1; i < entries.size(); ++i) {
-    const auto& prev = entries[i - 1];
-    const auto& next = entries[i];
+// (Gaps and trailing bytes, which some writers leave, are allowed.) Sorts pointers, not
+// copies, to keep the memory a header costs small.
+void check_no_overlap(const std::vector<SafetensorsEntry>& entries, const std::string& path) {
+  std::vector<const SafetensorsEntry*> owning_bytes;
+  for (const auto& e : entries) {
+    if (e.data_begin != e.data_end) owning_bytes.push_back(&e);
+  }
+  std::sort(owning_bytes.begin(), owning_bytes.end(),
+            [](const auto* a, const auto* b) { return a->data_begin < b->data_begin; });
+  for (std::size_t i = 1; i < owning_bytes.size(); ++i) {
+    const auto& prev = *owning_bytes[i - 1];
+    const auto& next = *owning_bytes[i];
     if (prev.data_end > next.data_begin) {
       fail_load(path, "tensors '{}' [{}, {}] and '{}' [{}, {}] overlap", prev.name, prev.data_begin,
                 prev.data_end, next.name, next.data_begin, next.data_end);
@@ -312,11 +414,21 @@ void check_no_overlap(std::vector<SafetensorsEntry> entries, const std::string& 
   }
 }
 
-struct Header {
-  std::vector<SafetensorsEntry> entries;  // sorted by name
-  std::map<std::string, std::string> metadata;
-  std::uint64_t data_start = 0;  // file offset of the data section
-};
+Header parse_header(const std::string& text, std::uint64_t data_size, const std::string& path) {
+  // JSON text never holds a raw NUL, but nlohmann stops reading at one, which would let
+  // "{...}\0anything" pass; the reference implementation rejects it, and so do we.
+  if (const auto nul = text.find('\0'); nul != std::string::npos) {
+    fail_load(path, "header is not valid JSON (NUL byte at offset {})", nul);
+  }
+  HeaderParser parser(path, data_size);
+  json::sax_parse(text, &parser);  // every failure throws from inside the parser
+  Header header = std::move(parser).take();
+  std::sort(header.entries.begin(), header.entries.end(),
+            [](const auto& a, const auto& b) { return a.name < b.name; });
+  check_unique_names(header.entries, path);
+  check_no_overlap(header.entries, path);
+  return header;
+}
 
 Header read_header(int fd, const std::string& path, std::uint64_t file_size) {
   if (file_size < 8) {
@@ -336,19 +448,8 @@ Header read_header(int fd, const std::string& path, std::uint64_t file_size) {
   // Safe to allocate now: the size is capped and backed by bytes that exist in the file.
   std::string text(header_bytes, '\0');
   read_exactly(fd, path, text.data(), text.size(), 8);
-
-  const json root = parse_header_json(text, path);
-  Header header;
+  Header header = parse_header(text, file_size - 8 - header_bytes, path);
   header.data_start = 8 + header_bytes;
-  const std::uint64_t data_size = file_size - header.data_start;
-  for (const auto& [name, info] : root.items()) {
-    if (name == kMetadataKey) {
-      header.metadata = parse_metadata(info, path);
-    } else {
-      header.entries.push_back(parse_entry(name, info, data_size, path));
-    }
-  }
-  check_no_overlap(header.entries, path);
   return header;
 }
 

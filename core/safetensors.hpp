@@ -14,9 +14,13 @@
 // bytes go to a temporary file beside the target which is fsynced and renamed over it, so a
 // crash or a full disk never leaves a half-written file behind.
 //
-// Reading trusts nothing in the file: every size and offset is checked against the file
-// before any memory is allocated, so a truncated or malicious file throws IOError (naming
-// the path and the problem) instead of crashing or allocating gigabytes.
+// Reading trusts nothing in the file: the header must hold exactly what the format allows
+// (tensor entries of dtype, shape and data_offsets, and a string-to-string "__metadata__";
+// an unknown field, a repeated key or a number that is not a whole count is an error), it
+// is parsed in time linear in its size and memory a small multiple of it, and every size
+// and offset is checked against the file before any memory is allocated, so a truncated or
+// malicious file throws IOError (naming the path and the problem) instead of crashing,
+// hanging or allocating gigabytes.
 #pragma once
 
 #include <cstdint>

@@ -136,11 +136,11 @@ class ModelCheckpoint : public Callback {
 };
 
 // Writes epoch,loss,val_loss,lr rows (epoch 0-based like Keras's CSVLogger; "NA" where a
-// value is missing). After each epoch the whole file is rewritten to "<path>.tmp" and
-// renamed over `path`: a reader or a crash never sees a half-written row, yet the log is
-// complete up to the last finished epoch (a write-at-the-end file would lose a crashed
-// run's log, which is when it is needed most). The rewrite costs O(epochs) per epoch,
-// nothing next to an epoch of training.
+// value is missing). After each epoch the whole file is rewritten atomically (a temporary
+// file renamed over `path`, see core/atomic_file.hpp): a reader or a crash never sees a
+// half-written row, yet the log is complete up to the last finished epoch (a
+// write-at-the-end file would lose a crashed run's log, which is when it is needed most).
+// The rewrite costs O(epochs) per epoch, nothing next to an epoch of training.
 class CSVLogger : public Callback {
  public:
   explicit CSVLogger(std::string path);

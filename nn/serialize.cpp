@@ -140,8 +140,9 @@ CheckpointInfo parse_info(const char* who, const std::string& path,
   try {
     Generator probe;
     probe.set_state(rng->second);
-  } catch (const Error&) {
-    throw_error<IOError>("{}: '{}': metadata 'rng_state' is not a generator state", who, path);
+  } catch (const Error& e) {
+    throw_error<IOError>("{}: '{}': metadata 'rng_state' is not a generator state ({})", who, path,
+                         e.what());
   }
   if (rng_state) *rng_state = rng->second;
   for (const auto& [key, value] : metadata) {

@@ -56,6 +56,7 @@ class Adam : public Optimizer {
   Adam(ParamList params, AdamOptions opts, double weight_decay);
   void update(const std::string& name, const Tensor& param, const Tensor& grad) override;
   std::vector<std::string> slot_names() const override;
+  std::vector<std::string> nonnegative_slot_names() const override { return {"v", "vhat"}; }
 
  private:
   // The scalars of step t: w -= step_size * m / (sqrt(v) / v_divisor + eps).

@@ -40,6 +40,35 @@ double scalar_entry(const StateDict& state, const std::string& key) {
   return it->second.item();
 }
 
+// The step count as a double (state dicts hold f64 scalars) is exact up to 2^53; beyond, or
+// as inf or NaN, converting it to int64 would be undefined.
+constexpr double kMaxStep = 9007199254740992.0;
+
+int64_t parse_step(double step) {
+  if (!(step >= 0.0 && step <= kMaxStep) || step != std::floor(step)) {
+    throw_error<ValueError>(
+        "load_state_dict: entry 'step' must be a whole number in [0, 2^53], got {}", step);
+  }
+  return static_cast<int64_t>(step);
+}
+
+// A slot holding NaN or Inf (or, for a squared-gradient average, a negative number) would
+// make every later update NaN: a run cannot be resumed from it. Names the first such element.
+void check_slot_values(const std::string& key, const Tensor& value, bool nonnegative) {
+  const Tensor dense = value.contiguous();
+  dispatch(dense.dtype(), [&]<class T>(T) {
+    const T* p = dense.data<T>();
+    const auto bad = std::find_if(p, p + dense.numel(),
+                                  [&](T v) { return !std::isfinite(v) || (nonnegative && v < 0); });
+    if (bad == p + dense.numel()) return;
+    throw_error<ValueError>(
+        "load_state_dict: entry '{}' holds {} at element {}, but optimizer state must be "
+        "finite{}: the run this state comes from diverged or the file is corrupt; resume from "
+        "an earlier checkpoint",
+        key, *bad, bad - p, nonnegative ? " and, for this slot, >= 0" : "");
+  });
+}
+
 Tensor scale(const Tensor& g, double factor) {
   return kernel::mul(g, factor);
 }
@@ -133,11 +162,7 @@ StateDict Optimizer::state_dict() const {
 }
 
 void Optimizer::load_state_dict(const StateDict& state) {
-  const double step = scalar_entry(state, "step");
-  if (!(step >= 0.0) || step != std::floor(step)) {
-    throw_error<ValueError>("load_state_dict: entry 'step' must be a whole number >= 0, got {}",
-                            step);
-  }
+  const int64_t step = parse_step(scalar_entry(state, "step"));
   const double lr = scalar_entry(state, "lr");
   check_option("load_state_dict", "entry 'lr'", lr, 0.0);
   for (const auto& [key, value] : state) {
@@ -150,7 +175,7 @@ void Optimizer::load_state_dict(const StateDict& state) {
     if (key != "step" && key != "lr") slots.emplace(key, value.contiguous().clone());
   }
   slots_ = std::move(slots);
-  iterations_ = static_cast<int64_t>(step);
+  iterations_ = step;
   lr_ = lr;
 }
 
@@ -173,6 +198,9 @@ void Optimizer::check_entry(const std::string& key, const Tensor& value) const {
     throw_error<DTypeError>("load_state_dict: entry '{}' is {}, the parameter '{}' is {}", key,
                             value.dtype(), name, param.dtype());
   }
+  const std::vector<std::string> nonnegative = nonnegative_slot_names();
+  check_slot_values(key, value,
+                    std::find(nonnegative.begin(), nonnegative.end(), which) != nonnegative.end());
 }
 
 // A parameter that has been updated has all of its slots; one never updated has none.

@@ -72,8 +72,10 @@ class Optimizer {
   // A deep copy of the state: "step", "lr" and "<param>.<slot>" entries.
   StateDict state_dict() const;
   // Restores a state_dict(). Every entry is checked against the parameters (known name,
-  // same shape and dtype, a parameter has all of its slots or none) before anything
-  // changes; a bad entry throws ValueError/ShapeError/DTypeError naming it.
+  // same shape and dtype, a parameter has all of its slots or none) and every number in it
+  // (step a whole number in [0, 2^53], lr finite and >= 0, slots finite, squared-gradient
+  // slots >= 0) before anything changes; a bad entry throws ValueError/ShapeError/DTypeError
+  // naming it and, for a bad number, the value.
   void load_state_dict(const StateDict& state);
 
  protected:
@@ -81,6 +83,8 @@ class Optimizer {
   virtual void update(const std::string& name, const Tensor& param, const Tensor& grad) = 0;
   // The slots this optimizer keeps per parameter, as load_state_dict expects them.
   virtual std::vector<std::string> slot_names() const { return {}; }
+  // Those of the slots that average squared gradients, so are never negative.
+  virtual std::vector<std::string> nonnegative_slot_names() const { return {}; }
   // The state tensor `which` of parameter `name`, zero-filled like `param` on first use.
   Tensor slot(const std::string& name, std::string_view which, const Tensor& param);
   // t of the update in progress: 1 during the first step.

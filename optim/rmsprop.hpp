@@ -33,6 +33,7 @@ class RMSprop : public Optimizer {
  protected:
   void update(const std::string& name, const Tensor& param, const Tensor& grad) override;
   std::vector<std::string> slot_names() const override;
+  std::vector<std::string> nonnegative_slot_names() const override { return {"velocity"}; }
 
  private:
   RMSpropOptions opts_;

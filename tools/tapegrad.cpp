@@ -210,14 +210,19 @@ std::string format_history(const std::vector<double>& values) {
   return fmt::format("{}", fmt::join(parts, ","));
 }
 
-std::vector<double> parse_history(const std::string& text) {
+// A history as format_history writes it, read back from a checkpoint: every item must be a
+// number in full ("nan" marks an epoch whose loss is unknown). `what` names the entry.
+std::vector<double> parse_history(const std::string& text, const std::string& what) {
   std::vector<double> out;
   std::stringstream in(text);
   std::string item;
   while (std::getline(in, item, ',')) {
     char* end = nullptr;
     const double v = std::strtod(item.c_str(), &end);
-    if (end == item.c_str()) return {};
+    if (item.empty() || end != item.c_str() + item.size()) {
+      tg::throw_error<tg::ValueError>("{}: item {} is not a number: '{}'", what, out.size() + 1,
+                                      item);
+    }
     out.push_back(v);
   }
   return out;
@@ -244,13 +249,15 @@ struct Curve {
     if (validation) extra["history.val_loss"] = format_history(val_loss);
   }
 
-  // The first `epochs` epochs from a checkpoint; epochs whose values are missing (an older
-  // or foreign checkpoint) read as NaN.
-  void restore_from(const std::map<std::string, std::string>& extra, int epochs) {
+  // The first `epochs` epochs from checkpoint `path`; epochs whose values are missing (an
+  // older or foreign checkpoint) read as NaN.
+  void restore_from(const std::map<std::string, std::string>& extra, int epochs,
+                    const std::string& path) {
     const auto read = [&](const char* key) {
       const auto it = extra.find(key);
+      const std::string what = fmt::format("--resume: '{}': metadata 'extra.{}'", path, key);
       std::vector<double> values =
-          it == extra.end() ? std::vector<double>{} : parse_history(it->second);
+          it == extra.end() ? std::vector<double>{} : parse_history(it->second, what);
       if (static_cast<int>(values.size()) != epochs) values.assign(epochs, NAN);
       return values;
     };
@@ -339,7 +346,14 @@ void check_resume_matches(const TrainConfig& c, const tg::nn::CheckpointInfo& in
 int resume(const TrainConfig& c, tg::nn::Module& model, tg::optim::Optimizer& opt, Curve& curve) {
   check_resume_matches(c, tg::nn::read_checkpoint_info(c.resume));
   const tg::nn::CheckpointInfo info = tg::nn::load_checkpoint(c.resume, model, opt);
-  curve.restore_from(info.extra, info.epoch);
+  // The curve gets a row per epoch done, so the epoch count from the file is bounded by the
+  // run's (--epochs is at most 10^6) before anything is sized by it.
+  if (info.epoch > c.epochs) {
+    tg::throw_error<tg::ValueError>(
+        "--resume: '{}' is at epoch {}, past --epochs {}: give --epochs {} or more to continue it",
+        c.resume, info.epoch, c.epochs, info.epoch);
+  }
+  curve.restore_from(info.extra, info.epoch, c.resume);
   if (c.verbose > 0) {
     std::cout << fmt::format("Resumed from '{}' at epoch {}/{}\n", c.resume, info.epoch, c.epochs);
   }

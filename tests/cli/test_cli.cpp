@@ -175,4 +175,41 @@ TEST_CASE("tapegrad info prints the parameters and their count") {
   CHECK(lines_of(r.err).size() == 1);
 }
 
+// (issue 8, item 6) A checkpoint whose optimizer step was inf resumed to "Final loss: -nan"
+// with exit code 0; a loss history with junk read as its numeric prefix.
+TEST_CASE("--resume refuses a checkpoint whose numbers are not what the format says") {
+  ScratchDir dir("tapegrad-cli");
+  const std::string ckpt = dir / "ckpt.safetensors";
+  const std::string flags = " --units 4 --threads 1 --verbose 0 --out-dir '" + dir / "run" + "'";
+  Result r = run(dir, "train --epochs 1 --checkpoint '" + ckpt + "'" + flags);
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  std::map<std::string, std::string> metadata;
+  const std::map<std::string, tg::Tensor> good = tg::load_safetensors(ckpt, &metadata);
+
+  std::map<std::string, tg::Tensor> tensors = good;
+  tensors["optimizer.step"] = tg::scalar_tensor(INFINITY, tg::f64);
+  tg::save_safetensors(ckpt, tensors, metadata);
+  r = run(dir, "train --epochs 3 --resume '" + ckpt + "'" + flags);
+  CHECK(r.code == 2);
+  CHECK(lines_of(r.err).size() == 1);
+  CHECK(contains(r.err, "'" + ckpt + "'"));
+  CHECK(contains(r.err, "entry 'step' must be a whole number in [0, 2^53], got inf"));
+  CHECK_FALSE(contains(r.out, "Final loss"));
+
+  std::map<std::string, std::string> junk_history = metadata;
+  junk_history["extra.history.loss"] = "0.5abc";
+  tg::save_safetensors(ckpt, good, junk_history);
+  r = run(dir, "train --epochs 3 --resume '" + ckpt + "'" + flags);
+  CHECK(r.code == 2);
+  CHECK(contains(r.err, "metadata 'extra.history.loss': item 1 is not a number: '0.5abc'"));
+
+  // An epoch count the run cannot have reached (it sized the loss curve: 2^31 rows).
+  std::map<std::string, std::string> far_epoch = metadata;
+  far_epoch["epoch"] = "2147483647";
+  tg::save_safetensors(ckpt, good, far_epoch);
+  r = run(dir, "train --epochs 3 --resume '" + ckpt + "'" + flags);
+  CHECK(r.code == 2);
+  CHECK(contains(r.err, "is at epoch 2147483647, past --epochs 3"));
+}
+
 #endif

@@ -187,9 +187,10 @@ TEST_CASE("safetensors: files spelled by hand from the spec load") {
     REQUIRE(m.size() == 1);
     check_same<float>(m.at("test1"), tg::from_vector<float>({1, 2, 3, 4}, {2, 2}));
   }
-  SUBCASE("other writers: keys in any order, whitespace, unknown fields, gaps, trailing bytes") {
+  SUBCASE("other writers: keys in any order, whitespace, gaps, trailing bytes") {
+    // (Unknown fields are refused: tests/io/test_safetensors_limits.cpp.)
     const std::string header = R"( { "w" : { "data_offsets" : [ 16 , 32 ], "shape" : [ 2 ],
-        "dtype" : "F64", "extra": {"nested": [1, 2]} },
+        "dtype" : "F64" },
         "v" : { "shape" : [ 1 ], "dtype" : "F32", "data_offsets" : [ 4 , 8 ] } } )";
     const std::string data = std::string(4, 'x') + raw<float>({2.5f}) + std::string(8, 'x') +
                              raw<double>({-1.0, 8.0}) + "trailing";
@@ -248,7 +249,7 @@ TEST_CASE("safetensors: every malformed file throws IOError naming the path and 
       {"header an array", file_bytes("[1,2]", ""), "not a JSON object"},
       {"header a string", file_bytes(R"("safetensors")", ""), "not a JSON object"},
       {"deep nesting", file_bytes(R"({"t":)" + std::string(100000, '[') + "]}", ""),
-       "nested deeper"},
+       "tensor 't': entry is not a JSON object but an array"},
       {"duplicate tensor", file_bytes("{" + ok_entry + "," + ok_entry + "}", eight),
        "repeats the key \"t\""},
       {"duplicate field",
@@ -308,7 +309,7 @@ TEST_CASE("safetensors: every malformed file throws IOError naming the path and 
       {"numel overflows 64 bits",
        file_bytes(R"({"t":{"dtype":"F32","shape":[4611686018427387904,4],"data_offsets":[0,8]}})",
                   eight),
-       "more than 2^64"},
+       "tensor 't': shape [4611686018427387904,4] is not a valid tensor shape"},
       {"overflow to exactly the right size",
        file_bytes(R"({"t":{"dtype":"F32","shape":[4611686018427387906],"data_offsets":[0,8]}})",
                   eight),
@@ -439,14 +440,14 @@ TEST_CASE("safetensors: a failed write keeps the old file and leaves no temporar
                    }),
                    "No such file or directory"));
   }
-  SUBCASE("the target is a directory: data written, rename fails, temporary removed") {
+  SUBCASE("the target is a directory: refused, nothing written") {
     const std::string target = dir / "adir";
     fs::create_directory(target);
     write_file(target + "/keep", "keep");
     const std::string msg = message_of<tg::IOError>([&] {
       tg::save_safetensors(target, {{"x", tg::ones({100})}});
     });
-    CHECK(contains(msg, "cannot rename"));
+    CHECK(contains(msg, "it is a directory, not a regular file"));
     CHECK(read_file(target + "/keep") == "keep");
   }
   SUBCASE("the disk fills up mid-write (RLIMIT_FSIZE): the old file survives") {
