@@ -65,7 +65,8 @@ std::string time_step_cluster(const std::string& scope) {
   while (start < scope.size()) {
     const std::size_t end = std::min(scope.find('/', start), scope.size());
     const std::string part = scope.substr(start, end - start);
-    if (part.size() > 1 && part[0] == 't' &&
+    // At most 18 digits, so the step always fits in an int64.
+    if (part.size() > 1 && part.size() <= 19 && part[0] == 't' &&
         std::all_of(part.begin() + 1, part.end(), [](char c) { return std::isdigit(c); })) {
       return scope.substr(0, end);
     }

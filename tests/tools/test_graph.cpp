@@ -93,3 +93,13 @@ TEST_CASE("graph dumps of a graph another thread recorded are an error, not a us
   CHECK_THROWS_WITH_AS(tg::tools::gradient_flow(y), doctest::Contains("recorded on another thread"),
                        tg::AutogradError);
 }
+
+TEST_CASE("gradient flow: a scope like a time step too large for int64 is not a time step") {
+  tg::Tensor x = tg::tensor({0.5, -1.0}).requires_grad_();
+  tg::Tensor loss;
+  {
+    tg::NameScope scope("t99999999999999999999");
+    loss = tg::sum(tg::tanh(x));
+  }
+  CHECK(tg::tools::gradient_flow(loss).empty());
+}
