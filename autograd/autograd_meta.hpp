@@ -12,6 +12,9 @@ namespace tapegrad {
 
 class Record;
 
+// Reads a gradient, or replaces it by returning a defined tensor of the same shape.
+using GradHook = std::function<Tensor(const Tensor&)>;
+
 struct AutogradMeta {
   bool requires_grad = false;
   // The record that produced this tensor; null for a leaf.
@@ -19,7 +22,9 @@ struct AutogradMeta {
   // Accumulated gradient: leaves, and non-leaves that asked for retain_grad().
   Tensor grad;
   bool retains_grad = false;
-  std::vector<std::function<Tensor(const Tensor&)>> hooks;
+  // Hooks of a leaf. A non-leaf's hooks live on its producer record, so they fire even when
+  // the program has let go of the tensor before backward (as PyTorch keeps them on grad_fn).
+  std::vector<GradHook> hooks;
 };
 
 // The meta of t, or null when t carries none.

@@ -24,8 +24,8 @@ double l2_norm(const Tensor& t) {
   return std::sqrt(kernel::sum(kernel::mul(t, t), {}, false).item());
 }
 
-Tensor run_hooks(AutogradMeta& meta, Tensor g) {
-  for (const auto& hook : meta.hooks) {
+Tensor run_hooks(const std::vector<GradHook>& hooks, Tensor g) {
+  for (const auto& hook : hooks) {
     Tensor replaced = hook(g);
     if (replaced.defined()) {
       if (!(replaced.shape() == g.shape())) {
@@ -99,7 +99,7 @@ class BackwardPass {
       const Tensor seed = i < seeds.size() && seeds[i].defined() ? seeds[i] : default_seed(root);
       const auto& meta = root.impl().autograd;
       if (meta->producer) {
-        tape = meta->producer->tape();
+        tape = &Tape::owning(*meta->producer, "backward");
         start = std::max(start, tape->position_of(meta->producer->seq()) + 1);
         pending_of(meta->producer).add(seed, create_graph_);
       } else {
@@ -138,9 +138,6 @@ class BackwardPass {
   }
 
   void walk(Tape& tape, std::size_t start) {
-    if (&tape != &Tape::current()) {
-      throw AutogradError("backward: the graph was recorded on another thread's tape");
-    }
     Tape::WalkGuard no_compaction(tape);
     for (std::size_t pos = start; pos-- > 0 && pending_ > 0;) {
       std::shared_ptr<Record> rec = tape.at(pos);
@@ -154,9 +151,9 @@ class BackwardPass {
 
   // Hooks, retain_grad and capture see the finished gradient of a record's output.
   Tensor output_gradient_complete(Record& rec, Tensor g) {
-    if (auto meta = rec.output_meta()) {
-      g = run_hooks(*meta, std::move(g));
-      if (meta->retains_grad) accumulate_into_grad(*meta, g, create_graph_);
+    g = run_hooks(rec.hooks(), std::move(g));
+    if (auto meta = rec.output_meta(); meta && meta->retains_grad) {
+      accumulate_into_grad(*meta, g, create_graph_);
     }
     if (trace_ != nullptr) trace_->outputs[&rec] = l2_norm(g);
     for (std::size_t i = 0; i < targets_.size(); ++i) {
@@ -228,7 +225,7 @@ class BackwardPass {
 
   void finish_leaves() {
     for (LeafSlot& slot : leaves_) {
-      Tensor g = run_hooks(*slot.meta, slot.grad.take());
+      Tensor g = run_hooks(slot.meta->hooks, slot.grad.take());
       if (trace_ != nullptr) trace_->leaves[slot.meta.get()] = l2_norm(g);
       for (std::size_t i = 0; i < targets_.size(); ++i) {
         if (targets_[i] == slot.meta) captured_[i] = g;

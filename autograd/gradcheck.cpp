@@ -22,9 +22,11 @@ std::vector<Tensor> f64_leaves(const std::vector<Tensor>& inputs) {
   return out;
 }
 
-// Flattened values of fn's outputs at x (nothing recorded).
+// Flattened values of fn's outputs at x. fn runs as the user runs it, with grad mode on (as
+// torch.autograd.gradcheck does): a function may register hooks or call retain_grad(), which
+// need a recorded graph. The graph is dropped with the outputs.
 std::vector<double> evaluate(const MultiFn& fn, const std::vector<Tensor>& x) {
-  NoGradGuard no_grad;
+  EnableGradGuard recording;
   std::vector<double> values;
   for (const Tensor& y : fn(x)) {
     if (!y.defined()) continue;

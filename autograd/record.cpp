@@ -46,42 +46,74 @@ std::string describe_record(const Record& rec) {
                      rec.scope().empty() ? "" : " in scope " + rec.scope());
 }
 
-template <class T>
-double finite_range_check(const Tensor& t, double& lo, double& hi) {
+// One pass over a tensor's values: the first non-finite element and the finite range.
+struct FiniteScan {
+  int64_t first_bad = -1;  // flat index in row-major order, -1 when every value is finite
+  double lo = INFINITY;
+  double hi = -INFINITY;
+};
+
+FiniteScan scan_finite(const Tensor& t) {
   const Tensor dense = t.contiguous();
-  const T* p = dense.data<T>();
-  double bad = 0;
-  lo = INFINITY;
-  hi = -INFINITY;
-  for (int64_t i = 0; i < dense.numel(); ++i) {
-    const double v = p[i];
-    if (!std::isfinite(v))
-      bad = v;
-    else {
-      lo = std::min(lo, v);
-      hi = std::max(hi, v);
+  FiniteScan scan;
+  dispatch(dense.dtype(), [&]<class T>(T) {
+    const T* p = dense.data<T>();
+    for (int64_t i = 0; i < dense.numel(); ++i) {
+      const double v = p[i];
+      if (!std::isfinite(v)) {
+        if (scan.first_bad < 0) scan.first_bad = i;
+      } else {
+        scan.lo = std::min(scan.lo, v);
+        scan.hi = std::max(scan.hi, v);
+      }
     }
+  });
+  return scan;
+}
+
+// "[1,5,0]": the multi-index of a row-major flat index into shape.
+std::string index_in(const Shape& shape, int64_t flat) {
+  Shape index = Shape::filled(shape.size(), 0);
+  for (int64_t d = shape.size() - 1; d >= 0; --d) {
+    index[d] = flat % shape[d];
+    flat /= shape[d];
   }
-  return bad;
+  return to_string(index);
 }
 
 std::string describe_range(const Tensor& t) {
-  double lo = 0;
-  double hi = 0;
-  dispatch(t.dtype(), [&]<class T>(T) { finite_range_check<T>(t, lo, hi); });
-  return fmt::format("{} in [{:.4g}, {:.4g}]", t.shape(), lo, hi);
+  const FiniteScan scan = scan_finite(t);
+  return fmt::format("{} in [{:.4g}, {:.4g}]", t.shape(), scan.lo, scan.hi);
 }
 
-bool has_non_finite(const Tensor& t) {
-  double lo = 0;
-  double hi = 0;
-  return dispatch(t.dtype(), [&]<class T>(T) { return finite_range_check<T>(t, lo, hi) != 0; });
+// What an op's input is, for an anomaly that was already in it.
+std::string origin_of(const Tensor& in) {
+  const AutogradMeta* meta = autograd_meta(in);
+  if (meta != nullptr && meta->producer) {
+    return fmt::format("it is the output of {}, computed before AnomalyGuard was on",
+                       describe_record(*meta->producer));
+  }
+  if (meta != nullptr && meta->requires_grad) {
+    return "it is a leaf that requires grad (a parameter or an input), so no op produced it";
+  }
+  return "it is data given to the graph (a tensor no op produced)";
+}
+
+// An op may not extend a graph another thread recorded (tape.hpp says why).
+void check_same_thread(const Record& producer, const Tape& tape, const char* op,
+                       std::size_t input) {
+  if (producer.tape_id() != tape.id()) {
+    throw_error<AutogradError>(
+        "{}: input {} was computed by {} (#{}) on another thread; a graph belongs to the "
+        "thread that records it. detach() the input to use its values on this thread",
+        op, input, producer.op(), producer.seq());
+  }
 }
 
 }  // namespace
 
 Record::~Record() {
-  Tape::record_died(tape_);
+  Tape::record_died(tape_id_);
   DeferredRelease& d = deferred();
   for (Edge& e : inputs_) {
     if (e.producer) d.pending.push_back(std::move(e.producer));
@@ -105,6 +137,7 @@ void Record::release() {
   released_ = true;
   saved_.clear();
   saved_output_.reset();
+  hooks_.clear();  // a hook that captured the output would otherwise keep this record alive
   drop_rule();
 }
 
@@ -159,7 +192,7 @@ Tensor link_output(std::shared_ptr<Record> rec, const OpSpec& spec, Tensor outpu
   rec->op_ = spec.op;
   rec->scope_ = NameScope::current();
   rec->seq_ = tape.next_seq();
-  rec->tape_ = &tape;
+  rec->tape_id_ = tape.id();
   rec->output_shape_ = output.shape();
   rec->output_dtype_ = output.dtype();
   rec->inputs_.reserve(spec.inputs.size());
@@ -168,6 +201,7 @@ Tensor link_output(std::shared_ptr<Record> rec, const OpSpec& spec, Tensor outpu
     if (needs_grad(in)) {
       const auto& meta = in.impl().autograd;
       if (meta->producer) {
+        check_same_thread(*meta->producer, tape, spec.op, rec->inputs_.size());
         e.producer = meta->producer;
       } else {
         e.leaf = meta;
@@ -213,18 +247,32 @@ bool should_record(const OpSpec& spec) {
 }
 
 void check_anomaly(const OpSpec& spec, const Tensor& output) {
-  if (!AnomalyGuard::enabled() || !has_non_finite(output)) return;
-  std::string inputs;
-  for (const Tensor& in : spec.inputs) {
-    inputs += (inputs.empty() ? "" : ", ") + describe_range(in);
-  }
+  if (!AnomalyGuard::enabled()) return;
+  const FiniteScan out = scan_finite(output);
+  if (out.first_bad < 0) return;
   const std::string& scope = *NameScope::current();
   const std::string where =
       rule_in_progress != nullptr
           ? " while computing the gradient rule of " + describe_record(*rule_in_progress)
           : (scope.empty() ? "" : " in scope " + scope);
-  throw_error<AutogradError>("anomaly: {}{} produced NaN/Inf from inputs {}", spec.op, where,
-                             inputs);
+  // Under AnomalyGuard every op checks its output, so a NaN already in an input was not made
+  // by an op under the guard: blame the input, not the op that merely passed it on.
+  for (std::size_t i = 0; i < spec.inputs.size(); ++i) {
+    const Tensor& in = spec.inputs[i];
+    const FiniteScan scan = scan_finite(in);
+    if (scan.first_bad < 0) continue;
+    throw_error<AutogradError>(
+        "anomaly: input {} of {}{} already holds NaN/Inf (first at {} of shape {}); {}", i, spec.op,
+        where, index_in(in.shape(), scan.first_bad), in.shape(), origin_of(in));
+  }
+  std::string inputs;
+  for (const Tensor& in : spec.inputs) {
+    inputs += (inputs.empty() ? "" : ", ") + describe_range(in);
+  }
+  throw_error<AutogradError>(
+      "anomaly: {}{} produced NaN/Inf (first at {} of its output, shape {}) from finite inputs "
+      "{}",
+      spec.op, where, index_in(output.shape(), out.first_bad), output.shape(), inputs);
 }
 
 }  // namespace detail

@@ -147,11 +147,16 @@ class Record {
   DType output_dtype() const { return output_dtype_; }
   const std::vector<Edge, CachingAllocator<Edge>>& inputs() const { return inputs_; }
   bool released() const { return released_; }
-  Tape* tape() const { return tape_; }
+  // The id of the tape (of the thread) that recorded this op.
+  std::uint64_t tape_id() const { return tape_id_; }
   // Bytes of tensor data this record keeps alive for backward.
   std::size_t saved_bytes() const;
-  // The meta of the output tensor while that tensor is alive (hooks, retain_grad).
+  // The meta of the output tensor while that tensor is alive (retain_grad).
   std::shared_ptr<AutogradMeta> output_meta() const { return output_meta_.lock(); }
+
+  // Hooks on the output's gradient; they outlive the output tensor's handles.
+  void add_hook(GradHook hook) { hooks_.push_back(std::move(hook)); }
+  const std::vector<GradHook>& hooks() const { return hooks_; }
 
   // Used by the engine.
   Grads apply(const BackwardContext& ctx);
@@ -170,13 +175,14 @@ class Record {
   const char* op_ = "";
   const std::string* scope_ = nullptr;
   std::uint64_t seq_ = 0;
-  Tape* tape_ = nullptr;
+  std::uint64_t tape_id_ = 0;
   Shape output_shape_;
   DType output_dtype_ = f32;
   std::vector<Edge, CachingAllocator<Edge>> inputs_;
   std::vector<SavedTensor, CachingAllocator<SavedTensor>> saved_;
   std::optional<SavedTensor> saved_output_;
   std::weak_ptr<AutogradMeta> output_meta_;
+  std::vector<GradHook> hooks_;
   bool released_ = false;
 };
 

@@ -1,10 +1,13 @@
 #include <tapegrad/autograd/tape.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <ostream>
 
 #include <fmt/format.h>
 #include <fmt/ostream.h>
+
+#include <tapegrad/core/error.hpp>
 
 namespace tapegrad {
 
@@ -12,9 +15,15 @@ namespace {
 // False once this thread's tape is destroyed (at thread exit), so records that die later
 // (held by static tensors) do not report to it. A trivially destructible flag stays readable.
 thread_local bool tape_alive = false;
+
+std::uint64_t new_tape_id() {
+  static std::atomic<std::uint64_t> next{1};
+  return next.fetch_add(1, std::memory_order_relaxed);
+}
+
 }  // namespace
 
-Tape::Tape() {
+Tape::Tape() : id_(new_tape_id()) {
   tape_alive = true;
 }
 Tape::~Tape() {
@@ -26,8 +35,22 @@ Tape& Tape::current() {
   return tape;
 }
 
-void Tape::record_died(Tape* tape) {
-  if (tape_alive && tape == &current()) ++tape->dead_;
+Tape& Tape::owning(const Record& rec, const char* what) {
+  Tape& tape = current();
+  if (rec.tape_id() != tape.id()) {
+    throw_error<AutogradError>(
+        "{}: the graph of {} (#{}) was recorded on another thread; a graph belongs to the "
+        "thread that records it. Run {} on that thread, or detach() the tensor to use its "
+        "values here",
+        what, rec.op(), rec.seq(), what);
+  }
+  return tape;
+}
+
+void Tape::record_died(std::uint64_t tape_id) {
+  if (!tape_alive) return;
+  Tape& tape = current();
+  if (tape.id() == tape_id) ++tape.dead_;
 }
 
 void Tape::append(const std::shared_ptr<Record>& rec) {

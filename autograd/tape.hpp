@@ -10,6 +10,13 @@
 // Dead entries are dropped when they make up half of the tape (so a loop of forward passes
 // without backward holds at most ~1024 dead entries) or when the tape doubles, which keeps
 // the cost amortized O(1) per record.
+//
+// A graph belongs to the thread that records it. The tape is thread-local and unlocked (one
+// record per op must stay cheap), so another thread may neither extend a graph (recording an
+// op on a tensor another thread produced) nor walk it (backward, grad, graph dumps): both
+// throw AutogradError, and detach() hands a tensor's values to another thread. Records name
+// their tape by an id that is never reused, not by address, so a record that outlives its
+// thread is recognised as foreign rather than read through a dangling pointer.
 #pragma once
 
 #include <cstdint>
@@ -30,8 +37,15 @@ class Tape {
 
   // The tape of the calling thread.
   static Tape& current();
-  // Called by a dying record, so the tape knows when most of its entries are dead.
-  static void record_died(Tape* tape);
+  // The calling thread's tape, which must be the one that recorded `rec`; else throws
+  // AutogradError naming `what` (the operation that wanted to walk the graph).
+  static Tape& owning(const Record& rec, const char* what);
+  // Called by a dying record, so its tape knows when most of its entries are dead.
+  static void record_died(std::uint64_t tape_id);
+
+  // Unique for the life of the process: no two tapes, even of threads that have ended,
+  // share an id.
+  std::uint64_t id() const { return id_; }
 
   // Records still alive, oldest first.
   std::vector<std::shared_ptr<Record>> live_records() const;
@@ -64,6 +78,7 @@ class Tape {
   void compact();
   static constexpr std::size_t kMinCompaction = 1024;
 
+  const std::uint64_t id_;
   std::vector<std::weak_ptr<Record>> entries_;
   std::vector<std::uint64_t> seqs_;
   std::uint64_t next_seq_ = 0;

@@ -65,7 +65,12 @@ void Tensor::register_hook(std::function<Tensor(const Tensor&)> fn) const {
         "the hook",
         shape());
   }
-  ensure_meta(*this).hooks.push_back(std::move(fn));
+  AutogradMeta& meta = ensure_meta(*this);
+  if (meta.producer) {
+    meta.producer->add_hook(std::move(fn));
+  } else {
+    meta.hooks.push_back(std::move(fn));
+  }
 }
 
 void Tensor::retain_grad() const {

@@ -27,15 +27,16 @@ struct Graph {
   std::unordered_map<const AutogradMeta*, int> leaf_id;
 };
 
-// The records reachable from root: a reverse walk over the tape, like backward's.
-Graph collect(const Tensor& root) {
+// The records reachable from root: a reverse walk over the tape, like backward's. `what`
+// names the caller in errors.
+Graph collect(const Tensor& root, const char* what) {
   Graph g;
   const auto& meta = root.impl().autograd;
   if (!meta || !meta->producer) {
-    throw_error<ValueError>("write_dot: the tensor of shape {} was not produced by a recorded op",
+    throw_error<ValueError>("{}: the tensor of shape {} was not produced by a recorded op", what,
                             root.shape());
   }
-  Tape& tape = *meta->producer->tape();
+  Tape& tape = Tape::owning(*meta->producer, what);
   std::unordered_set<const Record*> wanted{meta->producer.get()};
   for (std::size_t pos = tape.position_of(meta->producer->seq()) + 1; pos-- > 0;) {
     std::shared_ptr<Record> rec = tape.at(pos);
@@ -92,7 +93,7 @@ std::string grad_label(const std::unordered_map<const void*, double>& norms, con
 class DotWriter {
  public:
   DotWriter(const Tensor& root, std::ostream& out, const DotOptions& opts)
-      : graph_(collect(root)), out_(out), opts_(opts) {
+      : graph_(collect(root, "write_dot")), out_(out), opts_(opts) {
     for (const auto& [name, t] : opts.names) {
       if (t.defined() && t.impl().autograd) names_[t.impl().autograd.get()] = name;
     }
@@ -214,7 +215,7 @@ std::string render_in_memory(const std::string& dot, const std::string& format,
 }  // namespace
 
 std::vector<StepGradient> gradient_flow(const Tensor& loss) {
-  const Graph graph = collect(loss);
+  const Graph graph = collect(loss, "gradient_flow");
   const GradientNorms norms = gradient_norms(loss);
   // The newest record of each (layer, step) scope carries the state the step hands on.
   std::map<std::pair<std::string, int64_t>, const Record*> last_of_step;

@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 
 #include <sstream>
+#include <thread>
 
 #include <tapegrad/tapegrad.hpp>
 
@@ -80,4 +81,15 @@ TEST_CASE("gradient flow: one row per step; a plain tanh RNN's gradient shrinks 
   std::ostringstream table;
   tg::tools::print_gradient_flow(loss, table);
   CHECK(tg_test::contains(table.str(), "|dL/dh_t|"));
+}
+
+TEST_CASE("graph dumps of a graph another thread recorded are an error, not a use-after-free") {
+  tg::Tensor x = tg::tensor({0.5, -1.0}).requires_grad_();
+  tg::Tensor y;
+  std::thread([&] { y = tg::sum(tg::tanh(x)); }).join();  // the recording thread has ended
+  std::ostringstream out;
+  CHECK_THROWS_WITH_AS(tg::tools::write_dot(y, out), doctest::Contains("write_dot: the graph"),
+                       tg::AutogradError);
+  CHECK_THROWS_WITH_AS(tg::tools::gradient_flow(y), doctest::Contains("recorded on another thread"),
+                       tg::AutogradError);
 }
