@@ -4,9 +4,9 @@
 //
 // load_checkpoint promises to validate everything before it changes anything: when it
 // throws, the parameters, the optimizer's state and the default generator are exactly as
-// before. When it succeeds, the parameters hold the file's bits. Model and optimizer are
-// rebuilt (and trained one step, so the optimizer has state to lose) for every input, so
-// a finding never depends on the inputs before it.
+// before. When it succeeds, parameters and optimizer hold what the file holds. Model and optimizer
+// are rebuilt (and trained one step, so the optimizer has state to lose) for every input, so a
+// finding never depends on the inputs before it.
 #include <cstdint>
 
 #include "fuzz_models.hpp"
@@ -21,14 +21,34 @@ fuzz::Snapshot optimizer_snapshot(const tg::optim::Optimizer& opt) {
   return fuzz::snapshot(opt.state_dict());
 }
 
-// The model part of a checkpoint ("model.0.cell.kernel" -> "0.cell.kernel").
-fuzz::Snapshot model_part(const std::string& path) {
-  fuzz::Snapshot out;
-  const std::string prefix = "model.";
+// The tensors of a checkpoint whose names start with `prefix`, without it
+// ("model.0.cell.kernel" -> "0.cell.kernel").
+std::map<std::string, tg::Tensor> part(const std::string& path, const std::string& prefix) {
+  std::map<std::string, tg::Tensor> out;
   for (const auto& [name, t] : tg::load_safetensors(path)) {
-    if (name.starts_with(prefix)) out.emplace(name.substr(prefix.size()), fuzz::bytes_of(t));
+    if (name.starts_with(prefix)) out.emplace(name.substr(prefix.size()), t);
   }
   return out;
+}
+
+// After a successful load the optimizer holds the file's state: the same slot bits, and the
+// same step and lr (as numbers: the file may store them in f32 or as a [1] tensor).
+void check_optimizer_holds(const std::map<std::string, tg::Tensor>& file,
+                           const tg::optim::Optimizer& opt) {
+  tg::optim::StateDict state = opt.state_dict();
+  for (const char* scalar : {"step", "lr"}) {
+    if (state.at(scalar).item() != file.at(scalar).item()) {
+      fuzz::finding(std::string("load_checkpoint accepted optimizer.") + scalar + " = " +
+                    std::to_string(file.at(scalar).item()) + " but the optimizer holds " +
+                    std::to_string(state.at(scalar).item()));
+    }
+    state.erase(scalar);
+  }
+  std::map<std::string, tg::Tensor> slots = file;
+  slots.erase("step");
+  slots.erase("lr");
+  fuzz::check_unchanged(fuzz::snapshot(slots), fuzz::snapshot(state),
+                        "the optimizer's slots after load_checkpoint, against the file");
 }
 
 void resume(const std::string& path) {
@@ -53,8 +73,10 @@ void resume(const std::string& path) {
     }
     throw;
   }
-  fuzz::check_unchanged(model_part(path), fuzz::snapshot(model.named_parameters()),
+  fuzz::check_unchanged(fuzz::snapshot(part(path, "model.")),
+                        fuzz::snapshot(model.named_parameters()),
                         "the model's parameters after load_checkpoint, against the file");
+  check_optimizer_holds(part(path, "optimizer."), *opt);
 }
 
 }  // namespace
