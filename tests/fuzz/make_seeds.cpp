@@ -20,13 +20,15 @@ fs::path dir_for(const fs::path& root, const char* target) {
   return dir;
 }
 
-// Tensors of both dtypes, a scalar, an empty tensor and metadata; and a file with nothing.
+// Tensors of both dtypes and of ranks 0 to 3 (a batch of sequences is (batch, time,
+// features)), an empty one and metadata; and a file with nothing.
 void write_safetensors_seeds(const fs::path& dir) {
   tg::save_safetensors((dir / "tensors").string(),
                        {{"a", tg::reshape(tg::arange(6), {2, 3})},
                         {"b", tg::arange(4, tg::f64)},
                         {"scalar", tg::full({}, 1.5)},
-                        {"empty", tg::zeros({0, 3})}},
+                        {"sequences", tg::reshape(tg::arange(8), {2, 2, 2})},
+                        {"empty", tg::zeros({0, 3, 2})}},
                        {{"format", "pt"}, {"note", "seed"}});
   tg::save_safetensors((dir / "nothing").string(), {});
   tg::nn::save(fuzz::checkpoint_model(), (dir / "small_model").string());
