@@ -89,7 +89,7 @@ replay_findings() {
 # The last libFuzzer status line ("#123 ... cov: 45 ft: 67 corp: 8/1Kb ..." in one process,
 # "#123: cov: 45 ft: 67 corp: 8 exec/s 9 ..." in fork mode) as "execs cov ft corp exec/s".
 figures() {
-  grep -aE '^#[0-9]+:?[[:space:]].*cov: ' "$1" | tail -1 |
+  grep -aoE '#[0-9]+:?[[:space:]].*cov: .*' "$1" | tail -1 |
     sed -E 's/^#([0-9]+):?[[:space:]].*cov: ([0-9]+) ft: ([0-9]+) corp: ([^ ]+).*exec\/s:? ([0-9]+).*/\1 \2 \3 \4 \5/'
 }
 
@@ -107,7 +107,7 @@ for t in "${targets[@]}"; do
   replay_findings "$t" || replay="FAILED (see $work/logs/$t.replay.log)"
   touch "$work/logs/$t.start"
   echo "=== fuzz_$t: ${seconds}s, $mode, corpus $corpus (log $log)"
-  flags=(-max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1
+  flags=(-max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 -print_funcs=0
     -dict="$(dictionary "$t")" -artifact_prefix="$findings/")
   if ((jobs > 0)); then
     flags+=(-fork="$jobs" -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1)
