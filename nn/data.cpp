@@ -203,6 +203,18 @@ std::optional<int64_t> find_column(std::string_view header, std::string_view nam
   return std::nullopt;
 }
 
+// A finite number that the column's dtype cannot hold (8e88 in f32) would silently become an
+// infinity; it is refused instead, with the way out.
+void check_representable(const std::string& path, int64_t line, const std::string& label,
+                         std::string_view text, double value, DType dtype) {
+  if (dtype == f32 && std::isfinite(value) && std::isinf(static_cast<float>(value))) {
+    throw_error<ValueError>(
+        "read_csv_column: {}:{}: column {}: '{}' is beyond the range of f32 (about +-3.4e38); "
+        "read the column as f64",
+        path, line, label, text);
+  }
+}
+
 // Parses column `index` (shown as `label` in errors) of lines[first...].
 Tensor parse_column(const std::string& path,
                     const std::vector<std::pair<int64_t, std::string>>& lines, std::size_t first,
@@ -220,6 +232,7 @@ Tensor parse_column(const std::string& path,
       throw_error<ValueError>("read_csv_column: {}:{}: column {}: '{}' is not a number", path,
                               number, label, row[static_cast<std::size_t>(index)]);
     }
+    check_representable(path, number, label, row[static_cast<std::size_t>(index)], *value, dtype);
     values.push_back(*value);
   }
   if (values.empty()) throw_error<ValueError>("read_csv_column: '{}' has no data rows", path);

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages tapegrad needs to build, test and format, only those that
 # are missing, so a second run costs nothing. Works as root (CI, containers) or through sudo.
-#   tools/install-deps.sh
+#   tools/install-deps.sh           what building, testing and formatting need
+#   tools/install-deps.sh --fuzz    also clang 14 and libFuzzer, for the fuzz targets
+#                                   (tests/fuzz, tools/fuzz.sh; .ci/run asks for them)
 set -euo pipefail
 
 packages=(
@@ -18,6 +20,20 @@ packages=(
   clang-format        # the format check in .ci/run
   git                 # the format check lists tracked files
 )
+fuzz_packages=(
+  clang-14            # libFuzzer is clang's; g++ has no -fsanitize=fuzzer
+  libclang-rt-14-dev  # clang's ASan/UBSan runtimes
+  libfuzzer-14-dev    # libFuzzer itself
+)
+
+case ${1:-} in
+  "") ;;
+  --fuzz) packages+=("${fuzz_packages[@]}") ;;
+  *)
+    echo "usage: tools/install-deps.sh [--fuzz]" >&2
+    exit 2
+    ;;
+esac
 
 missing=()
 for p in "${packages[@]}"; do
