@@ -11,8 +11,36 @@
 
 #include <tapegrad/core/error.hpp>
 
+#if defined(__SANITIZE_ADDRESS__)
+#define TAPEGRAD_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TAPEGRAD_ASAN 1
+#endif
+#endif
+#if defined(TAPEGRAD_ASAN)
+#include <sanitizer/asan_interface.h>
+#endif
+
 namespace tapegrad {
 namespace {
+
+// The cache never hands blocks back to malloc, so AddressSanitizer alone would take a use
+// of freed tensor storage, or an overflow into a block's rounding slack, for an access to
+// live memory. Under ASan, cached blocks are poisoned, and so is the slack of a block in use.
+void mark_in_use([[maybe_unused]] void* p, [[maybe_unused]] std::size_t bytes,
+                 [[maybe_unused]] std::size_t cls) {
+#if defined(TAPEGRAD_ASAN)
+  ASAN_UNPOISON_MEMORY_REGION(p, bytes);
+  ASAN_POISON_MEMORY_REGION(static_cast<char*>(p) + bytes, cls - bytes);
+#endif
+}
+
+void mark_cached([[maybe_unused]] void* p, [[maybe_unused]] std::size_t cls) {
+#if defined(TAPEGRAD_ASAN)
+  ASAN_POISON_MEMORY_REGION(p, cls);
+#endif
+}
 
 constexpr std::size_t kAlignment = 64;
 
@@ -243,16 +271,27 @@ void empty_cache() {
 
 namespace detail {
 
-void* cached_allocate(std::size_t bytes) {
-  const std::size_t cls = size_class(bytes);
+namespace {
+
+void* allocate_block(std::size_t cls) {
   if (ThreadCache* t = thread_cache()) return t->allocate(cls);
   SharedPool& pool = shared();
   std::lock_guard lock(pool.mutex);
   return take_block(pool.free[class_index(cls)], cls, pool.counters);
 }
 
+}  // namespace
+
+void* cached_allocate(std::size_t bytes) {
+  const std::size_t cls = size_class(bytes);
+  void* p = allocate_block(cls);
+  mark_in_use(p, std::max<std::size_t>(bytes, 1), cls);
+  return p;
+}
+
 void cached_free(void* p, std::size_t bytes) {
   const std::size_t cls = size_class(bytes);
+  mark_cached(p, cls);
   if (ThreadCache* t = thread_cache()) return t->free(p, cls);
   SharedPool& pool = shared();
   std::lock_guard lock(pool.mutex);

@@ -3,6 +3,10 @@
 // gives the cache back.
 #include <doctest/doctest.h>
 
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <thread>
 
 #include "reference.hpp"
@@ -98,3 +102,41 @@ TEST_CASE("allocator: per-thread caches; an exiting thread hands its blocks to t
   made_there = tg::Tensor();  // allocated there, freed here: the totals still balance
   CHECK(tg::memory_stats().bytes_in_use == s0.bytes_in_use);
 }
+
+#if defined(__SANITIZE_ADDRESS__)
+// Under ASan the cache poisons the blocks it holds and the slack of blocks in use, so the
+// sanitizer sees a read of freed tensor storage. The read happens in a child process, which
+// ASan ends; the parent checks that it did not get past the read.
+TEST_CASE("under AddressSanitizer a read of freed tensor storage is reported") {
+  auto child_survives = [](auto bad_read) {
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      ::dup2(::open("/dev/null", O_WRONLY), STDERR_FILENO);  // the expected report
+      bad_read();
+      ::_exit(0);
+    }
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  };
+  CHECK_FALSE(child_survives([] {
+    const float* p = nullptr;
+    {
+      tg::Tensor t = tg::ones({10});
+      p = t.data<float>();
+    }
+    volatile float v = p[0];  // the block is back in the cache
+    (void)v;
+  }));
+  CHECK_FALSE(child_survives([] {
+    tg::Tensor t = tg::ones({10});  // 40 bytes in a 64-byte block
+    volatile float v = t.data<float>()[12];
+    (void)v;
+  }));
+  CHECK(child_survives([] {
+    tg::Tensor t = tg::ones({10});
+    volatile float v = t.data<float>()[9];
+    (void)v;
+  }));
+}
+#endif
