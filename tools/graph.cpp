@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <set>
 #include <sstream>
 #include <unordered_map>
 #include <unordered_set>
@@ -59,131 +60,420 @@ Graph collect(const Tensor& root, const char* what) {
   return g;
 }
 
-// "0:SimpleRNN/t3" for a record in step 3 of that layer; "" outside any time step.
-std::string time_step_cluster(const std::string& scope) {
-  std::size_t start = 0;
-  while (start < scope.size()) {
-    const std::size_t end = std::min(scope.find('/', start), scope.size());
-    const std::string part = scope.substr(start, end - start);
-    // At most 18 digits, so the step always fits in an int64.
-    if (part.size() > 1 && part.size() <= 19 && part[0] == 't' &&
-        std::all_of(part.begin() + 1, part.end(), [](char c) { return std::isdigit(c); })) {
-      return scope.substr(0, end);
+// One step of a layer call and its records, oldest first.
+struct StepRecords {
+  int64_t index = 0;
+  std::vector<int> records;
+};
+
+// One call of a recurrent layer (a TimeStepScope), read from the records' fields.
+struct LayerCall {
+  const std::string* layer = nullptr;
+  std::vector<int> outside_steps;  // records of the call before and after its loop
+  std::vector<StepRecords> steps;  // in processing order (go_backwards: T-1 first)
+};
+
+// The layer calls among the records, in tape order; call_of[i] is record i's call or -1.
+struct LayerCalls {
+  std::vector<LayerCall> calls;
+  std::vector<int> call_of;
+};
+
+LayerCalls layer_calls(const Graph& g) {
+  LayerCalls out;
+  std::unordered_map<std::uint64_t, int> call_index;
+  std::vector<std::unordered_map<int64_t, std::size_t>> step_index;
+  for (std::size_t i = 0; i < g.records.size(); ++i) {
+    const TimeStep& ts = g.records[i]->time_step();
+    out.call_of.push_back(-1);
+    if (!ts.in_layer()) continue;
+    const auto [it, is_new] = call_index.try_emplace(ts.call, static_cast<int>(out.calls.size()));
+    if (is_new) {
+      out.calls.push_back({.layer = ts.layer});
+      step_index.emplace_back();
     }
-    start = end + 1;
+    LayerCall& call = out.calls[it->second];
+    out.call_of.back() = it->second;
+    if (!ts.in_step()) {
+      call.outside_steps.push_back(static_cast<int>(i));
+      continue;
+    }
+    auto& steps = step_index[it->second];
+    const auto [s, new_step] = steps.try_emplace(ts.index, call.steps.size());
+    if (new_step) call.steps.push_back({.index = ts.index});
+    call.steps[s->second].records.push_back(static_cast<int>(i));
   }
-  return "";
+  return out;
+}
+
+// The last record of each step carries the state the step hands on (h_t).
+const Record* step_state(const Graph& g, const StepRecords& step) {
+  return g.records[step.records.back()].get();
+}
+
+// The middle steps of a layer call drawn as one node. max_steps = k keeps the first
+// ceil(k/2) and the last floor(k/2) steps in processing order.
+struct Fold {
+  std::string id;
+  std::size_t first = 0;  // the folded steps are steps[first, last)
+  std::size_t last = 0;
+};
+
+std::optional<Fold> fold_of(const LayerCall& call, int64_t max_steps) {
+  const auto k = static_cast<std::size_t>(max_steps);
+  if (max_steps <= 0 || call.steps.size() <= k) return std::nullopt;
+  const std::size_t first = (k + 1) / 2;
+  const std::size_t last = call.steps.size() - k / 2;
+  return Fold{fmt::format("f{}", call.steps[first].records.front()), first, last};
+}
+
+// Mean and max |x| of a tensor's values.
+std::string value_stats(const Tensor& t) {
+  if (t.numel() == 0) return "";
+  const Tensor dense = t.contiguous();
+  double sum = 0, largest = 0;
+  dispatch(dense.dtype(), [&]<class T>(T) {
+    const T* p = dense.data<T>();
+    for (int64_t i = 0; i < dense.numel(); ++i) {
+      sum += static_cast<double>(p[i]);
+      largest = std::max(largest, std::abs(static_cast<double>(p[i])));
+    }
+  });
+  return fmt::format("\\nmean {:.3g}  max|x| {:.3g}", sum / static_cast<double>(t.numel()),
+                     largest);
 }
 
 struct Colours {
   double max_norm = 0;
   // White for vanishing gradients through salmon for the largest (labels stay readable):
   // saturation follows log10 of the norm relative to the largest, over four decades.
-  std::string fill(double norm) const {
-    if (max_norm <= 0 || norm <= 0) return "#ffffff";
-    const double s = std::clamp(1.0 + std::log10(norm / max_norm) / 4.0, 0.0, 1.0);
+  std::string fill(double norm) const { return fill_at(norm > 0 ? norm / max_norm : 0); }
+  static std::string fill_at(double ratio) {
+    if (!(ratio > 0)) return "#ffffff";
+    const double s = std::clamp(1.0 + std::log10(ratio) / 4.0, 0.0, 1.0);
     return fmt::format("0.000 {:.3f} 1.000", 0.6 * s);
   }
 };
 
-std::string grad_label(const std::unordered_map<const void*, double>& norms, const void* key) {
-  const auto it = norms.find(key);
-  return it == norms.end() ? "" : fmt::format("\\n|grad| {:.3g}", it->second);
+// Fills by role when gradients are not shown.
+constexpr const char* kParameterFill = "#dbe9ff";
+constexpr const char* kOpFill = "#ffffff";
+constexpr const char* kLossFill = "#ffe4b5";
+constexpr const char* kFoldFill = "#eeeeee";
+
+std::string grad_label(double norm) {
+  return fmt::format("\\n|grad| {:.3g}", norm);
 }
 
 class DotWriter {
  public:
   DotWriter(const Tensor& root, std::ostream& out, const DotOptions& opts)
-      : graph_(collect(root, "write_dot")), out_(out), opts_(opts) {
+      : root_(root),
+        graph_(collect(root, "write_dot")),
+        calls_(layer_calls(graph_)),
+        out_(out),
+        opts_(opts) {
     for (const auto& [name, t] : opts.names) {
-      if (t.defined() && t.impl().autograd) names_[t.impl().autograd.get()] = name;
+      if (t.defined() && t.impl().autograd) names_[t.impl().autograd.get()] = {name, t};
     }
-    if (opts.show_grads) {
-      GradientNorms norms = gradient_norms(root);
-      for (const auto& [k, v] : norms.outputs) norms_[k] = v;
-      for (const auto& [k, v] : norms.leaves) norms_[k] = v;
-      for (const auto& [k, v] : norms_) colours_.max_norm = std::max(colours_.max_norm, v);
-    }
+    if (opts.show_grads) read_gradient_norms();
+    if (opts.show_values) read_values();
+    assign_nodes();
   }
 
   void write() {
     fmt::print(out_,
-               "digraph tapegrad {{\n  rankdir=LR;\n  node [shape=box, style=filled, "
-               "fillcolor=\"#ffffff\", fontname=\"Helvetica\", fontsize=10];\n");
-    write_leaves();
-    write_records();
+               "digraph tapegrad {{\n  rankdir=LR;\n  labelloc=t;\n  fontname=\"Helvetica\";\n  "
+               "label=\"{}\";\n  node [shape=box, style=filled, fillcolor=\"{}\", "
+               "fontname=\"Helvetica\", fontsize=10];\n  edge [fontname=\"Helvetica\", "
+               "fontsize=9];\n",
+               title(), kOpFill);
+    if (opts_.modules) {
+      write_modules();
+    } else {
+      write_leaves();
+      write_records();
+    }
     write_edges();
+    if (opts_.legend) write_legend();
     out_ << "}\n";
   }
 
  private:
-  std::string fill(const void* key) const {
+  void read_gradient_norms() {
+    GradientNorms norms = gradient_norms(root_);
+    for (const auto& [k, v] : norms.outputs) norms_[k] = v;
+    for (const auto& [k, v] : norms.leaves) norms_[k] = v;
+    for (const auto& [k, v] : norms_) colours_.max_norm = std::max(colours_.max_norm, v);
+  }
+
+  // Values the tape keeps: tensors saved for backward (a saved input is its producer's
+  // output), named leaves and the root. Other intermediate values were not kept.
+  void read_values() {
+    const auto note = [&](const Tensor& t) {
+      const auto& meta = t.impl().autograd;
+      if (!meta) return;
+      const void* key =
+          meta->producer ? static_cast<const void*>(meta->producer.get()) : meta.get();
+      if (!values_.contains(key)) values_[key] = value_stats(t);
+    };
+    note(root_);
+    for (const auto& [meta, named] : names_) note(named.second);
+    for (const auto& rec : graph_.records) {
+      rec->for_each_saved([&](const SavedTensor& s) {
+        if (s.is_output) {
+          values_.try_emplace(rec.get(), value_stats(s.tensor));
+        } else if (s.tensor.defined()) {
+          note(s.tensor);
+        }
+      });
+    }
+  }
+
+  // node_[i]: the DOT node record i is drawn in: r<i> itself, the fold of its layer's
+  // middle steps (f<first folded record>) or, in module mode, its group (m<first record>).
+  void assign_nodes() {
+    const std::size_t n = graph_.records.size();
+    for (std::size_t i = 0; i < n; ++i) node_.push_back(fmt::format("r{}", i));
+    if (opts_.modules) return assign_groups();
+    for (const LayerCall& call : calls_.calls) {
+      const std::optional<Fold> fold = fold_of(call, opts_.max_steps);
+      folds_.push_back(fold);
+      if (!fold) continue;
+      for (std::size_t s = fold->first; s < fold->last; ++s) {
+        for (int r : call.steps[s].records) node_[r] = fold->id;
+      }
+    }
+  }
+
+  // Module mode: the records of one layer call form a group; other records group by their
+  // name scope (a module call opens one); records outside every scope stand alone.
+  void assign_groups() {
+    std::map<std::string, std::string> group_of_key;
+    for (std::size_t i = 0; i < graph_.records.size(); ++i) {
+      const Record& rec = *graph_.records[i];
+      const std::string key = calls_.call_of[i] >= 0 ? fmt::format("call {}", calls_.call_of[i])
+                              : rec.scope().empty()  ? fmt::format("record {}", i)
+                                                     : "scope " + rec.scope();
+      const auto [it, is_new] = group_of_key.try_emplace(key, fmt::format("m{}", i));
+      if (is_new) groups_.push_back({it->second, static_cast<int>(i)});
+      node_[i] = it->second;
+      group_members_[it->second].push_back(static_cast<int>(i));
+    }
+  }
+
+  std::string title() const {
+    const std::string value = root_.numel() == 1 ? fmt::format("loss {:.4g}", root_.item())
+                                                 : fmt::format("output {}", root_.shape());
+    return opts_.title.empty() ? value : opts_.title + "\\n" + value;
+  }
+
+  bool is_root(int record) const {
+    return graph_.records[record] == root_.impl().autograd->producer;
+  }
+
+  std::string fill(const void* key, const char* role_fill) const {
+    if (!opts_.show_grads) return role_fill;
     const auto it = norms_.find(key);
-    return opts_.show_grads && it != norms_.end() ? colours_.fill(it->second) : "#ffffff";
+    return it == norms_.end() ? "#ffffff" : colours_.fill(it->second);
+  }
+
+  std::string extras(const void* key) const {
+    std::string out;
+    if (const auto v = values_.find(key); v != values_.end()) out += v->second;
+    if (const auto g = norms_.find(key); g != norms_.end()) out += grad_label(g->second);
+    return out;
+  }
+
+  std::string leaf_name(const Edge& e) const {
+    const auto named = names_.find(e.leaf.get());
+    return named == names_.end() ? "leaf" : named->second.first;
   }
 
   void write_leaves() {
     for (std::size_t i = 0; i < graph_.leaves.size(); ++i) {
       const Edge& e = *graph_.leaves[i];
-      const auto named = names_.find(e.leaf.get());
-      const std::string name = named == names_.end() ? "leaf" : named->second;
       fmt::print(out_, "  l{} [shape=ellipse, fillcolor=\"{}\", label=\"{}\\n{}{}\"];\n", i,
-                 opts_.show_grads ? fill(e.leaf.get()) : "#dbe9ff", name, e.shape,
-                 grad_label(norms_, e.leaf.get()));
+                 fill(e.leaf.get(), kParameterFill), leaf_name(e), e.shape, extras(e.leaf.get()));
     }
   }
 
+  // Records outside layer calls, then one cluster per layer call holding a cluster per
+  // drawn step and the fold node of its middle steps.
   void write_records() {
-    std::map<std::string, std::vector<int>> clusters;  // sorted: deterministic output
     for (std::size_t i = 0; i < graph_.records.size(); ++i) {
-      const Record& rec = *graph_.records[i];
-      const std::string cluster = opts_.cluster_time_steps ? time_step_cluster(rec.scope()) : "";
-      if (!cluster.empty()) {
-        clusters[cluster].push_back(static_cast<int>(i));
-        continue;
+      if (calls_.call_of[i] < 0) write_record(static_cast<int>(i), "  ");
+    }
+    for (std::size_t c = 0; c < calls_.calls.size(); ++c) write_layer_call(c);
+  }
+
+  void write_layer_call(std::size_t c) {
+    const LayerCall& call = calls_.calls[c];
+    const std::optional<Fold>& fold = folds_[c];
+    const bool boxes = opts_.cluster_time_steps;
+    const char* indent = boxes ? "    " : "  ";
+    if (boxes) {
+      fmt::print(out_, "  subgraph cluster_{} {{\n    label=\"{}\";\n    style=rounded;\n", c,
+                 call.layer->empty() ? "layer" : *call.layer);
+    }
+    for (int r : call.outside_steps) write_record(r, indent);
+    for (std::size_t s = 0; s < call.steps.size(); ++s) {
+      if (fold && s == fold->first) write_fold(call, *fold, indent);
+      if (fold && s >= fold->first && s < fold->last) continue;
+      if (boxes) {
+        fmt::print(out_, "    subgraph cluster_{}_{} {{\n      label=\"step {}\";\n", c, s,
+                   call.steps[s].index);
       }
-      write_record(static_cast<int>(i), "  ");
+      for (int r : call.steps[s].records) write_record(r, boxes ? "      " : "  ");
+      if (boxes) out_ << "    }\n";
     }
-    int c = 0;
-    for (const auto& [name, ids] : clusters) {
-      fmt::print(out_, "  subgraph cluster_{} {{\n    label=\"{}\";\n    style=rounded;\n", c++,
-                 name);
-      for (int id : ids) write_record(id, "    ");
-      out_ << "  }\n";
+    if (boxes) out_ << "  }\n";
+  }
+
+  void write_fold(const LayerCall& call, const Fold& fold, const char* indent) {
+    const std::size_t count = fold.last - fold.first;
+    std::string grads;
+    if (opts_.show_grads) {
+      // The range of |dL/dh_t| over the folded steps: what the picture leaves out.
+      double lo = INFINITY, hi = 0;
+      for (std::size_t s = fold.first; s < fold.last; ++s) {
+        const auto it = norms_.find(step_state(graph_, call.steps[s]));
+        const double n = it == norms_.end() ? 0.0 : it->second;
+        lo = std::min(lo, n);
+        hi = std::max(hi, n);
+      }
+      grads = fmt::format("\\n|dL/dh| {:.3g} .. {:.3g}", lo, hi);
     }
+    fmt::print(out_,
+               "{}{} [shape=box3d, style=\"filled,dashed\", fillcolor=\"{}\", label=\"... {} "
+               "step{} ...\\nsteps {} to {}{}\"];\n",
+               indent, fold.id, kFoldFill, count, count == 1 ? "" : "s",
+               call.steps[fold.first].index, call.steps[fold.last - 1].index, grads);
   }
 
   void write_record(int id, const char* indent) {
     const Record& rec = *graph_.records[id];
-    fmt::print(out_, "{}r{} [fillcolor=\"{}\", label=\"{}\\n{}{}\"];\n", indent, id, fill(&rec),
-               rec.op(), rec.output_shape(), grad_label(norms_, &rec));
+    const bool loss = is_root(id);
+    fmt::print(out_, "{}r{} [{}fillcolor=\"{}\", label=\"{}\\n{}{}\"];\n", indent, id,
+               loss ? "peripheries=2, " : "", fill(&rec, loss ? kLossFill : kOpFill), rec.op(),
+               rec.output_shape(), extras(&rec));
   }
 
+  // One node per group: its name, what it holds, its parameters and its output shape.
+  void write_modules() {
+    for (const auto& [id, first] : groups_) {
+      const std::vector<int>& members = group_members_.at(id);
+      const Record& head = *graph_.records[first];
+      const Record& tail = *graph_.records[members.back()];
+      const int call = calls_.call_of[first];
+      std::string name = members.size() == 1 ? head.op() : head.scope();
+      std::string what = fmt::format("{} op{}", members.size(), members.size() == 1 ? "" : "s");
+      if (call >= 0) {
+        name = *calls_.calls[call].layer;
+        what = fmt::format("{} steps, {}", calls_.calls[call].steps.size(), what);
+      }
+      std::string params;
+      std::set<const AutogradMeta*> seen;
+      for (int r : members) {
+        for (const Edge& e : graph_.records[r]->inputs()) {
+          if (e.leaf && seen.insert(e.leaf.get()).second) {
+            params += fmt::format("\\n{} {}", leaf_name(e), e.shape);
+          }
+        }
+      }
+      const bool loss =
+          std::any_of(members.begin(), members.end(), [&](int r) { return is_root(r); });
+      fmt::print(out_, "  {} [{}fillcolor=\"{}\", label=\"{}\\n{}{}\\n-> {}{}\"];\n", id,
+                 loss ? "peripheries=2, " : "", fill(&tail, loss ? kLossFill : kOpFill), name, what,
+                 params, tail.output_shape(), extras(&tail));
+    }
+  }
+
+  // In the full graph every input is an edge (a*a draws two). Edges into or out of a fold
+  // or a group are drawn once per pair of nodes: the folded steps' hidden state enters from
+  // the last early step and leaves into the first late one.
   void write_edges() {
+    std::set<std::pair<std::string, std::string>> drawn;
     int constants = 0;
     for (std::size_t i = 0; i < graph_.records.size(); ++i) {
+      const std::string& to = node_[i];
       for (const Edge& e : graph_.records[i]->inputs()) {
+        std::string from;
         if (e.producer) {
-          fmt::print(out_, "  r{} -> r{};\n", graph_.record_id.at(e.producer.get()), i);
+          from = node_[graph_.record_id.at(e.producer.get())];
         } else if (e.leaf) {
-          fmt::print(out_, "  l{} -> r{};\n", graph_.leaf_id.at(e.leaf.get()), i);
+          if (opts_.modules) continue;  // listed in the group's label
+          from = fmt::format("l{}", graph_.leaf_id.at(e.leaf.get()));
         } else if (opts_.show_constants) {
+          from = fmt::format("c{}", constants);
+          if (to[0] != 'r' && !drawn.insert({fmt::format("const {}", e.shape), to}).second)
+            continue;
           fmt::print(out_,
-                     "  c{} [shape=plaintext, style=\"\", label=\"const {}\"];\n  c{} -> r{} "
+                     "  {} [shape=plaintext, style=\"\", label=\"const {}\"];\n  {} -> {} "
                      "[style=dashed];\n",
-                     constants, e.shape, constants, i);
+                     from, e.shape, from, to);
           ++constants;
+          continue;
+        } else {
+          continue;
+        }
+        if (from == to) continue;
+        const bool merged = from[0] == 'f' || from[0] == 'm' || to[0] == 'f' || to[0] == 'm';
+        if (merged && !drawn.insert({from, to}).second) continue;
+        if (opts_.modules) {
+          fmt::print(out_, "  {} -> {} [label=\"{}\"];\n", from, to, e.shape);
+        } else {
+          fmt::print(out_, "  {} -> {};\n", from, to);
         }
       }
     }
   }
 
+  // What the colours and shapes mean, and with gradients the log scale of the fill.
+  void write_legend() {
+    out_ << "  subgraph cluster_legend {\n    label=\"legend\";\n    style=rounded;\n";
+    if (!opts_.modules) {
+      fmt::print(out_,
+                 "    legend_parameter [shape=ellipse, fillcolor=\"{}\", label=\"parameter\"];\n",
+                 kParameterFill);
+    }
+    if (opts_.show_constants) {
+      out_ << "    legend_data [shape=plaintext, style=\"\", label=\"const: data / constant\"];\n";
+    }
+    fmt::print(out_, "    legend_op [label=\"{}\"];\n",
+               opts_.modules ? "layer / op\\nops, steps, parameters\\n-> output shape"
+                             : "op\\noutput shape");
+    fmt::print(out_, "    legend_loss [peripheries=2, fillcolor=\"{}\", label=\"loss (root)\"];\n",
+               opts_.show_grads ? "#ffffff" : kLossFill);
+    if (!folds_.empty() &&
+        std::any_of(folds_.begin(), folds_.end(), [](const auto& f) { return f.has_value(); })) {
+      fmt::print(out_,
+                 "    legend_fold [shape=box3d, style=\"filled,dashed\", fillcolor=\"{}\", "
+                 "label=\"folded middle steps\"];\n",
+                 kFoldFill);
+    }
+    if (opts_.show_grads) {
+      for (int decade = 0; decade <= 4; ++decade) {
+        fmt::print(out_, "    legend_grad{} [fillcolor=\"{}\", label=\"|grad| = max / 1e{}\"];\n",
+                   decade, Colours::fill_at(std::pow(10.0, -decade)), decade);
+      }
+    }
+    out_ << "  }\n";
+  }
+
+  const Tensor& root_;
   Graph graph_;
+  LayerCalls calls_;
   std::ostream& out_;
   const DotOptions& opts_;
-  std::unordered_map<const void*, std::string> names_;
+  std::unordered_map<const void*, std::pair<std::string, Tensor>> names_;
   std::unordered_map<const void*, double> norms_;
+  std::unordered_map<const void*, std::string> values_;
   Colours colours_;
+  std::vector<std::string> node_;
+  std::vector<std::optional<Fold>> folds_;                 // per layer call
+  std::vector<std::pair<std::string, int>> groups_;        // module mode: id, first record
+  std::map<std::string, std::vector<int>> group_members_;  // module mode: records by group id
 };
 
 std::string render_format(const std::string& path) {
@@ -218,20 +508,15 @@ std::string render_in_memory(const std::string& dot, const std::string& format,
 std::vector<StepGradient> gradient_flow(const Tensor& loss) {
   const Graph graph = collect(loss, "gradient_flow");
   const GradientNorms norms = gradient_norms(loss);
-  // The newest record of each (layer, step) scope carries the state the step hands on.
-  std::map<std::pair<std::string, int64_t>, const Record*> last_of_step;
-  for (const auto& rec : graph.records) {
-    const std::string cluster = time_step_cluster(rec->scope());
-    if (cluster.empty()) continue;
-    const std::size_t slash = cluster.rfind('/');
-    const std::string layer = slash == std::string::npos ? "" : cluster.substr(0, slash);
-    const int64_t step = std::stoll(cluster.substr(slash + 2));
-    last_of_step[{layer, step}] = rec.get();
-  }
   std::vector<StepGradient> out;
-  for (const auto& [key, rec] : last_of_step) {
-    const auto it = norms.outputs.find(rec);
-    out.push_back({key.first, key.second, it == norms.outputs.end() ? 0.0 : it->second});
+  for (const LayerCall& call : layer_calls(graph).calls) {
+    std::vector<StepRecords> steps = call.steps;
+    std::sort(steps.begin(), steps.end(),
+              [](const StepRecords& a, const StepRecords& b) { return a.index < b.index; });
+    for (const StepRecords& step : steps) {
+      const auto it = norms.outputs.find(step_state(graph, step));
+      out.push_back({*call.layer, step.index, it == norms.outputs.end() ? 0.0 : it->second});
+    }
   }
   return out;
 }
