@@ -183,9 +183,11 @@ class DotWriter {
 
   void write() {
     fmt::print(out_,
-               "digraph tapegrad {{\n  rankdir=LR;\n  labelloc=t;\n  fontname=\"Helvetica\";\n  "
+               "digraph tapegrad {{\n  rankdir=LR;\n  ranksep=0.2;\n  nodesep=0.1;\n  "
+               "labelloc=t;\n  fontname=\"Helvetica\";\n  "
                "label=\"{}\";\n  node [shape=box, style=filled, fillcolor=\"{}\", "
-               "fontname=\"Helvetica\", fontsize=10];\n  edge [fontname=\"Helvetica\", "
+               "fontname=\"Helvetica\", fontsize=10, margin=\"0.05,0.03\", height=0.3];\n  edge "
+               "[fontname=\"Helvetica\", "
                "fontsize=9];\n",
                title(), kOpFill);
     if (opts_.modules) {
@@ -243,6 +245,21 @@ class DotWriter {
       for (std::size_t s = fold->first; s < fold->last; ++s) {
         for (int r : call.steps[s].records) node_[r] = fold->id;
       }
+      absorb_into_fold(call, fold->id);
+    }
+  }
+
+  // A record of the call after its loop that reads only folded steps (the per-step part of
+  // stacking return_sequences outputs) is drawn inside the fold as well.
+  void absorb_into_fold(const LayerCall& call, const std::string& fold) {
+    for (int r : call.outside_steps) {
+      const auto& inputs = graph_.records[r]->inputs();
+      const bool only_fold =
+          std::any_of(inputs.begin(), inputs.end(), [](const Edge& e) { return e.producer; }) &&
+          std::all_of(inputs.begin(), inputs.end(), [&](const Edge& e) {
+            return !e.leaf && (!e.producer || node_[graph_.record_id.at(e.producer.get())] == fold);
+          });
+      if (only_fold) node_[r] = fold;
     }
   }
 
@@ -316,7 +333,9 @@ class DotWriter {
       fmt::print(out_, "  subgraph cluster_{} {{\n    label=\"{}\";\n    style=rounded;\n", c,
                  call.layer->empty() ? "layer" : *call.layer);
     }
-    for (int r : call.outside_steps) write_record(r, indent);
+    for (int r : call.outside_steps) {
+      if (node_[r][0] == 'r') write_record(r, indent);
+    }
     for (std::size_t s = 0; s < call.steps.size(); ++s) {
       if (fold && s == fold->first) write_fold(call, *fold, indent);
       if (fold && s >= fold->first && s < fold->last) continue;
@@ -367,10 +386,10 @@ class DotWriter {
       const Record& tail = *graph_.records[members.back()];
       const int call = calls_.call_of[first];
       std::string name = members.size() == 1 ? head.op() : head.scope();
-      std::string what = fmt::format("{} op{}", members.size(), members.size() == 1 ? "" : "s");
+      std::string what = members.size() == 1 ? "" : fmt::format("\\n{} ops", members.size());
       if (call >= 0) {
         name = *calls_.calls[call].layer;
-        what = fmt::format("{} steps, {}", calls_.calls[call].steps.size(), what);
+        what = fmt::format("\\n{} steps, {} ops", calls_.calls[call].steps.size(), members.size());
       }
       std::string params;
       std::set<const AutogradMeta*> seen;
@@ -383,7 +402,7 @@ class DotWriter {
       }
       const bool loss =
           std::any_of(members.begin(), members.end(), [&](int r) { return is_root(r); });
-      fmt::print(out_, "  {} [{}fillcolor=\"{}\", label=\"{}\\n{}{}\\n-> {}{}\"];\n", id,
+      fmt::print(out_, "  {} [{}fillcolor=\"{}\", label=\"{}{}{}\\n-> {}{}\"];\n", id,
                  loss ? "peripheries=2, " : "", fill(&tail, loss ? kLossFill : kOpFill), name, what,
                  params, tail.output_shape(), extras(&tail));
     }
@@ -394,69 +413,85 @@ class DotWriter {
   // the last early step and leaves into the first late one.
   void write_edges() {
     std::set<std::pair<std::string, std::string>> drawn;
-    int constants = 0;
     for (std::size_t i = 0; i < graph_.records.size(); ++i) {
       const std::string& to = node_[i];
       for (const Edge& e : graph_.records[i]->inputs()) {
-        std::string from;
-        if (e.producer) {
-          from = node_[graph_.record_id.at(e.producer.get())];
-        } else if (e.leaf) {
-          if (opts_.modules) continue;  // listed in the group's label
-          from = fmt::format("l{}", graph_.leaf_id.at(e.leaf.get()));
-        } else if (opts_.show_constants) {
-          from = fmt::format("c{}", constants);
-          if (to[0] != 'r' && !drawn.insert({fmt::format("const {}", e.shape), to}).second)
-            continue;
-          fmt::print(out_,
-                     "  {} [shape=plaintext, style=\"\", label=\"const {}\"];\n  {} -> {} "
-                     "[style=dashed];\n",
-                     from, e.shape, from, to);
-          ++constants;
-          continue;
-        } else {
+        if (!e.needs_grad()) {
+          if (opts_.show_constants) write_constant(e, to, drawn);
           continue;
         }
+        if (e.leaf && opts_.modules) continue;  // listed in the group's label
+        const int producer = e.producer ? graph_.record_id.at(e.producer.get()) : -1;
+        const std::string from =
+            producer >= 0 ? node_[producer] : fmt::format("l{}", graph_.leaf_id.at(e.leaf.get()));
         if (from == to) continue;
         const bool merged = from[0] == 'f' || from[0] == 'm' || to[0] == 'f' || to[0] == 'm';
         if (merged && !drawn.insert({from, to}).second) continue;
+        std::string attrs;
         if (opts_.modules) {
-          fmt::print(out_, "  {} -> {} [label=\"{}\"];\n", from, to, e.shape);
-        } else {
-          fmt::print(out_, "  {} -> {};\n", from, to);
+          attrs = fmt::format(" [label=\"{}\"]", e.shape);
+        } else if (producer >= 0 && between_rows(producer, static_cast<int>(i))) {
+          attrs = " [constraint=false]";
         }
+        fmt::print(out_, "  {} -> {}{};\n", from, to, attrs);
       }
     }
   }
 
-  // What the colours and shapes mean, and with gradients the log scale of the fill.
+  // With boxes, each layer call, and the records outside them, is a row starting at the left
+  // edge: edges between rows do not rank their nodes, so a stack of layers wraps like lines
+  // of text instead of making one picture many screens wide.
+  bool between_rows(int from, int to) const {
+    return opts_.cluster_time_steps && calls_.call_of[from] != calls_.call_of[to];
+  }
+
+  // A constant (data, a scalar) has no node of its own: one per use, or per shape and fold
+  // or group.
+  void write_constant(const Edge& e, const std::string& to,
+                      std::set<std::pair<std::string, std::string>>& drawn) {
+    if (to[0] != 'r' && !drawn.insert({fmt::format("const {}", e.shape), to}).second) return;
+    fmt::print(out_,
+               "  c{0} [shape=plaintext, style=\"\", label=\"const {1}\"];\n  c{0} -> {2} "
+               "[style=dashed];\n",
+               constants_, e.shape, to);
+    ++constants_;
+  }
+
+  // What the colours and shapes mean, and with gradients the log scale of the fill: one row
+  // of sample nodes (chained by invisible edges), above the graph.
   void write_legend() {
-    out_ << "  subgraph cluster_legend {\n    label=\"legend\";\n    style=rounded;\n";
+    std::vector<std::pair<std::string, std::string>> entries;  // id, attributes
     if (!opts_.modules) {
-      fmt::print(out_,
-                 "    legend_parameter [shape=ellipse, fillcolor=\"{}\", label=\"parameter\"];\n",
-                 kParameterFill);
+      entries.emplace_back(
+          "parameter",
+          fmt::format("shape=ellipse, fillcolor=\"{}\", label=\"parameter\"", kParameterFill));
     }
     if (opts_.show_constants) {
-      out_ << "    legend_data [shape=plaintext, style=\"\", label=\"const: data / constant\"];\n";
+      entries.emplace_back("data", "shape=plaintext, style=\"\", label=\"const: data / constant\"");
     }
-    fmt::print(out_, "    legend_op [label=\"{}\"];\n",
-               opts_.modules ? "layer / op\\nops, steps, parameters\\n-> output shape"
-                             : "op\\noutput shape");
-    fmt::print(out_, "    legend_loss [peripheries=2, fillcolor=\"{}\", label=\"loss (root)\"];\n",
-               opts_.show_grads ? "#ffffff" : kLossFill);
-    if (!folds_.empty() &&
-        std::any_of(folds_.begin(), folds_.end(), [](const auto& f) { return f.has_value(); })) {
-      fmt::print(out_,
-                 "    legend_fold [shape=box3d, style=\"filled,dashed\", fillcolor=\"{}\", "
-                 "label=\"folded middle steps\"];\n",
-                 kFoldFill);
+    entries.emplace_back(
+        "op", opts_.modules ? "label=\"layer or op\\nsteps, ops, parameters\\n-> output shape\""
+                            : "label=\"op\\noutput shape\"");
+    entries.emplace_back("loss",
+                         fmt::format("peripheries=2, fillcolor=\"{}\", label=\"loss (root)\"",
+                                     opts_.show_grads ? "#ffffff" : kLossFill));
+    if (std::any_of(folds_.begin(), folds_.end(), [](const auto& f) { return f.has_value(); })) {
+      entries.emplace_back("fold", fmt::format("shape=box3d, style=\"filled,dashed\", "
+                                               "fillcolor=\"{}\", label=\"folded middle steps\"",
+                                               kFoldFill));
     }
     if (opts_.show_grads) {
       for (int decade = 0; decade <= 4; ++decade) {
-        fmt::print(out_, "    legend_grad{} [fillcolor=\"{}\", label=\"|grad| = max / 1e{}\"];\n",
-                   decade, Colours::fill_at(std::pow(10.0, -decade)), decade);
+        entries.emplace_back(fmt::format("grad{}", decade),
+                             fmt::format("fillcolor=\"{}\", label=\"|grad| = max / 1e{}\"",
+                                         Colours::fill_at(std::pow(10.0, -decade)), decade));
       }
+    }
+    out_ << "  subgraph cluster_legend {\n    label=\"legend\";\n    style=rounded;\n";
+    for (const auto& [id, attrs] : entries) fmt::print(out_, "    legend_{} [{}];\n", id, attrs);
+    for (std::size_t i = 1; i < entries.size(); ++i) {
+      fmt::print(out_, "    legend_{} -> legend_{} [style=invis];\n", entries[i - 1].first,
+                 entries[i].first);
     }
     out_ << "  }\n";
   }
@@ -470,6 +505,7 @@ class DotWriter {
   std::unordered_map<const void*, double> norms_;
   std::unordered_map<const void*, std::string> values_;
   Colours colours_;
+  int constants_ = 0;
   std::vector<std::string> node_;
   std::vector<std::optional<Fold>> folds_;                 // per layer call
   std::vector<std::pair<std::string, int>> groups_;        // module mode: id, first record
