@@ -62,7 +62,7 @@ class AnomalyGuard {
 
 class NameScope {
  public:
-  // Nested scopes join with '/': NameScope a("rnn1"); NameScope b("t3"); -> "rnn1/t3".
+  // Nested scopes join with '/': NameScope a("encoder"); NameScope b("gates"); -> "encoder/gates".
   explicit NameScope(std::string_view name);
   ~NameScope();
   NameScope(const NameScope&) = delete;
