@@ -70,6 +70,16 @@ constexpr const char* kOpFill = "#ffffff";
 constexpr const char* kLossFill = "#ffe4b5";
 constexpr const char* kFoldFill = "#eeeeee";
 
+// Text inside a DOT "..." string: quotes escaped, so a title or a scope cannot end it.
+std::string escaped(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '"') out += '\\';
+    out += c;
+  }
+  return out;
+}
+
 std::string grad_label(double norm) {
   return fmt::format("\\n|grad| {:.3g}", norm);
 }
@@ -91,13 +101,17 @@ class DotWriter {
   }
 
   void write() {
-    fmt::print(out_,
-               "digraph tapegrad {{\n  rankdir=LR;\n  ranksep=0.2;\n  nodesep=0.1;\n  "
-               "labelloc=t;\n  fontname=\"Helvetica\";\n  "
-               "label=\"{}\";\n  node [shape=box, style=filled, fillcolor=\"{}\", "
-               "fontname=\"Helvetica\", fontsize=10, margin=\"0.05,0.03\", height=0.3];\n  edge "
-               "[fontname=\"Helvetica\", "
-               "fontsize=9];\n",
+    // Tight spacing: an unrolled RNN is long, and it must fit one screen.
+    fmt::print(out_, R"(digraph tapegrad {{
+  rankdir=LR;
+  ranksep=0.2;
+  nodesep=0.1;
+  labelloc=t;
+  fontname="Helvetica";
+  label="{}";
+  node [shape=box, style=filled, fillcolor="{}", fontname="Helvetica", fontsize=10, margin="0.05,0.03", height=0.3];
+  edge [fontname="Helvetica", fontsize=9];
+)",
                title(), kOpFill);
     if (opts_.modules) {
       write_modules();
@@ -191,7 +205,7 @@ class DotWriter {
   std::string title() const {
     const std::string value = root_.numel() == 1 ? fmt::format("loss {:.4g}", root_.item())
                                                  : fmt::format("output {}", root_.shape());
-    return opts_.title.empty() ? value : opts_.title + "\\n" + value;
+    return opts_.title.empty() ? value : escaped(opts_.title) + "\\n" + value;
   }
 
   bool is_root(int record) const {
@@ -213,7 +227,7 @@ class DotWriter {
 
   std::string leaf_name(const Edge& e) const {
     const auto named = names_.find(e.leaf.get());
-    return named == names_.end() ? "leaf" : named->second.first;
+    return named == names_.end() ? "leaf" : escaped(named->second.first);
   }
 
   void write_leaves() {
@@ -240,7 +254,7 @@ class DotWriter {
     const char* indent = boxes ? "    " : "  ";
     if (boxes) {
       fmt::print(out_, "  subgraph cluster_{} {{\n    label=\"{}\";\n    style=rounded;\n", c,
-                 call.layer->empty() ? "layer" : *call.layer);
+                 call.layer->empty() ? "layer" : escaped(*call.layer));
     }
     for (int r : call.outside_steps) {
       if (node_[r][0] == 'r') write_record(r, indent);
@@ -294,27 +308,32 @@ class DotWriter {
       const Record& head = *graph_.records[first];
       const Record& tail = *graph_.records[members.back()];
       const int call = calls_.call_of[first];
-      std::string name = members.size() == 1 ? head.op() : head.scope();
+      std::string name = members.size() == 1 ? head.op() : escaped(head.scope());
       std::string what = members.size() == 1 ? "" : fmt::format("\\n{} ops", members.size());
       if (call >= 0) {
-        name = *calls_.calls[call].layer;
+        name = escaped(*calls_.calls[call].layer);
         what = fmt::format("\\n{} steps, {} ops", calls_.calls[call].steps.size(), members.size());
-      }
-      std::string params;
-      std::set<const AutogradMeta*> seen;
-      for (int r : members) {
-        for (const Edge& e : graph_.records[r]->inputs()) {
-          if (e.leaf && seen.insert(e.leaf.get()).second) {
-            params += fmt::format("\\n{} {}", leaf_name(e), e.shape);
-          }
-        }
       }
       const bool loss =
           std::any_of(members.begin(), members.end(), [&](int r) { return is_root(r); });
       fmt::print(out_, "  {} [{}fillcolor=\"{}\", label=\"{}{}{}\\n-> {}{}\"];\n", id,
                  loss ? "peripheries=2, " : "", fill(&tail, loss ? kLossFill : kOpFill), name, what,
-                 params, tail.output_shape(), extras(&tail));
+                 parameters_of(members), tail.output_shape(), extras(&tail));
     }
+  }
+
+  // "\\nname shape" for each leaf the records read, in order of first use.
+  std::string parameters_of(const std::vector<int>& records) const {
+    std::string out;
+    std::set<const AutogradMeta*> seen;
+    for (int r : records) {
+      for (const Edge& e : graph_.records[r]->inputs()) {
+        if (e.leaf && seen.insert(e.leaf.get()).second) {
+          out += fmt::format("\\n{} {}", leaf_name(e), e.shape);
+        }
+      }
+    }
+    return out;
   }
 
   // In the full graph every input is an edge (a*a draws two). Edges into or out of a fold

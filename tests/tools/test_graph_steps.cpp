@@ -85,3 +85,18 @@ TEST_CASE("gradient flow: two calls of one layer are two series, in call order")
   CHECK(rows[4].step == 0);
   CHECK(rows[5].step == 1);
 }
+
+TEST_CASE("write_dot: quotes in a title or a scope are escaped, Graphviz still reads the file") {
+  tg::Tensor x = tg::tensor({0.5, -1.0}).requires_grad_();
+  tg::Tensor loss;
+  {
+    tg::NameScope scope("say \"hi\"");
+    loss = tg::sum(tg::tanh(x));
+  }
+  const std::string dot = dot_of(loss, {.modules = true, .title = "the \"model\""});
+  CHECK(tg_test::contains(dot, "label=\"the \\\"model\\\"\\nloss "));
+  CHECK(tg_test::contains(dot, "say \\\"hi\\\""));
+  const tg_test::ScratchDir dir("tapegrad-graph-quotes");
+  tg::tools::render(loss, dir / "g.svg", {.modules = true, .title = "the \"model\""});
+  CHECK(tg_test::contains(tg_test::read_file(dir / "g.svg"), "<svg"));
+}
