@@ -4,6 +4,7 @@
 #include <cmath>
 #include <filesystem>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -450,10 +451,15 @@ std::string render_format(const std::string& path) {
 }
 
 // Lays out and renders a DOT graph into memory, so the file is then written atomically like
-// every other output.
+// every other output. One Graphviz context serves the whole program, one render at a time:
+// Graphviz's pango text layout keeps a pointer to the last font it measured, which a freed
+// context frees, so a second context read freed memory (ASan: a title rendered twice).
+// Graphviz is not thread-safe either, hence the lock.
 std::string render_in_memory(const std::string& dot, const std::string& format,
                              const std::string& path) {
-  GVC_t* gvc = gvContext();
+  static std::mutex graphviz;
+  const std::lock_guard lock(graphviz);
+  static GVC_t* const gvc = gvContext();  // kept until exit on purpose (see above)
   Agraph_t* g = agmemread(dot.c_str());
   char* bytes = nullptr;
   unsigned int length = 0;
@@ -465,7 +471,6 @@ std::string render_in_memory(const std::string& dot, const std::string& format,
     gvFreeLayout(gvc, g);
     agclose(g);
   }
-  gvFreeContext(gvc);
   if (!ok) throw_error<IOError>("render: Graphviz could not lay out or render {}", path);
   return rendered;
 }
