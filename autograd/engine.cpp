@@ -61,7 +61,7 @@ void check_anomaly_in_rule(const Record& rec, const Grads& grads) {
       throw_error<AutogradError>(
           "anomaly: the gradient rule of {} (#{}{}) produced NaN/Inf in the gradient of input {} "
           "(shape {})",
-          rec.op(), rec.seq(), rec.scope().empty() ? "" : " in scope " + rec.scope(), i,
+          rec.op(), rec.seq(), rec.where().empty() ? "" : " in scope " + rec.where(), i,
           grads[i].values.shape());
     }
   }

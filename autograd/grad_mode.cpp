@@ -12,8 +12,11 @@ thread_local bool anomaly_enabled = false;
 const std::string kRootScope;
 thread_local const std::string* current_scope = &kRootScope;
 
-// Interned scope strings: an RNN opens "rnn/t0".."rnn/tT" every step, so each distinct scope
-// is stored once and records point at it. Node-based set: pointers stay valid.
+thread_local TimeStep current_step;
+thread_local std::uint64_t layer_calls = 0;
+
+// Interned scope strings: a module opens its scope on every call, so each distinct scope is
+// stored once and records point at it. Node-based set: pointers stay valid.
 const std::string* intern(std::string scope) {
   thread_local std::unordered_set<std::string> scopes;
   return &*scopes.insert(std::move(scope)).first;
@@ -47,6 +50,19 @@ NameScope::~NameScope() {
 }
 const std::string* NameScope::current() {
   return current_scope;
+}
+
+TimeStepScope::TimeStepScope() : previous_(current_step) {
+  current_step = TimeStep{.layer = current_scope, .call = ++layer_calls};
+}
+TimeStepScope::~TimeStepScope() {
+  current_step = previous_;
+}
+void TimeStepScope::set_step(int64_t index) {
+  current_step.index = index;
+}
+const TimeStep& TimeStepScope::current() {
+  return current_step;
 }
 
 }  // namespace tapegrad

@@ -3,10 +3,15 @@
 //   NoGradGuard   ops record nothing (evaluation, optimizer updates)
 //   AnomalyGuard  every forward op and every gradient rule checks its result for NaN/Inf
 //                 and throws AutogradError naming the op that produced it
-//   NameScope     records made inside are tagged with the scope ("rnn1/t3"), which graph
-//                 dumps, tape prints and error messages show
+//   NameScope     records made inside are tagged with the scope ("Sequential/0:Dense"), which
+//                 graph dumps, tape prints and error messages show
+//   TimeStepScope records made inside carry, as data, the recurrent layer call they belong to
+//                 and its time step; graph dumps cluster and fold by these fields and the
+//                 gradient-flow report reads them. Time steps are never encoded in scope
+//                 strings, so a user's own NameScope("t2") is just a name.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -57,7 +62,7 @@ class AnomalyGuard {
 
 class NameScope {
  public:
-  // Nested scopes join with '/': NameScope a("rnn1"); NameScope b("t3"); -> "rnn1/t3".
+  // Nested scopes join with '/': NameScope a("encoder"); NameScope b("gates"); -> "encoder/gates".
   explicit NameScope(std::string_view name);
   ~NameScope();
   NameScope(const NameScope&) = delete;
@@ -69,6 +74,35 @@ class NameScope {
 
  private:
   const std::string* previous_;
+};
+
+// Where a record stands in an unrolled recurrent layer. Records keep a copy (three words):
+// no string is formatted or interned per step or per record.
+struct TimeStep {
+  static constexpr int64_t kNoStep = -1;
+  const std::string* layer = nullptr;  // the layer call's scope ("Sequential/0:SimpleRNN")
+  std::uint64_t call = 0;              // which call of a layer on this thread (1, 2, ...)
+  int64_t index = kNoStep;             // the step, kNoStep before and after the loop
+  bool in_layer() const { return layer != nullptr; }
+  bool in_step() const { return layer != nullptr && index != kNoStep; }
+};
+
+// One call of a recurrent layer: opened by the layer around its whole computation, with the
+// layer's name scope in force; set_step(t) before each step, set_step(kNoStep) after the
+// loop. Nested calls (a layer inside a cell) restore the outer one on exit.
+class TimeStepScope {
+ public:
+  TimeStepScope();
+  ~TimeStepScope();
+  TimeStepScope(const TimeStepScope&) = delete;
+  TimeStepScope& operator=(const TimeStepScope&) = delete;
+
+  void set_step(int64_t index);
+  // What records made now on this thread carry; in_layer() is false outside every call.
+  static const TimeStep& current();
+
+ private:
+  TimeStep previous_;
 };
 
 }  // namespace tapegrad

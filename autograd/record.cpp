@@ -41,9 +41,14 @@ Tensor plain_alias(const Tensor& t) {
 // The record whose gradient rule is running, so an anomaly inside a rule names that rule.
 thread_local const Record* rule_in_progress = nullptr;
 
+std::string where_of(const std::string& scope, const TimeStep& step) {
+  if (!step.in_step()) return scope;
+  return fmt::format("{}{}[step {}]", scope, scope.empty() ? "" : " ", step.index);
+}
+
 std::string describe_record(const Record& rec) {
-  return fmt::format("{} (#{}{})", rec.op(), rec.seq(),
-                     rec.scope().empty() ? "" : " in scope " + rec.scope());
+  const std::string where = rec.where();
+  return fmt::format("{} (#{}{})", rec.op(), rec.seq(), where.empty() ? "" : " in scope " + where);
 }
 
 // One pass over a tensor's values: the first non-finite element and the finite range.
@@ -126,6 +131,10 @@ Record::~Record() {
   d.drain();
 }
 
+std::string Record::where() const {
+  return where_of(*scope_, time_step_);
+}
+
 std::size_t Record::saved_bytes() const {
   std::size_t bytes = 0;
   for (const SavedTensor& s : saved_) bytes += s.tensor.numel() * element_size(s.tensor.dtype());
@@ -191,6 +200,7 @@ Tensor link_output(std::shared_ptr<Record> rec, const OpSpec& spec, Tensor outpu
   Tape& tape = Tape::current();
   rec->op_ = spec.op;
   rec->scope_ = NameScope::current();
+  rec->time_step_ = TimeStepScope::current();
   rec->seq_ = tape.next_seq();
   rec->tape_id_ = tape.id();
   rec->output_shape_ = output.shape();
@@ -250,11 +260,10 @@ void check_anomaly(const OpSpec& spec, const Tensor& output) {
   if (!AnomalyGuard::enabled()) return;
   const FiniteScan out = scan_finite(output);
   if (out.first_bad < 0) return;
-  const std::string& scope = *NameScope::current();
-  const std::string where =
-      rule_in_progress != nullptr
-          ? " while computing the gradient rule of " + describe_record(*rule_in_progress)
-          : (scope.empty() ? "" : " in scope " + scope);
+  const std::string here = where_of(*NameScope::current(), TimeStepScope::current());
+  const std::string where = rule_in_progress != nullptr ? " while computing the gradient rule of " +
+                                                              describe_record(*rule_in_progress)
+                                                        : (here.empty() ? "" : " in scope " + here);
   // Under AnomalyGuard every op checks its output, so a NaN already in an input was not made
   // by an op under the guard: blame the input, not the op that merely passed it on.
   for (std::size_t i = 0; i < spec.inputs.size(); ++i) {

@@ -142,6 +142,11 @@ class Record {
 
   const char* op() const { return op_; }
   const std::string& scope() const { return *scope_; }
+  // The recurrent layer call and time step the op was recorded in (TimeStepScope).
+  const TimeStep& time_step() const { return time_step_; }
+  // "scope" plus the time step when there is one: "Sequential/0:SimpleRNN [step 3]"; "" for
+  // a record made outside every scope and step.
+  std::string where() const;
   std::uint64_t seq() const { return seq_; }
   const Shape& output_shape() const { return output_shape_; }
   DType output_dtype() const { return output_dtype_; }
@@ -151,6 +156,13 @@ class Record {
   std::uint64_t tape_id() const { return tape_id_; }
   // Bytes of tensor data this record keeps alive for backward.
   std::size_t saved_bytes() const;
+  // Calls f(const SavedTensor&) for every tensor kept for backward (none once released);
+  // graph dumps read values from them, since the record does not keep its output otherwise.
+  template <class F>
+  void for_each_saved(F&& f) const {
+    for (const SavedTensor& s : saved_) f(s);
+    if (saved_output_) f(*saved_output_);
+  }
   // The meta of the output tensor while that tensor is alive (retain_grad).
   std::shared_ptr<AutogradMeta> output_meta() const { return output_meta_.lock(); }
 
@@ -174,6 +186,7 @@ class Record {
 
   const char* op_ = "";
   const std::string* scope_ = nullptr;
+  TimeStep time_step_;
   std::uint64_t seq_ = 0;
   std::uint64_t tape_id_ = 0;
   Shape output_shape_;

@@ -116,9 +116,10 @@ void Tape::print(std::ostream& out) const {
   for (const auto& rec : live_records()) {
     std::vector<std::string> inputs;
     for (const Edge& e : rec->inputs()) inputs.push_back(describe_input(e));
+    const std::string where = rec->where();
     fmt::print(out, "#{:<5} {:<12} {:<16} ({}) -> {}{}\n", rec->seq(), rec->op(),
-               rec->scope().empty() ? "-" : rec->scope(), fmt::join(inputs, ", "),
-               rec->output_shape(), rec->released() ? " [freed]" : "");
+               where.empty() ? "-" : where, fmt::join(inputs, ", "), rec->output_shape(),
+               rec->released() ? " [freed]" : "");
   }
 }
 

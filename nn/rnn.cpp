@@ -14,13 +14,6 @@ State detached(const State& s) {
   return out;
 }
 
-// Name scopes "t0", "t1", ... are made once and reused by every call.
-const std::string& step_name(int64_t t) {
-  thread_local std::vector<std::string> names;
-  while (static_cast<int64_t>(names.size()) <= t) names.push_back(fmt::format("t{}", names.size()));
-  return names[t];
-}
-
 // The cell of a built-in layer, its sizes checked under the layer's name.
 template <class C, class Options>
 std::shared_ptr<C> make_cell(const char* layer, int64_t in_features, int64_t units, Options opts) {
@@ -77,6 +70,8 @@ State RNN::starting_state(int64_t batch, const State& initial) const {
 
 RNNOutput RNN::run(const Tensor& x, const State& initial) {
   check_input(x);
+  // Every record of this call carries it; the steps' records also carry their index.
+  TimeStepScope call;
   const int64_t batch = x.shape()[0];
   const int64_t steps = x.shape()[1];
   const int64_t features = x.shape()[2];
@@ -101,7 +96,7 @@ RNNOutput RNN::run(const Tensor& x, const State& initial) {
   for (int64_t i = 0; i < steps; ++i) {
     const int64_t t = opts_.go_backwards ? steps - 1 - i : i;
     if (opts_.tbptt > 0 && i > 0 && i % opts_.tbptt == 0) state = detached(state);
-    NameScope scope(step_name(t));
+    call.set_step(t);
     try {
       const Tensor x_t = select(inputs, 0, t);
       state = projected ? cell_->step_projected(x_t, state) : cell_->step(x_t, state);
@@ -111,6 +106,7 @@ RNNOutput RNN::run(const Tensor& x, const State& initial) {
     }
     if (opts_.return_sequences) outputs.push_back(state[0]);
   }
+  call.set_step(TimeStep::kNoStep);
   if (opts_.stateful) carried_ = detached(state);
   if (opts_.return_state) last_state_ = state;
   Tensor output = opts_.return_sequences ? stack(outputs, 1) : state[0];

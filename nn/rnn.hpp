@@ -3,9 +3,9 @@
 // The input is made time-major and contiguous once ((T, B, F)), so each step reads a dense
 // (B, F) slab. If the cell has an input projection, all T steps are projected by one GEMM of
 // (T*B, F) x (F, k*units) before the loop; otherwise each step calls cell.step(x_t, state).
-// Each step runs in the name scope "t<index>", so the tape, graph dumps and errors say which
-// step an op belongs to. No backward is written anywhere: BPTT is the tape's reverse walk
-// over the unrolled steps.
+// Each call runs in a TimeStepScope that marks its steps, so the tape, graph dumps and errors
+// say which layer call and step an op belongs to (as fields of the record, not in its scope). No
+// backward is written anywhere: BPTT is the tape's reverse walk over the unrolled steps.
 //
 // Options follow Keras: return_sequences (B, T, units) instead of h_T; go_backwards reads
 // the sequence from the end (outputs in processing order); stateful keeps the final state

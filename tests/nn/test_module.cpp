@@ -215,8 +215,8 @@ TEST_CASE("Module: a call opens a NameScope with the module's label") {
   tg::Tape::current().print(ss);
   const std::string tape = ss.str();
   CAPTURE(tape.substr(0, 2000));
-  CHECK(tape.find("Sequential/0:SimpleRNN/t3") != std::string::npos);
-  CHECK(tape.find("Sequential/1:SimpleRNN/t0") != std::string::npos);
+  CHECK(tape.find("Sequential/0:SimpleRNN [step 3]") != std::string::npos);
+  CHECK(tape.find("Sequential/1:SimpleRNN [step 0]") != std::string::npos);
   CHECK(tape.find("Sequential/2:Dense") != std::string::npos);
   // The scope closes when the call returns.
   CHECK(*tg::NameScope::current() == "");

@@ -383,7 +383,7 @@ TEST_CASE("RNN: bad input shapes throw ShapeError naming layer, parameter and sh
   CHECK_THROWS_AS(tg::nn::SimpleRNN(2, 3, {.tbptt = -1}), tg::ValueError);
 }
 
-TEST_CASE("RNN: the tape shows the module and time-step scopes") {
+TEST_CASE("RNN: the tape shows the module scope and the time step of each record") {
   tg::manual_seed(111);
   tg::nn::Sequential model{tg::nn::SimpleRNN(1, 4, {.return_sequences = true}),
                            tg::nn::SimpleRNN(4, 2), tg::nn::Dense(2, 1)};
@@ -391,10 +391,11 @@ TEST_CASE("RNN: the tape shows the module and time-step scopes") {
   std::ostringstream ss;
   tg::Tape::current().print(ss);
   const std::string tape = ss.str();
-  CHECK(contains(tape, "Sequential/0:SimpleRNN/t3"));
-  CHECK(contains(tape, "Sequential/1:SimpleRNN/t4"));
+  CHECK(contains(tape, "Sequential/0:SimpleRNN [step 3]"));
+  CHECK(contains(tape, "Sequential/1:SimpleRNN [step 4]"));
   CHECK(contains(tape, "Sequential/0:SimpleRNN/input_projection"));
   CHECK(contains(tape, "Sequential/2:Dense"));
-  CHECK_FALSE(contains(tape, "0:SimpleRNN/t5"));  // 5 steps: t0..t4
+  CHECK_FALSE(contains(tape, "0:SimpleRNN [step 5]"));  // 5 steps: 0..4
+  CHECK_FALSE(contains(tape, "/t3"));                   // steps are fields, not scope names
   (void)y;
 }

@@ -34,8 +34,9 @@ TEST_CASE("write_dot: one cluster per time step, named parameters, deterministic
   TinyRnn net;
   const std::string dot = dot_of(net.loss, {.names = net.model.named_parameters()});
   CHECK(dot.rfind("digraph tapegrad {", 0) == 0);
+  CHECK(tg_test::contains(dot, "label=\"Sequential/0:SimpleRNN\""));  // the layer call's box
   for (int t = 0; t < 4; ++t) {
-    CHECK(tg_test::contains(dot, "label=\"Sequential/0:SimpleRNN/t" + std::to_string(t) + "\""));
+    CHECK(tg_test::contains(dot, "label=\"step " + std::to_string(t) + "\""));
   }
   CHECK(tg_test::contains(dot, "0.cell.recurrent_kernel\\n[3,3]"));
   CHECK(tg_test::contains(dot, "1.kernel\\n[3,1]"));
@@ -92,14 +93,4 @@ TEST_CASE("graph dumps of a graph another thread recorded are an error, not a us
                        tg::AutogradError);
   CHECK_THROWS_WITH_AS(tg::tools::gradient_flow(y), doctest::Contains("recorded on another thread"),
                        tg::AutogradError);
-}
-
-TEST_CASE("gradient flow: a scope like a time step too large for int64 is not a time step") {
-  tg::Tensor x = tg::tensor({0.5, -1.0}).requires_grad_();
-  tg::Tensor loss;
-  {
-    tg::NameScope scope("t99999999999999999999");
-    loss = tg::sum(tg::tanh(x));
-  }
-  CHECK(tg::tools::gradient_flow(loss).empty());
 }
