@@ -6,6 +6,7 @@
 //   tapegrad train --epochs 50 --checkpoint run.ckpt      ... later:
 //   tapegrad train --epochs 100 --resume run.ckpt          continues at epoch 51
 //   tapegrad info --cell gru --units 64,32                  parameter names, shapes and count
+//   tapegrad dot --fold 2 -o graph.png                      the graph of one forward + loss
 //
 // train writes loss.csv (epoch,loss[,val_loss], epochs counted from 1) after every epoch and
 // model.safetensors at the end into --out-dir. --checkpoint writes model, optimizer state,
@@ -38,17 +39,17 @@
 
 #include <tapegrad/tapegrad.hpp>
 
+#include "cli_common.hpp"
+#include "cli_dot.hpp"
+
 namespace {
 
 namespace tg = tapegrad;
 namespace fs = std::filesystem;
 
-constexpr int kUsageError = 2;
+using namespace tg::cli;
 
-struct ModelConfig {
-  std::string cell = "rnn";
-  std::vector<int64_t> units{64, 32};
-};
+constexpr int kUsageError = 2;
 
 struct TrainConfig {
   ModelConfig model;
@@ -76,31 +77,6 @@ std::string one_line(std::string s) {
   std::replace(s.begin(), s.end(), '\n', ' ');
   while (!s.empty() && s.back() == ' ') s.pop_back();
   return s;
-}
-
-std::string join_units(const std::vector<int64_t>& units) {
-  return fmt::format("{}", fmt::join(units, ","));
-}
-
-std::shared_ptr<tg::nn::Sequential> build_model(const ModelConfig& c, int64_t in_features) {
-  auto model = std::make_shared<tg::nn::Sequential>();
-  int64_t in = in_features;
-  for (std::size_t i = 0; i < c.units.size(); ++i) {
-    const tg::nn::RNNOptions opts{.return_sequences = i + 1 < c.units.size()};
-    const int64_t units = c.units[i];
-    if (c.cell == "rnn") {
-      model->push_back(tg::nn::SimpleRNN(in, units, opts));
-    } else if (c.cell == "lstm") {
-      model->push_back(tg::nn::LSTM(in, units, opts));
-    } else if (c.cell == "gru") {
-      model->push_back(tg::nn::GRU(in, units, opts));
-    } else {
-      tg::throw_error<tg::ValueError>("unknown cell '{}' (rnn, lstm or gru)", c.cell);
-    }
-    in = units;
-  }
-  model->push_back(tg::nn::Dense(in, 1));
-  return model;
 }
 
 template <class Options>
@@ -481,49 +457,6 @@ CLI::Validator fraction_below_one() {
   return real_number([](double v) { return v >= 0 && v < 1; }, "a number in [0, 1)");
 }
 
-CLI::Validator positive_integer() {
-  return CLI::Validator(
-      [](std::string& text) -> std::string {
-        if (text.empty() || !std::all_of(text.begin(), text.end(), ::isdigit) ||
-            text.find_first_not_of('0') == std::string::npos || text.size() > 9) {
-          return "must be a whole number > 0, got '" + text + "'";
-        }
-        return {};
-      },
-      "");
-}
-
-// A whole number in [0, 2^64): CLI11 alone turns "-1" into 2^64 - 1 and saturates a longer
-// number without a word, so two different seeds would silently run alike.
-CLI::Validator unsigned_64() {
-  return CLI::Validator(
-      [](std::string& text) -> std::string {
-        std::uint64_t v = 0;
-        const char* end = text.data() + text.size();
-        const auto [stop, ec] = std::from_chars(text.data(), end, v);
-        if (text.empty() || ec != std::errc() || stop != end) {
-          return "must be a whole number in [0, " +
-                 std::to_string(std::numeric_limits<std::uint64_t>::max()) + "], got '" + text +
-                 "'";
-        }
-        return {};
-      },
-      "");
-}
-
-void add_model_flags(CLI::App& cmd, ModelConfig& m) {
-  cmd.add_option("--cell", m.cell, "Recurrent cell of every layer")
-      ->check(CLI::IsMember({"rnn", "lstm", "gru"}).description(""))
-      ->type_name("rnn|lstm|gru")
-      ->capture_default_str();
-  cmd.add_option("--units", m.units,
-                 "Units of each recurrent layer, comma-separated; a Dense(1) layer follows")
-      ->delimiter(',')
-      ->check(positive_integer())
-      ->type_name("N,N,...")
-      ->default_str("64,32");
-}
-
 // The flags of `tapegrad train`; the returned options tell after parsing which were given.
 struct GivenFlags {
   CLI::Option *lr, *clip_norm, *clip_value;
@@ -623,13 +556,16 @@ int main(int argc, char** argv) {
   info->add_option("--weights", weights, "Load (and so validate) these weights first")
       ->type_name("FILE");
 
+  const Command dot = add_dot_command(app);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
-    const std::string where = train->parsed()  ? "tapegrad train"
-                              : info->parsed() ? "tapegrad info"
-                                               : "tapegrad";
+    const std::string where = train->parsed()     ? "tapegrad train"
+                              : info->parsed()    ? "tapegrad info"
+                              : dot.app->parsed() ? "tapegrad dot"
+                                                  : "tapegrad";
     std::cerr << fmt::format("{}: error: {} (see {} --help)\n", where, one_line(e.what()), where);
     return kUsageError;
   }
@@ -639,6 +575,7 @@ int main(int argc, char** argv) {
 
   try {
     if (train->parsed()) return run_train(cfg);
+    if (dot.app->parsed()) return dot.run();
     return run_info(info_cfg, weights);
   } catch (const tg::Error& e) {
     std::cerr << "tapegrad: error: " << one_line(e.what()) << std::endl;

@@ -1,0 +1,36 @@
+// What the subcommands of the tapegrad program share: the model they build from --cell and
+// --units, those flags, and validators whose messages read well. tapegrad.cpp registers the
+// subcommands; cli_dot.cpp (and its neighbours) add theirs through these helpers, so every
+// subcommand builds the same model from the same flags.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <tapegrad/tapegrad.hpp>
+
+namespace tapegrad::cli {
+
+struct ModelConfig {
+  std::string cell = "rnn";
+  std::vector<int64_t> units{64, 32};
+};
+
+std::string join_units(const std::vector<int64_t>& units);
+
+// Recurrent layers of c.cell with c.units (all but the last return sequences), then Dense(1).
+std::shared_ptr<nn::Sequential> build_model(const ModelConfig& c, int64_t in_features);
+
+// --cell and --units.
+void add_model_flags(CLI::App& cmd, ModelConfig& m);
+
+// A whole number in [1, 10^9).
+CLI::Validator positive_integer();
+// A whole number in [0, 2^64).
+CLI::Validator unsigned_64();
+
+}  // namespace tapegrad::cli
