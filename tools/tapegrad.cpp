@@ -38,6 +38,9 @@
 
 #include <tapegrad/tapegrad.hpp>
 
+#include "cli_gradflow.hpp"
+#include "cli_model.hpp"
+
 namespace {
 
 namespace tg = tapegrad;
@@ -45,10 +48,8 @@ namespace fs = std::filesystem;
 
 constexpr int kUsageError = 2;
 
-struct ModelConfig {
-  std::string cell = "rnn";
-  std::vector<int64_t> units{64, 32};
-};
+using tg::cli::build_model;
+using tg::cli::ModelConfig;
 
 struct TrainConfig {
   ModelConfig model;
@@ -80,27 +81,6 @@ std::string one_line(std::string s) {
 
 std::string join_units(const std::vector<int64_t>& units) {
   return fmt::format("{}", fmt::join(units, ","));
-}
-
-std::shared_ptr<tg::nn::Sequential> build_model(const ModelConfig& c, int64_t in_features) {
-  auto model = std::make_shared<tg::nn::Sequential>();
-  int64_t in = in_features;
-  for (std::size_t i = 0; i < c.units.size(); ++i) {
-    const tg::nn::RNNOptions opts{.return_sequences = i + 1 < c.units.size()};
-    const int64_t units = c.units[i];
-    if (c.cell == "rnn") {
-      model->push_back(tg::nn::SimpleRNN(in, units, opts));
-    } else if (c.cell == "lstm") {
-      model->push_back(tg::nn::LSTM(in, units, opts));
-    } else if (c.cell == "gru") {
-      model->push_back(tg::nn::GRU(in, units, opts));
-    } else {
-      tg::throw_error<tg::ValueError>("unknown cell '{}' (rnn, lstm or gru)", c.cell);
-    }
-    in = units;
-  }
-  model->push_back(tg::nn::Dense(in, 1));
-  return model;
 }
 
 template <class Options>
@@ -623,6 +603,8 @@ int main(int argc, char** argv) {
   info->add_option("--weights", weights, "Load (and so validate) these weights first")
       ->type_name("FILE");
 
+  tg::cli::add_gradflow_command(app);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -639,7 +621,8 @@ int main(int argc, char** argv) {
 
   try {
     if (train->parsed()) return run_train(cfg);
-    return run_info(info_cfg, weights);
+    if (info->parsed()) return run_info(info_cfg, weights);
+    return 0;  // a command that ran as it was parsed (gradflow)
   } catch (const tg::Error& e) {
     std::cerr << "tapegrad: error: " << one_line(e.what()) << std::endl;
     return kUsageError;
