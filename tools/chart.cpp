@@ -131,6 +131,14 @@ void set_colours() {
   }
 }
 
+// PLplot reads '#' as the start of an escape sequence (#u superscript, #gx Greek); "##" is
+// a literal '#', so user text (layer names, titles) is drawn as written.
+std::string plplot_text(const std::string& s) {
+  std::string out;
+  for (char c : s) out += c == '#' ? std::string("##") : std::string(1, c);
+  return out;
+}
+
 int series_colour(std::size_t i) {
   return kFirstSeriesColour + static_cast<int>(i % kPalette.size());
 }
@@ -163,10 +171,12 @@ void draw_legend(const std::vector<LineSeries>& series, PLINT corner) {
   const auto n = static_cast<PLINT>(series.size());
   std::vector<PLINT> opt(n, PL_LEGEND_LINE), colours(n), styles(n, 1), text_colours(n, 1);
   std::vector<PLFLT> widths(n, 2.0);
+  std::vector<std::string> labels(n);
   std::vector<const char*> text(n);
   for (PLINT i = 0; i < n; ++i) {
     colours[i] = series_colour(i);
-    text[i] = series[i].label.c_str();
+    labels[i] = plplot_text(series[i].label);
+    text[i] = labels[i].c_str();
   }
   PLFLT width = 0, height = 0;
   pllegend(&width, &height, PL_LEGEND_BACKGROUND | PL_LEGEND_BOUNDING_BOX,
@@ -188,7 +198,8 @@ void draw(const std::string& file, const char* device, const std::vector<LineSer
   plcol0(1);
   // axis 20: log y (ticks at decades, labels 10^k); 0: linear axes with a frame.
   plenv(r.x_min, r.x_max, r.y_min, r.y_max, 0, opts.log_y ? 20 : 0);
-  pllab(opts.x_label.c_str(), opts.y_label.c_str(), opts.title.c_str());
+  pllab(plplot_text(opts.x_label).c_str(), plplot_text(opts.y_label).c_str(),
+        plplot_text(opts.title).c_str());
   for (std::size_t i = 0; i < series.size(); ++i) {
     const std::vector<double> y = plotted_y(series[i], opts, r);
     plcol0(series_colour(i));

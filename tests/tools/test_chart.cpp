@@ -73,6 +73,14 @@ TEST_CASE("write_line_chart: a non-positive value on a log axis keeps its point 
   CHECK(lines[0].points == 4);
 }
 
+TEST_CASE("write_line_chart: '#' in a label is drawn as written, not as a PLplot escape") {
+  tg_test::ScratchDir dir("chart");
+  tg::tools::write_line_chart(dir / "c.svg", {{"layer #1", {0, 1}, {1, 2}}}, {.title = "run #u2"});
+  const auto texts = tg_test::svg_texts(tg_test::read_file(dir / "c.svg"));
+  CHECK(has_text(texts, "layer #1"));
+  CHECK(has_text(texts, "run #u2"));
+}
+
 TEST_CASE("write_line_chart: png and pdf come from the extension") {
   tg_test::ScratchDir dir("chart");
   tg::tools::write_line_chart(dir / "c.png", decays(), kLogChart);
