@@ -6,4 +6,5 @@
 #include <tapegrad/nn/nn.hpp>
 #include <tapegrad/ops/ops.hpp>
 #include <tapegrad/optim/optim.hpp>
+#include <tapegrad/tools/chart.hpp>
 #include <tapegrad/tools/graph.hpp>

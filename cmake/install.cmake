@@ -23,7 +23,7 @@ foreach(layer IN LISTS TAPEGRAD_LAYERS)
   endif()
 endforeach()
 
-install(FILES ${PROJECT_SOURCE_DIR}/tools/graph.hpp
+install(FILES ${PROJECT_SOURCE_DIR}/tools/graph.hpp ${PROJECT_SOURCE_DIR}/tools/chart.hpp
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/tapegrad/tools)
 
 # The library. Its include directory is $<INSTALL_INTERFACE:include>; tapegrad_warnings is

@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -14,6 +15,13 @@
 #include <tapegrad/tapegrad.hpp>
 
 namespace tapegrad::cli {
+
+// A registered subcommand and what runs it once its flags are parsed (errors are tg::Error,
+// reported by main as for every subcommand).
+struct Command {
+  CLI::App* app = nullptr;
+  std::function<int()> run;
+};
 
 struct ModelConfig {
   std::string cell = "rnn";

@@ -67,6 +67,26 @@ struct StepGradient {
   double norm = 0;
 };
 std::vector<StepGradient> gradient_flow(const Tensor& loss);
+
+// The same steps and, for every named parameter (e.g. model.named_parameters()), the norm of
+// d loss / d W, from one backward pass (that keeps the graph and leaves .grad() untouched).
+// A parameter the loss does not reach has norm 0.
+struct ParameterGradient {
+  std::string name;  // as given, e.g. "0.cell.recurrent_kernel"
+  double norm = 0;
+};
+struct GradientFlow {
+  std::vector<StepGradient> steps;
+  std::vector<ParameterGradient> parameters;
+};
+GradientFlow gradient_flow_report(const Tensor& loss, const NamedTensors& names);
+// Two CSV files, written atomically: `path` has the steps (layer,step,norm, one row per
+// layer and step) and <stem>_parameters.csv beside it the parameters (parameter,norm); two
+// files because the tables have different columns, and each loads as it is into a
+// spreadsheet or pandas. Returns the parameters file's path.
+std::string write_csv(const GradientFlow& flow, const std::string& path);
+// The chart of the steps: x = time step, log y = |dL/dh_t|, one line per layer call.
+void write_chart(const GradientFlow& flow, const std::string& path, const std::string& title = {});
 // A table of gradient_flow(loss), one row per layer and step, with a bar per row.
 void print_gradient_flow(const Tensor& loss, std::ostream& out);
 

@@ -15,6 +15,8 @@ packages=(
   doctest-dev         # the test suites
   libgraphviz-dev     # graph rendering (libgvc)
   graphviz            # the `dot` program
+  libplplot-dev       # charts (tools/chart): gradient flow, loss curves
+  plplot-driver-cairo # PLplot's png and pdf devices (svg is built in)
   nlohmann-json3-dev  # safetensors headers
   libcli11-dev        # the tapegrad command line
   clang-format        # the format check in .ci/run

@@ -41,6 +41,7 @@
 
 #include "cli_common.hpp"
 #include "cli_dot.hpp"
+#include "cli_gradflow.hpp"
 
 namespace {
 
@@ -557,15 +558,15 @@ int main(int argc, char** argv) {
       ->type_name("FILE");
 
   const Command dot = add_dot_command(app);
+  const Command gradflow = add_gradflow_command(app);
 
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
-    const std::string where = train->parsed()     ? "tapegrad train"
-                              : info->parsed()    ? "tapegrad info"
-                              : dot.app->parsed() ? "tapegrad dot"
-                                                  : "tapegrad";
+    const std::vector<CLI::App*> parsed = app.get_subcommands();
+    const std::string where =
+        parsed.empty() ? std::string("tapegrad") : "tapegrad " + parsed.front()->get_name();
     std::cerr << fmt::format("{}: error: {} (see {} --help)\n", where, one_line(e.what()), where);
     return kUsageError;
   }
@@ -576,6 +577,7 @@ int main(int argc, char** argv) {
   try {
     if (train->parsed()) return run_train(cfg);
     if (dot.app->parsed()) return dot.run();
+    if (gradflow.app->parsed()) return gradflow.run();
     return run_info(info_cfg, weights);
   } catch (const tg::Error& e) {
     std::cerr << "tapegrad: error: " << one_line(e.what()) << std::endl;
