@@ -33,8 +33,8 @@ const char* device_for(const std::string& path) {
   for (const Device& d : kDevices) {
     if (ext == d.extension) return d.plplot_name;
   }
-  throw_error<ValueError>("write_line_chart: '{}': unknown extension '{}' (use .svg, .png or .pdf)",
-                          path, ext);
+  throw_error<ValueError>(
+      "write_line_chart: '{}': unknown chart extension '{}' (use .svg, .png or .pdf)", path, ext);
 }
 
 void check_series(const std::vector<LineSeries>& series) {
@@ -224,6 +224,10 @@ std::mutex& plplot_mutex() {
 }
 
 }  // namespace
+
+void check_chart_path(const std::string& path) {
+  device_for(path);
+}
 
 void write_line_chart(const std::string& path, const std::vector<LineSeries>& series,
                       const LineChartOptions& opts) {

@@ -31,6 +31,10 @@ struct LineChartOptions {
   int width = 800, height = 500;  // pixels (png) or points (svg, pdf)
 };
 
+// Throws ValueError unless `path` ends in an extension write_line_chart draws (.svg, .png,
+// .pdf), naming them: a program can check its output path before long work.
+void check_chart_path(const std::string& path);
+
 // Throws ValueError for an unsupported extension (naming the supported ones), no series,
 // a series whose x and y differ in length or hold no point, or a non-finite value.
 void write_line_chart(const std::string& path, const std::vector<LineSeries>& series,

@@ -13,6 +13,14 @@ std::string join_units(const std::vector<int64_t>& units) {
   return fmt::format("{}", fmt::join(units, ","));
 }
 
+std::string describe_layers(const ModelConfig& c) {
+  const std::string cell = c.cell == "rnn" ? "SimpleRNN" : c.cell == "lstm" ? "LSTM" : "GRU";
+  std::vector<std::string> layers;
+  for (int64_t units : c.units) layers.push_back(fmt::format("{}({})", cell, units));
+  layers.emplace_back("Dense(1)");
+  return fmt::format("{}", fmt::join(layers, " -> "));
+}
+
 std::shared_ptr<nn::Sequential> build_model(const ModelConfig& c, int64_t in_features) {
   auto model = std::make_shared<nn::Sequential>();
   int64_t in = in_features;

@@ -29,6 +29,9 @@ struct ModelConfig {
 };
 
 std::string join_units(const std::vector<int64_t>& units);
+// "SimpleRNN(64) -> SimpleRNN(32) -> Dense(1)": the layers build_model makes, in the words of
+// the library's class names.
+std::string describe_layers(const ModelConfig& c);
 
 // Recurrent layers of c.cell with c.units (all but the last return sequences), then Dense(1).
 std::shared_ptr<nn::Sequential> build_model(const ModelConfig& c, int64_t in_features);

@@ -53,16 +53,9 @@ CLI::Validator graph_file() {
       "");
 }
 
-// "SimpleRNN(64) -> SimpleRNN(32) -> Dense(1), batch 4, 10 steps": the layers build_model
-// makes, in the words of the library's class names.
+// "SimpleRNN(64) -> SimpleRNN(32) -> Dense(1), batch 4, 10 steps, MSE".
 std::string describe(const DotConfig& c) {
-  const std::string cell = c.model.cell == "rnn"    ? "SimpleRNN"
-                           : c.model.cell == "lstm" ? "LSTM"
-                                                    : "GRU";
-  std::vector<std::string> layers;
-  for (int64_t units : c.model.units) layers.push_back(fmt::format("{}({})", cell, units));
-  layers.emplace_back("Dense(1)");
-  return fmt::format("{}, batch {}, {} steps, MSE", fmt::join(layers, " -> "), c.batch, c.steps);
+  return fmt::format("{}, batch {}, {} steps, MSE", describe_layers(c.model), c.batch, c.steps);
 }
 
 int run_dot(const DotConfig& c) {

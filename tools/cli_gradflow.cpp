@@ -68,26 +68,17 @@ tools::GradientFlow measure(const std::string& cell, const GradflowConfig& c) {
   return out;
 }
 
-void check_output(const std::string& out) {
-  const std::string ext = fs::path(out).extension().string();
-  if (ext != ".svg" && ext != ".png" && ext != ".pdf") {
-    throw_error<ValueError>("-o '{}': unknown chart extension '{}' (use .svg, .png or .pdf)", out,
-                            ext);
-  }
-}
-
 std::string chart_title(const GradflowConfig& c) {
-  std::string units;
-  for (int64_t u : c.units) units += (units.empty() ? "" : ",") + std::to_string(u);
   const std::string trained =
       c.epochs > 0 ? fmt::format("after {} epochs{}", c.epochs,
                                  c.clip_norm > 0 ? fmt::format(", clip-norm {}", c.clip_norm) : "")
                    : "untrained";
-  return fmt::format("Gradient flow through time: units {}, {} steps, {}", units, c.steps, trained);
+  return fmt::format("Gradient flow through time: units {}, {} steps, {}", join_units(c.units),
+                     c.steps, trained);
 }
 
 void run(const GradflowConfig& c) {
-  check_output(c.out);
+  tools::check_chart_path(c.out);
   tools::GradientFlow all;
   fmt::print("{:<10} {:>14} {:>14} {:>10}\n", "cell", "|dL/dh_0|",
              fmt::format("|dL/dh_{}|", c.steps - 1), "ratio");

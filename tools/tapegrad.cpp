@@ -70,6 +70,7 @@ struct TrainConfig {
   int verbose = 1;
   std::string checkpoint;
   std::string resume;
+  std::string plot;  // chart of the loss curve, when given
   std::string out_dir = ".";
 };
 
@@ -221,6 +222,21 @@ struct Curve {
     return text;
   }
 
+  // Loss (and val_loss) per epoch from 1; epochs without a value (NaN) are left out.
+  std::vector<tg::tools::LineSeries> series() const {
+    std::vector<tg::tools::LineSeries> out{{.label = "loss"}};
+    if (validation) out.push_back({.label = "val_loss"});
+    const auto add = [](tg::tools::LineSeries& s, std::size_t epoch, double v) {
+      if (!std::isfinite(v)) return;
+      s.x.push_back(static_cast<double>(epoch + 1));
+      s.y.push_back(v);
+    };
+    for (std::size_t i = 0; i < loss.size(); ++i) add(out[0], i, loss[i]);
+    for (std::size_t i = 0; i < val_loss.size() && validation; ++i) add(out[1], i, val_loss[i]);
+    std::erase_if(out, [](const tg::tools::LineSeries& s) { return s.x.empty(); });
+    return out;
+  }
+
   void save_to(std::map<std::string, std::string>& extra) const {
     extra["history.loss"] = format_history(loss);
     if (validation) extra["history.val_loss"] = format_history(val_loss);
@@ -364,7 +380,8 @@ void print_result(const TrainConfig& c, const Curve& curve, int epochs_run, doub
     std::cout << fmt::format("Time: {:.2f} s for {} epochs, {:.1f} ms/epoch\n", seconds, epochs_run,
                              1000.0 * seconds / epochs_run);
   }
-  std::cout << fmt::format("Wrote {} and {}", csv_path, model_path);
+  std::cout << fmt::format("Wrote {}{} and {}", csv_path, c.plot.empty() ? "" : ", " + c.plot,
+                           model_path);
   if (!c.checkpoint.empty() && epochs_run > 0) {
     std::cout << fmt::format(" (checkpoint {})", c.checkpoint);
   }
@@ -373,6 +390,7 @@ void print_result(const TrainConfig& c, const Curve& curve, int epochs_run, doub
 
 int run_train(const TrainConfig& c) {
   if (c.threads > 0) tg::set_num_threads(c.threads);
+  if (!c.plot.empty()) tg::tools::check_chart_path(c.plot);  // before training, not after
   fs::create_directories(c.out_dir);
   const std::string csv_path = (fs::path(c.out_dir) / "loss.csv").string();
   const std::string model_path = (fs::path(c.out_dir) / "model.safetensors").string();
@@ -412,6 +430,14 @@ int run_train(const TrainConfig& c) {
 
   tg::write_file_atomically("tapegrad train", csv_path, curve.csv());
   tg::nn::save(*model, model_path);
+  if (!c.plot.empty() && !curve.series().empty()) {
+    tg::tools::write_line_chart(
+        c.plot, curve.series(),
+        {.title = fmt::format("{}: MSE per epoch", describe_layers(c.model)),
+         .x_label = "epoch",
+         .y_label = "loss",
+         .log_y = true});
+  }
   print_result(c, curve, h.epochs, seconds, csv_path, model_path);
   return 0;
 }
@@ -527,6 +553,8 @@ GivenFlags add_train_flags(CLI::App& train, TrainConfig& c) {
   train.add_option("--out-dir", c.out_dir, "Directory for loss.csv and model.safetensors")
       ->type_name("DIR")
       ->capture_default_str();
+  train.add_option("--plot", c.plot, "Chart the loss (and val_loss) per epoch: .svg, .png or .pdf")
+      ->type_name("FILE");
 
   return {lr, clip_norm, clip_value};
 }
