@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include "cli_util.hpp"
 
 using tg_test::contains;
@@ -31,7 +33,7 @@ struct RunDir : ScratchDir {
 
   std::string script(const std::string& name, const std::string& source) const {
     write_file(*this / name, source);
-    return "'" + (*this / name) + "'";
+    return fmt::format("'{}'", *this / name);  // not "'" + ...: GCC 12 -Wrestrict misfires
   }
 };
 
