@@ -3,9 +3,9 @@
 #   target_link_libraries(app PRIVATE tapegrad::tapegrad)
 # Layout under the prefix:
 #   include/tapegrad/tapegrad.hpp, include/tapegrad/<layer>/*.hpp
-#   lib/libtapegrad.a
+#   lib/libtapegrad.so (a static libtapegrad.a with -DBUILD_SHARED_LIBS=OFF)
+#   lib/libtapegrad_run_support.a, lib/tapegrad/pch/ (what `tapegrad run` gives scripts)
 #   lib/cmake/tapegrad/{tapegradConfig,tapegradConfigVersion,tapegradTargets*}.cmake
-include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
 set(TAPEGRAD_INSTALL_CMAKEDIR ${CMAKE_INSTALL_LIBDIR}/cmake/tapegrad
@@ -24,6 +24,7 @@ foreach(layer IN LISTS TAPEGRAD_LAYERS)
 endforeach()
 
 install(FILES ${PROJECT_SOURCE_DIR}/tools/graph.hpp ${PROJECT_SOURCE_DIR}/tools/chart.hpp
+              ${PROJECT_SOURCE_DIR}/tools/run_prelude.hpp
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/tapegrad/tools)
 
 # The library. Its include directory is $<INSTALL_INTERFACE:include>; tapegrad_warnings is

@@ -4,6 +4,8 @@
 #   tools/install-deps.sh           what building, testing and formatting need
 #   tools/install-deps.sh --fuzz    also clang 14 and libFuzzer, for the fuzz targets
 #                                   (tests/fuzz, tools/fuzz.sh; .ci/run asks for them)
+#   tools/install-deps.sh --torch   also libtorch and PyTorch, for the side-by-side
+#                                   benchmarks (tools/bench_*.sh) and the parity fixtures
 set -euo pipefail
 
 packages=(
@@ -28,11 +30,17 @@ fuzz_packages=(
   libfuzzer-14-dev    # libFuzzer itself
 )
 
+torch_packages=(
+  libtorch-dev        # the libtorch references of tools/bench_*.sh
+  python3-torch       # tests/fixtures/generate_fixtures.py (with /usr/bin/python3)
+)
+
 case ${1:-} in
   "") ;;
   --fuzz) packages+=("${fuzz_packages[@]}") ;;
+  --torch) packages+=("${torch_packages[@]}") ;;
   *)
-    echo "usage: tools/install-deps.sh [--fuzz]" >&2
+    echo "usage: tools/install-deps.sh [--fuzz | --torch]" >&2
     exit 2
     ;;
 esac

@@ -42,6 +42,7 @@
 #include "cli_common.hpp"
 #include "cli_dot.hpp"
 #include "cli_gradflow.hpp"
+#include "cli_run.hpp"
 
 namespace {
 
@@ -587,6 +588,7 @@ int main(int argc, char** argv) {
 
   const Command dot = add_dot_command(app);
   const Command gradflow = add_gradflow_command(app);
+  const Command run = add_run_command(app);
 
   try {
     app.parse(argc, argv);
@@ -606,6 +608,7 @@ int main(int argc, char** argv) {
     if (train->parsed()) return run_train(cfg);
     if (dot.app->parsed()) return dot.run();
     if (gradflow.app->parsed()) return gradflow.run();
+    if (run.app->parsed()) return run.run();
     return run_info(info_cfg, weights);
   } catch (const tg::Error& e) {
     std::cerr << "tapegrad: error: " << one_line(e.what()) << std::endl;

@@ -17,7 +17,7 @@ cmake --install "$build" --prefix "$prefix" >"$work/install.log" || {
   exit 1
 }
 
-for f in include/tapegrad/tapegrad.hpp include/tapegrad/core/tensor.hpp lib/libtapegrad.a \
+for f in include/tapegrad/tapegrad.hpp include/tapegrad/core/tensor.hpp lib/libtapegrad.so \
   lib/cmake/tapegrad/tapegradConfig.cmake lib/cmake/tapegrad/tapegradConfigVersion.cmake \
   lib/cmake/tapegrad/tapegradTargets.cmake; do
   [[ -e $prefix/$f ]] || {
@@ -27,6 +27,19 @@ for f in include/tapegrad/tapegrad.hpp include/tapegrad/core/tensor.hpp lib/libt
 done
 if [[ -x $build/tools/tapegrad ]]; then
   "$prefix/bin/tapegrad" --version
+  # `tapegrad run` from the prefix compiles against the installed headers, precompiled header
+  # and library, and nothing of the build tree (which a user may have deleted).
+  flags=$("$prefix/bin/tapegrad" run --print-flags)
+  if grep -qF -e "$root/" -e "$build" <<<"$flags"; then
+    echo "package test: the installed tapegrad run compiles against the build tree: $flags" >&2
+    exit 1
+  fi
+  printf '%s\n' '#include <tapegrad/tapegrad.hpp>' 'namespace tg = tapegrad;' \
+    'int main() { fmt::print("sum {}\n", tg::sum(tg::ones({2, 3})).item()); }' >"$work/script.cpp"
+  [[ $(TAPEGRAD_CACHE_DIR=$work/cache "$prefix/bin/tapegrad" run "$work/script.cpp") == "sum 6" ]] || {
+    echo "package test: the installed tapegrad run did not run a script" >&2
+    exit 1
+  }
 fi
 # The installed package must not point back into the source or build tree.
 if grep -rlF -e "$root/" -e "$build" "$prefix/lib/cmake/tapegrad"; then
