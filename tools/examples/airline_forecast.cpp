@@ -241,8 +241,7 @@ int run(const Args& args) {
   tg::optim::Adam opt(model.parameters(), {.lr = 1e-2});
   // Early stopping on the validation windows decides how long to train (and, when it stops,
   // goes back to the weights of the best epoch), so the test windows play no part in any
-  // choice. Small
-  // batches: 91 training windows give 6 steps per epoch.
+  // choice. Small batches: 91 training windows give 6 steps per epoch.
   auto stop = std::make_shared<tg::nn::EarlyStopping>(
       tg::nn::EarlyStoppingOptions{.patience = 40, .restore_best_weights = true});
   const tg::nn::History h = tg::nn::fit(model, loss_fn, opt, train.first, train.second,
