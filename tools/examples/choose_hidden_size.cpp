@@ -6,10 +6,10 @@
 // Why cross-validate: one validation split of a short series is a handful of months, and
 // which size wins on it is partly luck. Each of k folds trains a fresh model and scores it
 // on data it did not see; the mean says how good a size is, the spread how sure we can be.
-// The folds are forward-chaining (scikit-learn's TimeSeriesSplit): fold i trains on the
-// first i blocks of windows and validates on block i + 1, so no model is scored on months
-// earlier than some it trained on; shuffled k-fold would let a model look into the future
-// of the months it is scored on.
+// The folds are forward-chaining (scikit-learn's TimeSeriesSplit): the windows are cut into
+// k + 1 blocks in time order, and fold i validates on block i + 1 after training on all the
+// windows before it. So no model is scored on months earlier than some it trained on;
+// shuffled k-fold would let a model learn from the future of the months it is scored on.
 //
 // grid_search returns scikit-learn's cv_results_ in a table: mean, std and rank of the
 // validation loss per candidate, the best (lowest mean), and the one-standard-error choice:
@@ -150,8 +150,8 @@ struct Windows {
 // Windows of the scaled monthly log changes, without the last 15% (the test months of
 // airline_forecast.cpp). The scaler is fitted on the windows kept, all of which some fold
 // trains on: the later folds' months then set part of the range an earlier fold is scaled
-// with. For log changes, whose range hardly moves from year to year, that is harmless;
-// for levels with a trend it would not be.
+// with. For log changes, whose range hardly moves from year to year, that matters little;
+// for levels with a trend it would leak the later years' range into the earlier folds.
 Windows airline_windows(const std::string& path) {
   const tg::Tensor passengers = tg::data::read_csv_column(path, "passengers");
   const int64_t months = passengers.numel();
