@@ -228,8 +228,8 @@ int run(const Args& args) {
   const int64_t n_test = windows - n_train - n_val;
   if (n_val < 1 || n_test < 1) {
     tg::throw_error<tg::ValueError>(
-        "airline_forecast: {} holds {} values; {} windows of {} are too few to split 70/15/15",
-        args.data, months, windows, kWindow);
+        "{} holds {} values: {} windows of {} months are too few to split 70/15/15", args.data,
+        months, windows, kWindow);
   }
   const Problem problem(passengers, args.predict_change, n_train);
   const auto train = rows(problem.X, problem.y, 0, n_train);
