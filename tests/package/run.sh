@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Package test: install tapegrad from an already built build directory into a temporary
 # prefix, then configure, build and run the outside project in tests/package against it
-# with find_package(tapegrad CONFIG REQUIRED), as a user's project would.
+# with find_package(tapegrad CONFIG REQUIRED), as a user's project would; then the same for
+# the documented template users copy (tools/examples/template).
 #   tests/package/run.sh [BUILD_DIR]     (default: build)
 set -euo pipefail
 
@@ -60,3 +61,21 @@ grep -F "tapegrad " "$work/configure.log" | grep -F "$prefix" || {
 }
 cmake --build "$work/build" -j "$(nproc)"
 "$work/build/package_test"
+
+# The template of tools/examples/template/README.md, configured exactly as documented there;
+# -Werror on top, so that a tapegrad header that starts to warn under the template's
+# warning flags fails here rather than in a user's build.
+echo "== package test: configure tools/examples/template with CMAKE_PREFIX_PATH=$prefix"
+cmake -S "$root/tools/examples/template" -B "$work/template" -DCMAKE_BUILD_TYPE=Release \
+  -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF -DCMAKE_CXX_FLAGS=-Werror \
+  >"$work/template-configure.log" || {
+  cat "$work/template-configure.log"
+  exit 1
+}
+cmake --build "$work/template" -j "$(nproc)"
+"$work/template/app" | tee "$work/template-run.log"
+grep -q "^Final loss: " "$work/template-run.log" || {
+  echo "package test: the template app did not print its final loss" >&2
+  exit 1
+}
+echo "package test: template ok"

@@ -1,0 +1,230 @@
+// Choosing the hidden size by cross-validation: tg::nn::grid_search over LSTM sizes on the
+// airline passengers series, with time-series folds.
+//
+//   tapegrad run tools/examples/choose_hidden_size.cpp -- --units 4,8,16,32 --folds 5
+//
+// Why cross-validate: one validation split of a short series is a handful of months, and
+// which size wins on it is partly luck. Each of k folds trains a fresh model and scores it
+// on data it did not see; the mean says how good a size is, the spread how sure we can be.
+// The folds are forward-chaining (scikit-learn's TimeSeriesSplit): the windows are cut into
+// k + 1 blocks in time order, and fold i validates on block i + 1 after training on all the
+// windows before it. So no model is scored on months earlier than some it trained on;
+// shuffled k-fold would let a model learn from the future of the months it is scored on.
+//
+// grid_search returns scikit-learn's cv_results_ in a table: mean, std and rank of the
+// validation loss per candidate, the best (lowest mean), and the one-standard-error choice:
+// the smallest model whose mean is within one std of the best. The second is often the
+// better pick: sizes that score within the noise of the best one are not worse, and the
+// smaller needs less data and time.
+//
+// The data is prepared as in airline_forecast.cpp (see there why): windows of 12 monthly
+// changes of log(passengers), the next change as the target, min-max scaled. The last 15%
+// of the windows, airline_forecast's test months, are left out, so choosing a size here
+// does not touch them.
+#include <charconv>
+#include <cstdint>
+#include <cstdio>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <fmt/core.h>
+#include <fmt/format.h>
+
+#include <tapegrad/tapegrad.hpp>
+
+namespace tg = tapegrad;
+
+namespace {
+
+constexpr int64_t kWindow = 12;
+
+constexpr const char* kUsage =
+    "usage: choose_hidden_size [--data CSV] [--units N,N,...] [--folds K] [--epochs N]\n"
+    "                          [--jobs N] [--seed N] [--csv PATH]\n"
+    "  --data CSV       the series, column 'passengers' (default\n"
+    "                   tests/fixtures/airline-passengers.csv, from the working directory)\n"
+    "  --units LIST     LSTM sizes to compare (default 4,8,16,32)\n"
+    "  --folds K        time-series folds (default 5)\n"
+    "  --epochs N       epochs per fold (default 100)\n"
+    "  --jobs N         threads running folds at once; the same result for any N (default 2)\n"
+    "  --seed N         seed of every fold's initial weights and batch order (default 0)\n"
+    "  --csv PATH       also write the table as CSV\n";
+
+struct Args {
+  std::string data = "tests/fixtures/airline-passengers.csv";
+  std::vector<int64_t> units = {4, 8, 16, 32};
+  int folds = 5;
+  int epochs = 100;
+  int jobs = 2;
+  std::uint64_t seed = 0;
+  std::string csv;
+  bool help = false;
+};
+
+// The whole of `text` as a number in [lo, hi], or nothing: "12x", "" and "-1" for a count
+// are mistakes to report, not to read as 12 or 0.
+template <class T>
+std::optional<T> parse_number(std::string_view text, T lo, T hi) {
+  T value{};
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc{} || end != text.data() + text.size() || !(value >= lo && value <= hi)) {
+    return std::nullopt;
+  }
+  return value;
+}
+
+// Stores the parsed `text` in `out`; false when it is not a number in [lo, hi].
+template <class T>
+bool read_number(std::string_view text, T lo, T hi, T& out) {
+  const std::optional<T> value = parse_number<T>(text, lo, hi);
+  if (value) out = *value;
+  return value.has_value();
+}
+
+// "4,8,16" -> {4, 8, 16}; false for an empty list, an empty item or a non-positive size.
+bool read_sizes(std::string_view text, std::vector<int64_t>& out) {
+  std::vector<int64_t> sizes;
+  while (true) {
+    const std::size_t comma = text.find(',');
+    int64_t size = 0;
+    if (!read_number<int64_t>(text.substr(0, comma), 1, 4096, size)) return false;
+    sizes.push_back(size);
+    if (comma == std::string_view::npos) break;
+    text.remove_prefix(comma + 1);
+  }
+  out = sizes;
+  return true;
+}
+
+// Reads --flag VALUE pairs. On a mistake, prints what was wrong and the usage and returns
+// nothing, so main can exit with 2 (the usual code for bad command-line use).
+std::optional<Args> parse_args(int argc, char** argv) {
+  Args args;
+  for (int i = 1; i < argc; i += 2) {
+    const std::string_view flag = argv[i];
+    if (flag == "--help" || flag == "-h") {
+      args.help = true;
+      return args;
+    }
+    if (i + 1 >= argc) {
+      fmt::print(stderr, "choose_hidden_size: {} needs a value\n{}", flag, kUsage);
+      return std::nullopt;
+    }
+    const std::string_view value = argv[i + 1];
+    bool ok = false;
+    if (flag == "--data") {
+      args.data = value;
+      ok = !value.empty();
+    } else if (flag == "--units") {
+      ok = read_sizes(value, args.units);
+    } else if (flag == "--folds") {
+      ok = read_number(value, 2, 100, args.folds);
+    } else if (flag == "--epochs") {
+      ok = read_number(value, 1, 100000, args.epochs);
+    } else if (flag == "--jobs") {
+      ok = read_number(value, 1, 256, args.jobs);
+    } else if (flag == "--seed") {
+      ok = read_number<std::uint64_t>(value, 0, UINT64_MAX, args.seed);
+    } else if (flag == "--csv") {
+      args.csv = value;
+      ok = !value.empty();
+    } else {
+      fmt::print(stderr, "choose_hidden_size: unknown argument '{}'\n{}", flag, kUsage);
+      return std::nullopt;
+    }
+    if (!ok) {
+      fmt::print(stderr, "choose_hidden_size: bad value '{}' for {}\n{}", value, flag, kUsage);
+      return std::nullopt;
+    }
+  }
+  return args;
+}
+
+struct Windows {
+  tg::Tensor X, y;
+};
+
+// Windows of the scaled monthly log changes, without the last 15% (the test months of
+// airline_forecast.cpp). The scaler is fitted on the windows kept, all of which some fold
+// trains on: the later folds' months then set part of the range an earlier fold is scaled
+// with. For log changes, whose range hardly moves from year to year, that matters little;
+// for levels with a trend it would leak the later years' range into the earlier folds.
+Windows airline_windows(const std::string& path) {
+  const tg::Tensor passengers = tg::data::read_csv_column(path, "passengers");
+  const int64_t months = passengers.numel();
+  const tg::Tensor log_p = tg::log(passengers);
+  const tg::Tensor change = tg::slice(log_p, 0, 1, months) - tg::slice(log_p, 0, 0, months - 1);
+  const int64_t windows = change.numel() - kWindow;
+  const int64_t kept = windows - windows * 15 / 100;
+  tg::data::Scaler scaler;
+  scaler.fit(tg::slice(change, 0, 0, kept + kWindow));
+  const auto [X, y] = tg::data::windows(scaler.transform(change), kWindow);
+  return {tg::slice(X, 0, 0, kept).contiguous(), tg::slice(y, 0, 0, kept).contiguous()};
+}
+
+int run(const Args& args) {
+  const Windows data = airline_windows(args.data);
+
+  // A candidate is a name, a complexity for the one-SE rule (here the size itself), and a
+  // factory: every fold needs a fresh, untrained model, so grid_search asks for one per
+  // fold. The factory may run on several threads at once; it builds from scratch and
+  // shares nothing, as it must.
+  std::vector<tg::nn::Candidate> candidates;
+  for (const int64_t units : args.units) {
+    candidates.push_back({.name = fmt::format("units={}", units),
+                          .complexity = static_cast<double>(units),
+                          .make_model = [units]() -> std::shared_ptr<tg::nn::Module> {
+                            return std::make_shared<tg::nn::Sequential>(tg::nn::LSTM(1, units),
+                                                                        tg::nn::Dense(units, 1));
+                          }});
+  }
+
+  const tg::nn::CVOptions opts{
+      .folds = args.folds,
+      .split = tg::nn::SplitKind::time,
+      .shuffle = false,  // time-series folds keep the order anyway; said here for the reader
+      .seed = args.seed,
+      // verbose = 0 said outright: a FitOptions written as {.epochs = N} alone would mean
+      // fit's default progress bar, once per fold and candidate.
+      .fit = {.epochs = args.epochs, .batch_size = 16, .verbose = 0},
+      .optimizer = [](std::vector<tg::Tensor> params) -> std::unique_ptr<tg::optim::Optimizer> {
+        return std::make_unique<tg::optim::Adam>(std::move(params),
+                                                 tg::optim::AdamOptions{.lr = 1e-2});
+      },
+      .loss = std::make_shared<tg::nn::MSE>(),
+      .jobs = args.jobs};
+
+  fmt::print("{} windows of {} monthly log changes, {} time-series folds, {} epochs each\n",
+             data.X.shape()[0], kWindow, args.folds, args.epochs);
+  const tg::nn::GridSearchResult result = tg::nn::grid_search(candidates, data.X, data.y, opts);
+  fmt::print("{}", result.table());
+  // The table ends with both choices; the one-SE one is what this script recommends.
+  fmt::print("use {}\n", result.candidates[result.one_se].name);
+  if (!args.csv.empty()) {
+    result.write_csv(args.csv);
+    fmt::print("wrote {}\n", args.csv);
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::optional<Args> args = parse_args(argc, argv);
+  if (!args) return 2;
+  if (args->help) {
+    fmt::print("{}", kUsage);
+    return 0;
+  }
+  // A missing data file, or more folds than the windows allow, is the user's to fix: say
+  // what is wrong (tapegrad's message names it), not abort.
+  try {
+    return run(*args);
+  } catch (const tg::Error& e) {
+    fmt::print(stderr, "choose_hidden_size: {}\n", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,290 @@
+// A recurrent cell of your own: IndRNN (Li et al. 2018, "Independently Recurrent Neural
+// Network"), written as a tg::nn::Cell, its gradients checked, then trained.
+//
+//   h_t = relu(x_t W + u * h_{t-1} + b)      u a vector: each unit sees only its own past
+//
+//   tapegrad run tools/examples/indrnn.cpp -- --steps 50 --epochs 30
+//
+// Three parts, each what a researcher does with a new cell:
+//   1. the cell: parameters, units(), step(); no backward anywhere, the tape records it;
+//   2. tg::gradcheck in f64: the tape's gradients against finite differences, through the
+//      unrolled tg::nn::RNN, for the input and every parameter;
+//   3. training in tg::nn::RNN on the adding problem (Hochreiter & Schmidhuber 1997): T
+//      steps of (value ~ U[0,1], marker); exactly two markers are 1 (one in each half of the
+//      sequence) and the target is the sum of the two marked values. Predicting the mean,
+//      1, scores MSE = Var(U + U) = 1/6 = 0.167; a model must carry the first marked value
+//      across T/2 steps or more to do better.
+#include <algorithm>
+#include <charconv>
+#include <cstdint>
+#include <cstdio>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <fmt/core.h>
+
+#include <tapegrad/tapegrad.hpp>
+
+namespace tg = tapegrad;
+
+// ---------------------------------------------------------------------------------------
+// 1. The cell
+// ---------------------------------------------------------------------------------------
+
+class IndRNNCell : public tg::nn::Cell {
+ public:
+  // Fresh weights. The recurrent weight u starts in [0, 1): below 1, so h cannot blow up
+  // at the start, and spread out, so some units (u near 1) remember for many steps and
+  // others forget quickly. Because u is a vector, |u_i| alone decides how a gradient grows
+  // or vanishes over time in unit i: u_i^k after k steps (where relu is active), instead of
+  // a product of matrices whose spectrum nobody controls.
+  IndRNNCell(int64_t in_features, int64_t units, tg::DType dtype = tg::f32)
+      : IndRNNCell(tg::nn::init::glorot_uniform({in_features, units}, dtype),
+                   tg::nn::init::uniform({units}, 0.0, 1.0, dtype),
+                   tg::nn::init::zeros({units}, dtype)) {}
+
+  // Given weights, registered as they are (shared, not copied): how gradcheck below hands
+  // in its own tensors, and how weights made elsewhere could be used.
+  IndRNNCell(tg::Tensor w, tg::Tensor u, tg::Tensor b)
+      : kernel(register_parameter("kernel", std::move(w))),
+        recurrent_weight(register_parameter("recurrent_weight", std::move(u))),
+        bias(register_parameter("bias", std::move(b))) {
+    // Checked once here, so a mistake names this cell and the shapes instead of surfacing
+    // as a broadcasting error deep inside the first step.
+    const int64_t units = kernel.dim() == 2 ? kernel.shape()[1] : -1;
+    if (units < 1 || recurrent_weight.shape() != tg::Shape{units} ||
+        bias.shape() != tg::Shape{units}) {
+      tg::throw_error<tg::ShapeError>(
+          "IndRNNCell: kernel {} must be (in_features, units), recurrent_weight {} and bias {} "
+          "must be (units)",
+          kernel.shape(), recurrent_weight.shape(), bias.shape());
+    }
+  }
+
+  int64_t units() const override { return kernel.shape()[1]; }
+
+  // The input part does not depend on h, so RNN may compute it for all T steps as one
+  // GEMM of (T*batch, in) x (in, units) before the loop; the loop then does only the cheap
+  // elementwise part. It is what makes the built-in cells fast, and costs three lines.
+  bool has_input_projection() const override { return true; }
+  tg::Tensor project_inputs(const tg::Tensor& x) override { return tg::matmul(x, kernel) + bias; }
+  tg::nn::State step_projected(const tg::Tensor& p_t, const tg::nn::State& state) override {
+    return {tg::relu(p_t + recurrent_weight * state[0])};  // u * h: elementwise, broadcast
+  }
+  // The plain step, used when an RNN does not project first; by construction the same.
+  tg::nn::State step(const tg::Tensor& x_t, const tg::nn::State& state) override {
+    return step_projected(project_inputs(x_t), state);
+  }
+
+  std::string type_name() const override { return "IndRNNCell"; }
+
+  tg::Tensor kernel;            // W (in_features, units)
+  tg::Tensor recurrent_weight;  // u (units)
+  tg::Tensor bias;              // b (units)
+};
+
+namespace {
+
+// ---------------------------------------------------------------------------------------
+// 2. The gradient check
+// ---------------------------------------------------------------------------------------
+
+// gradcheck varies its inputs (as f64 copies) and calls fn on them, so fn must build the
+// cell from the tensors it is given: the second constructor. The whole unrolled RNN is
+// checked, with return_sequences so every step's output is compared, not only the last.
+tg::GradcheckReport check_gradients() {
+  const int64_t batch = 2, steps = 5, features = 3, units = 4;
+  const tg::DifferentiableFn fn = [](const std::vector<tg::Tensor>& t) {  // {x, W, u, b}
+    tg::nn::RNN layer(std::make_shared<IndRNNCell>(t[1], t[2], t[3]), {.return_sequences = true});
+    return layer(t[0]);
+  };
+  // Random, nonzero biases: with b = 0 and small inputs many pre-activations sit near
+  // relu's kink at 0, where a finite difference straddles the kink and disagrees with any
+  // one-sided derivative. u up to 1.2 > 1 also checks the growing regime.
+  const std::vector<tg::Tensor> inputs = {
+      tg::randn({batch, steps, features}, tg::f64), tg::randn({features, units}, tg::f64),
+      tg::rand({units}, tg::f64) * 1.2, tg::randn({units}, tg::f64) + 0.5};
+  return tg::gradcheck(fn, inputs);
+}
+
+// ---------------------------------------------------------------------------------------
+// 3. Training on the adding problem
+// ---------------------------------------------------------------------------------------
+
+struct Dataset {
+  tg::Tensor X;  // (n, steps, 2): value, marker
+  tg::Tensor y;  // (n, 1): the sum of the two marked values
+};
+
+// The markers go one in each half so that every sample needs memory across at least the
+// middle of the sequence; with both anywhere, some samples would be easy short-range ones.
+Dataset adding_problem(int64_t n, int64_t steps, std::mt19937_64& gen) {
+  std::uniform_real_distribution<float> value(0.0f, 1.0f);
+  std::uniform_int_distribution<int64_t> first(0, steps / 2 - 1), second(steps / 2, steps - 1);
+  std::vector<float> x(static_cast<std::size_t>(n * steps * 2), 0.0f), y;
+  y.reserve(static_cast<std::size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    float* sample = x.data() + i * steps * 2;
+    for (int64_t t = 0; t < steps; ++t) sample[2 * t] = value(gen);
+    const int64_t a = first(gen), b = second(gen);
+    sample[2 * a + 1] = 1.0f;
+    sample[2 * b + 1] = 1.0f;
+    y.push_back(sample[2 * a] + sample[2 * b]);
+  }
+  return {tg::from_vector(x, {n, steps, 2}), tg::from_vector(y, {n, 1})};
+}
+
+constexpr const char* kUsage =
+    "usage: indrnn [--steps T] [--epochs N] [--units N] [--layers N] [--train N] [--lr X]\n"
+    "              [--seed N]\n"
+    "  --steps T    sequence length of the adding problem, even, >= 4 (default 50)\n"
+    "  --epochs N   epochs to train (default 30)\n"
+    "  --units N    units per IndRNN layer (default 64)\n"
+    "  --layers N   IndRNN layers (default 2)\n"
+    "  --train N    training sequences; the test set is a quarter of it (default 2000)\n"
+    "  --lr X       Adam's initial learning rate (default 0.005)\n"
+    "  --seed N     seed of the data, the initial weights and the batch order (default 0)\n";
+
+struct Args {
+  int64_t steps = 50;
+  int epochs = 30;
+  int64_t units = 64;
+  int layers = 2;
+  int64_t train = 2000;
+  double lr = 5e-3;
+  std::uint64_t seed = 0;
+  bool help = false;
+};
+
+// The whole of `text` as a number in [lo, hi], or nothing: "12x", "" and "-1" for a count
+// are mistakes to report, not to read as 12 or 0.
+template <class T>
+std::optional<T> parse_number(std::string_view text, T lo, T hi) {
+  T value{};
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc{} || end != text.data() + text.size() || !(value >= lo && value <= hi)) {
+    return std::nullopt;
+  }
+  return value;
+}
+
+// Stores the parsed `text` in `out`; false when it is not a number in [lo, hi].
+template <class T>
+bool read_number(std::string_view text, T lo, T hi, T& out) {
+  const std::optional<T> value = parse_number<T>(text, lo, hi);
+  if (value) out = *value;
+  return value.has_value();
+}
+
+// Reads --flag VALUE pairs. On a mistake, prints what was wrong and the usage and returns
+// nothing, so main can exit with 2 (the usual code for bad command-line use).
+std::optional<Args> parse_args(int argc, char** argv) {
+  Args args;
+  for (int i = 1; i < argc; i += 2) {
+    const std::string_view flag = argv[i];
+    if (flag == "--help" || flag == "-h") {
+      args.help = true;
+      return args;
+    }
+    if (i + 1 >= argc) {
+      fmt::print(stderr, "indrnn: {} needs a value\n{}", flag, kUsage);
+      return std::nullopt;
+    }
+    const std::string_view value = argv[i + 1];
+    bool ok = false;
+    if (flag == "--steps") {
+      ok = read_number<int64_t>(value, 4, 100000, args.steps) && args.steps % 2 == 0;
+    } else if (flag == "--epochs") {
+      ok = read_number(value, 1, 100000, args.epochs);
+    } else if (flag == "--units") {
+      ok = read_number<int64_t>(value, 1, 4096, args.units);
+    } else if (flag == "--layers") {
+      ok = read_number(value, 1, 16, args.layers);
+    } else if (flag == "--train") {
+      ok = read_number<int64_t>(value, 8, 10000000, args.train);
+    } else if (flag == "--lr") {
+      ok = read_number(value, 1e-9, 10.0, args.lr);
+    } else if (flag == "--seed") {
+      ok = read_number<std::uint64_t>(value, 0, UINT64_MAX, args.seed);
+    } else {
+      fmt::print(stderr, "indrnn: unknown argument '{}'\n{}", flag, kUsage);
+      return std::nullopt;
+    }
+    if (!ok) {
+      fmt::print(stderr, "indrnn: bad value '{}' for {}\n{}", value, flag, kUsage);
+      return std::nullopt;
+    }
+  }
+  return args;
+}
+
+double mse(const tg::Tensor& prediction, const tg::Tensor& target) {
+  return tg::mean((prediction - target) * (prediction - target)).item();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::optional<Args> args = parse_args(argc, argv);
+  if (!args) return 2;
+  if (args->help) {
+    fmt::print("{}", kUsage);
+    return 0;
+  }
+  tg::manual_seed(args->seed);
+
+  const tg::GradcheckReport report = check_gradients();
+  // The report is "ok" or names the worst element (input, index, analytic vs numeric).
+  fmt::print("gradcheck (f64, RNN over IndRNNCell; input x, kernel, recurrent_weight, bias): {}\n",
+             report.message);
+  if (!report.ok) return 1;  // training a cell with wrong gradients would prove nothing
+
+  std::mt19937_64 gen(args->seed);
+  const Dataset train = adding_problem(args->train, args->steps, gen);
+  const Dataset test = adding_problem(std::max<int64_t>(args->train / 4, 1), args->steps, gen);
+
+  // Two layers: one relu unit must otherwise both pick the marked value
+  // (a threshold on value + marker) and add it up over time. Measured here: one layer of 32
+  // units stayed near the baseline (MSE 0.14) after 50 epochs; two layers went below 0.01.
+  tg::nn::Sequential model;
+  for (int layer = 0; layer < args->layers; ++layer) {
+    const bool last = layer + 1 == args->layers;
+    model.push_back(
+        tg::nn::RNN(std::make_shared<IndRNNCell>(layer == 0 ? 2 : args->units, args->units),
+                    {.return_sequences = !last}));
+  }
+  model.push_back(tg::nn::Dense(args->units, 1));
+  tg::nn::MSE loss_fn;
+  // clipnorm guards against a rare huge step: relu does not saturate, so with u near 1 an
+  // early h, and its gradient, can grow over many steps. The cosine schedule takes the lr
+  // from 5e-3 down to 0 over the run: at a constant 3e-3 (T = 100) the loss still jumped
+  // by 2-3x from epoch to epoch at the end, and the last epoch decided the result.
+  tg::optim::Adam opt(model.parameters(), {.lr = args->lr, .clipnorm = 1.0});
+  tg::nn::fit(model, loss_fn, opt, train.X, train.y,
+              {.epochs = args->epochs,
+               .batch_size = 50,
+               .verbose = 2,
+               .callbacks = {std::make_shared<tg::nn::ScheduleCallback>(
+                   std::make_shared<tg::optim::CosineLR>(opt, args->epochs))}});
+
+  const double model_mse = mse(tg::nn::predict(model, test.X), test.y);
+  // The best constant: the training targets' mean (close to 1).
+  const double train_mean = tg::mean(train.y).item();
+  const double baseline_mse = mse(tg::full(test.y.shape(), train_mean), test.y);
+  fmt::print(
+      "adding problem, T = {}: test MSE {:.3g}, predict-the-mean baseline {:.3g} ({:.0f}x "
+      "lower)\n",
+      args->steps, model_mse, baseline_mse, baseline_mse / model_mse);
+  if (!(model_mse < 0.5 * baseline_mse)) {
+    fmt::print(stderr,
+               "indrnn: the model did not clearly beat the baseline; train longer "
+               "(--epochs) or on more data (--train)\n");
+    return 1;
+  }
+  return 0;
+}
