@@ -70,9 +70,9 @@ struct CVOptions {
   SplitKind split = SplitKind::kfold;
   bool shuffle = true;     // kfold only
   std::uint64_t seed = 0;  // fold order, and each fold's initial weights and batch order
-  FitOptions fit = {.epochs = 10, .verbose = 0};
-  OptimizerFactory optimizer = {};        // empty: Adam with Keras defaults
-  std::shared_ptr<const Loss> loss = {};  // empty: MSE
+  FitOptions fit = {.epochs = 10, .verbose = 0};  // {.epochs = 50} alone means verbose 1
+  OptimizerFactory optimizer = {};                // empty: Adam with Keras defaults
+  std::shared_ptr<const Loss> loss = {};          // empty: MSE
   int jobs = 1;  // threads running folds/candidates; 0: std::thread::hardware_concurrency()
 };
 
