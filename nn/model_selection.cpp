@@ -158,8 +158,8 @@ FitOptions task_fit_options(const char* who, const CVOptions& opts, int threads)
 }
 
 // One (candidate, fold) task: a fresh model and optimizer, seeded by the fold alone.
-double run_fold(const Candidate& candidate, const Data& d, std::size_t fold, const CVOptions& opts,
-                const FitOptions& fit_opts, const Loss& loss) {
+double run_fold(const char* who, const Candidate& candidate, const Data& d, std::size_t fold,
+                const CVOptions& opts, const FitOptions& fit_opts, const Loss& loss) {
   default_generator().seed_(fold_seed(opts.seed, fold));
   if (fit_opts.verbose > 0 && fit_opts.out) {
     const std::string prefix = candidate.name.empty() ? "" : candidate.name + " ";
@@ -167,14 +167,14 @@ double run_fold(const Candidate& candidate, const Data& d, std::size_t fold, con
   }
   const std::shared_ptr<Module> model = candidate.make_model();
   if (!model) {
-    throw_error<ValueError>("cross-validation: make_model() of '{}' returned no model",
-                            candidate.name);
+    throw_error<ValueError>("{}: make_model(){} returned no model", who,
+                            candidate.name.empty() ? "" : " of '" + candidate.name + "'");
   }
   const std::vector<Tensor> params = model->parameters();
   std::unique_ptr<optim::Optimizer> opt =
       opts.optimizer ? opts.optimizer(params) : std::make_unique<optim::Adam>(params);
   if (!opt) {
-    throw_error<ValueError>("cross-validation: the optimizer factory returned no optimizer");
+    throw_error<ValueError>("{}: the optimizer factory returned no optimizer", who);
   }
   const Fold& f = d.folds[fold];
   fit(*model, loss, *opt, data::take(d.X, f.train), data::take(d.y, f.train), fit_opts);
@@ -196,7 +196,7 @@ std::vector<std::vector<double>> run_grid(const char* who, const std::vector<Can
   const GeneratorRestore keep_callers_generator;
   run_tasks(tasks, threads, [&](std::size_t task) {
     const std::size_t c = task / folds, f = task % folds;
-    losses[c][f] = run_fold(candidates[c], d, f, opts, fit_opts, *loss);
+    losses[c][f] = run_fold(who, candidates[c], d, f, opts, fit_opts, *loss);
   });
   return losses;
 }

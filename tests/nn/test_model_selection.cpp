@@ -295,6 +295,13 @@ TEST_CASE("cross-validation errors name the function and the numbers") {
 
   CHECK_THROWS_WITH_AS(nn::grid_search({}, d.X, d.y, quick()),
                        "grid_search: no candidates (give at least one)", tg::ValueError);
+  CHECK_THROWS_WITH_AS(nn::cross_validate(nn::ModelFactory{}, d.X, d.y, quick()),
+                       "cross_validate: make_model is empty (give a model factory)",
+                       tg::ValueError);
+  std::vector<nn::Candidate> no_factory = unit_candidates({2});
+  no_factory[0].make_model = nullptr;
+  CHECK_THROWS_WITH_AS(nn::grid_search(no_factory, d.X, d.y, quick()),
+                       "grid_search: candidate 'units=2' has no make_model", tg::ValueError);
   CHECK_THROWS_WITH_AS(nn::kfold_splits(3, 4), doctest::Contains("kfold_splits: 3 samples"),
                        tg::ValueError);
   CHECK_THROWS_WITH_AS(nn::time_series_splits(3, 3),
@@ -327,6 +334,5 @@ TEST_CASE("cross-validation: an exception in a task reaches the caller, lowest t
   }
   failing[1].make_model = [] { return std::shared_ptr<nn::Module>(); };
   CHECK_THROWS_WITH_AS(nn::grid_search(failing, d.X, d.y, quick(2)),
-                       "cross-validation: make_model() of 'units=2' returned no model",
-                       tg::ValueError);
+                       "grid_search: make_model() of 'units=2' returned no model", tg::ValueError);
 }
