@@ -30,7 +30,9 @@
 // line. An exception in a task stops the handing out of new tasks and is rethrown on the
 // calling thread once every started task has finished: the one of the lowest task index,
 // the same a sequential run would throw. jobs = 1 runs on the calling thread and leaves its
-// default generator in the state it was in.
+// default generator in the state it was in. With jobs > 1, give BLAS one thread
+// (tg::set_num_threads(1)): OpenBLAS's pool serializes calls from several threads, and two
+// jobs on two cores ran no faster with two BLAS threads (tapegrad cv does this itself).
 #pragma once
 
 #include <cstddef>

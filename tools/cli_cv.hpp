@@ -10,7 +10,8 @@
 // right for independent samples such as the reference data; a series wants --split time
 // (forward chaining: validate on later windows than any the model was trained on). With
 // --data the series is scaled to [0, 1] once, on all of it, so every fold's loss is in the
-// same units. --jobs runs folds and candidates on threads; the numbers do not change.
+// same units. --jobs runs folds and candidates on threads, with one BLAS thread each; the
+// numbers do not change.
 //
 // Prints the cv_results_-like table, the best candidate (lowest mean) and the
 // one-standard-error choice (the smallest within one std of the best), writes the table to
