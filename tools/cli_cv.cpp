@@ -178,7 +178,8 @@ Command add_cv_command(CLI::App& app) {
   cmd->footer(
       "Use --split time for a series (--data): shuffled folds would train on the future.\n"
       "The one-standard-error choice is the smallest size whose mean validation loss is\n"
-      "within one std (over folds) of the best. Errors give one line on stderr and exit code 2.");
+      "within one std (over folds) of the best. With --jobs > 1 each fit uses one BLAS thread.\n"
+      "Errors give one line on stderr and exit code 2.");
   return {cmd, [c] {
             run(*c);
             return 0;
