@@ -217,14 +217,14 @@ void assign_ranks(std::vector<CandidateScore>& scores) {
   const auto finite = static_cast<int>(std::count_if(
       scores.begin(), scores.end(), [](const auto& s) { return !std::isnan(s.mean); }));
   for (CandidateScore& s : scores) {
-    s.rank =
-        std::isnan(s.mean)
-            ? finite + 1
-            : 1 + static_cast<int>(std::count_if(scores.begin(), scores.end(),
-                                                 [&](const auto& o) { return o.mean < s.mean; }));
+    // A NaN compares false: it is never lower than anything.
+    const auto lower = std::count_if(scores.begin(), scores.end(),
+                                     [&](const CandidateScore& o) { return o.mean < s.mean; });
+    s.rank = std::isnan(s.mean) ? finite + 1 : 1 + static_cast<int>(lower);
   }
 }
 
+// The first of the least complex candidates whose mean is <= threshold (a NaN mean never is).
 std::size_t simplest_within(const std::vector<CandidateScore>& scores, double threshold) {
   std::size_t choice = scores.size();
   for (std::size_t i = 0; i < scores.size(); ++i) {
@@ -234,6 +234,7 @@ std::size_t simplest_within(const std::vector<CandidateScore>& scores, double th
   return choice;
 }
 
+// A CSV field, quoted as RFC 4180 has it when it holds a comma, quote or line break.
 std::string csv_field(const std::string& s) {
   if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
   std::string quoted = "\"";
