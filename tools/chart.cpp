@@ -37,6 +37,37 @@ const char* device_for(const std::string& path) {
       "write_line_chart: '{}': unknown chart extension '{}' (use .svg, .png or .pdf)", path, ext);
 }
 
+void check_error_bars(const LineSeries& s) {
+  if (s.y_err.empty()) return;
+  if (s.y_err.size() != s.y.size()) {
+    throw_error<ValueError>(
+        "write_line_chart: series '{}' has {} y_err values for {} points (expected none or one "
+        "per point)",
+        s.label, s.y_err.size(), s.y.size());
+  }
+  for (std::size_t i = 0; i < s.y_err.size(); ++i) {
+    if (!(s.y_err[i] >= 0) || !std::isfinite(s.y_err[i])) {
+      throw_error<ValueError>(
+          "write_line_chart: series '{}' point {} has y_err {} (expected a finite number >= 0)",
+          s.label, i, s.y_err[i]);
+    }
+  }
+}
+
+// Every point a series reaches: its points and the ends of its error bars.
+struct Point {
+  double x, y;
+};
+std::vector<Point> reached(const LineSeries& s) {
+  std::vector<Point> out;
+  for (std::size_t i = 0; i < s.x.size(); ++i) out.push_back({s.x[i], s.y[i]});
+  for (std::size_t i = 0; i < s.y_err.size(); ++i) {
+    out.push_back({s.x[i], s.y[i] - s.y_err[i]});
+    out.push_back({s.x[i], s.y[i] + s.y_err[i]});
+  }
+  return out;
+}
+
 void check_series(const std::vector<LineSeries>& series) {
   if (series.empty()) throw_error<ValueError>("write_line_chart: no series to draw");
   for (const LineSeries& s : series) {
@@ -51,7 +82,13 @@ void check_series(const std::vector<LineSeries>& series) {
                                 s.label, i, s.x[i], s.y[i]);
       }
     }
+    check_error_bars(s);
   }
+}
+
+bool has_error_bars(const std::vector<LineSeries>& series) {
+  return std::any_of(series.begin(), series.end(),
+                     [](const LineSeries& s) { return !s.y_err.empty(); });
 }
 
 // The axis ranges, in plotted units (log10 of y on a log axis), with a margin so no line
@@ -65,13 +102,15 @@ Ranges ranges(const std::vector<LineSeries>& series, bool log_y) {
   Ranges r{std::numeric_limits<double>::max(), std::numeric_limits<double>::lowest(),
            std::numeric_limits<double>::max(), std::numeric_limits<double>::lowest(), 0};
   double smallest_positive = std::numeric_limits<double>::max();
+  bool any_non_positive = false;
   for (const LineSeries& s : series) {
-    for (std::size_t i = 0; i < s.x.size(); ++i) {
-      r.x_min = std::min(r.x_min, s.x[i]);
-      r.x_max = std::max(r.x_max, s.x[i]);
-      if (s.y[i] > 0) smallest_positive = std::min(smallest_positive, s.y[i]);
-      if (!log_y || s.y[i] > 0) {
-        const double y = log_y ? std::log10(s.y[i]) : s.y[i];
+    for (const auto [x, v] : reached(s)) {
+      r.x_min = std::min(r.x_min, x);
+      r.x_max = std::max(r.x_max, x);
+      any_non_positive |= v <= 0;
+      if (v > 0) smallest_positive = std::min(smallest_positive, v);
+      if (!log_y || v > 0) {
+        const double y = log_y ? std::log10(v) : v;
         r.y_min = std::min(r.y_min, y);
         r.y_max = std::max(r.y_max, y);
       }
@@ -81,10 +120,6 @@ Ranges ranges(const std::vector<LineSeries>& series, bool log_y) {
     // Nothing positive at all: one decade around 1.
     if (smallest_positive == std::numeric_limits<double>::max()) r.y_min = r.y_max = 0;
     r.y_floor = std::floor(r.y_min) - 1;
-    bool any_non_positive = false;
-    for (const LineSeries& s : series) {
-      any_non_positive |= std::any_of(s.y.begin(), s.y.end(), [](double y) { return y <= 0; });
-    }
     // Whole decades at both ends, so the ticks read 10^k.
     r.y_min = any_non_positive ? r.y_floor : std::floor(r.y_min);
     r.y_max = std::max(std::ceil(r.y_max), r.y_min + 1);
@@ -96,16 +131,38 @@ Ranges ranges(const std::vector<LineSeries>& series, bool log_y) {
   if (r.x_max == r.x_min) {
     r.x_min -= 1;
     r.x_max += 1;
+  } else if (has_error_bars(series)) {
+    // Room for the caps of the first and last bar inside the frame.
+    const double pad = 0.03 * (r.x_max - r.x_min);
+    r.x_min -= pad;
+    r.x_max += pad;
   }
   return r;
 }
 
-std::vector<double> plotted_y(const LineSeries& s, const LineChartOptions& opts, const Ranges& r) {
-  std::vector<double> y = s.y;
+// Values in plotted units (log10 on a log axis, where values <= 0 sit at the floor).
+std::vector<double> plotted(std::vector<double> y, const LineChartOptions& opts, const Ranges& r) {
   if (opts.log_y) {
     for (double& v : y) v = v > 0 ? std::log10(v) : r.y_floor;
   }
   return y;
+}
+
+std::vector<double> plotted_y(const LineSeries& s, const LineChartOptions& opts, const Ranges& r) {
+  return plotted(s.y, opts, r);
+}
+
+// A vertical bar from y - y_err to y + y_err at each point, in the series' colour.
+void draw_error_bars(const LineSeries& s, const LineChartOptions& opts, const Ranges& r) {
+  if (s.y_err.empty()) return;
+  std::vector<double> lo(s.y.size()), hi(s.y.size());
+  for (std::size_t i = 0; i < s.y.size(); ++i) {
+    lo[i] = s.y[i] - s.y_err[i];
+    hi[i] = s.y[i] + s.y_err[i];
+  }
+  lo = plotted(std::move(lo), opts, r);
+  hi = plotted(std::move(hi), opts, r);
+  plerry(static_cast<PLINT>(s.x.size()), s.x.data(), lo.data(), hi.data());
 }
 
 // Colour map 0: white background, black frame and text, then one colour per series (the
@@ -143,7 +200,8 @@ int series_colour(std::size_t i) {
   return kFirstSeriesColour + static_cast<int>(i % kPalette.size());
 }
 
-// The corner of the plot whose quarter-size box holds the fewest points, so the legend hides
+// The corner of the plot whose quarter-size box holds the fewest points (error bar ends
+// count as points), so the legend hides
 // as little data as it can (a vanishing gradient rises to the top right; a loss curve falls
 // to the bottom right).
 PLINT emptiest_corner(const std::vector<LineSeries>& series, const LineChartOptions& opts,
@@ -153,10 +211,9 @@ PLINT emptiest_corner(const std::vector<LineSeries>& series, const LineChartOpti
       PL_POSITION_TOP | PL_POSITION_LEFT, PL_POSITION_BOTTOM | PL_POSITION_LEFT};
   std::array<int, 4> counts{};
   for (const LineSeries& s : series) {
-    const std::vector<double> y = plotted_y(s, opts, r);
-    for (std::size_t i = 0; i < y.size(); ++i) {
-      const double fx = (s.x[i] - r.x_min) / (r.x_max - r.x_min);
-      const double fy = (y[i] - r.y_min) / (r.y_max - r.y_min);
+    for (const Point& p : reached(s)) {
+      const double fx = (p.x - r.x_min) / (r.x_max - r.x_min);
+      const double fy = (plotted({p.y}, opts, r)[0] - r.y_min) / (r.y_max - r.y_min);
       const bool right = fx > 0.6, left = fx<0.4, top = fy> 0.7, bottom = fy < 0.3;
       counts[0] += top && right;
       counts[1] += bottom && right;
@@ -205,6 +262,7 @@ void draw(const std::string& file, const char* device, const std::vector<LineSer
     plcol0(series_colour(i));
     plwidth(2.0);
     plline(static_cast<PLINT>(y.size()), series[i].x.data(), y.data());
+    draw_error_bars(series[i], opts, r);
   }
   plwidth(1.0);
   plcol0(1);

@@ -7,6 +7,7 @@
 //   tapegrad train --epochs 100 --resume run.ckpt          continues at epoch 51
 //   tapegrad info --cell gru --units 64,32                  parameter names, shapes and count
 //   tapegrad dot --fold 2 -o graph.png                      the graph of one forward + loss
+//   tapegrad cv --units 8,16,32 --folds 5                   the hidden size by cross-validation
 //
 // train writes loss.csv (epoch,loss[,val_loss], epochs counted from 1) after every epoch and
 // model.safetensors at the end into --out-dir. --checkpoint writes model, optimizer state,
@@ -20,15 +21,12 @@
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
-#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
-#include <limits>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -40,6 +38,8 @@
 #include <tapegrad/tapegrad.hpp>
 
 #include "cli_common.hpp"
+#include "cli_cv.hpp"
+#include "cli_data.hpp"
 #include "cli_dot.hpp"
 #include "cli_gradflow.hpp"
 #include "cli_run.hpp"
@@ -62,9 +62,7 @@ struct TrainConfig {
   bool has_clip_norm = false, has_clip_value = false;
   int epochs = 100;
   int64_t batch_size = 32;
-  std::string data;
-  std::string column;  // empty: the last column
-  int64_t window = 10;
+  DataConfig data;
   double validation_split = 0;
   std::uint64_t seed = 0;
   int threads = 0;  // 0: the library's default
@@ -110,77 +108,6 @@ std::unique_ptr<tg::optim::Optimizer> build_optimizer(const TrainConfig& c,
                                                 common_options(tg::optim::RMSpropOptions{}, c));
   }
   tg::throw_error<tg::ValueError>("unknown optimizer '{}'", c.optimizer);
-}
-
-// The number of fields of the first non-blank line of a CSV file (for "the last column").
-int64_t csv_field_count(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) tg::throw_error<tg::IOError>("cannot open '{}'", path);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    return 1 + std::count(line.begin(), line.end(), ',');
-  }
-  tg::throw_error<tg::ValueError>("'{}' is empty", path);
-}
-
-// A --column given as digits, as an index; a ValueError naming the flag when it does not
-// fit in int64 (the usage error of any other bad flag value, not an internal one).
-int64_t column_index(const std::string& digits) {
-  int64_t index = 0;
-  const char* end = digits.data() + digits.size();
-  const auto [stop, ec] = std::from_chars(digits.data(), end, index);
-  if (ec != std::errc() || stop != end) {
-    tg::throw_error<tg::ValueError>("--column: '{}' is not a column index (at most {})", digits,
-                                    std::numeric_limits<int64_t>::max());
-  }
-  return index;
-}
-
-struct Dataset {
-  tg::Tensor X, y;
-  std::string description;
-};
-
-// The reference data, or windows of a scaled CSV series.
-Dataset load_data(const TrainConfig& c) {
-  if (c.data.empty()) {
-    Dataset d{tg::rand({100, 10, 1}), tg::rand({100, 1}), {}};
-    d.description = "100 random sequences of 10 steps (X, y ~ U[0,1))";
-    return d;
-  }
-  if (!fs::exists(c.data)) tg::throw_error<tg::IOError>("--data: no such file '{}'", c.data);
-  tg::Tensor series;
-  std::string column = c.column;
-  if (column.empty()) column = std::to_string(csv_field_count(c.data) - 1);
-  if (!column.empty() && std::all_of(column.begin(), column.end(), ::isdigit)) {
-    series = tg::data::read_csv_column(c.data, column_index(column));
-  } else {
-    series = tg::data::read_csv_column(c.data, column);
-  }
-  const int64_t n = series.numel();
-  if (n < c.window + 2) {
-    tg::throw_error<tg::ValueError>("--data: '{}' has {} values, --window {} needs at least {}",
-                                    c.data, n, c.window, c.window + 2);
-  }
-  // Fit the scaler on what the training windows see (validation is the end of the series).
-  const int64_t m = n - c.window;
-  const auto m_train =
-      static_cast<int64_t>(std::floor(static_cast<double>(m) * (1.0 - c.validation_split)));
-  const int64_t seen = std::clamp<int64_t>(m_train + c.window, 1, n);
-  tg::data::Scaler scaler;
-  scaler.fit(tg::slice(series, 0, 0, seen));
-  tg::Tensor scaled;
-  {
-    tg::NoGradGuard no_grad;
-    scaled = scaler.transform(series).contiguous();
-  }
-  auto [X, y] = tg::data::windows(scaled, c.window, 1);
-  Dataset d{X, y, {}};
-  d.description =
-      fmt::format("'{}' column {}: {} values scaled to [0,1] from [{}, {}], {} windows of {}",
-                  c.data, column, n, scaler.data_min(), scaler.data_max(), X.shape()[0], c.window);
-  return d;
 }
 
 std::string format_history(const std::vector<double>& values) {
@@ -314,8 +241,8 @@ std::map<std::string, std::string> run_description(const TrainConfig& c) {
           {"units", join_units(c.model.units)},
           {"optimizer", c.optimizer},
           {"seed", std::to_string(c.seed)},
-          {"data", c.data.empty() ? "random" : c.data},
-          {"window", c.data.empty() ? "" : std::to_string(c.window)}};
+          {"data", c.data.path.empty() ? "random" : c.data.path},
+          {"window", c.data.path.empty() ? "" : std::to_string(c.data.window)}};
 }
 
 void check_resume_matches(const TrainConfig& c, const tg::nn::CheckpointInfo& info) {
@@ -399,7 +326,7 @@ int run_train(const TrainConfig& c) {
 
   // Seed, data, model, optimizer: always in this order, so a resumed run rebuilds the same.
   tg::manual_seed(c.seed);
-  const Dataset data = load_data(c);
+  const Dataset data = load_data(c.data, c.validation_split);
   const auto model = build_model(c.model, 1);
   const auto opt = build_optimizer(c, *model);
   tg::nn::MSE loss_fn;
@@ -517,16 +444,7 @@ GivenFlags add_train_flags(CLI::App& train, TrainConfig& c) {
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 40).description(""))
       ->type_name("N")
       ->capture_default_str();
-  CLI::Option* data =
-      train.add_option("--data", c.data, "CSV file with a series to forecast")->type_name("FILE");
-  train.add_option("--column", c.column, "CSV column, by name or 0-based index (default: last)")
-      ->type_name("NAME|N")
-      ->needs(data);
-  train.add_option("--window", c.window, "Time steps per input window (with --data)")
-      ->check(CLI::Range(int64_t{1}, int64_t{1} << 30).description(""))
-      ->type_name("N")
-      ->needs(data)
-      ->capture_default_str();
+  add_data_flags(train, c.data);
   train
       .add_option("--validation-split", c.validation_split,
                   "Fraction of samples (the last ones) kept for validation")
@@ -588,6 +506,7 @@ int main(int argc, char** argv) {
 
   const Command dot = add_dot_command(app);
   const Command gradflow = add_gradflow_command(app);
+  const Command cv = add_cv_command(app);
   const Command run = add_run_command(app);
 
   try {
@@ -608,6 +527,7 @@ int main(int argc, char** argv) {
     if (train->parsed()) return run_train(cfg);
     if (dot.app->parsed()) return dot.run();
     if (gradflow.app->parsed()) return gradflow.run();
+    if (cv.app->parsed()) return cv.run();
     if (run.app->parsed()) return run.run();
     return run_info(info_cfg, weights);
   } catch (const tg::Error& e) {

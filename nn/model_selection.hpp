@@ -1,0 +1,122 @@
+// Model selection: k-fold and time-series cross-validation, and a grid search over
+// candidate models with scikit-learn's cv_results_ and the one-standard-error choice.
+//
+//   auto make = [] { return std::make_shared<tg::nn::Sequential>(...); };
+//   tg::nn::CVResult r = tg::nn::cross_validate(make, X, y, {.folds = 5});
+//   r.mean(), r.std(), r.fold_losses
+//   tg::nn::GridSearchResult g = tg::nn::grid_search(candidates, X, y, {.jobs = 0});
+//   std::cout << g.table();  g.write_csv("cv.csv");  g.candidates[g.one_se].name
+//
+// Splits are scikit-learn's: kfold_splits is KFold (fold sizes n / k, the first n % k one
+// larger; with shuffle the sample order is a permutation drawn from Generator(seed), so the
+// folds are tapegrad's own, not numpy's), time_series_splits is TimeSeriesSplit (forward
+// chaining: validation blocks of n / (k + 1) samples at the end of the series, each trained
+// on everything before it). Index lists are in ascending order, as scikit-learn yields them.
+//
+// Each (candidate, fold) pair is one task: a fresh model from make_model(), a fresh
+// optimizer, fit on the fold's training rows, evaluate (the loss, batch_size of opts.fit)
+// on its validation rows. A task first seeds its thread's default generator from
+// (opts.seed, fold), so the initial weights and batch order depend on nothing else: every
+// candidate sees the same folds and the same random stream per fold, and the losses are bit
+// for bit the same for any opts.jobs and any thread schedule.
+//
+// opts.jobs > 1 runs the tasks on that many std::threads, each pulling the next task index
+// from a shared counter and recording on its own tape (tapes and default generators are per
+// thread). make_model, opts.optimizer and opts.loss are then called from several threads at
+// once: they must not share mutable state (a factory that builds a model from scratch is
+// fine). fit callbacks (opts.fit.callbacks) keep state per run, so they are refused with
+// jobs > 1, and fit's progress output is switched off there (lines from concurrent folds
+// would interleave); with jobs = 1 it goes to opts.fit.out after a "<candidate> fold i/k"
+// line. An exception in a task stops the handing out of new tasks and is rethrown on the
+// calling thread once every started task has finished: the one of the lowest task index,
+// the same a sequential run would throw. jobs = 1 runs on the calling thread and leaves its
+// default generator in the state it was in. With jobs > 1, give BLAS one thread
+// (tg::set_num_threads(1)): OpenBLAS's pool serializes calls from several threads, and two
+// jobs on two cores ran no faster with two BLAS threads (tapegrad cv does this itself).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <tapegrad/core/tensor.hpp>
+#include <tapegrad/nn/fit.hpp>
+#include <tapegrad/nn/losses.hpp>
+#include <tapegrad/nn/module.hpp>
+#include <tapegrad/optim/optimizer.hpp>
+
+namespace tapegrad::nn {
+
+enum class SplitKind { kfold, time };
+
+struct Fold {
+  std::vector<int64_t> train, validation;  // sample indices along axis 0
+};
+
+// scikit-learn's KFold(n_splits=folds, shuffle, random_state); ValueError unless
+// 2 <= folds <= n.
+std::vector<Fold> kfold_splits(int64_t n, int folds, bool shuffle = true, std::uint64_t seed = 0);
+// scikit-learn's TimeSeriesSplit(n_splits=folds); ValueError unless folds >= 2 and
+// n >= folds + 1 (each validation block needs a sample).
+std::vector<Fold> time_series_splits(int64_t n, int folds);
+
+using ModelFactory = std::function<std::shared_ptr<Module>()>;
+using OptimizerFactory =
+    std::function<std::unique_ptr<optim::Optimizer>(std::vector<Tensor> params)>;
+
+struct CVOptions {
+  int folds = 5;
+  SplitKind split = SplitKind::kfold;
+  bool shuffle = true;     // kfold only
+  std::uint64_t seed = 0;  // fold order, and each fold's initial weights and batch order
+  FitOptions fit = {.epochs = 10, .verbose = 0};  // {.epochs = 50} alone means verbose 1
+  OptimizerFactory optimizer = {};                // empty: Adam with Keras defaults
+  std::shared_ptr<const Loss> loss = {};          // empty: MSE
+  int jobs = 1;  // threads running folds/candidates; 0: std::thread::hardware_concurrency()
+};
+
+struct CVResult {
+  std::vector<double> fold_losses;  // validation loss (opts.loss, via evaluate) per fold
+  double mean() const;
+  double std() const;  // population std (ddof 0), as numpy / cv_results_
+};
+
+CVResult cross_validate(const ModelFactory& make_model, const Tensor& X, const Tensor& y,
+                        const CVOptions& opts = {});
+
+struct Candidate {
+  std::string name;       // e.g. "units=16"
+  double complexity = 0;  // smaller = simpler (e.g. units or parameter count), for one_se
+  ModelFactory make_model;
+};
+
+struct CandidateScore {
+  std::string name;
+  double complexity;
+  std::vector<double> fold_losses;
+  double mean, std;
+  int rank;  // 1 = lowest mean; ties share the smaller rank (method "min"); NaN means last
+};
+
+struct GridSearchResult {
+  std::vector<CandidateScore> candidates;  // in the order given
+  std::size_t best;                        // lowest mean validation loss (the first of equals)
+  std::size_t one_se;  // simplest candidate whose mean <= best.mean + best.std (scikit-learn's
+                       // "balance model complexity" example uses one std of the fold scores)
+  std::string table() const;  // a cv_results_-like table, then the two choices
+  // name,complexity,fold_0..,mean,std,rank (atomically, like every file tapegrad writes).
+  void write_csv(const std::string& path) const;
+};
+
+GridSearchResult grid_search(const std::vector<Candidate>& candidates, const Tensor& X,
+                             const Tensor& y, const CVOptions& opts = {});
+
+// The choice logic of grid_search on given scores: fills in mean, std and rank from each
+// fold_losses, then best and one_se. ValueError for no candidates, a candidate without fold
+// losses, or every mean NaN (training diverged: nothing to choose from).
+GridSearchResult rank_candidates(std::vector<CandidateScore> scores);
+
+}  // namespace tapegrad::nn

@@ -1,0 +1,118 @@
+// `tapegrad cv`, run as a user runs it: the table and the two choices on stdout, the CSV
+// with a row per candidate, the validation curve with an error bar per size, the same
+// numbers on one thread and on two, and mistakes refused with one line and exit code 2
+// before any training.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "cli_util.hpp"
+#include "tools/svg_util.hpp"
+
+using tg_test::contains;
+using tg_test::lines_of;
+using tg_test::read_file;
+using tg_test::Result;
+using tg_test::ScratchDir;
+
+#ifdef TAPEGRAD_CLI
+
+namespace {
+
+const std::string kAirline = std::string(TAPEGRAD_TEST_DATA_DIR) + "/airline-passengers.csv";
+
+std::string quoted(const std::string& path) {
+  return "'" + path + "'";
+}
+
+}  // namespace
+
+TEST_CASE("tapegrad cv: the table, the choices, cv.csv and a validation curve with error bars") {
+  ScratchDir dir("cli-cv");
+  const Result r =
+      tg_test::run(dir, "cv --units 2,3,5 --folds 2 --epochs 1 -o " + quoted(dir / "cv.csv") +
+                            " --plot " + quoted(dir / "cv.svg"));
+  CAPTURE(r.err);
+  REQUIRE(r.code == 0);
+  CHECK(r.err.empty());
+  const std::vector<std::string> out = lines_of(r.out);
+  REQUIRE(out.size() == 3 + 4 + 2 + 2);  // setup, table, choices, time and files
+  CHECK(contains(out[0], "SimpleRNN(u) -> Dense(1) for u in 2,3,5"));
+  CHECK(contains(out[2], "2 shuffled k-fold folds, seed 0, 1 jobs"));
+  CHECK(out[3].rfind("candidate", 0) == 0);
+  CHECK(contains(out[3], "fold_1"));
+  CHECK(out[4].rfind("units=2 ", 0) == 0);
+  CHECK(out[6].rfind("units=5 ", 0) == 0);
+  CHECK(out[7].rfind("best: units=", 0) == 0);
+  CHECK(out[8].rfind("one-standard-error choice: units=", 0) == 0);
+  CHECK(contains(out[10], "cv.csv and "));
+
+  const std::vector<std::string> csv = lines_of(read_file(dir / "cv.csv"));
+  REQUIRE(csv.size() == 4);
+  CHECK(csv[0] == "name,complexity,fold_0,fold_1,mean,std,rank");
+  CHECK(csv[1].rfind("units=2,2,", 0) == 0);
+  CHECK(csv[3].rfind("units=5,5,", 0) == 0);
+
+  // The mean curve (3 points), a bar and two caps per size, the line best mean + std, and a
+  // legend sample of each.
+  const std::string svg = read_file(dir / "cv.svg");
+  const auto lines = tg_test::svg_coloured_lines(svg);
+  const auto count = [&](const std::string& stroke, std::size_t points) {
+    return std::count_if(lines.begin(), lines.end(), [&](const tg_test::SvgLine& l) {
+      return l.stroke == stroke && l.points == points;
+    });
+  };
+  CHECK(count("#1F77B4", 3) == 1);
+  CHECK(count("#1F77B4", 2) == 3 * 3 + 1);
+  CHECK(count("#FF7F0E", 2) == 2);
+  const auto texts = tg_test::svg_texts(svg);
+  for (const char* text : {"units", "mean validation MSE +- std", "best mean + std"}) {
+    CHECK_MESSAGE(std::find(texts.begin(), texts.end(), text) != texts.end(), text);
+  }
+}
+
+TEST_CASE("tapegrad cv: a series split by time, the same CSV on one thread and on two") {
+  ScratchDir dir("cli-cv");
+  const std::string args = "cv --data " + quoted(kAirline) +
+                           " --window 6 --split time --units 2,4 --folds 3 --epochs 2 --seed 5";
+  const Result one = tg_test::run(dir, args + " --jobs 1 -o " + quoted(dir / "one.csv"));
+  CAPTURE(one.err);
+  REQUIRE(one.code == 0);
+  CHECK(contains(one.out, "138 windows of 6"));
+  CHECK(contains(one.out, "3 time-series folds, seed 5, 1 jobs"));
+  const Result two = tg_test::run(dir, args + " --jobs 2 -o " + quoted(dir / "two.csv"));
+  REQUIRE(two.code == 0);
+  CHECK(contains(two.out, "2 jobs"));
+  CHECK(read_file(dir / "one.csv") == read_file(dir / "two.csv"));
+  CHECK(lines_of(read_file(dir / "one.csv")).size() == 3);
+}
+
+TEST_CASE("tapegrad cv: bad input, one line on stderr and exit code 2, before training") {
+  ScratchDir dir("cli-cv");
+  const std::string csv = quoted(dir / "cv.csv");
+  const auto check_error = [&](const std::string& args, const std::string& expected) {
+    CAPTURE(args);
+    const Result r = tg_test::run(dir, "cv " + args + " -o " + csv);
+    CHECK(r.code == 2);
+    CHECK(lines_of(r.err).size() == 1);
+    CHECK_MESSAGE(contains(r.err, expected), r.err);
+  };
+  check_error("--folds 200", "grid_search: 100 samples are fewer than folds = 200");
+  tg_test::write_file(dir / "short.csv", "value\n1\n2\n3\n4\n5\n6\n7\n8\n");
+  check_error("--data " + quoted(dir / "short.csv") + " --window 2 --split time --folds 6",
+              "a time split of 6 samples into 6 folds leaves no validation data");
+  check_error("--units ,", "--units");
+  check_error("--units 8,0", "--units: must be a whole number > 0, got '0'");
+  check_error("--split random", "--split: random not in {kfold,time}");
+  check_error("--folds 1", "--folds");
+  check_error("--jobs -1", "--jobs");
+  check_error("--plot " + quoted(dir / "cv.jpg"),
+              "unknown chart extension '.jpg' (use .svg, .png or .pdf)");
+  check_error("--window 4", "--window requires --data");
+  CHECK(!std::filesystem::exists(dir / "cv.csv"));
+}
+
+#endif
