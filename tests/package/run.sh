@@ -2,7 +2,9 @@
 # Package test: install tapegrad from an already built build directory into a temporary
 # prefix, then configure, build and run the outside project in tests/package against it
 # with find_package(tapegrad CONFIG REQUIRED), as a user's project would; then the same for
-# the documented template users copy (tools/examples/template).
+# the documented template users copy (tools/examples/template). With tools built, the
+# installed `tapegrad run` must compile against the prefix alone and run every example of
+# tools/examples (tools/examples/run_all.sh), each built from an empty cache.
 #   tests/package/run.sh [BUILD_DIR]     (default: build)
 set -euo pipefail
 
@@ -41,6 +43,8 @@ if [[ -x $build/tools/tapegrad ]]; then
     echo "package test: the installed tapegrad run did not run a script" >&2
     exit 1
   }
+  echo "== package test: every example of tools/examples by the installed tapegrad run"
+  TAPEGRAD_CACHE_DIR=$work/cache bash "$root/tools/examples/run_all.sh" "$prefix/bin/tapegrad"
 fi
 # The installed package must not point back into the source or build tree.
 if grep -rlF -e "$root/" -e "$build" "$prefix/lib/cmake/tapegrad"; then
