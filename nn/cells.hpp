@@ -42,6 +42,7 @@ class SimpleRNNCell : public GatedCell {
   SimpleRNNCell(int64_t in_features, int64_t units, SimpleRNNCellOptions opts = {});
   State step_projected(const Tensor& p_t, const State& state) override;
   std::string type_name() const override { return "SimpleRNNCell"; }
+  Activation activation() const { return activation_; }
 
  private:
   Activation activation_;

@@ -14,3 +14,4 @@
 #include <tapegrad/nn/rnn.hpp>
 #include <tapegrad/nn/sequential.hpp>
 #include <tapegrad/nn/serialize.hpp>
+#include <tapegrad/nn/torch_interop.hpp>

@@ -10,6 +10,7 @@
 #include <tapegrad/core/kernels.hpp>
 #include <tapegrad/core/random.hpp>
 #include <tapegrad/core/safetensors.hpp>
+#include <tapegrad/nn/serialize_detail.hpp>
 
 namespace tapegrad::nn {
 namespace {
@@ -80,11 +81,6 @@ std::map<std::string, Meta> metas_of(const std::map<std::string, Tensor>& tensor
   std::map<std::string, Meta> out;
   for (const auto& [name, t] : tensors) out.emplace(name, Meta{t.dtype(), t.shape()});
   return out;
-}
-
-// Copies checked values into the parameters' own storage.
-void assign(const NamedTensors& params, const std::map<std::string, Tensor>& values) {
-  for (const auto& [name, p] : params) kernel::copy_into(p, values.at(name));
 }
 
 std::map<std::string, Tensor> named_map(const NamedTensors& params, const std::string& prefix) {
@@ -181,19 +177,31 @@ void save(const Module& model, const std::string& path) {
   save_safetensors(path, named_map(model.named_parameters(), ""));
 }
 
-void load(Module& model, const std::string& path) {
-  const char* who = "nn::load";
-  const NamedTensors params = model.named_parameters();
+namespace detail {
+
+std::map<std::string, Tensor> read_expected_tensors(const char* who, const std::string& path,
+                                                    const NamedTensors& expected) {
   // Names, dtypes and shapes first, from the header alone: a wrong file costs no data read.
   std::map<std::string, Meta> header;
   for (const SafetensorsEntry& e : read_safetensors_header(path)) {
     header.emplace(e.name, Meta{e.dtype, e.shape});
   }
-  check_parameters(who, path, params, header, "");
+  check_parameters(who, path, expected, header, "");
   // Then the data, checked again (the file may have changed in between).
-  const std::map<std::string, Tensor> values = load_safetensors(path);
-  check_parameters(who, path, params, metas_of(values), "");
-  assign(params, values);
+  std::map<std::string, Tensor> values = load_safetensors(path);
+  check_parameters(who, path, expected, metas_of(values), "");
+  return values;
+}
+
+void assign(const NamedTensors& params, const std::map<std::string, Tensor>& values) {
+  for (const auto& [name, p] : params) kernel::copy_into(p, values.at(name));
+}
+
+}  // namespace detail
+
+void load(Module& model, const std::string& path) {
+  const NamedTensors params = model.named_parameters();
+  detail::assign(params, detail::read_expected_tensors("nn::load", path, params));
 }
 
 void save_checkpoint(const std::string& path, const Module& model, const optim::Optimizer& opt,
@@ -261,7 +269,7 @@ CheckpointInfo load_checkpoint(const std::string& path, Module& model, optim::Op
   } catch (const Error& e) {
     throw IOError(context + e.what());
   }
-  assign(params, model_values);
+  detail::assign(params, model_values);
   default_generator().set_state(rng_state);
   return info;
 }
