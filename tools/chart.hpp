@@ -19,8 +19,8 @@
 namespace tapegrad::tools {
 
 struct LineSeries {
-  std::string label;  // the legend text
-  std::vector<double> x, y;
+  std::string label = {};  // the legend text
+  std::vector<double> x = {}, y = {};
 };
 
 struct LineChartOptions {
