@@ -24,7 +24,7 @@ namespace tapegrad {
 
 struct GradOptions {
   // Keep saved tensors so the graph can be backpropagated again. Defaults to create_graph.
-  std::optional<bool> retain_graph;
+  std::optional<bool> retain_graph = {};
   // Record the backward pass itself, for higher-order derivatives.
   bool create_graph = false;
   // Return an undefined tensor for inputs that the outputs do not depend on (else throw).

@@ -83,7 +83,7 @@ std::vector<std::vector<double>> vjp(const MultiFn& fn, const std::vector<Tensor
 }
 
 struct Comparison {
-  GradcheckReport worst;
+  GradcheckReport worst = {};
   double worst_excess = -INFINITY;
   const GradcheckOptions& opts;
 

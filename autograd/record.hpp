@@ -105,8 +105,8 @@ struct OpSpec {
 
 // Where an input's gradient goes.
 struct Edge {
-  std::shared_ptr<Record> producer;    // input made by an op
-  std::shared_ptr<AutogradMeta> leaf;  // input is a leaf that requires grad
+  std::shared_ptr<Record> producer = {};    // input made by an op
+  std::shared_ptr<AutogradMeta> leaf = {};  // input is a leaf that requires grad
   Shape shape;
   DType dtype = f32;
   bool needs_grad() const { return producer || leaf; }

@@ -50,9 +50,9 @@ std::map<std::string, Tensor> load_safetensors(
 
 // One tensor as a safetensors header describes it. Offsets count from the data section.
 struct SafetensorsEntry {
-  std::string name;
+  std::string name = {};
   DType dtype = f32;
-  Shape shape;
+  Shape shape = {};
   std::uint64_t data_begin = 0;
   std::uint64_t data_end = 0;
 };

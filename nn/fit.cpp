@@ -1,8 +1,11 @@
 // The training loop, evaluation, prediction and the progress display; see fit.hpp.
 #include <tapegrad/nn/fit.hpp>
 
+#include <unistd.h>
+
 #include <chrono>
 #include <cmath>
+#include <iostream>
 #include <ostream>
 
 #include <tapegrad/autograd/grad_mode.hpp>
@@ -244,9 +247,20 @@ std::string format_eta(double seconds) {
   return fmt::format("{}s", s);
 }
 
+// Whether `out` writes to a terminal: only the standard streams can say.
+bool is_terminal(const std::ostream& out) {
+  if (&out == &std::cout) return ::isatty(STDOUT_FILENO) == 1;
+  if (&out == &std::cerr || &out == &std::clog) return ::isatty(STDERR_FILENO) == 1;
+  return false;
+}
+
 }  // namespace
 
-ProgbarLogger::ProgbarLogger(int verbose, std::ostream& out) : verbose_(verbose), out_(out) {}
+ProgbarLogger::ProgbarLogger(int verbose, std::ostream& out)
+    : ProgbarLogger(verbose, out, is_terminal(out)) {}
+
+ProgbarLogger::ProgbarLogger(int verbose, std::ostream& out, bool redraw)
+    : verbose_(verbose), out_(out), redraw_(redraw) {}
 
 double ProgbarLogger::elapsed() const {
   return now_seconds() - start_;
@@ -270,6 +284,10 @@ std::string ProgbarLogger::bar(int64_t done) const {
 }
 
 void ProgbarLogger::redraw(const std::string& line) {
+  if (!redraw_) {
+    out_ << line;
+    return;
+  }
   out_ << '\r' << line;
   if (line.size() < shown_) out_ << std::string(shown_ - line.size(), ' ');
   out_.flush();
@@ -278,7 +296,7 @@ void ProgbarLogger::redraw(const std::string& line) {
 
 void ProgbarLogger::on_batch_end(int64_t batch, const Logs& logs) {
   done_ = batch + 1;
-  if (verbose_ != 1) return;
+  if (verbose_ != 1 || !redraw_) return;
   const double per_step = elapsed() / static_cast<double>(done_);
   const double eta = per_step * static_cast<double>(std::max<int64_t>(params().steps - done_, 0));
   redraw(bar(done_) + " - ETA: " + format_eta(eta) + format_metrics({{"loss", logs.at("loss")}}));

@@ -42,8 +42,8 @@ struct FitOptions {
   int verbose = 1;  // 0 silent, 1 progress bar, 2 one line per epoch
   bool shuffle = true;
   double validation_split = 0;  // in [0, 1): the last fraction of the samples validates
-  std::optional<std::pair<Tensor, Tensor>> validation_data;  // takes precedence over split
-  CallbackList callbacks;
+  std::optional<std::pair<Tensor, Tensor>> validation_data = {};  // takes precedence over split
+  CallbackList callbacks = {};
   std::ostream* out = &std::cout;  // where progress goes (nullptr: nowhere)
 };
 
@@ -71,9 +71,14 @@ Tensor predict(Module& model, const Tensor& X, int64_t batch_size = 32);
 //               and finished as "4/4 [======...] - 0s 2ms/step - loss: 0.0812 - val_loss: ..."
 //   verbose 2:  "Epoch 3/100 - 0s - loss: 0.0812 - val_loss: 0.0790" per epoch.
 // Losses print as %.4f, or %.4e when |loss| <= 1e-3 (Keras).
+// The bar is redrawn only on a terminal: std::cout or std::cerr/clog when their file
+// descriptor is a TTY. Any other stream (a file, a pipe, a string) gets verbose 1's finished
+// bar once per epoch and no '\r', as Keras does when its output is not interactive.
 class ProgbarLogger : public Callback {
  public:
   ProgbarLogger(int verbose, std::ostream& out);
+  // `redraw`: draw the bar after each batch with '\r' (as on a terminal) or not.
+  ProgbarLogger(int verbose, std::ostream& out, bool redraw);
   void on_epoch_begin(int epoch, const Logs& logs) override;
   void on_batch_end(int64_t batch, const Logs& logs) override;
   void on_epoch_end(int epoch, const Logs& logs) override;
@@ -85,6 +90,7 @@ class ProgbarLogger : public Callback {
 
   int verbose_;
   std::ostream& out_;
+  bool redraw_;
   double start_ = 0;       // seconds (steady clock) at epoch begin
   int64_t done_ = 0;       // batches finished in this epoch
   std::size_t shown_ = 0;  // length of the bar line on screen, to blank a longer old one

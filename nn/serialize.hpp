@@ -44,8 +44,8 @@ void save(const Module& model, const std::string& path);
 void load(Module& model, const std::string& path);
 
 struct CheckpointInfo {
-  int epoch = 0;                             // epochs completed when the checkpoint was made
-  std::map<std::string, std::string> extra;  // free-form strings kept with the checkpoint
+  int epoch = 0;                                  // epochs completed when the checkpoint was made
+  std::map<std::string, std::string> extra = {};  // free-form strings kept with the checkpoint
 };
 
 // The checkpoint format version written by save_checkpoint and accepted by load_checkpoint.

@@ -32,7 +32,7 @@ struct AdamOptions {
   double eps = 1e-7;
   bool amsgrad = false;
   AdamFormulation formulation = AdamFormulation::keras;
-  std::optional<double> clipnorm, clipvalue, global_clipnorm;
+  std::optional<double> clipnorm = {}, clipvalue = {}, global_clipnorm = {};
 };
 
 struct AdamWOptions {
@@ -43,7 +43,7 @@ struct AdamWOptions {
   double eps = 1e-7;
   bool amsgrad = false;
   AdamFormulation formulation = AdamFormulation::keras;
-  std::optional<double> clipnorm, clipvalue, global_clipnorm;
+  std::optional<double> clipnorm = {}, clipvalue = {}, global_clipnorm = {};
 };
 
 class Adam : public Optimizer {

@@ -36,9 +36,9 @@ namespace tapegrad::optim {
 //   clipvalue        each element is clamped to [-clipvalue, clipvalue]
 //   global_clipnorm  all gradients are scaled by c / N when their global norm N > c
 struct ClipOptions {
-  std::optional<double> clipnorm;
-  std::optional<double> clipvalue;
-  std::optional<double> global_clipnorm;
+  std::optional<double> clipnorm = {};
+  std::optional<double> clipvalue = {};
+  std::optional<double> global_clipnorm = {};
 };
 
 // Every optimizer's options struct ends with the three clip fields; this reads them.

@@ -22,7 +22,7 @@ struct RMSpropOptions {
   double momentum = 0.0;
   double eps = 1e-7;
   bool centered = false;
-  std::optional<double> clipnorm, clipvalue, global_clipnorm;
+  std::optional<double> clipnorm = {}, clipvalue = {}, global_clipnorm = {};
 };
 
 class RMSprop : public Optimizer {

@@ -23,7 +23,7 @@ struct SGDOptions {
   double momentum = 0.0;
   bool nesterov = false;
   double weight_decay = 0.0;
-  std::optional<double> clipnorm, clipvalue, global_clipnorm;
+  std::optional<double> clipnorm = {}, clipvalue = {}, global_clipnorm = {};
 };
 
 class SGD : public Optimizer {
@@ -41,7 +41,7 @@ class SGD : public Optimizer {
 
 struct GDOptions {
   double lr = 0.01;
-  std::optional<double> clipnorm, clipvalue, global_clipnorm;
+  std::optional<double> clipnorm = {}, clipvalue = {}, global_clipnorm = {};
 };
 
 class GD : public SGD {

@@ -36,8 +36,8 @@ struct Loop {
   std::string name;
   std::function<void(int64_t k)> run;  // one chain of k ops
   int64_t chains_per_batch = 1;
-  std::vector<double> ns_per_op;
-  std::optional<double> sys_allocs_per_op;
+  std::vector<double> ns_per_op = {};
+  std::optional<double> sys_allocs_per_op = {};
   double new_calls_per_op = 0;
 };
 

@@ -20,8 +20,8 @@
 namespace tapegrad::tools {
 
 struct LineSeries {
-  std::string label;  // the legend text
-  std::vector<double> x, y;
+  std::string label = {};  // the legend text
+  std::vector<double> x = {}, y = {};
   std::vector<double> y_err = {};  // empty, or a half-length >= 0 per point (error bars)
 };
 

@@ -33,14 +33,14 @@ Graph collect(const Tensor& root, const char* what);
 // One step of a layer call and its records, oldest first.
 struct StepRecords {
   int64_t index = 0;
-  std::vector<int> records;
+  std::vector<int> records = {};
 };
 
 // One call of a recurrent layer (a TimeStepScope), read from the records' fields.
 struct LayerCall {
   const std::string* layer = nullptr;
-  std::vector<int> outside_steps;  // records of the call before and after its loop
-  std::vector<StepRecords> steps;  // in processing order (go_backwards: T-1 first)
+  std::vector<int> outside_steps = {};  // records of the call before and after its loop
+  std::vector<StepRecords> steps = {};  // in processing order (go_backwards: T-1 first)
 };
 
 // The layer calls among the records, in tape order; call_of[i] is record i's call or -1.

@@ -137,7 +137,7 @@ std::vector<double> parse_history(const std::string& text, const std::string& wh
 // The loss curve of the whole run (resumed epochs included), kept for loss.csv and the
 // checkpoint.
 struct Curve {
-  std::vector<double> loss, val_loss;
+  std::vector<double> loss = {}, val_loss = {};
   bool validation = false;
 
   std::string csv() const {

@@ -182,14 +182,16 @@ TEST_CASE("fit rejects bad options and data") {
   CHECK(opt.iterations() == 0);
 }
 
-TEST_CASE("verbose 1 draws a Keras progress bar per epoch, redrawn with \\r per batch") {
+TEST_CASE("verbose 1 on a terminal: a Keras progress bar per epoch, redrawn with \\r per batch") {
   const auto [X, y] = linear_problem(100);
   auto model = line();
   nn::MSE loss;
   tg::optim::SGD opt(model.parameters(), {.lr = 0.1});
   std::ostringstream out;
+  const auto terminal_bar = std::make_shared<nn::ProgbarLogger>(1, out, /*redraw=*/true);
   const nn::History h =
-      nn::fit(model, loss, opt, X, y, {.epochs = 2, .validation_split = 0.2, .out = &out});
+      nn::fit(model, loss, opt, X, y,
+              {.epochs = 2, .verbose = 0, .validation_split = 0.2, .callbacks = {terminal_bar}});
   const std::string text = out.str();
   // 80 training samples: 3 batches; the first draw shows 1/3 and a partial bar.
   CHECK(text.find("Epoch 1/2\n\r1/3 [=========>....................] - ETA: ") !=
@@ -206,6 +208,24 @@ TEST_CASE("verbose 1 draws a Keras progress bar per epoch, redrawn with \\r per 
   CHECK(lines[1].find("3/3 [") == 0);
   CHECK(lines[3].find(fmt::format("loss: {:.4f} - val_loss: {:.4f}", h["loss"][1],
                                   h["val_loss"][1])) != std::string::npos);
+}
+
+TEST_CASE("verbose 1 elsewhere (a file, a pipe, a string): the finished bar once per epoch") {
+  const auto [X, y] = linear_problem(100);
+  auto model = line();
+  nn::MSE loss;
+  tg::optim::SGD opt(model.parameters(), {.lr = 0.1});
+  std::ostringstream out;
+  const nn::History h =
+      nn::fit(model, loss, opt, X, y, {.epochs = 3, .validation_split = 0.2, .out = &out});
+  const std::string text = out.str();
+  CHECK(text.find('\r') == std::string::npos);
+  const auto lines = screen_lines(text);
+  REQUIRE(lines.size() == 6);
+  CHECK(lines[0] == "Epoch 1/3");
+  CHECK(pattern_of(lines[1]) ==
+        "#/# [" + std::string(30, '=') + "] - #s #s/step - loss: #.# - val_loss: #.#");
+  CHECK(lines[5].find(fmt::format("loss: {:.4f}", h["loss"][2])) != std::string::npos);
 }
 
 TEST_CASE("verbose 2 prints one line per epoch; verbose 0 nothing") {
