@@ -125,7 +125,7 @@ class FlagOption final : public detail::OptionBase {
 };
 
 constexpr std::string_view kHelpNames = "-h, --help";
-constexpr std::size_t kWidth = 100;  // the usage is wrapped to this many columns
+constexpr std::size_t kWidth = 80;  // the usage is wrapped to a classic terminal's width
 
 // `words` joined by spaces into lines of at most kWidth columns (a longer word gets a line
 // of its own); the first line goes on from `first_column`, the others start with `indent`
@@ -137,7 +137,8 @@ std::string wrap(const std::vector<std::string>& words, std::size_t first_column
   bool line_empty = true;
   for (const std::string& word : words) {
     if (!line_empty && column + 1 + word.size() > kWidth) {
-      out += "\n" + std::string(indent, ' ');
+      out += '\n';
+      out.append(indent, ' ');
       column = indent;
       line_empty = true;
     }
@@ -257,9 +258,9 @@ std::optional<int> ScriptArgs::parse(int argc, const char* const* argv) {
 }
 
 std::string ScriptArgs::usage() const {
-  const std::string head = "usage: " + program_;
+  const std::string head = fmt::format("usage: {}", program_);
   std::vector<std::string> synopsis;
-  for (const auto& option : options_) synopsis.push_back("[" + spelling(*option) + "]");
+  for (const auto& option : options_) synopsis.push_back(fmt::format("[{}]", spelling(*option)));
   std::string out = head + " " + wrap(synopsis, head.size() + 1, head.size() + 1) + "\n";
   if (!description_.empty()) out += wrap(split_words(description_), 0, 0) + "\n";
 
@@ -268,11 +269,12 @@ std::string ScriptArgs::usage() const {
   for (const auto& option : options_) column = std::max(column, spelling(*option).size());
   const std::size_t help_column = std::min<std::size_t>(column + 4, 32);
   const auto line = [&](const std::string& left, const std::string& help) {
-    std::string row = "  " + left;
+    std::string row = fmt::format("  {}", left);
     if (row.size() + 2 > help_column) {
-      row += "\n" + std::string(help_column, ' ');
+      row += '\n';
+      row.append(help_column, ' ');
     } else {
-      row += std::string(help_column - row.size(), ' ');
+      row.append(help_column - row.size(), ' ');
     }
     return row + wrap(split_words(help), help_column, help_column) + "\n";
   };

@@ -130,7 +130,8 @@ class ScriptOption final : public detail::OptionBase {
     check_default_in(lo, hi);
     range_check_ = [lo, hi](Item v) -> std::optional<std::string> {
       if (v >= lo && v <= hi) return std::nullopt;
-      return "expected a value from " + detail::show_value(lo) + " to " + detail::show_value(hi);
+      return fmt::format("expected a value from {} to {}", detail::show_value(lo),
+                         detail::show_value(hi));
     };
     return *this;
   }
@@ -245,15 +246,14 @@ std::optional<std::string> ScriptOption<T>::assign(std::string_view text) {
     } else {
       for (std::size_t i = 0; i < value.size(); ++i) {
         if (auto wrong = range_check_(value[i])) {
-          return "item " + std::to_string(i + 1) + " (" + detail::show_value(value[i]) +
-                 "): " + *wrong;
+          return fmt::format("item {} ({}): {}", i + 1, detail::show_value(value[i]), *wrong);
         }
       }
     }
   }
   if constexpr (std::is_same_v<T, std::string>) {
     if (!choices_.empty() && std::find(choices_.begin(), choices_.end(), value) == choices_.end()) {
-      return "expected one of " + detail::join(choices_, ", ");
+      return fmt::format("expected one of {}", detail::join(choices_, ", "));
     }
   }
   if (check_) {

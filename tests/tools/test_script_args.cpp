@@ -103,31 +103,27 @@ TEST_CASE("ScriptArgs: --help prints the usage with every default, and exit code
         "usage: demo [--epochs N] [--units N] [--seed N] [--lr X] [--out CHART]\n"
         "            [--target change|level] [--sizes N,N,...] [--quick]\n"
         "Trains a demo model.\n"
-        "  --epochs N                epochs to train (default 100)\n"
-        "  --units N                 LSTM units (default 16)\n"
-        "  --seed N                  random seed (default 7)\n"
-        "  --lr X                    learning rate (default 0.005)\n"
-        "  --out CHART               chart path (default forecast.svg)\n"
-        "  --target change|level     what to predict (default change)\n"
-        "  --sizes N,N,...           sizes to compare (default 4,8,16)\n"
-        "  --quick                   a short run\n"
-        "  -h, --help                print this help and exit\n");
+        "  --epochs N             epochs to train (default 100)\n"
+        "  --units N              LSTM units (default 16)\n"
+        "  --seed N               random seed (default 7)\n"
+        "  --lr X                 learning rate (default 0.005)\n"
+        "  --out CHART            chart path (default forecast.svg)\n"
+        "  --target change|level  what to predict (default change)\n"
+        "  --sizes N,N,...        sizes to compare (default 4,8,16)\n"
+        "  --quick                a short run\n"
+        "  -h, --help             print this help and exit\n");
 }
 
 TEST_CASE("ScriptArgs: a long help text wraps into its column; an empty default is not shown") {
   std::string path;
   tg::tools::ScriptArgs args("demo");
-  args.option("--csv", path,
-              std::string(30, 'a') + " " + std::string(30, 'b') + " " + std::string(30, 'c'));
-  CHECK(args.usage() ==
-        "usage: demo [--csv TEXT]\n"
-        "  --csv TEXT    " +
-            std::string(30, 'a') + " " + std::string(30, 'b') +
-            "\n"
-            "                " +
-            std::string(30, 'c') +
-            "\n"
-            "  -h, --help    print this help and exit\n");
+  const std::string a(30, 'a'), b(30, 'b'), c(30, 'c');
+  args.option("--csv", path, a + " " + b + " " + c);
+  CHECK(args.usage() == fmt::format("usage: demo [--csv TEXT]\n"
+                                    "  --csv TEXT  {} {}\n"
+                                    "              {}\n"
+                                    "  -h, --help  print this help and exit\n",
+                                    a, b, c));
 }
 
 TEST_CASE("ScriptArgs: unknown options, stray words and missing values are named") {
