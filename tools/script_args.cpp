@@ -125,7 +125,7 @@ class FlagOption final : public detail::OptionBase {
 };
 
 constexpr std::string_view kHelpNames = "-h, --help";
-constexpr std::size_t kWidth = 80;  // the usage is wrapped to a classic terminal's width
+constexpr std::size_t kWidth = 100;  // the usage is wrapped to this many columns
 
 // `words` joined by spaces into lines of at most kWidth columns (a longer word gets a line
 // of its own); the first line goes on from `first_column`, the others start with `indent`
@@ -226,7 +226,7 @@ std::optional<std::string> ScriptArgs::read(int argc, const char* const* argv, b
     } else if (i + 1 < argc) {
       value = argv[++i];
     } else {
-      return fmt::format("{} needs a value ({})", name, spelling(*option));
+      return fmt::format("{} needs a value", name);
     }
     if (auto wrong = option->assign(value)) {
       return fmt::format("bad value '{}' for {}: {}", value, name, *wrong);
@@ -268,7 +268,7 @@ std::string ScriptArgs::usage() const {
   std::size_t column = kHelpNames.size();
   for (const auto& option : options_) column = std::max(column, spelling(*option).size());
   const std::size_t help_column = std::min<std::size_t>(column + 4, 32);
-  const auto line = [&](const std::string& left, const std::string& help) {
+  const auto line = [&](const std::string& left, const std::vector<std::string>& help) {
     std::string row = fmt::format("  {}", left);
     if (row.size() + 2 > help_column) {
       row += '\n';
@@ -276,15 +276,16 @@ std::string ScriptArgs::usage() const {
     } else {
       row.append(help_column - row.size(), ' ');
     }
-    return row + wrap(split_words(help), help_column, help_column) + "\n";
+    return row + wrap(help, help_column, help_column) + "\n";
   };
   for (const auto& option : options_) {
+    std::vector<std::string> help = split_words(option->help());
+    // One word, so that a wrap never parts "(default" from the value.
     const std::string shown = option->default_text();
-    const std::string help =
-        shown.empty() ? option->help() : fmt::format("{} (default {})", option->help(), shown);
+    if (!shown.empty()) help.push_back(fmt::format("(default {})", shown));
     out += line(spelling(*option), help);
   }
-  return out + line(std::string(kHelpNames), "print this help and exit");
+  return out + line(std::string(kHelpNames), split_words("print this help and exit"));
 }
 
 }  // namespace tapegrad::tools

@@ -100,8 +100,9 @@ TEST_CASE("ScriptArgs: --help prints the usage with every default, and exit code
   }
   const std::string usage = Script().args.usage();
   CHECK(usage ==
-        "usage: demo [--epochs N] [--units N] [--seed N] [--lr X] [--out CHART]\n"
-        "            [--target change|level] [--sizes N,N,...] [--quick]\n"
+        "usage: demo [--epochs N] [--units N] [--seed N] [--lr X] [--out CHART] [--target "
+        "change|level]\n"
+        "            [--sizes N,N,...] [--quick]\n"
         "Trains a demo model.\n"
         "  --epochs N             epochs to train (default 100)\n"
         "  --units N              LSTM units (default 16)\n"
@@ -114,16 +115,20 @@ TEST_CASE("ScriptArgs: --help prints the usage with every default, and exit code
         "  -h, --help             print this help and exit\n");
 }
 
-TEST_CASE("ScriptArgs: a long help text wraps into its column; an empty default is not shown") {
+TEST_CASE("ScriptArgs: a long help text wraps into its column, never inside \"(default X)\"") {
   std::string path;
+  int n = 12345;
   tg::tools::ScriptArgs args("demo");
-  const std::string a(30, 'a'), b(30, 'b'), c(30, 'c');
-  args.option("--csv", path, a + " " + b + " " + c);
-  CHECK(args.usage() == fmt::format("usage: demo [--csv TEXT]\n"
+  const std::string a(30, 'a'), b(30, 'b'), c(30, 'c'), d(40, 'd');
+  args.option("--csv", path, a + " " + b + " " + c);  // an empty default is not shown
+  args.option("--n", n, a + " " + d);
+  CHECK(args.usage() == fmt::format("usage: demo [--csv TEXT] [--n N]\n"
                                     "  --csv TEXT  {} {}\n"
                                     "              {}\n"
+                                    "  --n N       {} {}\n"
+                                    "              (default 12345)\n"
                                     "  -h, --help  print this help and exit\n",
-                                    a, b, c));
+                                    a, b, c, a, d));
 }
 
 TEST_CASE("ScriptArgs: unknown options, stray words and missing values are named") {
@@ -131,7 +136,7 @@ TEST_CASE("ScriptArgs: unknown options, stray words and missing values are named
   CHECK(s.mistake({"--epoch", "3"}) == "demo: unknown option '--epoch'");
   CHECK(s.mistake({"--epoch=3"}) == "demo: unknown option '--epoch'");
   CHECK(s.mistake({"3"}) == "demo: unexpected argument '3'");
-  CHECK(s.mistake({"--seed", "1", "--epochs"}) == "demo: --epochs needs a value (--epochs N)");
+  CHECK(s.mistake({"--seed", "1", "--epochs"}) == "demo: --epochs needs a value");
   CHECK(s.mistake({"--quick=yes"}) == "demo: --quick takes no value");
 }
 
