@@ -95,9 +95,10 @@ std::string show_value(int64_t value) {
 std::string show_value(std::uint64_t value) {
   return std::to_string(value);
 }
+// The shortest text that reads back as the same double: 0.005, not 0.0050000000000000001.
 std::string show_value(double value) {
   return fmt::format("{}", value);
-}  // shortest: 0.005
+}
 std::string show_value(const std::string& value) {
   return value;
 }
@@ -201,7 +202,7 @@ detail::OptionBase* ScriptArgs::find(std::string_view name) const {
 
 // Stores every good value; at the first mistake returns its message. Sets `help` and stops
 // at --help.
-std::optional<std::string> ScriptArgs::read(int argc, const char* const* argv, bool& help) const {
+std::optional<std::string> ScriptArgs::read(int argc, const char* const* argv, bool& help) {
   for (int i = 1; i < argc; ++i) {
     const std::string_view token = argv[i];
     if (token == "--help" || token == "-h") {

@@ -4,11 +4,13 @@
 //   int epochs = 100;                 // each variable's value before parse is its default
 //   std::uint64_t seed = 0;
 //   std::string out = "forecast.svg";
+//   std::string target = "change";
 //   std::vector<int64_t> units = {4, 8, 16};
 //   bool quick = false;
 //   args.option("--epochs", epochs, "epochs to train").range(1, 1000000);
 //   args.option("--seed", seed, "random seed");
 //   args.option("--out", out, "chart path").value_name("CHART").check(tg::tools::check_chart_path);
+//   args.option("--target", target, "what to predict").one_of({"change", "level"});
 //   args.option("--units", units, "sizes to compare").range(1, 4096);   // --units 4,8,16
 //   args.flag("--quick", quick, "a short run");
 //   if (const auto exit_code = args.parse(argc, argv)) return *exit_code;
@@ -197,7 +199,7 @@ class ScriptArgs {
  private:
   void add(std::unique_ptr<detail::OptionBase> option);
   detail::OptionBase* find(std::string_view name) const;
-  std::optional<std::string> read(int argc, const char* const* argv, bool& help) const;
+  std::optional<std::string> read(int argc, const char* const* argv, bool& help);
 
   std::string program_, description_;
   std::vector<std::unique_ptr<detail::OptionBase>> options_;
