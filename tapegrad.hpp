@@ -8,3 +8,4 @@
 #include <tapegrad/optim/optim.hpp>
 #include <tapegrad/tools/chart.hpp>
 #include <tapegrad/tools/graph.hpp>
+#include <tapegrad/tools/script_args.hpp>

@@ -24,7 +24,7 @@ foreach(layer IN LISTS TAPEGRAD_LAYERS)
 endforeach()
 
 install(FILES ${PROJECT_SOURCE_DIR}/tools/graph.hpp ${PROJECT_SOURCE_DIR}/tools/chart.hpp
-              ${PROJECT_SOURCE_DIR}/tools/run_prelude.hpp
+              ${PROJECT_SOURCE_DIR}/tools/script_args.hpp ${PROJECT_SOURCE_DIR}/tools/run_prelude.hpp
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/tapegrad/tools)
 
 # The library. Its include directory is $<INSTALL_INTERFACE:include>; tapegrad_warnings is

@@ -26,14 +26,11 @@
 // forecast. The forecast is then p_{t-1} * exp(d_t). Measured (seeds 0-4, defaults): log change
 // test RMSE 18-20 passengers, level 36-64, naive 53.
 #include <algorithm>
-#include <charconv>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <memory>
-#include <optional>
 #include <string>
-#include <string_view>
 #include <tuple>
 #include <utility>
 #include <vector>
@@ -48,101 +45,15 @@ namespace {
 
 constexpr int64_t kWindow = 12;  // a year: every window holds each month once
 
-constexpr const char* kUsage =
-    "usage: airline_forecast [--data CSV] [--out CHART] [--target change|level] [--units N]\n"
-    "                        [--epochs N] [--seed N]\n"
-    "  --data CSV     the series, column 'passengers' (default\n"
-    "                 tests/fixtures/airline-passengers.csv, relative to the working directory)\n"
-    "  --out CHART    the forecast chart, .svg, .png or .pdf (default forecast.svg)\n"
-    "  --target T     change: log-change from the last month (default); level: the value\n"
-    "  --units N      LSTM units (default 16)\n"
-    "  --epochs N     at most this many epochs; early stopping may end sooner (default 300)\n"
-    "  --seed N       seed of the initial weights and the batch order (default 0)\n";
-
+// What the command line sets (see main), with the defaults.
 struct Args {
   std::string data = "tests/fixtures/airline-passengers.csv";
   std::string out = "forecast.svg";
-  bool predict_change = true;
+  std::string target = "change";
   int64_t units = 16;
   int epochs = 300;
   std::uint64_t seed = 0;
-  bool help = false;
 };
-
-// The whole of `text` as a number in [lo, hi], or nothing: "12x", "" and "-1" for a count
-// are mistakes to report, not to read as 12 or 0.
-template <class T>
-std::optional<T> parse_number(std::string_view text, T lo, T hi) {
-  T value{};
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc{} || end != text.data() + text.size() || !(value >= lo && value <= hi)) {
-    return std::nullopt;
-  }
-  return value;
-}
-
-// Stores the parsed `text` in `out`; false when it is not a number in [lo, hi].
-template <class T>
-bool read_number(std::string_view text, T lo, T hi, T& out) {
-  const std::optional<T> value = parse_number<T>(text, lo, hi);
-  if (value) out = *value;
-  return value.has_value();
-}
-
-// The chart's path, checked now rather than after the training; the error names the
-// extensions write_line_chart draws.
-bool read_chart_path(std::string_view text, std::string& out) {
-  try {
-    tg::tools::check_chart_path(std::string(text));
-  } catch (const tg::Error& e) {
-    fmt::print(stderr, "airline_forecast: {}\n", e.what());
-    return false;
-  }
-  out = text;
-  return true;
-}
-
-// Reads --flag VALUE pairs. On a mistake, prints what was wrong and the usage and returns
-// nothing, so main can exit with 2 (the usual code for bad command-line use).
-std::optional<Args> parse_args(int argc, char** argv) {
-  Args args;
-  for (int i = 1; i < argc; i += 2) {
-    const std::string_view flag = argv[i];
-    if (flag == "--help" || flag == "-h") {
-      args.help = true;
-      return args;
-    }
-    if (i + 1 >= argc) {
-      fmt::print(stderr, "airline_forecast: {} needs a value\n{}", flag, kUsage);
-      return std::nullopt;
-    }
-    const std::string_view value = argv[i + 1];
-    bool ok = false;
-    if (flag == "--data") {
-      args.data = value;
-      ok = !value.empty();
-    } else if (flag == "--out") {
-      ok = read_chart_path(value, args.out);
-    } else if (flag == "--target") {
-      args.predict_change = value == "change";
-      ok = value == "change" || value == "level";
-    } else if (flag == "--units") {
-      ok = read_number<int64_t>(value, 1, 4096, args.units);
-    } else if (flag == "--epochs") {
-      ok = read_number(value, 1, 100000, args.epochs);
-    } else if (flag == "--seed") {
-      ok = read_number<std::uint64_t>(value, 0, UINT64_MAX, args.seed);
-    } else {
-      fmt::print(stderr, "airline_forecast: unknown argument '{}'\n{}", flag, kUsage);
-      return std::nullopt;
-    }
-    if (!ok) {
-      fmt::print(stderr, "airline_forecast: bad value '{}' for {}\n{}", value, flag, kUsage);
-      return std::nullopt;
-    }
-  }
-  return args;
-}
 
 // Windows [begin, end) of X and y: a contiguous block, so the split keeps time order.
 std::pair<tg::Tensor, tg::Tensor> rows(const tg::Tensor& X, const tg::Tensor& y, int64_t begin,
@@ -231,7 +142,8 @@ int run(const Args& args) {
         "{} holds {} values: {} windows of {} months are too few to split 70/15/15", args.data,
         months, windows, kWindow);
   }
-  const Problem problem(passengers, args.predict_change, n_train);
+  const bool predict_change = args.target == "change";
+  const Problem problem(passengers, predict_change, n_train);
   const auto train = rows(problem.X, problem.y, 0, n_train);
   const auto val = rows(problem.X, problem.y, n_train, n_train + n_val);
   const auto test = rows(problem.X, problem.y, n_train + n_val, windows);
@@ -269,7 +181,7 @@ int run(const Args& args) {
 
   fmt::print("test months {}..{} of {} (passengers, thousands per month):\n", first_test + 1,
              months, months);
-  print_errors(args.predict_change ? "LSTM (log change)" : "LSTM (level)", errors(forecast, truth));
+  print_errors(predict_change ? "LSTM (log change)" : "LSTM (level)", errors(forecast, truth));
   print_errors("naive (last month)", errors(naive, truth));
   print_errors("seasonal naive (a year ago)", errors(seasonal, truth));
 
@@ -297,15 +209,28 @@ int run(const Args& args) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const std::optional<Args> args = parse_args(argc, argv);
-  if (!args) return 2;
-  if (args->help) {
-    fmt::print("{}", kUsage);
-    return 0;
-  }
+  Args args;
+  tg::tools::ScriptArgs command_line(
+      "airline_forecast", "Forecasts the airline passengers series one month ahead with an LSTM.");
+  command_line
+      .option("--data", args.data, "the series, column 'passengers', from the working directory")
+      .value_name("CSV");
+  // Checked now rather than after the training; the error names the extensions drawn.
+  command_line.option("--out", args.out, "the forecast chart, .svg, .png or .pdf")
+      .value_name("CHART")
+      .check(tg::tools::check_chart_path);
+  command_line
+      .option("--target", args.target, "change: log-change from the last month; level: the value")
+      .one_of({"change", "level"});
+  command_line.option("--units", args.units, "LSTM units").range(1, 4096);
+  command_line
+      .option("--epochs", args.epochs, "at most this many epochs; early stopping may end sooner")
+      .range(1, 100000);
+  command_line.option("--seed", args.seed, "seed of the initial weights and the batch order");
+  if (const auto exit_code = command_line.parse(argc, argv)) return *exit_code;
   // A missing or malformed data file is the user's to fix: say what is wrong, not abort.
   try {
-    return run(*args);
+    return run(args);
   } catch (const tg::Error& e) {
     fmt::print(stderr, "airline_forecast: {}\n", e.what());
     return 1;

@@ -21,13 +21,10 @@
 // changes of log(passengers), the next change as the target, min-max scaled. The last 15%
 // of the windows, airline_forecast's test months, are left out, so choosing a size here
 // does not touch them.
-#include <charconv>
 #include <cstdint>
 #include <cstdio>
 #include <memory>
-#include <optional>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include <fmt/core.h>
@@ -41,18 +38,7 @@ namespace {
 
 constexpr int64_t kWindow = 12;
 
-constexpr const char* kUsage =
-    "usage: choose_hidden_size [--data CSV] [--units N,N,...] [--folds K] [--epochs N]\n"
-    "                          [--jobs N] [--seed N] [--csv PATH]\n"
-    "  --data CSV       the series, column 'passengers' (default\n"
-    "                   tests/fixtures/airline-passengers.csv, from the working directory)\n"
-    "  --units LIST     LSTM sizes to compare (default 4,8,16,32)\n"
-    "  --folds K        time-series folds (default 5)\n"
-    "  --epochs N       epochs per fold (default 100)\n"
-    "  --jobs N         threads running folds at once; the same result for any N (default 2)\n"
-    "  --seed N         seed of every fold's initial weights and batch order (default 0)\n"
-    "  --csv PATH       also write the table as CSV\n";
-
+// What the command line sets (see main), with the defaults.
 struct Args {
   std::string data = "tests/fixtures/airline-passengers.csv";
   std::vector<int64_t> units = {4, 8, 16, 32};
@@ -61,87 +47,7 @@ struct Args {
   int jobs = 2;
   std::uint64_t seed = 0;
   std::string csv;
-  bool help = false;
 };
-
-// The whole of `text` as a number in [lo, hi], or nothing: "12x", "" and "-1" for a count
-// are mistakes to report, not to read as 12 or 0.
-template <class T>
-std::optional<T> parse_number(std::string_view text, T lo, T hi) {
-  T value{};
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc{} || end != text.data() + text.size() || !(value >= lo && value <= hi)) {
-    return std::nullopt;
-  }
-  return value;
-}
-
-// Stores the parsed `text` in `out`; false when it is not a number in [lo, hi].
-template <class T>
-bool read_number(std::string_view text, T lo, T hi, T& out) {
-  const std::optional<T> value = parse_number<T>(text, lo, hi);
-  if (value) out = *value;
-  return value.has_value();
-}
-
-// "4,8,16" -> {4, 8, 16}; false for an empty list, an empty item or a non-positive size.
-bool read_sizes(std::string_view text, std::vector<int64_t>& out) {
-  std::vector<int64_t> sizes;
-  while (true) {
-    const std::size_t comma = text.find(',');
-    int64_t size = 0;
-    if (!read_number<int64_t>(text.substr(0, comma), 1, 4096, size)) return false;
-    sizes.push_back(size);
-    if (comma == std::string_view::npos) break;
-    text.remove_prefix(comma + 1);
-  }
-  out = sizes;
-  return true;
-}
-
-// Reads --flag VALUE pairs. On a mistake, prints what was wrong and the usage and returns
-// nothing, so main can exit with 2 (the usual code for bad command-line use).
-std::optional<Args> parse_args(int argc, char** argv) {
-  Args args;
-  for (int i = 1; i < argc; i += 2) {
-    const std::string_view flag = argv[i];
-    if (flag == "--help" || flag == "-h") {
-      args.help = true;
-      return args;
-    }
-    if (i + 1 >= argc) {
-      fmt::print(stderr, "choose_hidden_size: {} needs a value\n{}", flag, kUsage);
-      return std::nullopt;
-    }
-    const std::string_view value = argv[i + 1];
-    bool ok = false;
-    if (flag == "--data") {
-      args.data = value;
-      ok = !value.empty();
-    } else if (flag == "--units") {
-      ok = read_sizes(value, args.units);
-    } else if (flag == "--folds") {
-      ok = read_number(value, 2, 100, args.folds);
-    } else if (flag == "--epochs") {
-      ok = read_number(value, 1, 100000, args.epochs);
-    } else if (flag == "--jobs") {
-      ok = read_number(value, 1, 256, args.jobs);
-    } else if (flag == "--seed") {
-      ok = read_number<std::uint64_t>(value, 0, UINT64_MAX, args.seed);
-    } else if (flag == "--csv") {
-      args.csv = value;
-      ok = !value.empty();
-    } else {
-      fmt::print(stderr, "choose_hidden_size: unknown argument '{}'\n{}", flag, kUsage);
-      return std::nullopt;
-    }
-    if (!ok) {
-      fmt::print(stderr, "choose_hidden_size: bad value '{}' for {}\n{}", value, flag, kUsage);
-      return std::nullopt;
-    }
-  }
-  return args;
-}
 
 struct Windows {
   tg::Tensor X, y;
@@ -213,16 +119,28 @@ int run(const Args& args) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const std::optional<Args> args = parse_args(argc, argv);
-  if (!args) return 2;
-  if (args->help) {
-    fmt::print("{}", kUsage);
-    return 0;
-  }
+  Args args;
+  tg::tools::ScriptArgs command_line(
+      "choose_hidden_size",
+      "Chooses the LSTM size for the airline series by time-series cross-validation.");
+  command_line
+      .option("--data", args.data, "the series, column 'passengers', from the working directory")
+      .value_name("CSV");
+  command_line.option("--units", args.units, "LSTM sizes to compare")
+      .value_name("LIST")
+      .range(1, 4096);
+  command_line.option("--folds", args.folds, "time-series folds").value_name("K").range(2, 100);
+  command_line.option("--epochs", args.epochs, "epochs per fold").range(1, 100000);
+  command_line
+      .option("--jobs", args.jobs, "threads running folds at once; the same result for any N")
+      .range(1, 256);
+  command_line.option("--seed", args.seed, "seed of every fold's initial weights and batch order");
+  command_line.option("--csv", args.csv, "also write the table as CSV").value_name("PATH");
+  if (const auto exit_code = command_line.parse(argc, argv)) return *exit_code;
   // A missing data file, or more folds than the windows allow, is the user's to fix: say
   // what is wrong (tapegrad's message names it), not abort.
   try {
-    return run(*args);
+    return run(args);
   } catch (const tg::Error& e) {
     fmt::print(stderr, "choose_hidden_size: {}\n", e.what());
     return 1;

@@ -15,14 +15,11 @@
 //      1, scores MSE = Var(U + U) = 1/6 = 0.167; a model must carry the first marked value
 //      across T/2 steps or more to do better.
 #include <algorithm>
-#include <charconv>
 #include <cstdint>
 #include <cstdio>
 #include <memory>
-#include <optional>
 #include <random>
 #include <string>
-#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -139,90 +136,6 @@ Dataset adding_problem(int64_t n, int64_t steps, std::mt19937_64& gen) {
   return {tg::from_vector(x, {n, steps, 2}), tg::from_vector(y, {n, 1})};
 }
 
-constexpr const char* kUsage =
-    "usage: indrnn [--steps T] [--epochs N] [--units N] [--layers N] [--train N] [--lr X]\n"
-    "              [--seed N]\n"
-    "  --steps T    sequence length of the adding problem, even, >= 4 (default 50)\n"
-    "  --epochs N   epochs to train (default 30)\n"
-    "  --units N    units per IndRNN layer (default 64)\n"
-    "  --layers N   IndRNN layers (default 2)\n"
-    "  --train N    training sequences; the test set is a quarter of it (default 2000)\n"
-    "  --lr X       Adam's initial learning rate (default 0.005)\n"
-    "  --seed N     seed of the data, the initial weights and the batch order (default 0)\n";
-
-struct Args {
-  int64_t steps = 50;
-  int epochs = 30;
-  int64_t units = 64;
-  int layers = 2;
-  int64_t train = 2000;
-  double lr = 5e-3;
-  std::uint64_t seed = 0;
-  bool help = false;
-};
-
-// The whole of `text` as a number in [lo, hi], or nothing: "12x", "" and "-1" for a count
-// are mistakes to report, not to read as 12 or 0.
-template <class T>
-std::optional<T> parse_number(std::string_view text, T lo, T hi) {
-  T value{};
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc{} || end != text.data() + text.size() || !(value >= lo && value <= hi)) {
-    return std::nullopt;
-  }
-  return value;
-}
-
-// Stores the parsed `text` in `out`; false when it is not a number in [lo, hi].
-template <class T>
-bool read_number(std::string_view text, T lo, T hi, T& out) {
-  const std::optional<T> value = parse_number<T>(text, lo, hi);
-  if (value) out = *value;
-  return value.has_value();
-}
-
-// Reads --flag VALUE pairs. On a mistake, prints what was wrong and the usage and returns
-// nothing, so main can exit with 2 (the usual code for bad command-line use).
-std::optional<Args> parse_args(int argc, char** argv) {
-  Args args;
-  for (int i = 1; i < argc; i += 2) {
-    const std::string_view flag = argv[i];
-    if (flag == "--help" || flag == "-h") {
-      args.help = true;
-      return args;
-    }
-    if (i + 1 >= argc) {
-      fmt::print(stderr, "indrnn: {} needs a value\n{}", flag, kUsage);
-      return std::nullopt;
-    }
-    const std::string_view value = argv[i + 1];
-    bool ok = false;
-    if (flag == "--steps") {
-      ok = read_number<int64_t>(value, 4, 100000, args.steps) && args.steps % 2 == 0;
-    } else if (flag == "--epochs") {
-      ok = read_number(value, 1, 100000, args.epochs);
-    } else if (flag == "--units") {
-      ok = read_number<int64_t>(value, 1, 4096, args.units);
-    } else if (flag == "--layers") {
-      ok = read_number(value, 1, 16, args.layers);
-    } else if (flag == "--train") {
-      ok = read_number<int64_t>(value, 8, 10000000, args.train);
-    } else if (flag == "--lr") {
-      ok = read_number(value, 1e-9, 10.0, args.lr);
-    } else if (flag == "--seed") {
-      ok = read_number<std::uint64_t>(value, 0, UINT64_MAX, args.seed);
-    } else {
-      fmt::print(stderr, "indrnn: unknown argument '{}'\n{}", flag, kUsage);
-      return std::nullopt;
-    }
-    if (!ok) {
-      fmt::print(stderr, "indrnn: bad value '{}' for {}\n{}", value, flag, kUsage);
-      return std::nullopt;
-    }
-  }
-  return args;
-}
-
 double mse(const tg::Tensor& prediction, const tg::Tensor& target) {
   return tg::mean((prediction - target) * (prediction - target)).item();
 }
@@ -230,13 +143,32 @@ double mse(const tg::Tensor& prediction, const tg::Tensor& target) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const std::optional<Args> args = parse_args(argc, argv);
-  if (!args) return 2;
-  if (args->help) {
-    fmt::print("{}", kUsage);
-    return 0;
-  }
-  tg::manual_seed(args->seed);
+  int64_t steps = 50;
+  int epochs = 30;
+  int64_t units = 64;
+  int layers = 2;
+  int64_t train_size = 2000;
+  double lr = 5e-3;
+  std::uint64_t seed = 0;
+  tg::tools::ScriptArgs args("indrnn",
+                             "An IndRNN cell of your own: its gradients checked, then trained on "
+                             "the adding problem.");
+  args.option("--steps", steps, "sequence length of the adding problem, even, >= 4")
+      .value_name("T")
+      .range(4, 100000)
+      .check([](const int64_t& t) {
+        // One marker in each half of the sequence.
+        if (t % 2 != 0) throw tg::ValueError("the adding problem needs an even length");
+      });
+  args.option("--epochs", epochs, "epochs to train").range(1, 100000);
+  args.option("--units", units, "units per IndRNN layer").range(1, 4096);
+  args.option("--layers", layers, "IndRNN layers").range(1, 16);
+  args.option("--train", train_size, "training sequences; the test set is a quarter of it")
+      .range(8, 10000000);
+  args.option("--lr", lr, "Adam's initial learning rate").range(1e-9, 10.0);
+  args.option("--seed", seed, "seed of the data, the initial weights and the batch order");
+  if (const auto exit_code = args.parse(argc, argv)) return *exit_code;
+  tg::manual_seed(seed);
 
   const tg::GradcheckReport report = check_gradients();
   // The report is "ok" or names the worst element (input, index, analytic vs numeric).
@@ -244,33 +176,32 @@ int main(int argc, char** argv) {
              report.message);
   if (!report.ok) return 1;  // training a cell with wrong gradients would prove nothing
 
-  std::mt19937_64 gen(args->seed);
-  const Dataset train = adding_problem(args->train, args->steps, gen);
-  const Dataset test = adding_problem(std::max<int64_t>(args->train / 4, 1), args->steps, gen);
+  std::mt19937_64 gen(seed);
+  const Dataset train = adding_problem(train_size, steps, gen);
+  const Dataset test = adding_problem(std::max<int64_t>(train_size / 4, 1), steps, gen);
 
   // Two layers: one relu unit must otherwise both pick the marked value
   // (a threshold on value + marker) and add it up over time. Measured here: one layer of 32
   // units stayed near the baseline (MSE 0.14) after 50 epochs; two layers went below 0.01.
   tg::nn::Sequential model;
-  for (int layer = 0; layer < args->layers; ++layer) {
-    const bool last = layer + 1 == args->layers;
-    model.push_back(
-        tg::nn::RNN(std::make_shared<IndRNNCell>(layer == 0 ? 2 : args->units, args->units),
-                    {.return_sequences = !last}));
+  for (int layer = 0; layer < layers; ++layer) {
+    const bool last = layer + 1 == layers;
+    model.push_back(tg::nn::RNN(std::make_shared<IndRNNCell>(layer == 0 ? 2 : units, units),
+                                {.return_sequences = !last}));
   }
-  model.push_back(tg::nn::Dense(args->units, 1));
+  model.push_back(tg::nn::Dense(units, 1));
   tg::nn::MSE loss_fn;
   // clipnorm guards against a rare huge step: relu does not saturate, so with u near 1 an
   // early h, and its gradient, can grow over many steps. The cosine schedule takes the lr
   // from 5e-3 down to 0 over the run: at a constant 3e-3 (T = 100) the loss still jumped
   // by 2-3x from epoch to epoch at the end, and the last epoch decided the result.
-  tg::optim::Adam opt(model.parameters(), {.lr = args->lr, .clipnorm = 1.0});
+  tg::optim::Adam opt(model.parameters(), {.lr = lr, .clipnorm = 1.0});
   tg::nn::fit(model, loss_fn, opt, train.X, train.y,
-              {.epochs = args->epochs,
+              {.epochs = epochs,
                .batch_size = 50,
                .verbose = 2,
                .callbacks = {std::make_shared<tg::nn::ScheduleCallback>(
-                   std::make_shared<tg::optim::CosineLR>(opt, args->epochs))}});
+                   std::make_shared<tg::optim::CosineLR>(opt, epochs))}});
 
   const double model_mse = mse(tg::nn::predict(model, test.X), test.y);
   // The best constant: the training targets' mean (close to 1).
@@ -279,7 +210,7 @@ int main(int argc, char** argv) {
   fmt::print(
       "adding problem, T = {}: test MSE {:.3g}, predict-the-mean baseline {:.3g} ({:.0f}x "
       "lower)\n",
-      args->steps, model_mse, baseline_mse, baseline_mse / model_mse);
+      steps, model_mse, baseline_mse, baseline_mse / model_mse);
   if (!(model_mse < 0.5 * baseline_mse)) {
     fmt::print(stderr,
                "indrnn: the model did not clearly beat the baseline; train longer "

@@ -8,12 +8,7 @@
 // does not offer: clipping, several losses, a gradient you inspect or change, a schedule of
 // your own. The same seed gives the same data, weights and batch orders as reference_fit,
 // so with --clip-norm 0 (no clipping) the two print the same losses.
-#include <charconv>
 #include <cstdint>
-#include <cstdio>
-#include <optional>
-#include <string>
-#include <string_view>
 
 #include <fmt/core.h>
 
@@ -21,82 +16,22 @@
 
 namespace tg = tapegrad;
 
-namespace {
-
-constexpr const char* kUsage =
-    "usage: reference_manual [--epochs N] [--seed N] [--clip-norm C]\n"
-    "  --epochs N      epochs to train (default 100)\n"
-    "  --seed N        seed of the data, the initial weights and the batch order (default 0)\n"
-    "  --clip-norm C   largest global gradient norm, 0 for no clipping (default 1)\n";
-
-struct Args {
+int main(int argc, char** argv) {
   int epochs = 100;
   std::uint64_t seed = 0;
   double clip_norm = 1.0;
-  bool help = false;
-};
-
-// The whole of `text` as a number in [lo, hi], or nothing: "12x", "" and "-1" for a count
-// are mistakes to report, not to read as 12 or 0.
-template <class T>
-std::optional<T> parse_number(std::string_view text, T lo, T hi) {
-  T value{};
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc{} || end != text.data() + text.size() || !(value >= lo && value <= hi)) {
-    return std::nullopt;
-  }
-  return value;
-}
-
-// Reads --flag VALUE pairs. On a mistake, prints what was wrong and the usage and returns
-// nothing, so main can exit with 2 (the usual code for bad command-line use).
-std::optional<Args> parse_args(int argc, char** argv) {
-  Args args;
-  for (int i = 1; i < argc; i += 2) {
-    const std::string_view flag = argv[i];
-    if (flag == "--help" || flag == "-h") {
-      args.help = true;
-      return args;
-    }
-    if (i + 1 >= argc) {
-      fmt::print(stderr, "reference_manual: {} needs a value\n{}", flag, kUsage);
-      return std::nullopt;
-    }
-    const std::string_view value = argv[i + 1];
-    bool ok = false;
-    if (flag == "--epochs") {
-      const auto n = parse_number<int>(value, 1, 1000000);
-      if (n) args.epochs = *n, ok = true;
-    } else if (flag == "--seed") {
-      const auto n = parse_number<std::uint64_t>(value, 0, UINT64_MAX);
-      if (n) args.seed = *n, ok = true;
-    } else if (flag == "--clip-norm") {
-      const auto c = parse_number<double>(value, 0.0, 1e30);
-      if (c) args.clip_norm = *c, ok = true;
-    } else {
-      fmt::print(stderr, "reference_manual: unknown argument '{}'\n{}", flag, kUsage);
-      return std::nullopt;
-    }
-    if (!ok) {
-      fmt::print(stderr, "reference_manual: bad value '{}' for {}\n{}", value, flag, kUsage);
-      return std::nullopt;
-    }
-  }
-  return args;
-}
-
-}  // namespace
-
-int main(int argc, char** argv) {
-  const std::optional<Args> args = parse_args(argc, argv);
-  if (!args) return 2;
-  if (args->help) {
-    fmt::print("{}", kUsage);
-    return 0;
-  }
+  tg::tools::ScriptArgs args("reference_manual",
+                             "The reference Keras model, trained by a hand-written loop that "
+                             "clips the gradient norm.");
+  args.option("--epochs", epochs, "epochs to train").range(1, 1000000);
+  args.option("--seed", seed, "seed of the data, the initial weights and the batch order");
+  args.option("--clip-norm", clip_norm, "largest global gradient norm, 0 for no clipping")
+      .value_name("C")
+      .range(0.0, 1e30);
+  if (const auto exit_code = args.parse(argc, argv)) return *exit_code;
 
   // Seed, data, model, optimizer, in the order reference_fit uses, so both start alike.
-  tg::manual_seed(args->seed);
+  tg::manual_seed(seed);
   const tg::Tensor X = tg::rand({100, 10, 1});  // (batch, time, features), U[0, 1)
   const tg::Tensor y = tg::rand({100, 1});
   tg::nn::Sequential model{tg::nn::SimpleRNN(1, 64, {.return_sequences = true}),
@@ -104,7 +39,7 @@ int main(int argc, char** argv) {
   tg::nn::MSE loss_fn;
   tg::optim::Adam opt(model.parameters(), {.lr = 1e-3});
 
-  for (int epoch = 1; epoch <= args->epochs; ++epoch) {
+  for (int epoch = 1; epoch <= epochs; ++epoch) {
     // batches() draws this epoch's permutation when it is called, from the default
     // generator, as fit does: one call per epoch, a new order each time.
     double loss_sum = 0;
@@ -115,11 +50,11 @@ int main(int argc, char** argv) {
       // Gradients accumulate (grad +=) across backward calls; clear them first.
       opt.zero_grad();
       loss.backward();
-      if (args->clip_norm > 0) {
+      if (clip_norm > 0) {
         // Returns the norm before clipping: how often it exceeds the limit tells whether
         // the limit shapes training or only guards against a rare spike.
-        const double norm = tg::optim::clip_grad_norm(model.parameters(), args->clip_norm);
-        if (norm > args->clip_norm) ++clipped;
+        const double norm = tg::optim::clip_grad_norm(model.parameters(), clip_norm);
+        if (norm > clip_norm) ++clipped;
       }
       opt.step();
       ++steps;
@@ -128,7 +63,7 @@ int main(int argc, char** argv) {
       loss_sum += loss.item() * static_cast<double>(xb.shape()[0]);
       samples += xb.shape()[0];
     }
-    fmt::print("epoch {:>3}/{}  loss {:.6g}  clipped {}/{} steps\n", epoch, args->epochs,
+    fmt::print("epoch {:>3}/{}  loss {:.6g}  clipped {}/{} steps\n", epoch, epochs,
                loss_sum / static_cast<double>(samples), clipped, steps);
   }
   return 0;
