@@ -9,7 +9,11 @@
 // sample order from the default generator (shuffle), batches of batch_size (the last one
 // smaller), and per batch zero_grad, forward, loss, backward, opt.step(). The epoch's loss
 // is the mean of the batch losses weighted by batch size, each taken before its batch's
-// update (what Keras reports). When opt.full_batch() (optim::GD), every step sees the whole
+// update (what Keras reports).
+// Epochs are numbered from opts.initial_epoch (Keras's fit(initial_epoch=...)): a run resumed
+// with {.epochs = 100, .initial_epoch = 50} trains epochs 50..99, and callbacks, the progress
+// bar ("Epoch 51/100") and learning-rate schedules see those absolute numbers; History holds
+// only the epochs this call ran. When opt.full_batch() (optim::GD), every step sees the whole
 // training set: one step per epoch, batch_size ignored. After the epoch, the validation loss
 // comes from evaluate(). History collects "loss", "val_loss" (with validation) and "lr" per
 // epoch; callbacks see the same values.
@@ -37,7 +41,8 @@
 namespace tapegrad::nn {
 
 struct FitOptions {
-  int epochs = 1;
+  int epochs = 1;         // the epoch to stop before, counted over the whole run (Keras)
+  int initial_epoch = 0;  // the epoch to start at: resuming a run that did initial_epoch
   int64_t batch_size = 32;
   int verbose = 1;  // 0 silent, 1 progress bar, 2 one line per epoch
   bool shuffle = true;
@@ -45,15 +50,6 @@ struct FitOptions {
   std::optional<std::pair<Tensor, Tensor>> validation_data = {};  // takes precedence over split
   CallbackList callbacks = {};
   std::ostream* out = &std::cout;  // where progress goes (nullptr: nowhere)
-};
-
-struct History {
-  std::map<std::string, std::vector<double>> history;  // "loss", "val_loss", "lr"
-  int epochs = 0;                                      // epochs run (early stop: fewer)
-
-  // history.at(key), with the key named in the error.
-  const std::vector<double>& operator[](const std::string& key) const;
-  bool has(const std::string& key) const { return history.count(key) != 0; }
 };
 
 History fit(Module& model, const Loss& loss, optim::Optimizer& opt, const Tensor& X,
