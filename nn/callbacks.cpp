@@ -75,6 +75,7 @@ void EarlyStopping::on_train_begin(const Logs&) {
   best_epoch_ = -1;
   wait_ = 0;
   stopped_epoch_ = -1;
+  restored_epoch_ = -1;
   best_weights_.clear();
 }
 
@@ -92,7 +93,17 @@ void EarlyStopping::on_epoch_end(int epoch, const Logs& logs) {
   if (wait_ < opts_.patience || epoch == 0) return;
   stopped_epoch_ = epoch;
   request_stop();
-  if (!best_weights_.empty()) restore(model(), best_weights_);
+  restore_best();
+}
+
+void EarlyStopping::on_train_end(const Logs&) {
+  if (restored_epoch_ < 0) restore_best();
+}
+
+void EarlyStopping::restore_best() {
+  if (best_weights_.empty()) return;
+  restore(model(), best_weights_);
+  restored_epoch_ = best_epoch_;
 }
 
 // ---- ModelCheckpoint ----

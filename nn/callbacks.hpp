@@ -96,25 +96,32 @@ struct EarlyStoppingOptions {
 };
 
 // Stops when the monitored loss has not improved for `patience` epochs (Keras semantics:
-// lower is better; on stopping, restore_best_weights copies back the parameters of the best
-// epoch).
+// lower is better). restore_best_weights copies back the parameters of the best epoch when
+// it stops and, as Keras 3 does, at the end of a run that did not stop, so the model fit
+// leaves is the best one either way.
 class EarlyStopping : public Callback {
  public:
   explicit EarlyStopping(EarlyStoppingOptions opts = {});
   void on_train_begin(const Logs& logs) override;
   void on_epoch_end(int epoch, const Logs& logs) override;
+  void on_train_end(const Logs& logs) override;
 
   double best() const { return best_; }
   int best_epoch() const { return best_epoch_; }
   // The epoch at which training was stopped, or -1.
   int stopped_epoch() const { return stopped_epoch_; }
+  // The epoch whose weights were restored (the best), or -1.
+  int restored_epoch() const { return restored_epoch_; }
 
  private:
+  void restore_best();
+
   EarlyStoppingOptions opts_;
   double best_ = 0;
   int best_epoch_ = -1;
   int wait_ = 0;
   int stopped_epoch_ = -1;
+  int restored_epoch_ = -1;
   std::vector<Tensor> best_weights_;
 };
 
