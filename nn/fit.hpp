@@ -9,14 +9,15 @@
 // sample order from the default generator (shuffle), batches of batch_size (the last one
 // smaller), and per batch zero_grad, forward, loss, backward, opt.step(). The epoch's loss
 // is the mean of the batch losses weighted by batch size, each taken before its batch's
-// update (what Keras reports).
-// Epochs are numbered from opts.initial_epoch (Keras's fit(initial_epoch=...)): a run resumed
-// with {.epochs = 100, .initial_epoch = 50} trains epochs 50..99, and callbacks, the progress
-// bar ("Epoch 51/100") and learning-rate schedules see those absolute numbers; History holds
-// only the epochs this call ran. When opt.full_batch() (optim::GD), every step sees the whole
+// update (what Keras reports). When opt.full_batch() (optim::GD), every step sees the whole
 // training set: one step per epoch, batch_size ignored. After the epoch, the validation loss
 // comes from evaluate(). History collects "loss", "val_loss" (with validation) and "lr" per
 // epoch; callbacks see the same values.
+//
+// Epochs are numbered from opts.initial_epoch (Keras's fit(initial_epoch=...)): a run resumed
+// with {.epochs = 100, .initial_epoch = 50} trains epochs 50..99, and callbacks, the progress
+// bar ("Epoch 51/100") and learning-rate schedules see those absolute numbers; History holds
+// only the epochs this call ran.
 //
 // evaluate and predict run under NoGradGuard with the model in eval mode (restored to its
 // previous mode afterwards, even on error): they record nothing on the tape, so they can be
@@ -42,7 +43,7 @@ namespace tapegrad::nn {
 
 struct FitOptions {
   int epochs = 1;         // the epoch to stop before, counted over the whole run (Keras)
-  int initial_epoch = 0;  // the epoch to start at: resuming a run that did initial_epoch
+  int initial_epoch = 0;  // the epoch to start at (a resumed run: the epochs already done)
   int64_t batch_size = 32;
   int verbose = 1;  // 0 silent, 1 progress bar, 2 one line per epoch
   bool shuffle = true;
