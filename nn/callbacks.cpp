@@ -36,6 +36,17 @@ double monitored(const Logs& logs, const std::string& monitor, const char* who) 
   throw_error<ValueError>("{}: no metric '{}' in the epoch logs (have: {})", who, monitor, keys);
 }
 
+void History::record(const Logs& epoch_logs) {
+  for (const auto& [key, value] : epoch_logs) history[key].push_back(value);
+  ++epochs;
+}
+
+const std::vector<double>& History::operator[](const std::string& key) const {
+  const auto it = history.find(key);
+  if (it == history.end()) throw_error<ValueError>("History: no '{}' (was there validation?)", key);
+  return it->second;
+}
+
 // ---- EarlyStopping ----
 
 namespace {
@@ -64,6 +75,7 @@ void EarlyStopping::on_train_begin(const Logs&) {
   best_epoch_ = -1;
   wait_ = 0;
   stopped_epoch_ = -1;
+  restored_epoch_ = -1;
   best_weights_.clear();
 }
 
@@ -81,7 +93,17 @@ void EarlyStopping::on_epoch_end(int epoch, const Logs& logs) {
   if (wait_ < opts_.patience || epoch == 0) return;
   stopped_epoch_ = epoch;
   request_stop();
-  if (!best_weights_.empty()) restore(model(), best_weights_);
+  restore_best();
+}
+
+void EarlyStopping::on_train_end(const Logs&) {
+  if (restored_epoch_ < 0) restore_best();
+}
+
+void EarlyStopping::restore_best() {
+  if (best_weights_.empty()) return;
+  restore(model(), best_weights_);
+  restored_epoch_ = best_epoch_;
 }
 
 // ---- ModelCheckpoint ----
@@ -128,25 +150,42 @@ void ModelCheckpoint::on_epoch_end(int epoch, const Logs& logs) {
 
 // ---- CSVLogger ----
 
-CSVLogger::CSVLogger(std::string path) : path_(std::move(path)) {}
+CSVLogger::CSVLogger(std::string path, History earlier)
+    : path_(std::move(path)), earlier_(std::move(earlier)) {
+  for (const auto& [key, values] : earlier_.history) {
+    if (static_cast<int>(values.size()) != earlier_.epochs) {
+      throw_error<ValueError>("CSVLogger: the earlier history has {} epochs but {} '{}' values",
+                              earlier_.epochs, values.size(), key);
+    }
+  }
+}
 
 void CSVLogger::on_train_begin(const Logs&) {
-  rows_ = {"epoch,loss,val_loss,lr"};
+  if (earlier_.epochs != params().initial_epoch) {
+    throw_error<ValueError>(
+        "CSVLogger: the earlier history has {} epochs but fit starts at initial_epoch {}",
+        earlier_.epochs, params().initial_epoch);
+  }
+  history_ = earlier_;
   write();
 }
 
-void CSVLogger::on_epoch_end(int epoch, const Logs& logs) {
-  const auto cell = [&](const char* key) {
-    const auto it = logs.find(key);
-    return it == logs.end() ? std::string("NA") : fmt::format("{}", it->second);
-  };
-  rows_.push_back(fmt::format("{},{},{},{}", epoch, cell("loss"), cell("val_loss"), cell("lr")));
+void CSVLogger::on_epoch_end(int, const Logs& logs) {
+  history_.record(logs);
   write();
 }
 
 void CSVLogger::write() const {
-  std::string text;
-  for (const std::string& row : rows_) text += row + '\n';
+  const auto cell = [&](const char* key, int epoch) {
+    const auto it = history_.history.find(key);
+    const bool known = it != history_.history.end() && epoch < static_cast<int>(it->second.size());
+    return known ? fmt::format("{}", it->second[static_cast<std::size_t>(epoch)]) : "NA";
+  };
+  std::string text = "epoch,loss,val_loss,lr\n";
+  for (int epoch = 0; epoch < history_.epochs; ++epoch) {
+    text += fmt::format("{},{},{},{}\n", epoch, cell("loss", epoch), cell("val_loss", epoch),
+                        cell("lr", epoch));
+  }
   write_file_atomically("CSVLogger", path_, text);
 }
 
@@ -176,8 +215,12 @@ ScheduleCallback::ScheduleCallback(std::shared_ptr<optim::Schedule> schedule)
   if (!schedule_) throw ValueError("ScheduleCallback: no schedule");
 }
 
-void ScheduleCallback::on_epoch_end(int, const Logs&) {
-  schedule_->step();
+void ScheduleCallback::on_epoch_begin(int epoch, const Logs&) {
+  schedule_->set_epoch(epoch);
+}
+
+void ScheduleCallback::on_epoch_end(int epoch, const Logs&) {
+  schedule_->set_epoch(epoch + 1);
 }
 
 ReduceLROnPlateau::ReduceLROnPlateau(optim::PlateauOptions opts, std::string monitor)

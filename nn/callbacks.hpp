@@ -2,7 +2,8 @@
 //
 // fit() calls, in order: on_train_begin; per epoch on_epoch_begin(epoch), on_batch_end(batch)
 // after each optimizer step, on_epoch_end(epoch, logs); finally on_train_end. Epochs and
-// batches are 0-based (Keras); progress lines and checkpoint paths show epoch + 1.
+// batches are 0-based (Keras) and epochs absolute: a run resumed at initial_epoch 50 calls
+// on_epoch_begin(50) first. Progress lines and checkpoint paths show epoch + 1.
 //   batch logs: "loss" (running mean of the epoch so far, weighted by batch size),
 //               "batch_loss", "size"
 //   epoch logs: "loss", "val_loss" (only with validation data), "lr" (the lr used during
@@ -33,11 +34,24 @@ namespace tapegrad::nn {
 
 using Logs = std::map<std::string, double>;
 
+// What fit returns: the epoch logs of the epochs it ran, one vector per key.
+struct History {
+  std::map<std::string, std::vector<double>> history;  // "loss", "val_loss", "lr"
+  int epochs = 0;                                      // epochs run (early stop: fewer)
+
+  void record(const Logs& epoch_logs);  // appends one epoch
+
+  // history.at(key), with the key named in the error.
+  const std::vector<double>& operator[](const std::string& key) const;
+  bool has(const std::string& key) const { return history.count(key) != 0; }
+};
+
 // What fit tells callbacks about the run (Keras's callback.params).
 struct TrainParams {
-  int epochs = 0;
+  int epochs = 0;     // the epoch the run stops before (epochs of the whole run)
   int64_t steps = 0;  // batches per epoch
   int verbose = 0;
+  int initial_epoch = 0;  // the first epoch of this fit call
 };
 
 class Callback {
@@ -82,25 +96,32 @@ struct EarlyStoppingOptions {
 };
 
 // Stops when the monitored loss has not improved for `patience` epochs (Keras semantics:
-// lower is better; on stopping, restore_best_weights copies back the parameters of the best
-// epoch).
+// lower is better). restore_best_weights copies back the parameters of the best epoch when
+// it stops and, as Keras 3 does, at the end of a run that did not stop, so the model fit
+// leaves is the best one either way.
 class EarlyStopping : public Callback {
  public:
   explicit EarlyStopping(EarlyStoppingOptions opts = {});
   void on_train_begin(const Logs& logs) override;
   void on_epoch_end(int epoch, const Logs& logs) override;
+  void on_train_end(const Logs& logs) override;
 
   double best() const { return best_; }
   int best_epoch() const { return best_epoch_; }
   // The epoch at which training was stopped, or -1.
   int stopped_epoch() const { return stopped_epoch_; }
+  // The epoch whose weights were restored (the best), or -1.
+  int restored_epoch() const { return restored_epoch_; }
 
  private:
+  void restore_best();
+
   EarlyStoppingOptions opts_;
   double best_ = 0;
   int best_epoch_ = -1;
   int wait_ = 0;
   int stopped_epoch_ = -1;
+  int restored_epoch_ = -1;
   std::vector<Tensor> best_weights_;
 };
 
@@ -141,17 +162,24 @@ class ModelCheckpoint : public Callback {
 // half-written row, yet the log is complete up to the last finished epoch (a
 // write-at-the-end file would lose a crashed run's log, which is when it is needed most).
 // The rewrite costs O(epochs) per epoch, nothing next to an epoch of training.
+//
+// A resumed run (fit with initial_epoch > 0) passes the History of its earlier epochs
+// (`earlier`, epochs 0..initial_epoch-1, e.g. kept in a checkpoint), so the file covers the
+// whole run, as one run straight through would have written it; history() is that whole
+// run, earlier epochs included.
 class CSVLogger : public Callback {
  public:
-  explicit CSVLogger(std::string path);
+  explicit CSVLogger(std::string path, History earlier = {});
   void on_train_begin(const Logs& logs) override;
   void on_epoch_end(int epoch, const Logs& logs) override;
+
+  const History& history() const { return history_; }
 
  private:
   void write() const;
 
   std::string path_;
-  std::vector<std::string> rows_;
+  History earlier_, history_;
 };
 
 // Stops training at the first batch whose loss is NaN or infinite.
@@ -175,11 +203,15 @@ class LearningRateScheduler : public Callback {
   std::function<double(int, double)> fn_;
 };
 
-// Steps an optim::Schedule at the end of each epoch. The schedule must have been built on
-// the optimizer fit trains with.
+// Runs an optim::Schedule by fit's absolute epoch numbers: epoch e trains with lr_at(e)
+// (set at its beginning, so a run resumed at initial_epoch gets the lr it would have had)
+// and leaves lr_at(e + 1) in the optimizer, as PyTorch's scheduler.step() after each epoch
+// does. Like Keras's LearningRateScheduler, a second fit without initial_epoch starts the
+// schedule over. The schedule must have been built on the optimizer fit trains with.
 class ScheduleCallback : public Callback {
  public:
   explicit ScheduleCallback(std::shared_ptr<optim::Schedule> schedule);
+  void on_epoch_begin(int epoch, const Logs& logs) override;
   void on_epoch_end(int epoch, const Logs& logs) override;
 
  private:

@@ -252,9 +252,18 @@ Tensor read_csv_column(const std::string& path, const std::string& column, DType
 }
 
 Tensor read_csv_column(const std::string& path, int64_t column, DType dtype) {
-  if (column < 0) throw_error<ValueError>("read_csv_column: column index {} < 0", column);
   const auto lines = read_lines(path);
   const auto head = fields(lines[0].second);
+  if (column < 0) {
+    const auto count = static_cast<int64_t>(head.size());
+    if (column < -count) {
+      throw_error<ValueError>(
+          "read_csv_column: {}:{}: column index {} is out of range: the line has {} fields "
+          "(-1 is the last, -{} the first)",
+          path, lines[0].first, column, count, count);
+    }
+    column += count;
+  }
   const bool header = column < static_cast<int64_t>(head.size()) &&
                       !parse_number(head[static_cast<std::size_t>(column)]);
   return parse_column(path, lines, header ? 1 : 0, column, std::to_string(column), dtype);

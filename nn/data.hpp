@@ -94,7 +94,8 @@ Split train_test_split(const Tensor& X, const Tensor& y, double fraction, bool s
 
 // One numeric column of a CSV file as an (N) tensor. By name, the first line is the header
 // and must hold the name; by 0-based index, a first line whose field is not a number is
-// taken as a header and skipped. Blank lines are skipped, \r\n endings and surrounding
+// taken as a header and skipped. A negative index counts from the end of the first line,
+// as in Python: -1 is the last column. Blank lines are skipped, \r\n endings and surrounding
 // spaces/quotes accepted (no quoted commas). A missing or unreadable file throws IOError;
 // an unknown column, a short line or a non-number throws ValueError naming path, line and
 // column.

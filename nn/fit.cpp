@@ -75,6 +75,12 @@ Tensor batch_loss(const Loss& loss, const Tensor& pred, const Tensor& target, co
 
 void check_fit_options(const FitOptions& opts) {
   if (opts.epochs < 0) throw_error<ValueError>("fit: epochs must be >= 0, got {}", opts.epochs);
+  if (opts.initial_epoch < 0 || opts.initial_epoch > opts.epochs) {
+    throw_error<ValueError>(
+        "fit: initial_epoch must be in [0, epochs = {}], got {} (epochs counts the whole run, "
+        "as in Keras: to train 10 more epochs after epoch 50, give initial_epoch 50, epochs 60)",
+        opts.epochs, opts.initial_epoch);
+  }
   check_batch_size("fit", opts.batch_size);
   if (opts.verbose < 0 || opts.verbose > 2) {
     throw_error<ValueError>("fit: verbose must be 0, 1 or 2, got {}", opts.verbose);
@@ -141,18 +147,7 @@ double train_epoch(Module& model, const Loss& loss, optim::Optimizer& opt,
   return epoch_loss.mean();
 }
 
-void record(History& h, const Logs& logs) {
-  for (const auto& [key, value] : logs) h.history[key].push_back(value);
-  ++h.epochs;
-}
-
 }  // namespace
-
-const std::vector<double>& History::operator[](const std::string& key) const {
-  const auto it = history.find(key);
-  if (it == history.end()) throw_error<ValueError>("History: no '{}' (was there validation?)", key);
-  return it->second;
-}
 
 History fit(Module& model, const Loss& loss, optim::Optimizer& opt, const Tensor& X,
             const Tensor& y, const FitOptions& opts) {
@@ -166,13 +161,14 @@ History fit(Module& model, const Loss& loss, optim::Optimizer& opt, const Tensor
   const int64_t steps = data::Batches(d.X, d.y, {.batch_size = batching.batch_size}).size();
 
   const CallbackList callbacks = callbacks_for(opts);
-  for (const auto& cb : callbacks) cb->set_context(model, opt, {opts.epochs, steps, opts.verbose});
+  for (const auto& cb : callbacks)
+    cb->set_context(model, opt, {opts.epochs, steps, opts.verbose, opts.initial_epoch});
   const ModeGuard training(model, true);
   for (const auto& cb : callbacks) cb->on_train_begin({});
 
   History h;
   Logs logs;
-  for (int epoch = 0; epoch < opts.epochs && !stop_requested(callbacks); ++epoch) {
+  for (int epoch = opts.initial_epoch; epoch < opts.epochs && !stop_requested(callbacks); ++epoch) {
     for (const auto& cb : callbacks) cb->on_epoch_begin(epoch, {});
     const double lr = opt.lr();  // after on_epoch_begin, where schedulers set it
     const data::Batches batches(d.X, d.y, batching);
@@ -181,7 +177,7 @@ History fit(Module& model, const Loss& loss, optim::Optimizer& opt, const Tensor
       const auto& [Xv, yv] = *d.validation;
       logs["val_loss"] = evaluate(model, loss, Xv, yv, batching.batch_size);
     }
-    record(h, logs);
+    h.record(logs);
     for (const auto& cb : callbacks) cb->on_epoch_end(epoch, logs);
   }
   for (const auto& cb : callbacks) cb->on_train_end(logs);

@@ -14,6 +14,11 @@
 // comes from evaluate(). History collects "loss", "val_loss" (with validation) and "lr" per
 // epoch; callbacks see the same values.
 //
+// Epochs are numbered from opts.initial_epoch (Keras's fit(initial_epoch=...)): a run resumed
+// with {.epochs = 100, .initial_epoch = 50} trains epochs 50..99, and callbacks, the progress
+// bar ("Epoch 51/100") and learning-rate schedules see those absolute numbers; History holds
+// only the epochs this call ran.
+//
 // evaluate and predict run under NoGradGuard with the model in eval mode (restored to its
 // previous mode afterwards, even on error): they record nothing on the tape, so they can be
 // called any number of times without growing memory.
@@ -37,7 +42,8 @@
 namespace tapegrad::nn {
 
 struct FitOptions {
-  int epochs = 1;
+  int epochs = 1;         // the epoch to stop before, counted over the whole run (Keras)
+  int initial_epoch = 0;  // the epoch to start at (a resumed run: the epochs already done)
   int64_t batch_size = 32;
   int verbose = 1;  // 0 silent, 1 progress bar, 2 one line per epoch
   bool shuffle = true;
@@ -45,15 +51,6 @@ struct FitOptions {
   std::optional<std::pair<Tensor, Tensor>> validation_data = {};  // takes precedence over split
   CallbackList callbacks = {};
   std::ostream* out = &std::cout;  // where progress goes (nullptr: nowhere)
-};
-
-struct History {
-  std::map<std::string, std::vector<double>> history;  // "loss", "val_loss", "lr"
-  int epochs = 0;                                      // epochs run (early stop: fewer)
-
-  // history.at(key), with the key named in the error.
-  const std::vector<double>& operator[](const std::string& key) const;
-  bool has(const std::string& key) const { return history.count(key) != 0; }
 };
 
 History fit(Module& model, const Loss& loss, optim::Optimizer& opt, const Tensor& X,

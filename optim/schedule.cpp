@@ -8,7 +8,12 @@
 namespace tapegrad::optim {
 
 void Schedule::step() {
-  ++epoch_;
+  set_epoch(epoch_ + 1);
+}
+
+void Schedule::set_epoch(int64_t epoch) {
+  if (epoch < 0) throw_error<ValueError>("Schedule::set_epoch: epoch must be >= 0, got {}", epoch);
+  epoch_ = epoch;
   opt_.set_lr(lr_at(epoch_));
 }
 

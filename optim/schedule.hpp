@@ -27,6 +27,9 @@ class Schedule {
 
   // End of an epoch: advances the epoch and sets the optimizer's lr to lr_at(epoch()).
   void step();
+  // Jumps to `epoch` and sets the optimizer's lr to lr_at(epoch): how a run resumed at epoch
+  // 50 (or fit's absolute epoch numbers) puts the schedule where it was.
+  void set_epoch(int64_t epoch);
   // The lr this schedule gives for `epoch` (0 = before any step()).
   virtual double lr_at(int64_t epoch) const = 0;
 

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
+#include <cstdlib>
 #include <limits>
 
 #include <fmt/format.h>
@@ -47,10 +49,9 @@ void add_model_flags(CLI::App& cmd, ModelConfig& m) {
       ->check(CLI::IsMember({"rnn", "lstm", "gru"}).description(""))
       ->type_name("rnn|lstm|gru")
       ->capture_default_str();
-  cmd.add_option("--units", m.units,
-                 "Units of each recurrent layer, comma-separated; a Dense(1) layer follows")
-      ->delimiter(',')
-      ->check(positive_integer())
+  add_list_option(cmd, "--units", m.units,
+                  "Units of each recurrent layer, comma-separated; a Dense(1) layer follows",
+                  positive_integer())
       ->type_name("N,N,...")
       ->default_str("64,32");
 }
@@ -83,6 +84,118 @@ CLI::Validator unsigned_64() {
         return {};
       },
       "");
+}
+
+namespace {
+
+// Validators whose messages read well ("--lr: must be a number > 0, got '-1'").
+CLI::Validator real_number(bool (*ok)(double), const std::string& rule) {
+  return CLI::Validator(
+      [ok, rule](std::string& text) -> std::string {
+        char* end = nullptr;
+        const double v = std::strtod(text.c_str(), &end);
+        if (text.empty() || *end != '\0' || !ok(v))
+          return "must be " + rule + ", got '" + text + "'";
+        return {};
+      },
+      "");
+}
+
+std::string trimmed(const std::string& s) {
+  const auto first = s.find_first_not_of(" \t");
+  if (first == std::string::npos) return {};
+  return s.substr(first, s.find_last_not_of(" \t") - first + 1);
+}
+
+// The items of a list flag's value, trimmed and each checked by `item`.
+std::vector<std::string> list_items(const std::string& flag, const std::string& text,
+                                    const CLI::Validator& item) {
+  std::vector<std::string> items;
+  for (std::size_t start = 0;;) {
+    const auto comma = text.find(',', start);
+    std::string value = trimmed(text.substr(start, comma - start));
+    if (value.empty()) {
+      throw CLI::ValidationError(
+          flag, "empty item in '" + text + "' (give comma-separated values, none empty)");
+    }
+    if (const std::string error = item(value); !error.empty()) {
+      throw CLI::ValidationError(flag, error + " in '" + text + "'");
+    }
+    items.push_back(value);
+    if (comma == std::string::npos) return items;
+    start = comma + 1;
+  }
+}
+
+// Edits (insert, delete, replace, swap two neighbours) from a to b, for "did you mean":
+// "trian" is one swap from "train".
+std::size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<std::vector<std::size_t>> d(a.size() + 1, std::vector<std::size_t>(b.size() + 1));
+  for (std::size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+  for (std::size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t replace = a[i - 1] == b[j - 1] ? 0 : 1;
+      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + replace});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
+        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+      }
+    }
+  }
+  return d[a.size()][b.size()];
+}
+
+}  // namespace
+
+CLI::Validator positive_number() {
+  return real_number([](double v) { return v > 0 && !std::isinf(v); }, "a number > 0");
+}
+
+CLI::Validator fraction_below_one() {
+  return real_number([](double v) { return v >= 0 && v < 1; }, "a number in [0, 1)");
+}
+
+CLI::Validator open_fraction() {
+  return real_number([](double v) { return v > 0 && v < 1; }, "a number in (0, 1)");
+}
+
+CLI::Option* add_list_option(CLI::App& cmd, const std::string& name, std::vector<int64_t>& out,
+                             const std::string& help, CLI::Validator item) {
+  return cmd.add_option_function<std::string>(
+      name,
+      [&out, name, item](const std::string& text) {
+        out.clear();
+        for (const std::string& value : list_items(name, text, item)) {
+          out.push_back(std::stoll(value));
+        }
+      },
+      help);
+}
+
+CLI::Option* add_list_option(CLI::App& cmd, const std::string& name, std::vector<std::string>& out,
+                             const std::string& help, CLI::Validator item) {
+  return cmd.add_option_function<std::string>(
+      name, [&out, name, item](const std::string& text) { out = list_items(name, text, item); },
+      help);
+}
+
+std::optional<std::string> unknown_command(const CLI::App& app, const std::string& word) {
+  if (word.empty() || word.front() == '-') return std::nullopt;
+  std::vector<std::string> names;
+  std::string closest;
+  std::size_t best = std::numeric_limits<std::size_t>::max();
+  for (const CLI::App* sub : app.get_subcommands({})) {
+    if (sub->get_name() == word) return std::nullopt;
+    names.push_back(sub->get_name());
+    if (const std::size_t d = edit_distance(word, sub->get_name()); d < best) {
+      best = d;
+      closest = sub->get_name();
+    }
+  }
+  const std::string guess =
+      best <= std::max<std::size_t>(1, word.size() / 3) ? "; did you mean '" + closest + "'?" : "";
+  return fmt::format("'{}' is not a {} command{} (commands: {})", word, app.get_name(), guess,
+                     fmt::join(names, ", "));
 }
 
 }  // namespace tapegrad::cli

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -43,5 +44,21 @@ void add_model_flags(CLI::App& cmd, ModelConfig& m);
 CLI::Validator positive_integer();
 // A whole number in [0, 2^64).
 CLI::Validator unsigned_64();
+// A finite number > 0; a number in [0, 1); a number in (0, 1).
+CLI::Validator positive_number();
+CLI::Validator fraction_below_one();
+CLI::Validator open_fraction();
+
+// A comma-separated list flag (--units 64,32; --cells rnn,lstm): spaces around items are
+// trimmed ("64, 32"), an empty item ("64,,32", ",64", "") is a usage error naming the flag
+// and the value, as is an item `item` rejects. Without the flag, `out` keeps its default.
+CLI::Option* add_list_option(CLI::App& cmd, const std::string& name, std::vector<int64_t>& out,
+                             const std::string& help, CLI::Validator item);
+CLI::Option* add_list_option(CLI::App& cmd, const std::string& name, std::vector<std::string>& out,
+                             const std::string& help, CLI::Validator item);
+
+// When `word` (the first argument) is meant as a subcommand but names none of app's, the
+// one-line error: "'trian' is not a tapegrad command; did you mean 'train'? (commands: ...)".
+std::optional<std::string> unknown_command(const CLI::App& app, const std::string& word);
 
 }  // namespace tapegrad::cli

@@ -134,9 +134,8 @@ Command add_cv_command(CLI::App& app) {
       ->check(CLI::IsMember({"rnn", "lstm", "gru"}).description(""))
       ->type_name("rnn|lstm|gru")
       ->capture_default_str();
-  cmd->add_option("--units", c->units, "Candidate sizes of the recurrent layer, comma-separated")
-      ->delimiter(',')
-      ->check(positive_integer())
+  add_list_option(*cmd, "--units", c->units,
+                  "Candidate sizes of the recurrent layer, comma-separated", positive_integer())
       ->type_name("N,N,...")
       ->default_str("8,16,32,64");
   cmd->add_option("--folds", c->folds, "Cross-validation folds")

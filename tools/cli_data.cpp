@@ -4,7 +4,6 @@
 #include <charconv>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <limits>
 
 #include <fmt/format.h>
@@ -14,19 +13,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// The number of fields of the first non-blank line of a CSV file (for "the last column").
-int64_t csv_field_count(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw_error<IOError>("cannot open '{}'", path);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    return 1 + std::count(line.begin(), line.end(), ',');
-  }
-  throw_error<ValueError>("'{}' is empty", path);
-}
-
-// A --column given as digits, as an index; a ValueError naming the flag when it does not
+// A --column given as an integer, as an index; a ValueError naming the flag when it does not
 // fit in int64 (the usage error of any other bad flag value, not an internal one).
 int64_t column_index(const std::string& digits) {
   int64_t index = 0;
@@ -39,23 +26,32 @@ int64_t column_index(const std::string& digits) {
   return index;
 }
 
+bool is_index(const std::string& column) {
+  const std::size_t digits = column.rfind('-', 0) == 0 ? 1 : 0;
+  return column.size() > digits &&
+         std::all_of(column.begin() + static_cast<std::ptrdiff_t>(digits), column.end(), ::isdigit);
+}
+
+Tensor read_series(const DataConfig& c) {
+  if (!fs::exists(c.path)) throw_error<IOError>("--data: no such file '{}'", c.path);
+  if (fs::is_directory(c.path)) {
+    throw_error<IOError>("--data: '{}' is a directory, not a CSV file", c.path);
+  }
+  if (c.column.empty()) return data::read_csv_column(c.path, -1);
+  if (is_index(c.column)) return data::read_csv_column(c.path, column_index(c.column));
+  return data::read_csv_column(c.path, c.column);
+}
+
 }  // namespace
 
 Dataset load_data(const DataConfig& c, double validation_split) {
   if (c.path.empty()) {
-    Dataset d{rand({100, 10, 1}), rand({100, 1}), {}};
-    d.description = "100 random sequences of 10 steps (X, y ~ U[0,1))";
+    Dataset d{rand({c.samples, c.seq, 1}), rand({c.samples, 1}), {}};
+    d.description =
+        fmt::format("{} random sequences of {} steps (X, y ~ U[0,1))", c.samples, c.seq);
     return d;
   }
-  if (!fs::exists(c.path)) throw_error<IOError>("--data: no such file '{}'", c.path);
-  Tensor series;
-  std::string column = c.column;
-  if (column.empty()) column = std::to_string(csv_field_count(c.path) - 1);
-  if (!column.empty() && std::all_of(column.begin(), column.end(), ::isdigit)) {
-    series = data::read_csv_column(c.path, column_index(column));
-  } else {
-    series = data::read_csv_column(c.path, column);
-  }
+  const Tensor series = read_series(c);
   const int64_t n = series.numel();
   if (n < c.window + 2) {
     throw_error<ValueError>("--data: '{}' has {} values, --window {} needs at least {}", c.path, n,
@@ -74,23 +70,42 @@ Dataset load_data(const DataConfig& c, double validation_split) {
     scaled = scaler.transform(series).contiguous();
   }
   auto [X, y] = data::windows(scaled, c.window, 1);
+  const std::string scaling =
+      validation_split > 0
+          ? fmt::format(
+                "min-max scaled by the training part's [{}, {}] (the validation part "
+                "may leave [0, 1])",
+                scaler.data_min(), scaler.data_max())
+          : fmt::format("scaled to [0, 1] from [{}, {}]", scaler.data_min(), scaler.data_max());
   Dataset d{X, y, {}};
-  d.description =
-      fmt::format("'{}' column {}: {} values scaled to [0,1] from [{}, {}], {} windows of {}",
-                  c.path, column, n, scaler.data_min(), scaler.data_max(), X.shape()[0], c.window);
+  d.description = fmt::format("'{}' column {}: {} values {}, {} windows of {}", c.path,
+                              c.column.empty() ? "-1 (the last)" : c.column, n, scaling,
+                              X.shape()[0], c.window);
   return d;
 }
 
 void add_data_flags(CLI::App& cmd, DataConfig& c) {
   CLI::Option* data =
       cmd.add_option("--data", c.path, "CSV file with a series to forecast")->type_name("FILE");
-  cmd.add_option("--column", c.column, "CSV column, by name or 0-based index (default: last)")
+  cmd.add_option(
+         "--column", c.column,
+         "CSV column: a name, or a 0-based index, negative from the end (default: -1, the last)")
       ->type_name("NAME|N")
       ->needs(data);
   cmd.add_option("--window", c.window, "Time steps per input window (with --data)")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 30).description(""))
       ->type_name("N")
       ->needs(data)
+      ->capture_default_str();
+  cmd.add_option("--samples", c.samples, "Random sequences without --data")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 30).description(""))
+      ->type_name("N")
+      ->excludes(data)
+      ->capture_default_str();
+  cmd.add_option("--seq", c.seq, "Time steps of each random sequence without --data")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 30).description(""))
+      ->type_name("N")
+      ->excludes(data)
       ->capture_default_str();
 }
 

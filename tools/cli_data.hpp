@@ -1,6 +1,7 @@
 // The data `tapegrad train` and `tapegrad cv` learn from, and its flags: without --data the
-// reference data (100 random sequences of 10 steps, X and y ~ U[0,1), drawn from the default
-// generator, so seeded by --seed), with --data windows of a CSV series scaled to [0, 1].
+// reference data (--samples random sequences of --seq steps, 100 of 10 by default, X and y ~
+// U[0,1), drawn from the default generator, so seeded by --seed), with --data windows of a
+// CSV series min-max scaled.
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -14,8 +15,9 @@ namespace tapegrad::cli {
 
 struct DataConfig {
   std::string path;    // --data; empty: the reference random data
-  std::string column;  // --column; empty: the last column
+  std::string column;  // --column: a name or an index (negative from the end); empty: -1
   int64_t window = 10;
+  int64_t samples = 100, seq = 10;  // the random data without --data
 };
 
 struct Dataset {
@@ -29,7 +31,8 @@ struct Dataset {
 // series), so no validation value sets the scale.
 Dataset load_data(const DataConfig& c, double validation_split = 0);
 
-// --data, --column and --window (the latter two need --data).
+// --data, --column and --window (the latter two need --data); --samples and --seq (without
+// --data).
 void add_data_flags(CLI::App& cmd, DataConfig& c);
 
 }  // namespace tapegrad::cli

@@ -102,14 +102,12 @@ Command add_gradflow_command(CLI::App& app) {
   auto c = std::make_shared<GradflowConfig>();
   CLI::App* cmd = app.add_subcommand(
       "gradflow", "Chart |dL/dh_t| per time step for several cells (the vanishing gradient)");
-  cmd->add_option("--cells", c->cells, "Cells to compare, comma-separated")
-      ->delimiter(',')
-      ->check(CLI::IsMember({"rnn", "lstm", "gru"}).description(""))
+  add_list_option(*cmd, "--cells", c->cells, "Cells to compare, comma-separated",
+                  CLI::IsMember({"rnn", "lstm", "gru"}).description(""))
       ->type_name("rnn,lstm,gru")
       ->default_str("rnn,lstm,gru");
-  cmd->add_option("--units", c->units, "Units of each recurrent layer; the first is measured")
-      ->delimiter(',')
-      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20).description(""))
+  add_list_option(*cmd, "--units", c->units, "Units of each recurrent layer; the first is measured",
+                  CLI::Range(int64_t{1}, int64_t{1} << 20).description(""))
       ->type_name("N,N,...")
       ->default_str("32");
   cmd->add_option("--steps", c->steps, "Time steps of the sequences")

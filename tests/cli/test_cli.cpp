@@ -64,9 +64,9 @@ TEST_CASE("tapegrad train --epochs 2 writes loss.csv with 2 rows and loadable we
   CHECK(contains(r.out, "Final loss:"));
   const auto rows = lines_of(read_file(dir / "out/loss.csv"));
   REQUIRE(rows.size() == 3);
-  CHECK(rows[0] == "epoch,loss");
-  CHECK(rows[1].rfind("1,", 0) == 0);
-  CHECK(rows[2].rfind("2,", 0) == 0);
+  CHECK(rows[0] == "epoch,loss,val_loss,lr");  // nn::CSVLogger's, epochs from 0 as Keras
+  CHECK(rows[1].rfind("0,", 0) == 0);
+  CHECK(rows[2].rfind("1,", 0) == 0);
   tg::nn::Sequential model = reference_model();
   tg::nn::load(model, dir / "out/model.safetensors");
   // The printed final loss is the last row's.
@@ -121,8 +121,8 @@ TEST_CASE("--checkpoint then --resume continues the epoch count, bit for bit") {
   CHECK(tg::nn::read_checkpoint_info(ckpt).epoch == 4);
   const auto rows = lines_of(read_file(dir / "run/loss.csv"));
   REQUIRE(rows.size() == 5);
-  CHECK(rows[3].rfind("3,", 0) == 0);
-  CHECK(rows[4].rfind("4,", 0) == 0);
+  CHECK(rows[3].rfind("2,", 0) == 0);
+  CHECK(rows[4].rfind("3,", 0) == 0);
 
   // The same weights and the same curve as the run straight through.
   CHECK(read_file(dir / "run/model.safetensors") == read_file(dir / "straight/model.safetensors"));
@@ -145,7 +145,8 @@ TEST_CASE("forecasting a CSV series with validation; other cells and optimizers"
   REQUIRE_MESSAGE(r.code == 0, r.err);
   auto rows = lines_of(read_file(dir / "a/loss.csv"));
   REQUIRE(rows.size() == 3);
-  CHECK(rows[0] == "epoch,loss,val_loss");
+  CHECK(rows[0] == "epoch,loss,val_loss,lr");
+  CHECK_FALSE(contains(rows[1], "NA"));
   r = run(dir, "train --data '" + csv +
                    "' --column passengers --window 6 --cell gru --units 8,4 --optimizer sgd "
                    "--lr 0.05 --clip-value 0.5 --epochs 1 --verbose 0 --out-dir '" +

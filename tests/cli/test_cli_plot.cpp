@@ -22,7 +22,7 @@ TEST_CASE("tapegrad train --plot draws loss and val_loss, a point per epoch") {
   Result r = tg_test::run(dir, "train --epochs 3 --plot '" + (dir / "loss.svg") + "'" + flags);
   CAPTURE(r.err);
   REQUIRE(r.code == 0);
-  CHECK(contains(r.out, "loss.svg"));
+  CHECK(r.out.empty());  // --verbose 0 prints nothing (issue 11), yet the chart is written
   std::string svg = read_file(dir / "loss.svg");
   auto lines = tg_test::svg_coloured_lines(svg);
   REQUIRE(lines.size() == 2);  // the curve and its legend sample
