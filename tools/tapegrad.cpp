@@ -5,7 +5,9 @@
 //   tapegrad train --cell lstm --units 32 --data series.csv --window 12 --validation-split 0.2
 //   tapegrad train --epochs 50 --checkpoint run.ckpt      ... later:
 //   tapegrad train --epochs 100 --resume run.ckpt          continues at epoch 51
+//   tapegrad info out/model.safetensors                     what a weights file or checkpoint holds
 //   tapegrad info --cell gru --units 64,32                  parameter names, shapes and count
+//   tapegrad predict --weights out/model.safetensors        the saved model's predictions
 //   tapegrad dot --fold 2 -o graph.png                      the graph of one forward + loss
 //   tapegrad cv --units 8,16,32 --folds 5                   the hidden size by cross-validation
 //
@@ -42,6 +44,8 @@
 #include "cli_data.hpp"
 #include "cli_dot.hpp"
 #include "cli_gradflow.hpp"
+#include "cli_info.hpp"
+#include "cli_predict.hpp"
 #include "cli_run.hpp"
 
 namespace {
@@ -370,27 +374,6 @@ int run_train(const TrainConfig& c) {
   return 0;
 }
 
-int run_info(const ModelConfig& c, const std::string& weights) {
-  const auto model = build_model(c, 1);
-  if (!weights.empty()) tg::nn::load(*model, weights);
-  const tg::NamedTensors params = model->named_parameters();
-  std::size_t width = 4;
-  for (const auto& [name, p] : params) width = std::max(width, name.size());
-  std::cout << fmt::format("Sequential: {} x {} ({}) -> Dense(1), input (batch, time, 1)\n", c.cell,
-                           c.units.size(), join_units(c.units));
-  std::cout << fmt::format("  {:<{}}  {:<12}  {:>9}\n", "name", width, "shape", "count");
-  int64_t total = 0;
-  for (const auto& [name, p] : params) {
-    std::cout << fmt::format("  {:<{}}  {:<12}  {:>9}\n", name, width, fmt::format("{}", p.shape()),
-                             p.numel());
-    total += p.numel();
-  }
-  std::cout << fmt::format("Total: {} parameters", total);
-  if (!weights.empty()) std::cout << fmt::format(" (loaded from {})", weights);
-  std::cout << std::endl;
-  return 0;
-}
-
 // Validators whose messages read well ("--lr: must be a number > 0, got '-1'").
 CLI::Validator real_number(bool (*ok)(double), const std::string& rule) {
   return CLI::Validator(
@@ -497,13 +480,8 @@ int main(int argc, char** argv) {
       "trains epochs 51..100. Errors give one line on stderr and exit code 2.");
   const GivenFlags given = add_train_flags(*train, cfg);
 
-  ModelConfig info_cfg;
-  std::string weights;
-  CLI::App* info = app.add_subcommand("info", "Print a model's parameters: names, shapes, count");
-  add_model_flags(*info, info_cfg);
-  info->add_option("--weights", weights, "Load (and so validate) these weights first")
-      ->type_name("FILE");
-
+  const Command info = add_info_command(app);
+  const Command predict = add_predict_command(app);
   const Command dot = add_dot_command(app);
   const Command gradflow = add_gradflow_command(app);
   const Command cv = add_cv_command(app);
@@ -529,7 +507,8 @@ int main(int argc, char** argv) {
     if (gradflow.app->parsed()) return gradflow.run();
     if (cv.app->parsed()) return cv.run();
     if (run.app->parsed()) return run.run();
-    return run_info(info_cfg, weights);
+    if (predict.app->parsed()) return predict.run();
+    return info.run();
   } catch (const tg::Error& e) {
     std::cerr << "tapegrad: error: " << one_line(e.what()) << std::endl;
     return kUsageError;
