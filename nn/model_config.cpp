@@ -169,33 +169,39 @@ std::string text_or_empty(const json& doc, const char* key) {
   return it != doc.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
-// "SimpleRNN(64) -> SimpleRNN(32) -> Dense(1)" from a node, for any node (unknown parts are
-// shown as they are: a user's module by its class name).
-std::string summary_of(const json& node) {
-  if (!node.is_object()) return "?";
+// The member `key` of `j` when it is of the kind `is` accepts, else nullptr.
+const json* member(const json& j, const char* key, bool (json::*is)() const noexcept) {
+  if (!j.is_object()) return nullptr;
+  const auto it = j.find(key);
+  return it != j.end() && ((*it).*is)() ? &*it : nullptr;
+}
+
+constexpr int kMaxDepth = 64;  // modules nested deeper are refused (and not summarized)
+
+// "SimpleRNN(64) -> SimpleRNN(32) -> Dense(1)" from a node, for any node: unknown parts are
+// shown as they are (a user's module by its class name), nothing is required.
+std::string summary_of(const json& node, int depth = 0) {
+  if (!node.is_object() || depth > kMaxDepth) return "?";
   const std::string type = text_or_empty(node, "class_name");
-  const json config = node.value("config", json());
-  const json children = node.value("children", json::array());
-  const auto arg = [&](const char* key) {
-    return config.is_object() && config.contains(key) ? config[key].dump() : std::string("?");
-  };
-  if (type == "Sequential" && children.is_array()) {
+  const json* config = member(node, "config", &json::is_object);
+  const json* children = member(node, "children", &json::is_array);
+  const json* units = config ? member(*config, "units", &json::is_number_integer) : nullptr;
+  const std::string size = units ? units->dump() : "?";
+  if (type == "Sequential" && children) {
     std::vector<std::string> parts;
-    for (const json& child : children) parts.push_back(summary_of(child));
+    for (const json& child : *children) parts.push_back(summary_of(child, depth + 1));
     return fmt::format("{}", fmt::join(parts, " -> "));
   }
-  if (type == "RNN" && children.is_array() && children.size() == 1) {
-    return fmt::format("RNN({})", summary_of(children[0]));
+  if (type == "RNN" && children && children->size() == 1) {
+    return fmt::format("RNN({})", summary_of((*children)[0], depth + 1));
   }
   if (type == "Dense") {
-    const std::string activation =
-        text_or_empty(config.is_object() ? config : json(), "activation");
+    const std::string activation = config ? text_or_empty(*config, "activation") : "";
     return activation.empty() || activation == "linear"
-               ? fmt::format("Dense({})", arg("units"))
-               : fmt::format("Dense({}, {})", arg("units"), activation);
+               ? fmt::format("Dense({})", size)
+               : fmt::format("Dense({}, {})", size, activation);
   }
-  if (config.is_object() && config.contains("units"))
-    return fmt::format("{}({})", type, arg("units"));
+  if (units) return fmt::format("{}({})", type, size);
   return type.empty() ? "?" : type;
 }
 
@@ -337,7 +343,6 @@ class Builder {
   }
 
  private:
-  static constexpr int kMaxDepth = 64;
   static constexpr std::array<const char*, 9> kBuiltIn{"Sequential",    "Dense",    "RNN",
                                                        "SimpleRNN",     "LSTM",     "GRU",
                                                        "SimpleRNNCell", "LSTMCell", "GRUCell"};

@@ -135,7 +135,14 @@ Series load_series(const PredictConfig& c, const nn::ModelFileInfo& info) {
   s.raw = read_series(c.data.path, column);
   s.window = c.data.window;
   const std::optional<double> stored_window = stored_number(info, c.weights, kWindow);
-  if (!c.window_given && stored_window) s.window = static_cast<int64_t>(*stored_window);
+  if (!c.window_given && stored_window) {
+    if (!(*stored_window >= 1 && *stored_window <= (1 << 30)) ||
+        *stored_window != std::floor(*stored_window)) {
+      throw_error<IOError>("predict: '{}': metadata '{}' is not a window length: {}", c.weights,
+                           kWindow, *stored_window);
+    }
+    s.window = static_cast<int64_t>(*stored_window);
+  }
   const std::optional<double> lo = stored_number(info, c.weights, kScalerMin);
   const std::optional<double> hi = stored_number(info, c.weights, kScalerMax);
   std::string scaling;

@@ -250,3 +250,19 @@ TEST_CASE("corrupted configs (truncated, bytes changed) throw tg::Error, never c
   CHECK_THROWS_WITH_AS((void)nn::read_model_info(bad), doctest::Contains("is not valid JSON"),
                        tg::IOError);
 }
+
+TEST_CASE("a config nested 100,000 modules deep is refused without deep recursion") {
+  ScratchDir dir("tapegrad-config");
+  nn::Sequential model{nn::Dense(1, 1)};
+  const std::string path = dir / "m.safetensors", bad = dir / "deep.safetensors";
+  nn::save(model, path);
+  std::string deep;
+  constexpr int kDepth = 100000;
+  for (int i = 0; i < kDepth; ++i)
+    deep += R"({"name": "0", "class_name": "Sequential", "config": {}, "children": [)";
+  for (int i = 0; i < kDepth; ++i) deep += "]}";
+  rewrite_config(path, bad, R"({"format_version": 1, "model": )" + deep + "}");
+  CHECK(contains(nn::read_model_info(bad).summary, "?"));
+  CHECK_THROWS_WITH_AS((void)nn::load_model(bad), doctest::Contains("is nested deeper than 64"),
+                       tg::IOError);
+}
