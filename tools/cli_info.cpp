@@ -82,6 +82,14 @@ std::string checkpoint_line(const std::string& path) {
   return fmt::format("checkpoint at epoch {}, optimizer {}", info.epoch, optimizer);
 }
 
+// The entries a weights file holds besides its config (what train records about its data,
+// or a user's notes), one per line.
+void print_metadata(const std::map<std::string, std::string>& metadata) {
+  for (const auto& [key, value] : metadata) {
+    if (key != nn::kModelConfigKey) std::cout << fmt::format("Metadata: {} = {}\n", key, value);
+  }
+}
+
 // Any weights file or checkpoint, read by itself: nothing about the model is assumed.
 int describe_file(const std::string& path) {
   const nn::ModelFileInfo info = nn::read_model_info(path);
@@ -98,6 +106,7 @@ int describe_file(const std::string& path) {
     std::cout << "Model: not described (the file holds no model config: written by another "
                  "program or an older tapegrad)\n";
   }
+  if (!info.is_checkpoint) print_metadata(info.metadata);
   std::vector<Row> rows;
   int64_t parameters = 0, optimizer_values = 0;
   for (const SafetensorsEntry& e : info.tensors) {
@@ -121,7 +130,7 @@ Command add_info_command(CLI::App& app) {
       "info", "Describe a weights file or checkpoint, or the model --cell/--units build");
   CLI::Option* file =
       info->add_option("file", c->file, "Weights file or checkpoint to describe by itself")
-          ->check(CLI::ExistingFile)
+          ->check(CLI::Validator(CLI::ExistingFile).description(""))
           ->type_name("FILE");
   add_model_flags(*info, c->model);
   CLI::Option* weights =

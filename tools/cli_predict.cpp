@@ -262,11 +262,11 @@ Command add_predict_command(CLI::App& app) {
       app.add_subcommand("predict", "Predict with a saved model (rebuilt from its file)");
   predict->add_option("--weights", c->weights, "Weights file written by train (nn::save)")
       ->required()
-      ->check(CLI::ExistingFile)
+      ->check(CLI::Validator(CLI::ExistingFile).description(""))
       ->type_name("FILE");
   add_data_flags(*predict, c->data);
   CLI::Option* data = predict->get_option("--data");
-  data->check(CLI::ExistingFile);
+  data->check(CLI::Validator(CLI::ExistingFile).description(""));
   predict
       ->add_option("--horizon", c->horizon,
                    "Forecast this many steps after the series' end (predictions fed back)")

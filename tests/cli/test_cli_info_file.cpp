@@ -89,10 +89,11 @@ TEST_CASE("tapegrad info FILE: files without a config, and user modules, are sti
   CHECK(has_line(r.out, {"1.w", "[1]", "f32", "1"}));
   CHECK(contains(r.out, "Total: 5 parameters"));
 
-  tg::nn::save(model, dir / "user.safetensors");
+  tg::nn::save(model, dir / "user.safetensors", {{"data.scaler_min", "104"}});
   r = tg_test::run(dir, "info " + quoted(dir / "user.safetensors"));
   REQUIRE_MESSAGE(r.code == 0, r.err);
   CHECK(contains(r.out, "Model: Dense(2) -> Scaled, input (batch, time, 1)"));
+  CHECK(contains(r.out, "Metadata: data.scaler_min = 104\n"));
 }
 
 TEST_CASE("tapegrad info FILE: bad input gives one line and exit code 2") {
