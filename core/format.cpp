@@ -1,6 +1,7 @@
 #include <tapegrad/core/format.hpp>
 
 #include <cmath>
+#include <ostream>
 
 #include <tapegrad/core/kernels.hpp>
 
@@ -55,6 +56,14 @@ std::string to_string(const Tensor& t) {
   p.axis(0, t.offset());
   p.out += fmt::format(", shape={}, dtype={})", t.shape(), t.dtype());
   return p.out;
+}
+
+std::ostream& operator<<(std::ostream& os, const Tensor& t) {
+  return os << to_string(t);
+}
+
+std::ostream& operator<<(std::ostream& os, const Shape& s) {
+  return os << to_string(s);
 }
 
 }  // namespace tapegrad

@@ -70,7 +70,8 @@ LSTMCell::LSTMCell(int64_t in_features, int64_t units, LSTMCellOptions opts)
     : GatedCell(in_features, units, 4,
                 lstm_bias(cell_units("LSTMCell", in_features, units, 4), opts.unit_forget_bias,
                           opts.dtype),
-                opts.dtype) {}
+                opts.dtype),
+      unit_forget_bias_(opts.unit_forget_bias) {}
 
 State LSTMCell::initial_state(int64_t batch) const {
   return {zeros({batch, units()}, dtype()), zeros({batch, units()}, dtype())};

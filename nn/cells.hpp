@@ -42,6 +42,7 @@ class SimpleRNNCell : public GatedCell {
   SimpleRNNCell(int64_t in_features, int64_t units, SimpleRNNCellOptions opts = {});
   State step_projected(const Tensor& p_t, const State& state) override;
   std::string type_name() const override { return "SimpleRNNCell"; }
+  std::optional<ModuleConfig> config() const override;
   Activation activation() const { return activation_; }
 
  private:
@@ -60,6 +61,10 @@ class LSTMCell : public GatedCell {
   State initial_state(int64_t batch) const override;
   State step_projected(const Tensor& p_t, const State& state) override;
   std::string type_name() const override { return "LSTMCell"; }
+  std::optional<ModuleConfig> config() const override;
+
+ private:
+  bool unit_forget_bias_;
 };
 
 struct GRUCellOptions {
@@ -73,6 +78,7 @@ class GRUCell : public GatedCell {
   GRUCell(int64_t in_features, int64_t units, GRUCellOptions opts = {});
   State step_projected(const Tensor& p_t, const State& state) override;
   std::string type_name() const override { return "GRUCell"; }
+  std::optional<ModuleConfig> config() const override;
 
  protected:
   Tensor input_bias() const override;

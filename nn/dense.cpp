@@ -21,6 +21,22 @@ Tensor activate(Activation a, const Tensor& x) {
   throw ValueError("activate: unknown activation");
 }
 
+std::string to_string(Activation a) {
+  switch (a) {
+    case Activation::linear:
+      return "linear";
+    case Activation::tanh:
+      return "tanh";
+    case Activation::sigmoid:
+      return "sigmoid";
+    case Activation::relu:
+      return "relu";
+    case Activation::softmax:
+      return "softmax";
+  }
+  return "unknown";
+}
+
 Dense::Dense(int64_t in_features, int64_t units, DenseOptions opts)
     : kernel(register_parameter(
           "kernel", init::glorot_uniform({positive_size("Dense", "in_features", in_features),

@@ -14,9 +14,13 @@
 // graph dumps and error messages show.
 #pragma once
 
+#include <cstdint>
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include <tapegrad/autograd/grad_mode.hpp>
@@ -24,6 +28,13 @@
 #include <tapegrad/optim/params.hpp>
 
 namespace tapegrad::nn {
+
+// A module's constructor arguments and options as plain values (Keras's get_config), such as
+// {"in_features": 32, "units": 1, "activation": "linear"}. nn::save writes the configs of the
+// whole module tree into the weights file and nn::load_model rebuilds the model from them
+// (nn/model_config.hpp).
+using ConfigValue = std::variant<bool, int64_t, double, std::string>;
+using ModuleConfig = std::map<std::string, ConfigValue>;
 
 class Module {
  public:
@@ -37,6 +48,9 @@ class Module {
   virtual std::string type_name() const { return "Module"; }
   // "0:SimpleRNN" inside a parent, the type name at the top.
   std::string label() const;
+  // This module's own configuration (its children give theirs); nullopt, the default, for
+  // a module that cannot be rebuilt from one: nn::load_model then says so, naming the type.
+  virtual std::optional<ModuleConfig> config() const { return std::nullopt; }
 
   // Registers a leaf parameter (requires_grad is set) and returns the same handle.
   Tensor register_parameter(const std::string& name, Tensor value);

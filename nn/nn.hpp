@@ -9,6 +9,7 @@
 #include <tapegrad/nn/fit.hpp>
 #include <tapegrad/nn/init.hpp>
 #include <tapegrad/nn/losses.hpp>
+#include <tapegrad/nn/model_config.hpp>
 #include <tapegrad/nn/model_selection.hpp>
 #include <tapegrad/nn/module.hpp>
 #include <tapegrad/nn/rnn.hpp>

@@ -47,6 +47,8 @@ class RNN : public Module {
   Cell& cell() const { return *cell_; }
   const RNNOptions& options() const { return opts_; }
   std::string type_name() const override { return "RNN"; }
+  // The options; the cell is a child and gives its own config.
+  std::optional<ModuleConfig> config() const override;
 
  private:
   State starting_state(int64_t batch, const State& initial) const;
@@ -63,18 +65,21 @@ class SimpleRNN : public RNN {
  public:
   SimpleRNN(int64_t in_features, int64_t units, RNNOptions opts = {}, DType dtype = f32);
   std::string type_name() const override { return "SimpleRNN"; }
+  std::optional<ModuleConfig> config() const override;
 };
 
 class LSTM : public RNN {
  public:
   LSTM(int64_t in_features, int64_t units, RNNOptions opts = {}, DType dtype = f32);
   std::string type_name() const override { return "LSTM"; }
+  std::optional<ModuleConfig> config() const override;
 };
 
 class GRU : public RNN {
  public:
   GRU(int64_t in_features, int64_t units, RNNOptions opts = {}, DType dtype = f32);
   std::string type_name() const override { return "GRU"; }
+  std::optional<ModuleConfig> config() const override;
 };
 
 }  // namespace tapegrad::nn

@@ -37,6 +37,8 @@ class Sequential : public Module {
 
   Tensor forward(const Tensor& x) override;
   std::string type_name() const override { return "Sequential"; }
+  // Empty: the layers are the children, each with its own config.
+  std::optional<ModuleConfig> config() const override { return ModuleConfig{}; }
   std::size_t size() const { return children().size(); }
   Module& operator[](std::size_t i) const { return *children().at(i).second; }
 

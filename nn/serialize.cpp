@@ -10,12 +10,12 @@
 #include <tapegrad/core/kernels.hpp>
 #include <tapegrad/core/random.hpp>
 #include <tapegrad/core/safetensors.hpp>
+#include <tapegrad/nn/model_config.hpp>
 #include <tapegrad/nn/serialize_detail.hpp>
 
 namespace tapegrad::nn {
 namespace {
 
-constexpr const char* kFormat = "tapegrad.checkpoint";
 constexpr const char* kModelPrefix = "model.";
 constexpr const char* kOptimizerPrefix = "optimizer.";
 constexpr const char* kExtraPrefix = "extra.";
@@ -115,9 +115,9 @@ CheckpointInfo parse_info(const char* who, const std::string& path,
                           const std::map<std::string, std::string>& metadata,
                           std::string* rng_state) {
   const auto format = metadata.find("format");
-  if (format == metadata.end() || format->second != kFormat) {
+  if (format == metadata.end() || format->second != kCheckpointFormat) {
     throw_error<IOError>("{}: '{}' is not a tapegrad checkpoint (metadata 'format' is not '{}')",
-                         who, path, kFormat);
+                         who, path, kCheckpointFormat);
   }
   const int version = parse_int(who, path, metadata, "format_version");
   if (version != kCheckpointFormatVersion) {
@@ -173,8 +173,15 @@ void split_checkpoint(const char* who, const std::string& path, const std::map<s
 
 }  // namespace
 
-void save(const Module& model, const std::string& path) {
-  save_safetensors(path, named_map(model.named_parameters(), ""));
+void save(const Module& model, const std::string& path,
+          const std::map<std::string, std::string>& metadata) {
+  if (metadata.count(kModelConfigKey)) {
+    throw_error<ValueError>("save: metadata key '{}' is reserved for the model's configuration",
+                            kModelConfigKey);
+  }
+  std::map<std::string, std::string> all = metadata;
+  all.emplace(kModelConfigKey, model_config_json(model));
+  save_safetensors(path, named_map(model.named_parameters(), ""), all);
 }
 
 namespace detail {
@@ -211,10 +218,11 @@ void save_checkpoint(const std::string& path, const Module& model, const optim::
   std::map<std::string, Tensor> tensors = named_map(model.named_parameters(), kModelPrefix);
   for (auto& [key, value] : opt.state_dict()) tensors.emplace(kOptimizerPrefix + key, value);
   std::map<std::string, std::string> metadata{
-      {"format", kFormat},
+      {"format", kCheckpointFormat},
       {"format_version", std::to_string(kCheckpointFormatVersion)},
       {"epoch", std::to_string(info.epoch)},
       {"rng_state", default_generator().state()},
+      {kModelConfigKey, model_config_json(model)},
   };
   for (const auto& [key, value] : info.extra) metadata.emplace(kExtraPrefix + key, value);
   save_safetensors(path, tensors, metadata);

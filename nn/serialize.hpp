@@ -8,14 +8,17 @@
 //   for (int epoch = info.epoch; epoch < 10; ++epoch) { ... }
 //
 // A weights file holds one tensor per parameter ("0.cell.kernel", "2.bias", ...) and nothing
-// else, so any safetensors reader (PyTorch, JAX, Keras) opens it.
+// else, so any safetensors reader (PyTorch, JAX, Keras) opens it. Its __metadata__ holds the
+// model's configuration ("model_config", nn/model_config.hpp: what nn::load_model rebuilds
+// the model from) and any entries the caller adds, such as how the training data was scaled.
 //
 // A checkpoint is one safetensors file with
 //   "model.<parameter name>"   every parameter of the model,
 //   "optimizer.<key>"          every entry of Optimizer::state_dict() ("step", "lr", slots),
 //   __metadata__               "format" = "tapegrad.checkpoint", "format_version" = "1",
 //                              "epoch" (epochs completed), "rng_state" (the default
-//                              generator's state) and "extra.<key>" for CheckpointInfo::extra.
+//                              generator's state), "extra.<key>" for CheckpointInfo::extra
+//                              and "model_config" as in a weights file.
 //
 // Loading trusts nothing: the header is checked against the model (every parameter present,
 // no unknown tensor, same dtype, same shape) before any tensor data is read, the data is read
@@ -37,8 +40,10 @@
 
 namespace tapegrad::nn {
 
-// Writes every parameter of `model` to `path` (atomically).
-void save(const Module& model, const std::string& path);
+// Writes every parameter of `model` to `path` (atomically), with the model's configuration
+// and `metadata` (free-form strings; "model_config" is reserved) in the file's __metadata__.
+void save(const Module& model, const std::string& path,
+          const std::map<std::string, std::string>& metadata = {});
 
 // Reads `path` into the parameters of `model`; see above for what is checked first.
 void load(Module& model, const std::string& path);
@@ -48,7 +53,9 @@ struct CheckpointInfo {
   std::map<std::string, std::string> extra = {};  // free-form strings kept with the checkpoint
 };
 
-// The checkpoint format version written by save_checkpoint and accepted by load_checkpoint.
+// The metadata 'format' of a checkpoint, and the format version written by save_checkpoint
+// and accepted by load_checkpoint.
+inline constexpr const char* kCheckpointFormat = "tapegrad.checkpoint";
 inline constexpr int kCheckpointFormatVersion = 1;
 
 // Writes model parameters, optimizer state, `info` and the default generator's state.

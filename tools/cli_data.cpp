@@ -32,6 +32,8 @@ bool is_index(const std::string& column) {
          std::all_of(column.begin() + static_cast<std::ptrdiff_t>(digits), column.end(), ::isdigit);
 }
 
+}  // namespace
+
 Tensor read_series(const DataConfig& c) {
   if (!fs::exists(c.path)) throw_error<IOError>("--data: no such file '{}'", c.path);
   if (fs::is_directory(c.path)) {
@@ -41,8 +43,6 @@ Tensor read_series(const DataConfig& c) {
   if (is_index(c.column)) return data::read_csv_column(c.path, column_index(c.column));
   return data::read_csv_column(c.path, c.column);
 }
-
-}  // namespace
 
 Dataset load_data(const DataConfig& c, double validation_split) {
   if (c.path.empty()) {
@@ -77,7 +77,7 @@ Dataset load_data(const DataConfig& c, double validation_split) {
                 "may leave [0, 1])",
                 scaler.data_min(), scaler.data_max())
           : fmt::format("scaled to [0, 1] from [{}, {}]", scaler.data_min(), scaler.data_max());
-  Dataset d{X, y, {}};
+  Dataset d{X, y, {}, scaler};
   d.description = fmt::format("'{}' column {}: {} values {}, {} windows of {}", c.path,
                               c.column.empty() ? "-1 (the last)" : c.column, n, scaling,
                               X.shape()[0], c.window);

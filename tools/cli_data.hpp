@@ -23,7 +23,12 @@ struct DataConfig {
 struct Dataset {
   Tensor X, y;              // X (N, window, 1), y (N, 1)
   std::string description;  // one line for the program's setup summary
+  data::Scaler scaler{};    // what scaled the series (unfitted for the reference data)
 };
+
+// The --column series of --data (a name, a 0-based index, negative from the end; default
+// the last column). IOError for a missing file or a directory.
+Tensor read_series(const DataConfig& c);
 
 // The reference data, or --window windows of the --column series of --data, each followed by
 // the next value as its target. The min-max scaler is fitted on the values the training

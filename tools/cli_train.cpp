@@ -20,6 +20,7 @@
 
 #include "cli_common.hpp"
 #include "cli_data.hpp"
+#include "cli_predict.hpp"
 
 namespace tapegrad::cli {
 namespace {
@@ -342,7 +343,7 @@ int run_train(const TrainConfig& c) {
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
-  nn::save(*model, model_path);
+  nn::save(*model, model_path, series_metadata(data.scaler, c.data));
   const std::vector<tools::LineSeries> curve = loss_series(csv->history());
   if (!c.plot.empty() && !curve.empty()) {
     tools::write_line_chart(

@@ -1,0 +1,506 @@
+// Both directions of the model config side by side: what each built-in module writes
+// (its config()) and how load_model builds it back from that.
+#include <tapegrad/nn/model_config.hpp>
+
+#include <array>
+#include <functional>
+#include <limits>
+#include <utility>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <nlohmann/json.hpp>
+
+#include <tapegrad/core/error.hpp>
+#include <tapegrad/nn/cells.hpp>
+#include <tapegrad/nn/dense.hpp>
+#include <tapegrad/nn/rnn.hpp>
+#include <tapegrad/nn/sequential.hpp>
+#include <tapegrad/nn/serialize.hpp>
+
+#ifndef TAPEGRAD_VERSION
+#error "TAPEGRAD_VERSION (the project version) is defined by CMakeLists.txt"
+#endif
+
+namespace tapegrad {
+
+std::string version() {
+  return TAPEGRAD_VERSION;
+}
+
+}  // namespace tapegrad
+
+namespace tapegrad::nn {
+
+// ---- What the built-in modules write ----
+
+namespace {
+
+ModuleConfig rnn_options_config(const RNNOptions& o) {
+  return {{"return_sequences", o.return_sequences},
+          {"return_state", o.return_state},
+          {"go_backwards", o.go_backwards},
+          {"stateful", o.stateful},
+          {"tbptt", o.tbptt}};
+}
+
+// in_features, units and dtype of a built-in cell, from its parameters: they stay right
+// after Module::to(dtype).
+ModuleConfig cell_sizes(const GatedCell& cell) {
+  return {{"in_features", cell.kernel.shape()[0]},
+          {"units", cell.units()},
+          {"dtype", std::string(dtype_name(cell.kernel.dtype()))}};
+}
+
+// A built-in recurrent layer: its cell's sizes and the RNN options.
+ModuleConfig layer_config(const RNN& layer) {
+  ModuleConfig c = cell_sizes(static_cast<const GatedCell&>(layer.cell()));
+  c.merge(rnn_options_config(layer.options()));
+  return c;
+}
+
+}  // namespace
+
+std::optional<ModuleConfig> Dense::config() const {
+  return ModuleConfig{{"in_features", kernel.shape()[0]},
+                      {"units", kernel.shape()[1]},
+                      {"activation", to_string(opts_.activation)},
+                      {"use_bias", opts_.use_bias},
+                      {"dtype", std::string(dtype_name(kernel.dtype()))}};
+}
+
+std::optional<ModuleConfig> RNN::config() const {
+  return rnn_options_config(opts_);
+}
+std::optional<ModuleConfig> SimpleRNN::config() const {
+  return layer_config(*this);
+}
+std::optional<ModuleConfig> LSTM::config() const {
+  return layer_config(*this);
+}
+std::optional<ModuleConfig> GRU::config() const {
+  return layer_config(*this);
+}
+
+std::optional<ModuleConfig> SimpleRNNCell::config() const {
+  ModuleConfig c = cell_sizes(*this);
+  c.emplace("activation", to_string(activation_));
+  return c;
+}
+
+std::optional<ModuleConfig> LSTMCell::config() const {
+  ModuleConfig c = cell_sizes(*this);
+  c.emplace("unit_forget_bias", unit_forget_bias_);
+  return c;
+}
+
+std::optional<ModuleConfig> GRUCell::config() const {
+  return cell_sizes(*this);
+}
+
+namespace {
+
+using json = nlohmann::json;
+
+// ---- Writing ----
+
+json node_json(const Module& m) {
+  json node{{"class_name", m.type_name()}, {"config", nullptr}};
+  if (const std::optional<ModuleConfig> config = m.config()) {
+    json& c = node["config"] = json::object();
+    for (const auto& [key, value] : *config) {
+      std::visit([&c, &key = key](const auto& v) { c[key] = v; }, value);
+    }
+  }
+  if (!m.children().empty()) {
+    json& children = node["children"] = json::array();
+    for (const auto& [name, child] : m.children()) {
+      json c = node_json(*child);
+      c["name"] = name;
+      children.push_back(std::move(c));
+    }
+  }
+  return node;
+}
+
+// The in_features of the first module (depth first) whose config has one.
+const json* first_in_features(const json& node) {
+  if (!node.is_object()) return nullptr;
+  const auto config = node.find("config");
+  if (config != node.end() && config->is_object()) {
+    const auto in = config->find("in_features");
+    if (in != config->end() && in->is_number_integer()) return &*in;
+  }
+  const auto children = node.find("children");
+  if (children == node.end() || !children->is_array()) return nullptr;
+  for (const json& child : *children) {
+    if (const json* in = first_in_features(child)) return in;
+  }
+  return nullptr;
+}
+
+// ---- Reading: the document ----
+
+[[noreturn]] void bad_config(const char* who, const std::string& path, const std::string& what) {
+  throw_error<IOError>("{}: '{}': metadata '{}' {}", who, path, kModelConfigKey, what);
+}
+
+// The parsed document; anything but an object of the current format version is refused.
+json parse_document(const char* who, const std::string& path, const std::string& text) {
+  json doc = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded()) bad_config(who, path, "is not valid JSON");
+  if (!doc.is_object()) bad_config(who, path, "is not a JSON object");
+  const auto version = doc.find("format_version");
+  if (version == doc.end() || !version->is_number_integer()) {
+    bad_config(who, path, "has no integer 'format_version'");
+  }
+  if (*version != kModelConfigFormatVersion) {
+    bad_config(who, path,
+               fmt::format("has format_version {}, this build reads version {}", version->dump(),
+                           kModelConfigFormatVersion));
+  }
+  const auto model = doc.find("model");
+  if (model == doc.end() || !model->is_object()) bad_config(who, path, "has no object 'model'");
+  return doc;
+}
+
+std::string text_or_empty(const json& doc, const char* key) {
+  const auto it = doc.find(key);
+  return it != doc.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+// The member `key` of `j` when it is of the kind `is` accepts, else nullptr.
+const json* member(const json& j, const char* key, bool (json::*is)() const noexcept) {
+  if (!j.is_object()) return nullptr;
+  const auto it = j.find(key);
+  return it != j.end() && ((*it).*is)() ? &*it : nullptr;
+}
+
+constexpr int kMaxDepth = 64;  // modules nested deeper are refused (and not summarized)
+
+// "SimpleRNN(64) -> SimpleRNN(32) -> Dense(1)" from a node, for any node: unknown parts are
+// shown as they are (a user's module by its class name), nothing is required.
+std::string summary_of(const json& node, int depth = 0) {
+  if (!node.is_object() || depth > kMaxDepth) return "?";
+  const std::string type = text_or_empty(node, "class_name");
+  const json* config = member(node, "config", &json::is_object);
+  const json* children = member(node, "children", &json::is_array);
+  const json* units = config ? member(*config, "units", &json::is_number_integer) : nullptr;
+  const std::string size = units ? units->dump() : "?";
+  if (type == "Sequential" && children) {
+    std::vector<std::string> parts;
+    for (const json& child : *children) parts.push_back(summary_of(child, depth + 1));
+    return fmt::format("{}", fmt::join(parts, " -> "));
+  }
+  if (type == "RNN" && children && children->size() == 1) {
+    return fmt::format("RNN({})", summary_of((*children)[0], depth + 1));
+  }
+  if (type == "Dense") {
+    const std::string activation = config ? text_or_empty(*config, "activation") : "";
+    return activation.empty() || activation == "linear"
+               ? fmt::format("Dense({})", size)
+               : fmt::format("Dense({}, {})", size, activation);
+  }
+  if (units) return fmt::format("{}({})", type, size);
+  return type.empty() ? "?" : type;
+}
+
+// ---- Reading: building modules ----
+
+// One node of the tree being built, with what error messages say about it.
+class Node {
+ public:
+  Node(const json& j, std::string where, const std::string& path)
+      : j_(j), where_(std::move(where)), path_(path) {
+    if (!j.is_object()) fail("is not a JSON object");
+    const auto type = j.find("class_name");
+    if (type == j.end() || !type->is_string()) fail("has no string 'class_name'");
+    type_ = type->get<std::string>();
+    const auto config = j.find("config");
+    if (config != j.end() && config->is_object()) config_ = &*config;
+    if (config != j.end() && !config->is_object() && !config->is_null()) {
+      fail("has a 'config' that is neither an object nor null");
+    }
+  }
+
+  [[noreturn]] void fail(const std::string& what) const {
+    const std::string module = where_.empty() ? "the model" : fmt::format("module '{}'", where_);
+    const std::string type = type_.empty() ? "" : fmt::format(" ({})", type_);
+    throw_error<IOError>("load_model: '{}': {}{} {}", path_, module, type, what);
+  }
+
+  const std::string& type() const { return type_; }
+  const std::string& where() const { return where_; }
+  bool has_config() const { return config_ != nullptr; }
+
+  // The children as (name, node) pairs, in order.
+  std::vector<std::pair<std::string, const json*>> children() const {
+    std::vector<std::pair<std::string, const json*>> out;
+    const auto it = j_.find("children");
+    if (it == j_.end()) return out;
+    if (!it->is_array()) fail("has 'children' that are not an array");
+    for (const json& child : *it) {
+      const auto name = child.is_object() ? child.find("name") : child.end();
+      if (!child.is_object() || name == child.end() || !name->is_string()) {
+        fail("has a child without a string 'name'");
+      }
+      out.emplace_back(name->get<std::string>(), &child);
+    }
+    return out;
+  }
+
+  // A size argument: a whole number in [1, 2^31).
+  int64_t size(const char* key) const {
+    const json* v = find(key);
+    if (!v) fail(fmt::format("has no '{}' in its config", key));
+    if (!v->is_number_integer() || v->get<int64_t>() < 1 ||
+        v->get<int64_t>() >= (int64_t{1} << 31)) {
+      fail(fmt::format("config '{}' must be a whole number in [1, 2^31), got {}", key, v->dump()));
+    }
+    return v->get<int64_t>();
+  }
+
+  bool flag(const char* key, bool fallback) const {
+    const json* v = find(key);
+    if (!v) return fallback;
+    if (!v->is_boolean())
+      fail(fmt::format("config '{}' must be true or false, got {}", key, v->dump()));
+    return v->get<bool>();
+  }
+
+  int64_t count(const char* key) const {
+    const json* v = find(key);
+    if (!v) return 0;
+    if (!v->is_number_integer() || v->get<int64_t>() < 0) {
+      fail(fmt::format("config '{}' must be a whole number >= 0, got {}", key, v->dump()));
+    }
+    return v->get<int64_t>();
+  }
+
+  DType dtype() const {
+    const json* v = find("dtype");
+    if (!v) return f32;
+    for (DType d : {f32, f64}) {
+      if (v->is_string() && v->get<std::string>() == dtype_name(d)) return d;
+    }
+    fail(fmt::format("config 'dtype' must be \"f32\" or \"f64\", got {}", v->dump()));
+  }
+
+  Activation activation(Activation fallback) const {
+    const json* v = find("activation");
+    if (!v) return fallback;
+    for (Activation a : {Activation::linear, Activation::tanh, Activation::sigmoid,
+                         Activation::relu, Activation::softmax}) {
+      if (v->is_string() && v->get<std::string>() == to_string(a)) return a;
+    }
+    fail(fmt::format(
+        "config 'activation' must be one of linear, tanh, sigmoid, relu, softmax, got {}",
+        v->dump()));
+  }
+
+  RNNOptions rnn_options() const {
+    return {.return_sequences = flag("return_sequences", false),
+            .return_state = flag("return_state", false),
+            .go_backwards = flag("go_backwards", false),
+            .stateful = flag("stateful", false),
+            .tbptt = count("tbptt")};
+  }
+
+ private:
+  const json* find(const char* key) const {
+    if (!config_) return nullptr;
+    const auto it = config_->find(key);
+    return it == config_->end() ? nullptr : &*it;
+  }
+
+  const json& j_;
+  std::string where_;
+  const std::string& path_;
+  std::string type_;
+  const json* config_ = nullptr;
+};
+
+class Builder {
+ public:
+  Builder(const std::string& path, double values) : path_(path), budget_(values) {}
+
+  std::shared_ptr<Module> build(const json& j, const std::string& where, int depth) {
+    const Node node(j, where, path_);
+    if (depth > kMaxDepth) node.fail(fmt::format("is nested deeper than {} modules", kMaxDepth));
+    const auto it = builders().find(node.type());
+    if (!node.has_config()) {
+      node.fail(
+          "has no config (its class does not implement Module::config()), so load_model cannot "
+          "rebuild it: build the model in code and load the weights with nn::load(model, path)");
+    }
+    if (it == builders().end()) {
+      node.fail(fmt::format(
+          "is not a module load_model can build (it builds {}): build the model in code and "
+          "load the weights with nn::load(model, path)",
+          fmt::join(kBuiltIn, ", ")));
+    }
+    return it->second(*this, node, depth);
+  }
+
+ private:
+  static constexpr std::array<const char*, 9> kBuiltIn{"Sequential",    "Dense",    "RNN",
+                                                       "SimpleRNN",     "LSTM",     "GRU",
+                                                       "SimpleRNNCell", "LSTMCell", "GRUCell"};
+  using Build = std::function<std::shared_ptr<Module>(Builder&, const Node&, int depth)>;
+
+  // Sizes come from an untrusted file: a layer is refused before its parameters are
+  // allocated if they would hold more values than the whole file and a small slack (a
+  // smaller mismatch is left to nn::load, whose message names the tensor and both shapes).
+  void charge(const Node& node, double values) {
+    if (values > budget_) {
+      node.fail(
+          fmt::format("asks for {:.0f} parameter values, far more than the file holds", values));
+    }
+    budget_ -= values;
+  }
+
+  // in_features, units and dtype of a cell with `gates` gates and `bias_rows` bias rows.
+  struct CellArgs {
+    int64_t in, units;
+    DType dtype;
+  };
+  CellArgs cell_args(const Node& node, int gates, int bias_rows) {
+    const CellArgs a{node.size("in_features"), node.size("units"), node.dtype()};
+    const double k_units = static_cast<double>(gates) * static_cast<double>(a.units);
+    charge(node, (static_cast<double>(a.in) + static_cast<double>(a.units) + bias_rows) * k_units);
+    return a;
+  }
+
+  std::shared_ptr<Module> sequential(const Node& node, int depth) {
+    auto model = std::make_shared<Sequential>();
+    for (const auto& [name, child] : node.children()) {
+      model->push_back(build(*child, join(node.where(), name), depth + 1));
+    }
+    return model;
+  }
+
+  std::shared_ptr<Module> rnn(const Node& node, int depth) {
+    const auto children = node.children();
+    if (children.size() != 1 || children[0].first != "cell")
+      node.fail("must have one child, 'cell'");
+    auto cell = std::dynamic_pointer_cast<Cell>(
+        build(*children[0].second, join(node.where(), "cell"), depth + 1));
+    if (!cell) node.fail("has a child 'cell' that is not a cell");
+    return std::make_shared<RNN>(std::move(cell), node.rnn_options());
+  }
+
+  std::shared_ptr<Module> dense(const Node& node) {
+    const int64_t in = node.size("in_features"), units = node.size("units");
+    const bool use_bias = node.flag("use_bias", true);
+    charge(node, (static_cast<double>(in) + (use_bias ? 1 : 0)) * static_cast<double>(units));
+    return std::make_shared<Dense>(in, units,
+                                   DenseOptions{.activation = node.activation(Activation::linear),
+                                                .use_bias = use_bias,
+                                                .dtype = node.dtype()});
+  }
+
+  template <class Layer>
+  std::shared_ptr<Module> layer(const Node& node, int gates, int bias_rows) {
+    const CellArgs a = cell_args(node, gates, bias_rows);
+    return std::make_shared<Layer>(a.in, a.units, node.rnn_options(), a.dtype);
+  }
+
+  static std::string join(const std::string& where, const std::string& name) {
+    return where.empty() ? name : where + "." + name;
+  }
+
+  static const std::map<std::string, Build>& builders() {
+    static const std::map<std::string, Build> table{
+        {"Sequential", [](Builder& b, const Node& n, int d) { return b.sequential(n, d); }},
+        {"RNN", [](Builder& b, const Node& n, int d) { return b.rnn(n, d); }},
+        {"Dense", [](Builder& b, const Node& n, int) { return b.dense(n); }},
+        {"SimpleRNN", [](Builder& b, const Node& n, int) { return b.layer<SimpleRNN>(n, 1, 1); }},
+        {"LSTM", [](Builder& b, const Node& n, int) { return b.layer<LSTM>(n, 4, 1); }},
+        {"GRU", [](Builder& b, const Node& n, int) { return b.layer<GRU>(n, 3, 2); }},
+        {"SimpleRNNCell",
+         [](Builder& b, const Node& n, int) -> std::shared_ptr<Module> {
+           const CellArgs a = b.cell_args(n, 1, 1);
+           return std::make_shared<SimpleRNNCell>(
+               a.in, a.units,
+               SimpleRNNCellOptions{.activation = n.activation(Activation::tanh),
+                                    .dtype = a.dtype});
+         }},
+        {"LSTMCell",
+         [](Builder& b, const Node& n, int) -> std::shared_ptr<Module> {
+           const CellArgs a = b.cell_args(n, 4, 1);
+           return std::make_shared<LSTMCell>(
+               a.in, a.units,
+               LSTMCellOptions{.unit_forget_bias = n.flag("unit_forget_bias", true),
+                               .dtype = a.dtype});
+         }},
+        {"GRUCell",
+         [](Builder& b, const Node& n, int) -> std::shared_ptr<Module> {
+           const CellArgs a = b.cell_args(n, 3, 2);
+           return std::make_shared<GRUCell>(a.in, a.units, GRUCellOptions{.dtype = a.dtype});
+         }},
+    };
+    return table;
+  }
+
+  const std::string& path_;
+  double budget_;
+};
+
+}  // namespace
+
+std::string model_config_json(const Module& model) {
+  json doc{{"format_version", kModelConfigFormatVersion},
+           {"tapegrad_version", version()},
+           {"model", node_json(model)}};
+  const json* in = first_in_features(doc["model"]);
+  doc["input_features"] = in ? *in : json();
+  return doc.dump();
+}
+
+ModelFileInfo read_model_info(const std::string& path) {
+  ModelFileInfo info;
+  info.tensors = read_safetensors_header(path, &info.metadata);
+  const auto format = info.metadata.find("format");
+  info.is_checkpoint = format != info.metadata.end() && format->second == kCheckpointFormat;
+  const auto text = info.metadata.find(kModelConfigKey);
+  if (text == info.metadata.end()) return info;
+  const json doc = parse_document("read_model_info", path, text->second);
+  info.has_config = true;
+  info.summary = summary_of(doc["model"]);
+  const auto in = doc.find("input_features");
+  if (in != doc.end() && in->is_number_integer() && in->get<int64_t>() > 0) {
+    info.input_features = in->get<int64_t>();
+  }
+  info.tapegrad_version = text_or_empty(doc, "tapegrad_version");
+  return info;
+}
+
+std::shared_ptr<Module> load_model(const std::string& path) {
+  const char* who = "load_model";
+  std::map<std::string, std::string> metadata;
+  const std::vector<SafetensorsEntry> tensors = read_safetensors_header(path, &metadata);
+  const auto text = metadata.find(kModelConfigKey);
+  if (text == metadata.end()) {
+    throw_error<IOError>(
+        "{}: '{}' holds no model config (no metadata '{}': it was not written by nn::save of "
+        "tapegrad 0.1 or later): build the model in code and load the weights with "
+        "nn::load(model, path)",
+        who, path, kModelConfigKey);
+  }
+  if (const auto format = metadata.find("format");
+      format != metadata.end() && format->second == kCheckpointFormat) {
+    throw_error<IOError>(
+        "{}: '{}' is a training checkpoint ('format' {}), not a weights file: load it with "
+        "nn::load_checkpoint into a model built in code, or save its weights with nn::save",
+        who, path, format->second);
+  }
+  const json doc = parse_document(who, path, text->second);
+  double values = 0;
+  for (const SafetensorsEntry& e : tensors) values += static_cast<double>(e.shape.numel());
+  constexpr double kSlack = 1 << 20;
+  std::shared_ptr<Module> model = Builder(path, values + kSlack).build(doc["model"], "", 0);
+  load(*model, path);
+  return model;
+}
+
+}  // namespace tapegrad::nn

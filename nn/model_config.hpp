@@ -1,0 +1,77 @@
+// Files that describe themselves, as Keras's do: nn::save writes the model's configuration
+// beside its weights, and nn::load_model rebuilds the model from it and loads the weights.
+//
+//   tg::nn::save(model, "model.safetensors");
+//   std::shared_ptr<tg::nn::Module> m = tg::nn::load_model("model.safetensors");
+//   tg::nn::ModelFileInfo info = tg::nn::read_model_info("model.safetensors");
+//   info.summary;  // "SimpleRNN(64) -> SimpleRNN(32) -> Dense(1)"
+//
+// The configuration is one safetensors __metadata__ entry, "model_config", holding JSON text:
+//
+//   {"format_version": 1, "tapegrad_version": "0.1.0", "input_features": 1,
+//    "model": {"class_name": "Sequential", "config": {}, "children": [
+//      {"name": "0", "class_name": "SimpleRNN",
+//       "config": {"in_features": 1, "units": 64, "dtype": "f32", "return_sequences": true,
+//                  "return_state": false, "go_backwards": false, "stateful": false, "tbptt": 0},
+//       "children": [{"name": "cell", "class_name": "SimpleRNNCell", "config": {...}}]},
+//      ...]}}
+//
+// Each node is one module of the tree: its type_name(), its Module::config() (null for a
+// module without one) and its children in registration order. "input_features" is the
+// in_features of the first module that has one (null when none does). Checkpoints
+// (nn::save_checkpoint) carry the same entry.
+//
+// load_model rebuilds the built-in modules: Sequential, Dense, RNN over any built-in cell,
+// SimpleRNN, LSTM, GRU and the cells SimpleRNNCell, LSTMCell, GRUCell. It trusts nothing in
+// the file: malformed JSON, a field of the wrong type or range, or layers asking for more
+// values than the file holds throw IOError naming the file and the module; a module without
+// a config, or of a type it cannot build, throws IOError naming the type and the way out
+// (build the model in code, then nn::load). The weights are then checked and loaded by
+// nn::load, so a config that disagrees with the tensors gives nn::load's clear error. Files
+// written before configs existed have no "model_config" and still load with nn::load.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <tapegrad/core/safetensors.hpp>
+#include <tapegrad/nn/module.hpp>
+
+namespace tapegrad {
+
+// The version of this tapegrad build ("0.1.0"), as files record it.
+std::string version();
+
+}  // namespace tapegrad
+
+namespace tapegrad::nn {
+
+// The metadata key of the configuration, and the version of its JSON layout.
+inline constexpr const char* kModelConfigKey = "model_config";
+inline constexpr int kModelConfigFormatVersion = 1;
+
+// The "model_config" JSON text of `model` (see above).
+std::string model_config_json(const Module& model);
+
+// What a weights file or checkpoint says about itself, from its header alone.
+struct ModelFileInfo {
+  std::vector<SafetensorsEntry> tensors = {};        // every tensor, sorted by name
+  std::map<std::string, std::string> metadata = {};  // every __metadata__ entry
+  bool is_checkpoint = false;                        // written by save_checkpoint
+  bool has_config = false;                           // holds a "model_config"
+  std::string summary = {};                          // "SimpleRNN(64) -> SimpleRNN(32) -> Dense(1)"
+  int64_t input_features = 0;                        // 0 when unknown
+  std::string tapegrad_version = {};                 // of the tapegrad that wrote the config
+};
+
+// Reads the header of `path`; a "model_config" that is not the JSON described above throws
+// IOError naming the file (a missing one is not an error: has_config is false).
+ModelFileInfo read_model_info(const std::string& path);
+
+// Rebuilds the model `path` (a weights file from nn::save) describes and loads its weights.
+std::shared_ptr<Module> load_model(const std::string& path);
+
+}  // namespace tapegrad::nn

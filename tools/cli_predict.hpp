@@ -1,0 +1,37 @@
+// `tapegrad predict`: the predictions of a saved model, rebuilt from its file.
+//
+//   tapegrad predict --weights out/model.safetensors -o pred.csv
+//       the reference data: the 100 sequences `train` draws (tg::rand seeded by --seed)
+//   tapegrad predict --weights m.safetensors --data series.csv --window 12 -o pred.csv
+//       one prediction per window of the series (its next value), beside the true value
+//   tapegrad predict --weights m.safetensors --data series.csv --window 12 --horizon 6
+//       the 6 values after the end of the series, each prediction fed back as an input
+//
+// The model is rebuilt from the file's config (nn::load_model). A series is scaled as
+// `train` scaled it: by the min and max train keeps in the weights' metadata
+// (series_metadata below), or, for a file without them, by a scaler fitted on the whole
+// series, which is what train does without --validation-split (predict says so).
+// --column and --window default to the ones the file records, then to train's defaults.
+// Predictions are written in the units of the series, one CSV row per sample (or step).
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <map>
+#include <string>
+
+#include <tapegrad/tapegrad.hpp>
+
+#include "cli_common.hpp"
+#include "cli_data.hpp"
+
+namespace tapegrad::cli {
+
+Command add_predict_command(CLI::App& app);
+
+// What `train` keeps in its weights file so that predict reads and scales a series as it
+// did: "data.scaler_min", "data.scaler_max", "data.window" and "data.column" (when given).
+// Empty for the reference data (an unfitted scaler).
+std::map<std::string, std::string> series_metadata(const data::Scaler& scaler, const DataConfig& c);
+
+}  // namespace tapegrad::cli
