@@ -89,7 +89,8 @@ GradcheckReport check_module(Check check, const char* caller, Module& module,
   const NamedTensors params = module.named_parameters();
   std::vector<Tensor> leaves = inputs;
   for (const auto& [name, p] : params) leaves.push_back(p.detach());
-  Generator gen(opts.seed);
+  // Not opts.seed itself: tg::gradcheck draws its projections from that, gradgradcheck from +1.
+  Generator gen(opts.seed + 2);
   Tensor projection;  // r, drawn once the output's shape is known
   const ParameterBinding binding(params);
   const DifferentiableFn scalar = [&](const std::vector<Tensor>& x) {
