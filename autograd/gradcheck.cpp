@@ -103,16 +103,14 @@ struct Comparison {
 
   GradcheckReport finish() {
     worst.ok = worst_excess <= 0;
-    if (worst.ok) {
-      worst.message = "ok";
-    } else {
-      worst.message = fmt::format(
-          "gradcheck failed at {}element {}: analytic {:.10g} vs numeric {:.10g} (abs error "
-          "{:.3g}, rel error {:.3g}; atol {:.1g}, rtol {:.1g})",
-          worst.input >= 0 ? fmt::format("input {}, ", worst.input) : "a random projection, ",
-          worst.element, worst.analytic, worst.numeric, worst.abs_error, worst.rel_error, opts.atol,
-          opts.rtol);
-    }
+    worst.message =
+        worst.ok
+            ? "ok"
+            : gradcheck_failure_message(
+                  worst,
+                  worst.input >= 0 ? fmt::format("input {}, element {}", worst.input, worst.element)
+                                   : fmt::format("a random projection, element {}", worst.element),
+                  opts);
     return worst;
   }
 };
@@ -182,6 +180,15 @@ GradcheckReport check(const MultiFn& fn, const std::vector<Tensor>& inputs,
 }
 
 }  // namespace
+
+std::string gradcheck_failure_message(const GradcheckReport& report, const std::string& where,
+                                      const GradcheckOptions& opts) {
+  return fmt::format(
+      "gradcheck failed at {}: analytic {:.10g} vs numeric {:.10g} (abs error {:.3g}, rel "
+      "error {:.3g}; atol {:.1g}, rtol {:.1g})",
+      where, report.analytic, report.numeric, report.abs_error, report.rel_error, opts.atol,
+      opts.rtol);
+}
 
 GradcheckReport gradcheck(const DifferentiableFn& fn, const std::vector<Tensor>& inputs,
                           const GradcheckOptions& opts) {

@@ -43,6 +43,11 @@ struct GradcheckReport {
   double rel_error = 0;
 };
 
+// The message of a failed report, naming the worst element by `where`: tg::gradcheck says
+// "input 1, element 5", nn::gradcheck "cell.kernel[1,2] of RNN" (nn/gradcheck.hpp).
+std::string gradcheck_failure_message(const GradcheckReport& report, const std::string& where,
+                                      const GradcheckOptions& opts);
+
 GradcheckReport gradcheck(const DifferentiableFn& fn, const std::vector<Tensor>& inputs,
                           const GradcheckOptions& opts = {});
 GradcheckReport gradgradcheck(const DifferentiableFn& fn, const std::vector<Tensor>& inputs,

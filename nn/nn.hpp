@@ -7,6 +7,7 @@
 #include <tapegrad/nn/data.hpp>
 #include <tapegrad/nn/dense.hpp>
 #include <tapegrad/nn/fit.hpp>
+#include <tapegrad/nn/gradcheck.hpp>
 #include <tapegrad/nn/init.hpp>
 #include <tapegrad/nn/losses.hpp>
 #include <tapegrad/nn/model_config.hpp>

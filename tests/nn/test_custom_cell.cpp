@@ -86,14 +86,14 @@ TEST_CASE("custom cell: gradients through RNN w.r.t. input and parameters, f64")
     CAPTURE(seq);
     tg::nn::RNN layer(std::make_shared<MGUCell>(2, 3, tg::f64), {.return_sequences = seq});
     randomize(layer);
-    check_module_gradients(layer, uniform_f64({2, 3, 2}), /*first_order_only=*/!seq);
+    check_gradients(layer, uniform_f64({2, 3, 2}), /*first_order_only=*/!seq);
   }
   // In a stack with a built-in layer.
   tg::nn::Sequential model{tg::nn::RNN(std::make_shared<MGUCell>(2, 2, tg::f64),
                                        {.return_sequences = true, .go_backwards = true}),
                            tg::nn::GRU(2, 2, {}, tg::f64), tg::nn::Dense(2, 1, {.dtype = tg::f64})};
   randomize(model);
-  check_module_gradients(model, uniform_f64({2, 4, 2}), /*first_order_only=*/true);
+  check_gradients(model, uniform_f64({2, 4, 2}), /*first_order_only=*/true);
 }
 
 TEST_CASE("custom cell: Adam trains it to predict the sum of a sequence") {
