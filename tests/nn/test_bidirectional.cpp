@@ -3,6 +3,7 @@
 // states, gradients in f64, save/load_model, and the errors.
 #include <doctest/doctest.h>
 
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <vector>
@@ -85,9 +86,14 @@ TEST_CASE("Bidirectional matches torch bidirectional=True (RNN, LSTM, GRU): outp
     REQUIRE(kept.size() == 2 * out.forward_state.size());
     CHECK(max_abs_diff(kept.back(), out.backward_state.back()) == 0.0);
 
-    // Exported, the file holds torch's names, and imports back bit for bit.
+    // Exported, the file holds torch's names, and imports back bit for bit. With
+    // TAPEGRAD_TORCH_EXPORT_DIR set it is kept there for generate_torch_interop.py
+    // --check-export, which loads it into torch with strict=True.
     ScratchDir dir("tapegrad-bidi");
     nn::export_torch(model, dir / "out.safetensors");
+    if (const char* keep_dir = std::getenv("TAPEGRAD_TORCH_EXPORT_DIR")) {
+      nn::export_torch(model, std::string(keep_dir) + "/" + stem + ".safetensors");
+    }
     const auto exported = tg::load_safetensors(dir / "out.safetensors");
     const auto original = tg::load_safetensors(fixture_path(stem + ".safetensors"));
     std::vector<std::string> exported_names, original_names;
