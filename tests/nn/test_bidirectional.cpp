@@ -299,3 +299,29 @@ TEST_CASE("clone_model: a fresh module of the same configuration, with overrides
                        doctest::Contains("config 'stateful' must be true or false"),
                        tg::ValueError);
 }
+
+TEST_CASE("export_torch: torch's plain tensors are the direction that reads in order") {
+  tg::manual_seed(7);
+  // Keras allows the pair the other way round: a forward_layer that reads backwards.
+  auto reads_back = std::make_shared<nn::GRU>(2, 3, nn::RNNOptions{.go_backwards = true});
+  auto reads_ahead = std::make_shared<nn::GRU>(2, 3);
+  nn::Bidirectional bi(reads_back, reads_ahead);
+  ScratchDir dir("tapegrad-bidi");
+  nn::export_torch(bi, dir / "t.safetensors");
+  const auto torch = tg::load_safetensors(dir / "t.safetensors");
+  const auto& ahead = static_cast<const nn::GatedCell&>(reads_ahead->cell());
+  const auto& back = static_cast<const nn::GatedCell&>(reads_back->cell());
+  // GRU's first two gate blocks swap places in torch's order; the third (h -> n) stays.
+  const auto third_block = [](const tg::Tensor& kernel) { return tg::slice(kernel, 1, 6, 9); };
+  CHECK(max_abs_diff(tg::slice(torch.at("weight_ih_l0"), 0, 6, 9),
+                     tg::transpose(third_block(ahead.kernel), 0, 1)) == 0.0);
+  CHECK(max_abs_diff(tg::slice(torch.at("weight_ih_l0_reverse"), 0, 6, 9),
+                     tg::transpose(third_block(back.kernel), 0, 1)) == 0.0);
+  nn::Bidirectional same_way(std::make_shared<nn::GRU>(2, 3),
+                             std::make_shared<nn::GRU>(2, 3, nn::RNNOptions{.go_backwards = true}));
+  nn::import_torch(same_way, dir / "t.safetensors");
+  const tg::Tensor x = tg::uniform({2, 4, 2}, -1.0, 1.0);
+  // Imported into the usual pair, it computes the same (the directions were matched by what
+  // they read, not by their names).
+  CHECK(max_abs_diff(tg::slice(same_way(x), 1, 0, 3), tg::slice(bi(x), 1, 3, 6)) <= 1e-7);
+}
