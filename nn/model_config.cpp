@@ -422,8 +422,8 @@ class Builder {
     try {
       return std::make_shared<Bidirectional>(std::move(forward), std::move(backward),
                                              BidirectionalOptions{.merge = node.merge_mode()});
-    } catch (const ValueError& e) {  // two layers that do not make a pair
-      node.fail(e.what());
+    } catch (const ValueError& e) {
+      node.fail(fmt::format("holds two layers that make no pair ({})", e.what()));
     }
   }
 

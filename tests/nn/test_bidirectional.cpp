@@ -4,6 +4,8 @@
 #include <doctest/doctest.h>
 
 #include <cstdlib>
+#include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -231,6 +233,36 @@ TEST_CASE("Bidirectional save / load_model round trip") {
   CHECK(first.options().merge == nn::MergeMode::sum);
   CHECK(first.backward_layer().options().go_backwards);
   CHECK(first.forward_layer().options().return_sequences);
+}
+
+TEST_CASE("load_model refuses a Bidirectional config that makes no pair") {
+  tg::manual_seed(8);
+  ScratchDir dir("tapegrad-bidi");
+  nn::Bidirectional bi(std::make_shared<nn::SimpleRNN>(2, 3));
+  nn::save(bi, dir / "m.safetensors");
+  std::map<std::string, std::string> metadata;
+  const auto tensors = tg::load_safetensors(dir / "m.safetensors", &metadata);
+  const nlohmann::json doc = nlohmann::json::parse(metadata.at(nn::kModelConfigKey));
+  const auto load_edited = [&](const std::function<void(nlohmann::json&)>& edit) {
+    nlohmann::json edited = doc;
+    edit(edited["model"]);
+    metadata[nn::kModelConfigKey] = edited.dump();
+    tg::save_safetensors(dir / "bad.safetensors", tensors, metadata);
+    return nn::load_model(dir / "bad.safetensors");
+  };
+  CHECK_THROWS_WITH_AS(load_edited([](nlohmann::json& m) { m["config"]["merge"] = "max"; }),
+                       doctest::Contains("the model (Bidirectional) config 'merge' must be one of "
+                                         "concat, sum, mul, ave, got \"max\""),
+                       tg::IOError);
+  CHECK_THROWS_WITH_AS(
+      load_edited([](nlohmann::json& m) { m["children"][1]["config"]["go_backwards"] = false; }),
+      doctest::Contains("the model (Bidirectional) holds two layers that make no pair "
+                        "(Bidirectional: both layers have go_backwards=false"),
+      tg::IOError);
+  CHECK_THROWS_WITH_AS(load_edited([](nlohmann::json& m) { m["children"].erase(1); }),
+                       doctest::Contains("must have two children, 'forward_layer' and "
+                                         "'backward_layer'"),
+                       tg::IOError);
 }
 
 TEST_CASE("Bidirectional errors name the layers and the way out") {
