@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include <tapegrad/core/error.hpp>
+#include <tapegrad/nn/bidirectional.hpp>
 #include <tapegrad/nn/cells.hpp>
 #include <tapegrad/nn/dense.hpp>
 #include <tapegrad/nn/rnn.hpp>
@@ -80,6 +81,10 @@ std::optional<ModuleConfig> LSTM::config() const {
 }
 std::optional<ModuleConfig> GRU::config() const {
   return layer_config(*this);
+}
+
+std::optional<ModuleConfig> Bidirectional::config() const {
+  return ModuleConfig{{"merge", to_string(opts_.merge)}};
 }
 
 std::optional<ModuleConfig> SimpleRNNCell::config() const {
@@ -192,8 +197,8 @@ std::string summary_of(const json& node, int depth = 0) {
     for (const json& child : *children) parts.push_back(summary_of(child, depth + 1));
     return fmt::format("{}", fmt::join(parts, " -> "));
   }
-  if (type == "RNN" && children && children->size() == 1) {
-    return fmt::format("RNN({})", summary_of((*children)[0], depth + 1));
+  if ((type == "RNN" || type == "Bidirectional") && children && !children->empty()) {
+    return fmt::format("{}({})", type, summary_of((*children)[0], depth + 1));
   }
   if (type == "Dense") {
     const std::string activation = config ? text_or_empty(*config, "activation") : "";
@@ -210,8 +215,9 @@ std::string summary_of(const json& node, int depth = 0) {
 // One node of the tree being built, with what error messages say about it.
 class Node {
  public:
-  Node(const json& j, std::string where, const std::string& path)
-      : j_(j), where_(std::move(where)), path_(path) {
+  // `who` starts every message: "load_model: 'model.safetensors'".
+  Node(const json& j, std::string where, const std::string& who)
+      : j_(j), where_(std::move(where)), who_(who) {
     if (!j.is_object()) fail("is not a JSON object");
     const auto type = j.find("class_name");
     if (type == j.end() || !type->is_string()) fail("has no string 'class_name'");
@@ -226,7 +232,7 @@ class Node {
   [[noreturn]] void fail(const std::string& what) const {
     const std::string module = where_.empty() ? "the model" : fmt::format("module '{}'", where_);
     const std::string type = type_.empty() ? "" : fmt::format(" ({})", type_);
-    throw_error<IOError>("load_model: '{}': {}{} {}", path_, module, type, what);
+    throw_error<IOError>("{}: {}{} {}", who_, module, type, what);
   }
 
   const std::string& type() const { return type_; }
@@ -298,6 +304,15 @@ class Node {
         v->dump()));
   }
 
+  MergeMode merge_mode() const {
+    const json* v = find("merge");
+    if (!v) return MergeMode::concat;
+    for (MergeMode m : {MergeMode::concat, MergeMode::sum, MergeMode::mul, MergeMode::ave}) {
+      if (v->is_string() && v->get<std::string>() == to_string(m)) return m;
+    }
+    fail(fmt::format("config 'merge' must be one of concat, sum, mul, ave, got {}", v->dump()));
+  }
+
   RNNOptions rnn_options() const {
     return {.return_sequences = flag("return_sequences", false),
             .return_state = flag("return_state", false),
@@ -315,37 +330,39 @@ class Node {
 
   const json& j_;
   std::string where_;
-  const std::string& path_;
+  const std::string& who_;
   std::string type_;
   const json* config_ = nullptr;
 };
 
 class Builder {
  public:
-  Builder(const std::string& path, double values) : path_(path), budget_(values) {}
+  // `who` starts every message ("load_model: 'model.safetensors'"), `function` names the
+  // caller in it, `way_out` ends a message on a module that cannot be built.
+  Builder(std::string who, const char* function, std::string way_out, double values)
+      : who_(std::move(who)), function_(function), way_out_(std::move(way_out)), budget_(values) {}
 
   std::shared_ptr<Module> build(const json& j, const std::string& where, int depth) {
-    const Node node(j, where, path_);
+    const Node node(j, where, who_);
     if (depth > kMaxDepth) node.fail(fmt::format("is nested deeper than {} modules", kMaxDepth));
     const auto it = builders().find(node.type());
     if (!node.has_config()) {
-      node.fail(
-          "has no config (its class does not implement Module::config()), so load_model cannot "
-          "rebuild it: build the model in code and load the weights with nn::load(model, path)");
+      node.fail(fmt::format(
+          "has no config (its class does not implement Module::config()), so {} cannot rebuild "
+          "it: {}",
+          function_, way_out_));
     }
     if (it == builders().end()) {
-      node.fail(fmt::format(
-          "is not a module load_model can build (it builds {}): build the model in code and "
-          "load the weights with nn::load(model, path)",
-          fmt::join(kBuiltIn, ", ")));
+      node.fail(fmt::format("is not a module {} can build (it builds {}): {}", function_,
+                            fmt::join(kBuiltIn, ", "), way_out_));
     }
     return it->second(*this, node, depth);
   }
 
  private:
-  static constexpr std::array<const char*, 9> kBuiltIn{"Sequential",    "Dense",    "RNN",
-                                                       "SimpleRNN",     "LSTM",     "GRU",
-                                                       "SimpleRNNCell", "LSTMCell", "GRUCell"};
+  static constexpr std::array<const char*, 10> kBuiltIn{
+      "Sequential", "Dense",         "RNN",      "SimpleRNN", "LSTM",
+      "GRU",        "SimpleRNNCell", "LSTMCell", "GRUCell",   "Bidirectional"};
   using Build = std::function<std::shared_ptr<Module>(Builder&, const Node&, int depth)>;
 
   // Sizes come from an untrusted file: a layer is refused before its parameters are
@@ -389,6 +406,27 @@ class Builder {
     return std::make_shared<RNN>(std::move(cell), node.rnn_options());
   }
 
+  std::shared_ptr<Module> bidirectional(const Node& node, int depth) {
+    const auto children = node.children();
+    if (children.size() != 2 || children[0].first != "forward_layer" ||
+        children[1].first != "backward_layer") {
+      node.fail("must have two children, 'forward_layer' and 'backward_layer'");
+    }
+    auto layer = [&](const auto& child) {
+      auto rnn = std::dynamic_pointer_cast<RNN>(
+          build(*child.second, join(node.where(), child.first), depth + 1));
+      if (!rnn) node.fail(fmt::format("has a child '{}' that is not an RNN layer", child.first));
+      return rnn;
+    };
+    auto forward = layer(children[0]), backward = layer(children[1]);
+    try {
+      return std::make_shared<Bidirectional>(std::move(forward), std::move(backward),
+                                             BidirectionalOptions{.merge = node.merge_mode()});
+    } catch (const ValueError& e) {
+      node.fail(fmt::format("holds two layers that make no pair ({})", e.what()));
+    }
+  }
+
   std::shared_ptr<Module> dense(const Node& node) {
     const int64_t in = node.size("in_features"), units = node.size("units");
     const bool use_bias = node.flag("use_bias", true);
@@ -413,6 +451,7 @@ class Builder {
     static const std::map<std::string, Build> table{
         {"Sequential", [](Builder& b, const Node& n, int d) { return b.sequential(n, d); }},
         {"RNN", [](Builder& b, const Node& n, int d) { return b.rnn(n, d); }},
+        {"Bidirectional", [](Builder& b, const Node& n, int d) { return b.bidirectional(n, d); }},
         {"Dense", [](Builder& b, const Node& n, int) { return b.dense(n); }},
         {"SimpleRNN", [](Builder& b, const Node& n, int) { return b.layer<SimpleRNN>(n, 1, 1); }},
         {"LSTM", [](Builder& b, const Node& n, int) { return b.layer<LSTM>(n, 4, 1); }},
@@ -442,7 +481,9 @@ class Builder {
     return table;
   }
 
-  const std::string& path_;
+  const std::string who_;
+  const char* function_;
+  const std::string way_out_;
   double budget_;
 };
 
@@ -498,9 +539,34 @@ std::shared_ptr<Module> load_model(const std::string& path) {
   double values = 0;
   for (const SafetensorsEntry& e : tensors) values += static_cast<double>(e.shape.numel());
   constexpr double kSlack = 1 << 20;
-  std::shared_ptr<Module> model = Builder(path, values + kSlack).build(doc["model"], "", 0);
+  std::shared_ptr<Module> model =
+      Builder(fmt::format("{}: '{}'", who, path), who,
+              "build the model in code and load the weights with nn::load(model, path)",
+              values + kSlack)
+          .build(doc["model"], "", 0);
   load(*model, path);
   return model;
+}
+
+std::shared_ptr<Module> clone_model(const Module& model, const ModuleConfig& overrides) {
+  const char* who = "clone_model";
+  json node = node_json(model);
+  for (const auto& [key, value] : overrides) {
+    json& config = node["config"];
+    if (!config.is_object() || !config.contains(key)) {
+      throw_error<ValueError>("{}: {} has no config entry '{}' to override", who, model.type_name(),
+                              key);
+    }
+    std::visit([&config, &key = key](const auto& v) { config[key] = v; }, value);
+  }
+  try {
+    return Builder(who, who, "build the copy in code", std::numeric_limits<double>::infinity())
+        .build(node, "", 0);
+  } catch (const IOError& e) {
+    // The builder reports in terms of a file; here the fault is in the argument: a module
+    // without a config, of a type the builder does not know, or a bad override.
+    throw ValueError(e.what());
+  }
 }
 
 }  // namespace tapegrad::nn

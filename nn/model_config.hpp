@@ -22,13 +22,13 @@
 // (nn::save_checkpoint) carry the same entry.
 //
 // load_model rebuilds the built-in modules: Sequential, Dense, RNN over any built-in cell,
-// SimpleRNN, LSTM, GRU and the cells SimpleRNNCell, LSTMCell, GRUCell. It trusts nothing in
-// the file: malformed JSON, a field of the wrong type or range, or layers asking for more
-// values than the file holds throw IOError naming the file and the module; a module without
-// a config, or of a type it cannot build, throws IOError naming the type and the way out
-// (build the model in code, then nn::load). The weights are then checked and loaded by
-// nn::load, so a config that disagrees with the tensors gives nn::load's clear error. Files
-// written before configs existed have no "model_config" and still load with nn::load.
+// SimpleRNN, LSTM, GRU, Bidirectional and the cells SimpleRNNCell, LSTMCell, GRUCell. It trusts
+// nothing in the file: malformed JSON, a field of the wrong type or range, or layers asking for
+// more values than the file holds throw IOError naming the file and the module; a module without a
+// config, or of a type it cannot build, throws IOError naming the type and the way out (build the
+// model in code, then nn::load). The weights are then checked and loaded by nn::load, so a config
+// that disagrees with the tensors gives nn::load's clear error. Files written before configs
+// existed have no "model_config" and still load with nn::load.
 #pragma once
 
 #include <cstdint>
@@ -73,5 +73,12 @@ ModelFileInfo read_model_info(const std::string& path);
 
 // Rebuilds the model `path` (a weights file from nn::save) describes and loads its weights.
 std::shared_ptr<Module> load_model(const std::string& path);
+
+// A new module of the same architecture as `model`, with freshly initialized weights (Keras's
+// clone_model): built from the configs of its tree as load_model builds them, the entries of
+// `overrides` replacing those of the top module's config ({{"go_backwards", true}}). A module
+// without a config or of a type load_model cannot build, or an override of an entry the
+// config does not have, throws ValueError naming the module.
+std::shared_ptr<Module> clone_model(const Module& model, const ModuleConfig& overrides = {});
 
 }  // namespace tapegrad::nn

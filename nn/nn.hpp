@@ -1,6 +1,7 @@
 // Everything in nn/: modules, initializers, layers, cells, losses, training.
 #pragma once
 
+#include <tapegrad/nn/bidirectional.hpp>
 #include <tapegrad/nn/callbacks.hpp>
 #include <tapegrad/nn/cell.hpp>
 #include <tapegrad/nn/cells.hpp>

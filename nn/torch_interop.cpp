@@ -9,6 +9,7 @@
 #include <tapegrad/autograd/grad_mode.hpp>
 #include <tapegrad/core/error.hpp>
 #include <tapegrad/core/safetensors.hpp>
+#include <tapegrad/nn/bidirectional.hpp>
 #include <tapegrad/nn/cells.hpp>
 #include <tapegrad/nn/dense.hpp>
 #include <tapegrad/nn/rnn.hpp>
@@ -25,13 +26,21 @@ constexpr const char* kSupported =
 // The torch layer a tapegrad layer becomes (torch's own mode names, plus Linear).
 enum class TorchKind { linear, rnn_tanh, rnn_relu, lstm, gru };
 
-// A layer of the module tree and where it sits: "0" is the prefix "0." of its tensors.
+// A layer of the module tree and where it sits: "0" is the prefix "0." of its tensors. The
+// two layers of a Bidirectional at "0" ("0.forward_layer", "0.backward_layer") are one torch
+// layer "0" with bidirectional=True, the backward one's tensors named with "_reverse".
 struct TorchLayer {
   std::string path;  // "" for the top module
   const Module* module;
   TorchKind kind;
+  std::string torch_path = path;  // the torch module holding the tensors
+  std::string suffix = "";        // "_reverse" for the backward direction
 
   std::string prefix() const { return path.empty() ? "" : path + "."; }
+  // The full torch name of `name` ("weight_ih_l0" -> "0.weight_ih_l0_reverse").
+  std::string torch_name(const std::string& name) const {
+    return (torch_path.empty() ? "" : torch_path + ".") + name + suffix;
+  }
   std::string describe() const {
     return path.empty() ? fmt::format("the top module ({})", module->type_name())
                         : fmt::format("layer '{}' ({})", path, module->type_name());
@@ -104,6 +113,30 @@ void check_no_own_parameters(const char* who, const Module& m, const std::string
   }
 }
 
+// The two directions of a Bidirectional at `path`: one torch layer with bidirectional=True,
+// whose plain tensors are the direction that reads the sequence in order.
+std::vector<TorchLayer> bidirectional_layers(const char* who, const Bidirectional& bi,
+                                             const std::string& path) {
+  const bool swapped = bi.forward_layer().options().go_backwards;
+  const RNN& ahead = swapped ? bi.backward_layer() : bi.forward_layer();
+  const RNN& behind = swapped ? bi.forward_layer() : bi.backward_layer();
+  const std::string prefix = path.empty() ? "" : path + ".";
+  TorchLayer in_order{prefix + (swapped ? "backward_layer" : "forward_layer"), &ahead,
+                      TorchKind::linear, path};
+  TorchLayer reverse{prefix + (swapped ? "forward_layer" : "backward_layer"), &behind,
+                     TorchKind::linear, path, "_reverse"};
+  in_order.kind = recurrent_kind(who, in_order, ahead);
+  reverse.kind = recurrent_kind(who, reverse, behind);
+  if (in_order.kind != reverse.kind || ahead.cell().units() != behind.cell().units()) {
+    throw_error<ValueError>(
+        "{}: the two layers of {} ({}, {} units and {}, {} units) differ, but a torch layer with "
+        "bidirectional=True runs one kind and size in both directions",
+        who, path.empty() ? "the top module" : "layer '" + path + "'", ahead.cell().type_name(),
+        ahead.cell().units(), behind.cell().type_name(), behind.cell().units());
+  }
+  return {in_order, reverse};
+}
+
 // The Dense and RNN layers of the tree, in module order, each checked to be expressible.
 std::vector<TorchLayer> torch_layers(const char* who, const Module& root) {
   std::vector<TorchLayer> layers;
@@ -112,6 +145,13 @@ std::vector<TorchLayer> torch_layers(const char* who, const Module& root) {
   while (!todo.empty()) {
     const auto [m, path] = todo.back();
     todo.pop_back();
+    if (const auto* bi = dynamic_cast<const Bidirectional*>(m)) {
+      for (TorchLayer& direction : bidirectional_layers(who, *bi, path)) {
+        check_only_mapped(who, direction);
+        layers.push_back(std::move(direction));
+      }
+      continue;
+    }
     TorchLayer layer{path, m, TorchKind::linear};
     if (const auto* rnn = dynamic_cast<const RNN*>(m)) {
       layer.kind = recurrent_kind(who, layer, *rnn);
@@ -147,22 +187,23 @@ Tensor tapegrad_kernel(const Tensor& weight, TorchKind kind) {
 }
 
 void add_torch_tensors(const TorchLayer& layer, std::map<std::string, Tensor>& out) {
-  const std::string p = layer.prefix();
   if (layer.kind == TorchKind::linear) {
     const auto& dense = static_cast<const Dense&>(*layer.module);
-    out.emplace(p + "weight", transpose(dense.kernel, 0, 1));
-    if (dense.bias.defined()) out.emplace(p + "bias", dense.bias);
+    out.emplace(layer.torch_name("weight"), transpose(dense.kernel, 0, 1));
+    if (dense.bias.defined()) out.emplace(layer.torch_name("bias"), dense.bias);
     return;
   }
   const auto& cell = static_cast<const GatedCell&>(static_cast<const RNN&>(*layer.module).cell());
-  out.emplace(p + "weight_ih_l0", torch_weight(cell.kernel, layer.kind));
-  out.emplace(p + "weight_hh_l0", torch_weight(cell.recurrent_kernel, layer.kind));
+  out.emplace(layer.torch_name("weight_ih_l0"), torch_weight(cell.kernel, layer.kind));
+  out.emplace(layer.torch_name("weight_hh_l0"), torch_weight(cell.recurrent_kernel, layer.kind));
   if (layer.kind == TorchKind::gru) {
-    out.emplace(p + "bias_ih_l0", torch_gate_order(select(cell.bias, 0, 0), 0, layer.kind));
-    out.emplace(p + "bias_hh_l0", torch_gate_order(select(cell.bias, 0, 1), 0, layer.kind));
+    out.emplace(layer.torch_name("bias_ih_l0"),
+                torch_gate_order(select(cell.bias, 0, 0), 0, layer.kind));
+    out.emplace(layer.torch_name("bias_hh_l0"),
+                torch_gate_order(select(cell.bias, 0, 1), 0, layer.kind));
   } else {
-    out.emplace(p + "bias_ih_l0", cell.bias);
-    out.emplace(p + "bias_hh_l0", zeros_like(cell.bias));  // Keras has one bias
+    out.emplace(layer.torch_name("bias_ih_l0"), cell.bias);
+    out.emplace(layer.torch_name("bias_hh_l0"), zeros_like(cell.bias));  // Keras has one bias
   }
 }
 
@@ -171,15 +212,17 @@ void add_tapegrad_values(const TorchLayer& layer, const std::map<std::string, Te
                          std::map<std::string, Tensor>& out) {
   const std::string p = layer.prefix();
   if (layer.kind == TorchKind::linear) {
-    out.emplace(p + "kernel", transpose(torch.at(p + "weight"), 0, 1));
-    if (torch.count(p + "bias")) out.emplace(p + "bias", torch.at(p + "bias"));
+    out.emplace(p + "kernel", transpose(torch.at(layer.torch_name("weight")), 0, 1));
+    if (torch.count(layer.torch_name("bias")))
+      out.emplace(p + "bias", torch.at(layer.torch_name("bias")));
     return;
   }
-  const Tensor& bias_ih = torch.at(p + "bias_ih_l0");
-  const Tensor& bias_hh = torch.at(p + "bias_hh_l0");
-  out.emplace(p + "cell.kernel", tapegrad_kernel(torch.at(p + "weight_ih_l0"), layer.kind));
+  const Tensor& bias_ih = torch.at(layer.torch_name("bias_ih_l0"));
+  const Tensor& bias_hh = torch.at(layer.torch_name("bias_hh_l0"));
+  out.emplace(p + "cell.kernel",
+              tapegrad_kernel(torch.at(layer.torch_name("weight_ih_l0")), layer.kind));
   out.emplace(p + "cell.recurrent_kernel",
-              tapegrad_kernel(torch.at(p + "weight_hh_l0"), layer.kind));
+              tapegrad_kernel(torch.at(layer.torch_name("weight_hh_l0")), layer.kind));
   out.emplace(p + "cell.bias", layer.kind == TorchKind::gru
                                    ? stack({torch_gate_order(bias_ih, 0, layer.kind),
                                             torch_gate_order(bias_hh, 0, layer.kind)})

@@ -17,6 +17,10 @@
 //   2.kernel (in, out)                2.weight (out, in)         transposed
 //   2.bias (out)                      2.bias (out)               (absent without use_bias)
 //
+// A Bidirectional at "0" is one torch layer "0" with bidirectional=True: its forward_layer
+// gives 0.weight_ih_l0, ..., its backward_layer 0.weight_ih_l0_reverse, ... (both layers of
+// one kind and size, as torch's are).
+//
 // Gate blocks: LSTM i, f, c, o is torch's i, f, g, o; the GRU's z, r, h becomes torch's
 // r, z, n (the first two blocks swap places, in every weight and bias). Keras's SimpleRNN and
 // LSTM have one bias where torch has two that are always added, so export writes bias_hh as

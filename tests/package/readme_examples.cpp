@@ -62,6 +62,13 @@ void check_a_new_cell() {
   std::cout << report.ok << report.message << '\n';
 }
 
+void run_a_layer_both_ways() {
+  auto lstm = std::make_shared<tg::nn::LSTM>(8, 16, tg::nn::RNNOptions{.return_sequences = true});
+  tg::nn::Bidirectional bi(lstm, {.merge = tg::nn::MergeMode::concat});
+  tg::nn::BidirectionalOutput both = bi.run(tg::randn({2, 5, 8}));  // output (2, 5, 32)
+  (void)both;
+}
+
 void choose_the_hidden_size(const tg::Tensor& X, const tg::Tensor& y) {
   std::vector<tg::nn::Candidate> grid;
   for (int64_t u : {4, 8, 16, 32}) {
