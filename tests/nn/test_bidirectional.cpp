@@ -207,12 +207,12 @@ TEST_CASE("Bidirectional gradients (inputs and every parameter of both layers), 
       CAPTURE(nn::to_string(mode));
       nn::Bidirectional bi(layer_of(kind, 2, 3, {.return_sequences = true}, tg::f64),
                            {.merge = mode});
-      check_module_gradients(bi, uniform_f64({2, 3, 2}), /*first_order_only=*/true);
+      check_gradients(bi, uniform_f64({2, 3, 2}), /*first_order_only=*/true);
     }
   }
   // Second order too, and the last-step output.
   nn::Bidirectional bi(layer_of("LSTM", 2, 3, {}, tg::f64));
-  check_module_gradients(bi, uniform_f64({2, 3, 2}));
+  check_gradients(bi, uniform_f64({2, 3, 2}));
 }
 
 TEST_CASE("Bidirectional save / load_model round trip") {
