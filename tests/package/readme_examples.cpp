@@ -64,6 +64,14 @@ void check_a_new_cell() {
   std::cout << report.ok << report.message << '\n';
 }
 
+void regularize_with_dropout() {
+  tg::nn::Sequential reg{
+      tg::nn::RNN(std::make_shared<tg::nn::LSTMCell>(
+          1, 32, tg::nn::LSTMCellOptions{.dropout = 0.2, .recurrent_dropout = 0.2})),
+      tg::nn::Dropout(0.5), tg::nn::Dense(32, 1)};
+  std::cout << reg(tg::rand({4, 10, 1})) << '\n';
+}
+
 void choose_the_hidden_size(const tg::Tensor& X, const tg::Tensor& y) {
   std::vector<tg::nn::Candidate> grid;
   for (int64_t u : {4, 8, 16, 32}) {
@@ -85,4 +93,5 @@ int main() {
   (void)&train_the_reference_model;
   (void)&check_a_new_cell;
   (void)&choose_the_hidden_size;
+  (void)&regularize_with_dropout;
 }
