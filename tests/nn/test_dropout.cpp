@@ -283,3 +283,16 @@ TEST_CASE("fit trains a model with dropout; evaluate and predict are determinist
   const tg::nn::History h2 = tg::nn::fit(third, loss, opt3, X, y, {.epochs = 3, .verbose = 0});
   CHECK(h1["loss"] == h2["loss"]);  // the same seed, the same masks, the same run
 }
+
+TEST_CASE("a cell stepped by hand with masks for another batch says to call begin_sequence") {
+  tg::nn::LSTMCell cell(3, 4, {.dropout = 0.5, .recurrent_dropout = 0.5});
+  cell.begin_sequence(4);
+  const tg::nn::State s = cell.initial_state(3);
+  CHECK_THROWS_WITH_AS(cell.step(tg::ones({3, 3}), s),
+                       doctest::Contains("call begin_sequence(batch) before each sequence"),
+                       tg::ShapeError);
+  CHECK_THROWS_WITH_AS(cell.step_projected(tg::ones({3, 16}), s),
+                       doctest::Contains("recurrent dropout mask [4,4]"), tg::ShapeError);
+  cell.eval();  // no dropout in eval() mode, whatever masks were drawn
+  CHECK(cell.step(tg::ones({3, 3}), s)[0].shape() == tg::Shape{3, 4});
+}
