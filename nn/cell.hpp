@@ -17,6 +17,10 @@
 // A cell may also split its step into an input part that does not depend on the state and a
 // recurrent part (project_inputs + step_projected). RNN then computes the input part of all
 // time steps as one GEMM before the loop, which is what makes the built-in cells fast.
+//
+// RNN calls begin_sequence(batch) at the start of every layer call, before the input
+// projection: the place to draw what stays fixed for one sequence, such as the dropout masks
+// (one per sample, reused at every step; nn/dropout.hpp's dropout_mask does the draw).
 #pragma once
 
 #include <vector>
@@ -34,6 +38,8 @@ class Cell : public Module {
   // The state before the first step; by default {zeros(batch, units)} in the cell's dtype.
   virtual State initial_state(int64_t batch) const;
   virtual State step(const Tensor& x_t, const State& state) = 0;
+  // Called by RNN once per layer call, before any project_inputs or step; by default nothing.
+  virtual void begin_sequence(int64_t /*batch*/) {}
 
   // Optional input projection: p = project_inputs(x) for x of shape (N, F) must satisfy
   // step(x_t, s) == step_projected(p_t, s).

@@ -3,19 +3,21 @@
 #include <limits>
 
 #include <tapegrad/core/kernels.hpp>
+#include <tapegrad/nn/dropout.hpp>
 #include <tapegrad/nn/init.hpp>
 #include <tapegrad/ops/ops.hpp>
 
 namespace tapegrad::nn {
 
 GatedCell::GatedCell(int64_t in_features, int64_t units, int64_t gates, Tensor bias_init,
-                     DType dtype)
+                     DType dtype, DropoutRates dropout)
     : kernel(
           register_parameter("kernel", init::glorot_uniform({in_features, gates * units}, dtype))),
       recurrent_kernel(register_parameter("recurrent_kernel",
                                           init::orthogonal({units, gates * units}, 1.0, dtype))),
       bias(register_parameter("bias", std::move(bias_init))),
-      units_(units) {}
+      units_(units),
+      dropout_(dropout) {}
 
 namespace {
 
@@ -31,7 +33,48 @@ int64_t cell_units(const char* cell, int64_t in_features, int64_t units, int64_t
   return units;
 }
 
+DropoutRates dropout_rates(const char* cell, double dropout, double recurrent_dropout) {
+  return {check_dropout_rate(cell, "dropout", dropout),
+          check_dropout_rate(cell, "recurrent_dropout", recurrent_dropout)};
+}
+
+// A mask drawn for `rate`, or none (undefined) outside train() mode or at rate 0.
+Tensor sequence_mask(bool training, double rate, const Shape& shape, DType dtype) {
+  return training && rate > 0 ? dropout_mask(shape, rate, dtype) : Tensor();
+}
+
+// x of shape (N, F), N = steps * B rows in time-major order (or one step's B rows), times a
+// (B, F) mask on every step's rows. The mask must come from begin_sequence for this batch.
+Tensor masked_rows(const char* cell, const Tensor& x, const Tensor& mask) {
+  const int64_t batch = mask.shape()[0];
+  if (batch == 0) return x;
+  if (x.shape()[0] % batch != 0) {
+    throw_error<ShapeError>(
+        "{}: input of shape {} is not whole steps of the batch of {} the dropout mask was "
+        "drawn for; call begin_sequence(batch) before each sequence (RNN does)",
+        cell, x.shape(), batch);
+  }
+  const int64_t features = x.shape()[1];
+  return reshape(reshape(x, {x.shape()[0] / batch, batch, features}) * mask, x.shape());
+}
+
 }  // namespace
+
+void GatedCell::begin_sequence(int64_t batch) {
+  input_mask_ = sequence_mask(is_training(), dropout_.input, {batch, kernel.shape()[0]}, dtype());
+  recurrent_mask_ = sequence_mask(is_training(), dropout_.recurrent, {batch, units_}, dtype());
+}
+
+Tensor GatedCell::recurrent_input(const Tensor& h) const {
+  if (!recurrent_mask_.defined() || !is_training()) return h;
+  if (h.dim() != 2 || h.shape() != recurrent_mask_.shape()) {
+    throw_error<ShapeError>(
+        "{}: state of shape {} does not fit the recurrent dropout mask {} drawn for this "
+        "sequence; call begin_sequence(batch) before each sequence (RNN does)",
+        label(), h.shape(), recurrent_mask_.shape());
+  }
+  return h * recurrent_mask_;
+}
 
 Tensor GatedCell::project_inputs(const Tensor& x) {
   if (x.dim() != 2 || x.shape()[1] != kernel.shape()[0]) {
@@ -39,7 +82,11 @@ Tensor GatedCell::project_inputs(const Tensor& x) {
         "{}: input of shape {} does not fit parameter kernel of shape {} (expects (batch, {}))",
         label(), x.shape(), kernel.shape(), kernel.shape()[0]);
   }
-  return matmul(x, kernel) + input_bias();
+  // The mask applies to x before the kernel (Keras): masking the projection instead would
+  // drop whole gate pre-activations rather than input features.
+  const Tensor input =
+      input_mask_.defined() && is_training() ? masked_rows(label().c_str(), x, input_mask_) : x;
+  return matmul(input, kernel) + input_bias();
 }
 
 State GatedCell::step(const Tensor& x_t, const State& state) {
@@ -49,11 +96,11 @@ State GatedCell::step(const Tensor& x_t, const State& state) {
 SimpleRNNCell::SimpleRNNCell(int64_t in_features, int64_t units, SimpleRNNCellOptions opts)
     : GatedCell(in_features, units, 1,
                 init::zeros({cell_units("SimpleRNNCell", in_features, units, 1)}, opts.dtype),
-                opts.dtype),
+                opts.dtype, dropout_rates("SimpleRNNCell", opts.dropout, opts.recurrent_dropout)),
       activation_(opts.activation) {}
 
 State SimpleRNNCell::step_projected(const Tensor& p_t, const State& state) {
-  return {activate(activation_, p_t + matmul(state[0], recurrent_kernel))};
+  return {activate(activation_, p_t + matmul(recurrent_input(state[0]), recurrent_kernel))};
 }
 
 namespace {
@@ -70,7 +117,7 @@ LSTMCell::LSTMCell(int64_t in_features, int64_t units, LSTMCellOptions opts)
     : GatedCell(in_features, units, 4,
                 lstm_bias(cell_units("LSTMCell", in_features, units, 4), opts.unit_forget_bias,
                           opts.dtype),
-                opts.dtype),
+                opts.dtype, dropout_rates("LSTMCell", opts.dropout, opts.recurrent_dropout)),
       unit_forget_bias_(opts.unit_forget_bias) {}
 
 State LSTMCell::initial_state(int64_t batch) const {
@@ -79,7 +126,7 @@ State LSTMCell::initial_state(int64_t batch) const {
 
 State LSTMCell::step_projected(const Tensor& p_t, const State& state) {
   const int64_t u = units();
-  const Tensor z = p_t + matmul(state[0], recurrent_kernel);
+  const Tensor z = p_t + matmul(recurrent_input(state[0]), recurrent_kernel);
   // One sigmoid over all gates (the c block's sigmoid is unused): fewer, larger kernels.
   const Tensor gates = sigmoid(z);
   const Tensor i = slice(gates, 1, 0, u);
@@ -93,7 +140,7 @@ State LSTMCell::step_projected(const Tensor& p_t, const State& state) {
 GRUCell::GRUCell(int64_t in_features, int64_t units, GRUCellOptions opts)
     : GatedCell(in_features, units, 3,
                 init::zeros({2, 3 * cell_units("GRUCell", in_features, units, 3)}, opts.dtype),
-                opts.dtype) {}
+                opts.dtype, dropout_rates("GRUCell", opts.dropout, opts.recurrent_dropout)) {}
 
 Tensor GRUCell::input_bias() const {
   return select(bias, 0, 0);
@@ -102,7 +149,7 @@ Tensor GRUCell::input_bias() const {
 State GRUCell::step_projected(const Tensor& p_t, const State& state) {
   const int64_t u = units();
   const Tensor& h = state[0];
-  const Tensor mh = matmul(h, recurrent_kernel) + select(bias, 0, 1);
+  const Tensor mh = matmul(recurrent_input(h), recurrent_kernel) + select(bias, 0, 1);
   const Tensor zr = sigmoid(slice(p_t, 1, 0, 2 * u) + slice(mh, 1, 0, 2 * u));
   const Tensor z = slice(zr, 1, 0, u);
   const Tensor r = slice(zr, 1, u, 2 * u);

@@ -7,6 +7,7 @@
 #include <tapegrad/nn/cells.hpp>
 #include <tapegrad/nn/data.hpp>
 #include <tapegrad/nn/dense.hpp>
+#include <tapegrad/nn/dropout.hpp>
 #include <tapegrad/nn/fit.hpp>
 #include <tapegrad/nn/gradcheck.hpp>
 #include <tapegrad/nn/init.hpp>

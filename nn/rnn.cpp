@@ -75,6 +75,7 @@ RNNOutput RNN::run(const Tensor& x, const State& initial) {
   const int64_t batch = x.shape()[0];
   const int64_t steps = x.shape()[1];
   const int64_t features = x.shape()[2];
+  cell_->begin_sequence(batch);
   // Time-major and contiguous: step t reads rows [t*B, (t+1)*B).
   Tensor inputs = reshape(permute(x, {1, 0, 2}), {steps * batch, features});
   const bool projected = cell_->has_input_projection();

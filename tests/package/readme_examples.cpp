@@ -69,6 +69,14 @@ void run_a_layer_both_ways() {
   (void)both;
 }
 
+void regularize_with_dropout() {
+  tg::nn::Sequential reg{
+      tg::nn::RNN(std::make_shared<tg::nn::LSTMCell>(
+          1, 32, tg::nn::LSTMCellOptions{.dropout = 0.2, .recurrent_dropout = 0.2})),
+      tg::nn::Dropout(0.5), tg::nn::Dense(32, 1)};
+  std::cout << reg(tg::rand({4, 10, 1})) << '\n';
+}
+
 void choose_the_hidden_size(const tg::Tensor& X, const tg::Tensor& y) {
   std::vector<tg::nn::Candidate> grid;
   for (int64_t u : {4, 8, 16, 32}) {
@@ -89,5 +97,7 @@ int main() {
   // Compiled, not run: the calls above train for minutes and write files.
   (void)&train_the_reference_model;
   (void)&check_a_new_cell;
+  (void)&run_a_layer_both_ways;
   (void)&choose_the_hidden_size;
+  (void)&regularize_with_dropout;
 }
