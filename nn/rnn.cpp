@@ -73,9 +73,8 @@ void RNN::check_input(const Tensor& x) const {
 void RNN::check_mask(const Tensor& x, const Tensor& mask) const {
   if (mask.dim() != 2 || mask.shape()[0] != x.shape()[0] || mask.shape()[1] != x.shape()[1]) {
     throw_error<ShapeError>(
-        "{}: the mask has shape {}, expected (batch, time) = ({}, {}) to match the input of "
-        "shape {}",
-        label(), mask.shape(), x.shape()[0], x.shape()[1], x.shape());
+        "{}: the mask has shape {}, expected {} (batch, time) to match the input of shape {}",
+        label(), mask.shape(), Shape{x.shape()[0], x.shape()[1]}, x.shape());
   }
 }
 

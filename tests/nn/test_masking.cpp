@@ -187,8 +187,8 @@ TEST_CASE("masked RNN: a mask of the wrong shape names both shapes") {
   auto layer = make_layer("lstm", {});
   const tg::Tensor x = tg::zeros({4, 6, 3});
   CHECK_THROWS_WITH_AS(layer->run(x, {}, tg::ones({4, 5})),
-                       doctest::Contains("mask has shape (4, 5), expected (batch, time) = (4, 6) "
-                                         "to match the input of shape (4, 6, 3)"),
+                       doctest::Contains("LSTM: the mask has shape [4,5], expected [4,6] (batch, "
+                                         "time) to match the input of shape [4,6,3]"),
                        tg::ShapeError);
   CHECK_THROWS_AS(layer->run(x, {}, tg::ones({4, 6, 1})), tg::ShapeError);
   CHECK_THROWS_AS(layer->run(x, {}, tg::ones({6})), tg::ShapeError);
@@ -257,8 +257,8 @@ TEST_CASE("fit: a mask that does not match X names both shapes") {
   const tg::Tensor X = tg::zeros({4, 6, 3});
   CHECK_THROWS_WITH_AS(
       tg::nn::fit(model, loss, opt, X, tg::zeros({4, 1}), {.verbose = 0, .mask = tg::ones({4, 5})}),
-      doctest::Contains("fit: the mask has shape (4, 5), expected (samples, time) matching X of "
-                        "shape (4, 6, 3)"),
+      doctest::Contains("fit: the mask has shape [4,5], expected (samples, time) matching X of "
+                        "shape [4,6,3]"),
       tg::ShapeError);
   CHECK_THROWS_AS(tg::nn::predict(model, X, 32, tg::ones({3, 6})), tg::ShapeError);
 }

@@ -25,9 +25,11 @@ tg::nn::Sequential model_for(const nlohmann::json& fx, tg::DType dtype) {
   const int64_t in = fx.at("input_size");
   const int64_t units = fx.at("hidden_size");
   const std::string layer = fx.at("layer");
-  if (layer == "LSTM") return tg::nn::Sequential{tg::nn::LSTM(in, units, {}, dtype)};
-  if (layer == "GRU") return tg::nn::Sequential{tg::nn::GRU(in, units, {}, dtype)};
-  return tg::nn::Sequential{tg::nn::SimpleRNN(in, units, {}, dtype)};
+  if (layer == "LSTM")
+    return tg::nn::Sequential{tg::nn::LSTM(in, units, {.return_sequences = true}, dtype)};
+  if (layer == "GRU")
+    return tg::nn::Sequential{tg::nn::GRU(in, units, {.return_sequences = true}, dtype)};
+  return tg::nn::Sequential{tg::nn::SimpleRNN(in, units, {.return_sequences = true}, dtype)};
 }
 
 // (B, T) 1/0 from the lengths of post-padded samples.
