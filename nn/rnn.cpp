@@ -32,6 +32,21 @@ Tensor time_major_mask(const std::vector<double>& mask, int64_t batch, int64_t s
   return from_vector(values, {steps, batch, 1}).to(dtype);
 }
 
+// How many samples a time step is valid for.
+enum class Coverage { all, some, none };
+
+// Per step; every step is Coverage::all without a mask (`mask` empty).
+std::vector<Coverage> step_coverage(const std::vector<double>& mask, int64_t batch, int64_t steps) {
+  std::vector<Coverage> coverage(static_cast<std::size_t>(steps), Coverage::all);
+  if (mask.empty()) return coverage;
+  for (int64_t t = 0; t < steps; ++t) {
+    int64_t valid = 0;
+    for (int64_t b = 0; b < batch; ++b) valid += mask[b * steps + t] != 0 ? 1 : 0;
+    coverage[t] = valid == batch ? Coverage::all : valid == 0 ? Coverage::none : Coverage::some;
+  }
+  return coverage;
+}
+
 // (B, T, T) permutations that reverse each sample's valid steps in place (masked steps keep
 // their positions), applied to (B, T, F) by one batched matmul: differentiable, and no
 // per-sample loop at run time.
@@ -141,6 +156,9 @@ RNNOutput RNN::run(const Tensor& x, const State& initial, const Tensor& mask) {
   // The width is given, not inferred (-1): with batch 0 there is nothing to infer it from.
   inputs = reshape(inputs, {steps, batch, inputs.shape()[1]});
 
+  // Steps where the mask is all ones (or all zeros) need no select (or no step at all): with
+  // padding at one end, most steps are such, which keeps the mask's cost low.
+  const std::vector<Coverage> coverage = step_coverage(mask_values, batch, steps);
   State state = starting_state(batch, initial);
   std::vector<Tensor> outputs;
   outputs.reserve(opts_.return_sequences ? steps : 0);
@@ -148,6 +166,11 @@ RNNOutput RNN::run(const Tensor& x, const State& initial, const Tensor& mask) {
     const int64_t t = opts_.go_backwards && !reverse_in_place ? steps - 1 - i : i;
     if (opts_.tbptt > 0 && i > 0 && i % opts_.tbptt == 0) state = detached(state);
     call.set_step(t);
+    if (coverage[t] == Coverage::none) {  // every sample is masked here: nothing to compute
+      if (opts_.return_sequences)
+        outputs.push_back(opts_.zero_output_for_mask ? zeros_like(state[0]) : state[0]);
+      continue;
+    }
     State next;
     try {
       const Tensor x_t = select(inputs, 0, t);
@@ -156,16 +179,18 @@ RNNOutput RNN::run(const Tensor& x, const State& initial, const Tensor& mask) {
       throw ShapeError(fmt::format("{} at time step {} (input of shape {}): {}", label(), t,
                                    x.shape(), e.what()));
     }
-    if (!masked) {
+    if (coverage[t] == Coverage::all) {
       state = std::move(next);
-      if (opts_.return_sequences) outputs.push_back(state[0]);
-      continue;
+    } else {
+      // Keras: h_t = m_t ? h_new : h_{t-1}, per sample, for every state tensor.
+      const Tensor m_t = select(step_mask, 0, t);
+      for (std::size_t k = 0; k < state.size(); ++k) state[k] = where(m_t, next[k], state[k]);
+      if (opts_.return_sequences && opts_.zero_output_for_mask) {
+        outputs.push_back(next[0] * m_t);
+        continue;
+      }
     }
-    // Keras: h_t = m_t ? h_new : h_{t-1}, per sample, for every state tensor.
-    const Tensor m_t = select(step_mask, 0, t);
-    for (std::size_t k = 0; k < state.size(); ++k) state[k] = where(m_t, next[k], state[k]);
-    if (opts_.return_sequences)
-      outputs.push_back(opts_.zero_output_for_mask ? next[0] * m_t : state[0]);
+    if (opts_.return_sequences) outputs.push_back(state[0]);
   }
   call.set_step(TimeStep::kNoStep);
   if (opts_.stateful) carried_ = detached(state);

@@ -262,3 +262,22 @@ TEST_CASE("fit: a mask that does not match X names both shapes") {
       tg::ShapeError);
   CHECK_THROWS_AS(tg::nn::predict(model, X, 32, tg::ones({3, 6})), tg::ShapeError);
 }
+
+TEST_CASE("masked RNN: steps masked for every sample still repeat the state (or give zeros)") {
+  tg::manual_seed(10);
+  const tg::Tensor x = tg::randn({2, 5, 3});
+  // Lengths 2 and 3 post-padded: steps 3 and 4 are padding for both samples.
+  const tg::Tensor mask = tg::from_vector(std::vector<float>{1, 1, 0, 0, 0, 1, 1, 1, 0, 0}, {2, 5});
+  for (bool zero : {false, true}) {
+    CAPTURE(zero);
+    tg::manual_seed(11);
+    auto layer = make_layer("lstm", {.return_sequences = true, .zero_output_for_mask = zero});
+    const tg::nn::RNNOutput out = layer->run(x, {}, mask);
+    const tg::Tensor alone =
+        layer->run(tg::slice(x, 1, 0, 3).contiguous(), {}, tg::slice(mask, 1, 0, 3).contiguous())
+            .output;
+    CHECK(max_abs_diff(tg::slice(out.output, 1, 0, 3), alone) == 0.0);
+    const tg::Tensor last = tg::select(out.output, 1, 4);
+    CHECK(max_abs_diff(last, zero ? tg::zeros_like(last) : out.state[0]) == 0.0);
+  }
+}
