@@ -1,6 +1,7 @@
 // Batching, splitting, CSV columns, windows and scaling; see data.hpp.
 #include <tapegrad/nn/data.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -102,14 +103,86 @@ std::pair<Tensor, Tensor> Batches::batch(int64_t i) const {
   if (i < 0 || i >= size()) {
     throw_error<ValueError>("batches: batch {} out of range (there are {})", i, size());
   }
+  const auto batch_rows = rows(i);
+  return {take(X_, batch_rows), take(y_, batch_rows)};
+}
+
+std::vector<int64_t> Batches::rows(int64_t i) const {
   const int64_t start = i * opts_.batch_size;
   const int64_t stop = std::min(start + opts_.batch_size, static_cast<int64_t>(order_.size()));
-  const auto rows = range_of(order_, start, stop);
-  return {take(X_, rows), take(y_, rows)};
+  return range_of(order_, start, stop);
 }
 
 Batches batches(const Tensor& X, const Tensor& y, BatchOptions opts) {
   return Batches(X, y, opts);
+}
+
+namespace {
+
+bool pre_or_post(const char* option, const std::string& value) {
+  if (value != "pre" && value != "post") {
+    throw_error<ValueError>("pad_sequences: {} must be \"pre\" or \"post\", got \"{}\"", option,
+                            value);
+  }
+  return value == "pre";
+}
+
+// The feature shape shared by all sequences ({} for (T_i) sequences, {F} for (T_i, F)).
+Shape common_features(const std::vector<Tensor>& sequences) {
+  if (sequences.empty()) throw ValueError("pad_sequences: no sequences given");
+  const Tensor& first = sequences[0];
+  for (std::size_t i = 0; i < sequences.size(); ++i) {
+    const Tensor& s = sequences[i];
+    check_defined("pad_sequences", s);
+    if (s.dim() < 1 || s.dim() > 2) {
+      throw_error<ShapeError>(
+          "pad_sequences: sequence {} has shape {}, expected (time) or (time, features)", i,
+          s.shape());
+    }
+    if (s.dim() != first.dim() || (s.dim() == 2 && s.shape()[1] != first.shape()[1]) ||
+        s.dtype() != first.dtype()) {
+      throw_error<ShapeError>(
+          "pad_sequences: sequence {} has shape {} ({}), sequence 0 has shape {} ({}); all "
+          "need the same features and dtype",
+          i, s.shape(), dtype_name(s.dtype()), first.shape(), dtype_name(first.dtype()));
+    }
+  }
+  return first.dim() == 2 ? Shape{first.shape()[1]} : Shape{};
+}
+
+}  // namespace
+
+PaddedSequences pad_sequences(const std::vector<Tensor>& sequences, const PadOptions& opts) {
+  const Shape features = common_features(sequences);
+  const bool pad_pre = pre_or_post("padding", opts.padding);
+  const bool truncate_pre = pre_or_post("truncating", opts.truncating);
+  if (opts.maxlen < 0)
+    throw_error<ValueError>("pad_sequences: maxlen must be >= 0, got {}", opts.maxlen);
+  int64_t maxlen = opts.maxlen;
+  if (maxlen == 0) {
+    for (const Tensor& s : sequences) maxlen = std::max(maxlen, s.shape()[0]);
+  }
+  const auto batch = static_cast<int64_t>(sequences.size());
+  const DType dtype = sequences[0].dtype();
+  const int64_t width = features.empty() ? 1 : features[0];
+  std::vector<double> values(static_cast<std::size_t>(batch * maxlen * width), opts.value);
+  std::vector<double> mask(static_cast<std::size_t>(batch * maxlen), 0.0);
+  std::vector<int64_t> lengths;
+  for (int64_t b = 0; b < batch; ++b) {
+    const Tensor& s = sequences[static_cast<std::size_t>(b)];
+    const int64_t length = std::min(s.shape()[0], maxlen);
+    const int64_t skipped = truncate_pre ? s.shape()[0] - length : 0;  // steps cut off
+    const int64_t at = pad_pre ? maxlen - length : 0;                  // first valid position
+    const std::vector<double> data = s.contiguous().to(f64).to_vector<double>();
+    std::copy_n(data.begin() + skipped * width, length * width,
+                values.begin() + (b * maxlen + at) * width);
+    std::fill_n(mask.begin() + b * maxlen + at, length, 1.0);
+    lengths.push_back(length);
+  }
+  Shape shape{batch, maxlen};
+  if (!features.empty()) shape.push_back(width);
+  return {from_vector(values, shape).to(dtype), from_vector(mask, {batch, maxlen}).to(dtype),
+          std::move(lengths)};
 }
 
 Split split_last(const Tensor& X, const Tensor& y, double fraction) {

@@ -70,6 +70,8 @@ class Batches {
   int64_t size() const;
   // Batch i (0 <= i < size()).
   std::pair<Tensor, Tensor> batch(int64_t i) const;
+  // The sample indices of batch i, to take the same rows of another tensor (a mask).
+  std::vector<int64_t> rows(int64_t i) const;
   // The sample order of this pass (the permutation when shuffling).
   const std::vector<int64_t>& order() const { return order_; }
 
@@ -111,6 +113,28 @@ std::pair<Tensor, Tensor> windows(const Tensor& series, int64_t length, int64_t 
 // the fitted data (a series; use one Scaler per feature otherwise). A constant series maps
 // to lo, as scikit-learn's MinMaxScaler does. transform and inverse_transform are ops, so
 // they also work on tensors on the tape.
+// Keras's pad_sequences: a list of sequences of different lengths, each (T_i) or (T_i, F),
+// made one batch (B, maxlen) or (B, maxlen, F) of their dtype, with the mask (B, maxlen)
+// (1 at the valid steps, 0 at the padding) that RNN::run and fit take, and the lengths
+// after truncation. maxlen 0 means the longest sequence. Sequences longer than maxlen lose
+// their first steps (truncating "pre", Keras's default) or their last ("post"); shorter ones
+// are filled with `value` before them (padding "pre", Keras's default) or after ("post",
+// what PyTorch's pack_padded_sequence expects). All sequences must share dtype and features.
+struct PadOptions {
+  int64_t maxlen = 0;  // 0: the longest sequence
+  std::string padding = "pre";
+  std::string truncating = "pre";
+  double value = 0.0;
+};
+
+struct PaddedSequences {
+  Tensor values;                 // (B, maxlen) or (B, maxlen, F)
+  Tensor mask;                   // (B, maxlen), nonzero at valid steps
+  std::vector<int64_t> lengths;  // valid steps per sample
+};
+
+PaddedSequences pad_sequences(const std::vector<Tensor>& sequences, const PadOptions& opts = {});
+
 class Scaler {
  public:
   explicit Scaler(double lo = 0.0, double hi = 1.0);

@@ -91,23 +91,43 @@ void check_fit_options(const FitOptions& opts) {
   }
 }
 
-// Training and validation samples, split as Keras does.
+// A mask must cover X's samples and steps; the RNN checks it again against each batch.
+void check_mask_samples(const char* who, const Tensor& X, const Tensor& mask) {
+  if (!mask.defined()) return;
+  if (mask.dim() != 2 || X.dim() < 2 || mask.shape()[0] != X.shape()[0] ||
+      mask.shape()[1] != X.shape()[1]) {
+    throw_error<ShapeError>(
+        "{}: the mask has shape {}, expected (samples, time) matching X of shape {}", who,
+        mask.shape(), X.shape());
+  }
+}
+
+// Training and validation samples, split as Keras does, with their masks.
 struct FitData {
-  Tensor X, y;
+  Tensor X, y, mask;
   std::optional<std::pair<Tensor, Tensor>> validation;
+  Tensor validation_mask;
 };
 
 FitData fit_data(const Tensor& X, const Tensor& y, const FitOptions& opts) {
+  check_mask_samples("fit", X, opts.mask);
   if (opts.validation_data) {
     // Checked now rather than after the first epoch of training.
     const auto& [Xv, yv] = *opts.validation_data;
     check_samples("fit: validation_data", Xv);
     (void)data::Batches(Xv, yv, {.batch_size = 1});
-    return {X, y, opts.validation_data};
+    check_mask_samples("fit: validation_data", Xv, opts.validation_mask);
+    return {X, y, opts.mask, opts.validation_data, opts.validation_mask};
   }
-  if (opts.validation_split == 0) return {X, y, std::nullopt};
+  if (opts.validation_split == 0) return {X, y, opts.mask, std::nullopt, {}};
   data::Split s = data::split_last(X, y, opts.validation_split);
-  return {s.X_train, s.y_train, std::pair{s.X_test, s.y_test}};
+  const int64_t n_train = s.X_train.shape()[0];
+  Tensor train_mask, test_mask;
+  if (opts.mask.defined()) {
+    train_mask = kernel::slice(opts.mask, 0, 0, n_train).contiguous();
+    test_mask = kernel::slice(opts.mask, 0, n_train, X.shape()[0]).contiguous();
+  }
+  return {s.X_train, s.y_train, train_mask, std::pair{s.X_test, s.y_test}, test_mask};
 }
 
 CallbackList callbacks_for(const FitOptions& opts) {
@@ -127,12 +147,14 @@ bool stop_requested(const CallbackList& callbacks) {
 
 // One pass over the batches; returns the epoch loss.
 double train_epoch(Module& model, const Loss& loss, optim::Optimizer& opt,
-                   const data::Batches& batches, const CallbackList& callbacks) {
+                   const data::Batches& batches, const Tensor& mask,
+                   const CallbackList& callbacks) {
   WeightedMean epoch_loss;
-  int64_t index = 0;
-  for (auto [xb, yb] : batches) {
+  for (int64_t index = 0; index < batches.size(); ++index) {
+    const auto [xb, yb] = batches.batch(index);
+    const Tensor mb = mask.defined() ? data::take(mask, batches.rows(index)) : Tensor{};
     opt.zero_grad();
-    const Tensor l = batch_loss(loss, model(xb), yb, "fit");
+    const Tensor l = batch_loss(loss, model(xb, mb), yb, "fit");
     l.backward();
     opt.step();
     const double value = l.item();
@@ -141,7 +163,6 @@ double train_epoch(Module& model, const Loss& loss, optim::Optimizer& opt,
     const Logs logs{
         {"loss", epoch_loss.mean()}, {"batch_loss", value}, {"size", static_cast<double>(size)}};
     for (const auto& cb : callbacks) cb->on_batch_end(index, logs);
-    ++index;
     if (stop_requested(callbacks)) break;
   }
   return epoch_loss.mean();
@@ -172,10 +193,10 @@ History fit(Module& model, const Loss& loss, optim::Optimizer& opt, const Tensor
     for (const auto& cb : callbacks) cb->on_epoch_begin(epoch, {});
     const double lr = opt.lr();  // after on_epoch_begin, where schedulers set it
     const data::Batches batches(d.X, d.y, batching);
-    logs = {{"loss", train_epoch(model, loss, opt, batches, callbacks)}, {"lr", lr}};
+    logs = {{"loss", train_epoch(model, loss, opt, batches, d.mask, callbacks)}, {"lr", lr}};
     if (d.validation) {
       const auto& [Xv, yv] = *d.validation;
-      logs["val_loss"] = evaluate(model, loss, Xv, yv, batching.batch_size);
+      logs["val_loss"] = evaluate(model, loss, Xv, yv, batching.batch_size, d.validation_mask);
     }
     h.record(logs);
     for (const auto& cb : callbacks) cb->on_epoch_end(epoch, logs);
@@ -185,28 +206,35 @@ History fit(Module& model, const Loss& loss, optim::Optimizer& opt, const Tensor
 }
 
 double evaluate(Module& model, const Loss& loss, const Tensor& X, const Tensor& y,
-                int64_t batch_size) {
+                int64_t batch_size, const Tensor& mask) {
   check_samples("evaluate", X);
   check_batch_size("evaluate", batch_size);
+  check_mask_samples("evaluate", X, mask);
   const NoGradGuard no_grad;
   const ModeGuard inference(model, false);
   WeightedMean total;
-  for (auto [xb, yb] : data::batches(X, y, {.batch_size = batch_size})) {
-    total.add(batch_loss(loss, model(xb), yb, "evaluate").item(), xb.shape()[0]);
+  const data::Batches batches(X, y, {.batch_size = batch_size});
+  for (int64_t i = 0; i < batches.size(); ++i) {
+    const auto [xb, yb] = batches.batch(i);
+    const Tensor mb = mask.defined() ? data::take(mask, batches.rows(i)) : Tensor{};
+    total.add(batch_loss(loss, model(xb, mb), yb, "evaluate").item(), xb.shape()[0]);
   }
   return total.mean();
 }
 
-Tensor predict(Module& model, const Tensor& X, int64_t batch_size) {
+Tensor predict(Module& model, const Tensor& X, int64_t batch_size, const Tensor& mask) {
   check_samples("predict", X);
   check_batch_size("predict", batch_size);
+  check_mask_samples("predict", X, mask);
   const NoGradGuard no_grad;
   const ModeGuard inference(model, false);
   std::vector<Tensor> outputs;
   const int64_t n = X.shape()[0];
   for (int64_t start = 0; start < n; start += batch_size) {
     // A slice of axis 0 of contiguous data is itself contiguous: no copy needed.
-    outputs.push_back(model(kernel::slice(X, 0, start, std::min(start + batch_size, n))));
+    const int64_t stop = std::min(start + batch_size, n);
+    const Tensor mb = mask.defined() ? kernel::slice(mask, 0, start, stop).contiguous() : Tensor{};
+    outputs.push_back(model(kernel::slice(X, 0, start, stop), mb));
   }
   return outputs.size() == 1 ? outputs[0].contiguous() : kernel::concat(outputs, 0);
 }

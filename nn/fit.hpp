@@ -19,6 +19,13 @@
 // bar ("Epoch 51/100") and learning-rate schedules see those absolute numbers; History holds
 // only the epochs this call ran.
 //
+// Variable-length sequences: opts.mask (N, T), nonzero at valid steps (tg::data::pad_sequences
+// gives one), is sliced per batch like X and reaches the model as model(xb, mask_b): a
+// Sequential hands it to its recurrent layers (Module::forward_masked). validation_split
+// splits it with X; with validation_data give validation_mask. evaluate and predict take one
+// too. The mask makes each sample's state and outputs ignore its padding; a loss over
+// per-step targets still counts the padded steps.
+//
 // evaluate and predict run under NoGradGuard with the model in eval mode (restored to its
 // previous mode afterwards, even on error): they record nothing on the tape, so they can be
 // called any number of times without growing memory.
@@ -51,17 +58,20 @@ struct FitOptions {
   std::optional<std::pair<Tensor, Tensor>> validation_data = {};  // takes precedence over split
   CallbackList callbacks = {};
   std::ostream* out = &std::cout;  // where progress goes (nullptr: nowhere)
+  Tensor mask = {};                // (N, T) valid time steps of X; undefined: none
+  Tensor validation_mask = {};     // the same for validation_data
 };
 
 History fit(Module& model, const Loss& loss, optim::Optimizer& opt, const Tensor& X,
             const Tensor& y, const FitOptions& opts = {});
 
 // The loss over all samples: the mean of batch losses weighted by batch size.
+// `mask` (N, T): the valid time steps of X, as in FitOptions::mask.
 double evaluate(Module& model, const Loss& loss, const Tensor& X, const Tensor& y,
-                int64_t batch_size = 32);
+                int64_t batch_size = 32, const Tensor& mask = {});
 
 // The model's outputs for X, computed batch by batch and joined along axis 0.
-Tensor predict(Module& model, const Tensor& X, int64_t batch_size = 32);
+Tensor predict(Module& model, const Tensor& X, int64_t batch_size = 32, const Tensor& mask = {});
 
 // The progress display of fit (Keras's ProgbarLogger), added by fit when opts.verbose > 0:
 //   verbose 1:  "Epoch 3/100" on its own line, then a bar redrawn with '\r' after each batch

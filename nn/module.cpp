@@ -13,6 +13,15 @@ Tensor Module::operator()(const Tensor& x) {
   return forward(x);
 }
 
+Tensor Module::forward_masked(const Tensor& x, const Tensor& /*mask*/) {
+  return forward(x);
+}
+
+Tensor Module::operator()(const Tensor& x, const Tensor& mask) {
+  NameScope scope(label());
+  return mask.defined() ? forward_masked(x, mask) : forward(x);
+}
+
 std::string Module::label() const {
   return key_.empty() ? type_name() : key_ + ":" + type_name();
 }

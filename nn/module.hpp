@@ -43,6 +43,11 @@ class Module {
   // The computation; called through operator(), which adds the name scope.
   virtual Tensor forward(const Tensor& x);
   Tensor operator()(const Tensor& x);
+  // The computation given a mask (B, T) of valid time steps (nonzero = valid). Recurrent
+  // layers skip the masked steps and Sequential hands the mask on; by default the mask is
+  // ignored (a layer that works on each step alone, such as Dense, needs none).
+  virtual Tensor forward_masked(const Tensor& x, const Tensor& mask);
+  Tensor operator()(const Tensor& x, const Tensor& mask);
 
   // The kind of module ("Dense", "SimpleRNN"), for scopes and messages.
   virtual std::string type_name() const { return "Module"; }

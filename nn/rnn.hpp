@@ -11,6 +11,16 @@
 // the sequence from the end (outputs in processing order); stateful keeps the final state
 // (detached) as the next call's initial state until reset_states(); tbptt = k detaches the
 // state every k steps (truncated BPTT); return_state keeps the final state in last_state().
+//
+// Variable-length sequences: run(x, initial, mask) with a mask (B, T), nonzero = valid step,
+// follows Keras's masking. At a masked step the new state is discarded, h_t = m_t ? h_new :
+// h_{t-1} (one vectorized select per state tensor, no per-sample loop), so each sample's
+// final state is the one after its last valid step. The sequence output at a masked step is
+// the carried state (the last valid output repeated), or zeros with zero_output_for_mask.
+// With go_backwards each sample's valid steps are reversed in place (padding stays where it
+// is, as PyTorch's packed sequences do): with post-padding sample b reads x[L_b-1] .. x[0]
+// and its outputs, in processing order, fill positions 0 .. L_b-1. Sequential passes a mask
+// to its layers (Module::forward_masked) and fit/evaluate/predict take one in their options.
 #pragma once
 
 #include <memory>
@@ -26,6 +36,8 @@ struct RNNOptions {
   bool go_backwards = false;
   bool stateful = false;
   int64_t tbptt = 0;  // 0: full BPTT
+  // With a mask: the sequence output at masked steps is zero instead of the carried state.
+  bool zero_output_for_mask = false;
 };
 
 struct RNNOutput {
@@ -38,8 +50,11 @@ class RNN : public Module {
   RNN(std::shared_ptr<Cell> cell, RNNOptions opts = {});
 
   Tensor forward(const Tensor& x) override;
-  // The output and the final state; `initial` overrides the cell's initial state.
-  RNNOutput run(const Tensor& x, const State& initial = {});
+  // The output and the final state; `initial` overrides the cell's initial state ({}: the
+  // cell's); `mask` (B, T), nonzero = valid, any float dtype, skips the masked steps.
+  RNNOutput run(const Tensor& x, const State& initial = {}, const Tensor& mask = {});
+  // forward with a mask: run(x, {}, mask).output.
+  Tensor forward_masked(const Tensor& x, const Tensor& mask) override;
   // The final state of the last call (kept when return_state or stateful is set).
   const State& last_state() const { return last_state_; }
   void reset_states() { carried_.clear(); }
@@ -53,6 +68,7 @@ class RNN : public Module {
  private:
   State starting_state(int64_t batch, const State& initial) const;
   void check_input(const Tensor& x) const;
+  void check_mask(const Tensor& x, const Tensor& mask) const;
 
   std::shared_ptr<Cell> cell_;
   RNNOptions opts_;

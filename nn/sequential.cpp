@@ -12,4 +12,13 @@ Tensor Sequential::forward(const Tensor& x) {
   return h;
 }
 
+Tensor Sequential::forward_masked(const Tensor& x, const Tensor& mask) {
+  Tensor h = x;
+  for (const auto& [name, child] : children()) {
+    const bool has_time_axis = h.dim() >= 3 && h.shape()[1] == mask.shape()[1];
+    h = has_time_axis ? (*child)(h, mask) : (*child)(h);
+  }
+  return h;
+}
+
 }  // namespace tapegrad::nn

@@ -36,6 +36,9 @@ class Sequential : public Module {
   }
 
   Tensor forward(const Tensor& x) override;
+  // The mask goes to each layer while the input keeps its time axis (B, T, ...); a recurrent
+  // layer without return_sequences consumes it, and the layers after it get none.
+  Tensor forward_masked(const Tensor& x, const Tensor& mask) override;
   std::string type_name() const override { return "Sequential"; }
   // Empty: the layers are the children, each with its own config.
   std::optional<ModuleConfig> config() const override { return ModuleConfig{}; }
