@@ -77,6 +77,14 @@ void regularize_with_dropout() {
   std::cout << reg(tg::rand({4, 10, 1})) << '\n';
 }
 
+void mask_padded_sequences() {
+  tg::data::PaddedSequences batch = tg::data::pad_sequences(
+      {tg::rand({7, 1}), tg::rand({3, 1}), tg::rand({5, 1})}, {.padding = "post"});
+  tg::nn::LSTM lstm(1, 16, {.return_sequences = true});
+  tg::Tensor out = lstm.run(batch.values, {}, batch.mask).output;  // (3, 7, 16)
+  std::cout << out.shape() << '\n';
+}
+
 void choose_the_hidden_size(const tg::Tensor& X, const tg::Tensor& y) {
   std::vector<tg::nn::Candidate> grid;
   for (int64_t u : {4, 8, 16, 32}) {
@@ -100,4 +108,5 @@ int main() {
   (void)&run_a_layer_both_ways;
   (void)&choose_the_hidden_size;
   (void)&regularize_with_dropout;
+  (void)&mask_padded_sequences;
 }
