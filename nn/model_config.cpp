@@ -15,6 +15,7 @@
 #include <tapegrad/nn/bidirectional.hpp>
 #include <tapegrad/nn/cells.hpp>
 #include <tapegrad/nn/dense.hpp>
+#include <tapegrad/nn/dropout.hpp>
 #include <tapegrad/nn/rnn.hpp>
 #include <tapegrad/nn/sequential.hpp>
 #include <tapegrad/nn/serialize.hpp>
@@ -42,7 +43,8 @@ ModuleConfig rnn_options_config(const RNNOptions& o) {
           {"return_state", o.return_state},
           {"go_backwards", o.go_backwards},
           {"stateful", o.stateful},
-          {"tbptt", o.tbptt}};
+          {"tbptt", o.tbptt},
+          {"zero_output_for_mask", o.zero_output_for_mask}};
 }
 
 // in_features, units and dtype of a built-in cell, from its parameters: they stay right
@@ -51,6 +53,14 @@ ModuleConfig cell_sizes(const GatedCell& cell) {
   return {{"in_features", cell.kernel.shape()[0]},
           {"units", cell.units()},
           {"dtype", std::string(dtype_name(cell.kernel.dtype()))}};
+}
+
+// A built-in cell on its own: its sizes and its dropout rates.
+ModuleConfig cell_config(const GatedCell& cell) {
+  ModuleConfig c = cell_sizes(cell);
+  c.emplace("dropout", cell.dropout());
+  c.emplace("recurrent_dropout", cell.recurrent_dropout());
+  return c;
 }
 
 // A built-in recurrent layer: its cell's sizes and the RNN options.
@@ -87,20 +97,24 @@ std::optional<ModuleConfig> Bidirectional::config() const {
   return ModuleConfig{{"merge", to_string(opts_.merge)}};
 }
 
+std::optional<ModuleConfig> Dropout::config() const {
+  return ModuleConfig{{"rate", rate()}};
+}
+
 std::optional<ModuleConfig> SimpleRNNCell::config() const {
-  ModuleConfig c = cell_sizes(*this);
+  ModuleConfig c = cell_config(*this);
   c.emplace("activation", to_string(activation_));
   return c;
 }
 
 std::optional<ModuleConfig> LSTMCell::config() const {
-  ModuleConfig c = cell_sizes(*this);
+  ModuleConfig c = cell_config(*this);
   c.emplace("unit_forget_bias", unit_forget_bias_);
   return c;
 }
 
 std::optional<ModuleConfig> GRUCell::config() const {
-  return cell_sizes(*this);
+  return cell_config(*this);
 }
 
 namespace {
@@ -283,6 +297,16 @@ class Node {
     return v->get<int64_t>();
   }
 
+  // A rate in [0, 1) (dropout), 0 when absent.
+  double rate(const char* key) const {
+    const json* v = find(key);
+    if (!v) return 0;
+    if (!v->is_number() || !(v->get<double>() >= 0 && v->get<double>() < 1)) {
+      fail(fmt::format("config '{}' must be a number in [0, 1), got {}", key, v->dump()));
+    }
+    return v->get<double>();
+  }
+
   DType dtype() const {
     const json* v = find("dtype");
     if (!v) return f32;
@@ -318,7 +342,8 @@ class Node {
             .return_state = flag("return_state", false),
             .go_backwards = flag("go_backwards", false),
             .stateful = flag("stateful", false),
-            .tbptt = count("tbptt")};
+            .tbptt = count("tbptt"),
+            .zero_output_for_mask = flag("zero_output_for_mask", false)};
   }
 
  private:
@@ -462,7 +487,9 @@ class Builder {
            return std::make_shared<SimpleRNNCell>(
                a.in, a.units,
                SimpleRNNCellOptions{.activation = n.activation(Activation::tanh),
-                                    .dtype = a.dtype});
+                                    .dtype = a.dtype,
+                                    .dropout = n.rate("dropout"),
+                                    .recurrent_dropout = n.rate("recurrent_dropout")});
          }},
         {"LSTMCell",
          [](Builder& b, const Node& n, int) -> std::shared_ptr<Module> {
@@ -470,12 +497,22 @@ class Builder {
            return std::make_shared<LSTMCell>(
                a.in, a.units,
                LSTMCellOptions{.unit_forget_bias = n.flag("unit_forget_bias", true),
-                               .dtype = a.dtype});
+                               .dtype = a.dtype,
+                               .dropout = n.rate("dropout"),
+                               .recurrent_dropout = n.rate("recurrent_dropout")});
          }},
         {"GRUCell",
          [](Builder& b, const Node& n, int) -> std::shared_ptr<Module> {
            const CellArgs a = b.cell_args(n, 3, 2);
-           return std::make_shared<GRUCell>(a.in, a.units, GRUCellOptions{.dtype = a.dtype});
+           return std::make_shared<GRUCell>(
+               a.in, a.units,
+               GRUCellOptions{.dtype = a.dtype,
+                              .dropout = n.rate("dropout"),
+                              .recurrent_dropout = n.rate("recurrent_dropout")});
+         }},
+        {"Dropout",
+         [](Builder&, const Node& n, int) -> std::shared_ptr<Module> {
+           return std::make_shared<Dropout>(n.rate("rate"));
          }},
     };
     return table;

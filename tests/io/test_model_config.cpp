@@ -46,6 +46,8 @@ void check_round_trip(nn::Module& model, int64_t in_features) {
     CHECK(tg::kernel::max(tg::abs(a[i].second - b[i].second), {}, false).item() == 0);
   }
   tg::NoGradGuard no_grad;
+  model.eval();  // deterministic outputs: dropout, where configured, is off
+  copy->eval();
   const tg::Tensor x = input_for(model, in_features);
   CHECK(tg::kernel::max(tg::abs(model(x) - (*copy)(x)), {}, false).item() == 0);
 }
@@ -100,6 +102,20 @@ TEST_CASE("load_model rebuilds each built-in layer kind with its options") {
     nn::RNN c(std::make_shared<nn::GRUCell>(2, 3, nn::GRUCellOptions{.dtype = tg::f64}));
     check_round_trip(c, 2);
   }
+  SUBCASE("dropout rates, Dropout layers and zero_output_for_mask") {
+    nn::Sequential s{
+        nn::RNN(std::make_shared<nn::LSTMCell>(
+                    2, 3, nn::LSTMCellOptions{.dropout = 0.25, .recurrent_dropout = 0.5}),
+                {.return_sequences = true, .zero_output_for_mask = true}),
+        nn::Dropout(0.3),
+        nn::RNN(std::make_shared<nn::GRUCell>(3, 2, nn::GRUCellOptions{.recurrent_dropout = 0.1})),
+        nn::Dense(2, 1)};
+    check_round_trip(s, 2);
+    const std::string json = nn::model_config_json(s);
+    CHECK(json.find("\"recurrent_dropout\":0.5") != std::string::npos);
+    CHECK(json.find("\"rate\":0.3") != std::string::npos);
+    CHECK(json.find("\"zero_output_for_mask\":true") != std::string::npos);
+  }
   SUBCASE("Sequential of mixed layers, converted to f64 after construction") {
     nn::Sequential s{nn::GRU(2, 4, {.return_sequences = true}), nn::LSTM(4, 3),
                      nn::Dense(3, 2, {.activation = nn::Activation::sigmoid})};
@@ -129,10 +145,12 @@ TEST_CASE("the reference model's file: summary, input features, version and the 
   CHECK(first == nlohmann::json::parse(R"({
     "name": "0", "class_name": "SimpleRNN",
     "config": {"in_features": 1, "units": 64, "dtype": "f32", "return_sequences": true,
-               "return_state": false, "go_backwards": false, "stateful": false, "tbptt": 0},
+               "return_state": false, "go_backwards": false, "stateful": false, "tbptt": 0,
+               "zero_output_for_mask": false},
     "children": [{"name": "cell", "class_name": "SimpleRNNCell",
                   "config": {"in_features": 1, "units": 64, "dtype": "f32",
-                             "activation": "tanh"}}]})"));
+                             "activation": "tanh", "dropout": 0.0,
+                             "recurrent_dropout": 0.0}}]})"));
   CHECK(doc["model"]["children"][2]["config"] == nlohmann::json::parse(R"(
     {"in_features": 32, "units": 1, "activation": "linear", "use_bias": true, "dtype": "f32"})"));
 
