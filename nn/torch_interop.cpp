@@ -47,22 +47,6 @@ struct TorchLayer {
   }
 };
 
-const char* name_of(Activation a) {
-  switch (a) {
-    case Activation::linear:
-      return "linear";
-    case Activation::tanh:
-      return "tanh";
-    case Activation::sigmoid:
-      return "sigmoid";
-    case Activation::relu:
-      return "relu";
-    case Activation::softmax:
-      return "softmax";
-  }
-  return "unknown";
-}
-
 // The torch.nn.RNN/LSTM/GRU that computes `layer`'s cell with the same weights. The cell's
 // exact type is asked for: a subclass of a built-in cell may compute something else.
 TorchKind recurrent_kind(const char* who, const TorchLayer& layer, const RNN& rnn) {
@@ -75,7 +59,7 @@ TorchKind recurrent_kind(const char* who, const TorchLayer& layer, const RNN& rn
     if (a == Activation::relu) return TorchKind::rnn_relu;
     throw_error<ValueError>(
         "{}: {} uses activation {}, but torch.nn.RNN's nonlinearity is 'tanh' or 'relu' only", who,
-        layer.describe(), name_of(a));
+        layer.describe(), to_string(a));
   }
   throw_error<ValueError>(
       "{}: {} runs a cell of type {} (parameters '{}cell.*'), which no torch.nn recurrent layer "
