@@ -61,9 +61,32 @@ void check_batch_size(const char* who, int64_t batch_size) {
     throw_error<ValueError>("{}: batch_size must be >= 1, got {}", who, batch_size);
 }
 
+// Whether the targets are per step of the mask's sequences, so that the mask reaches the
+// loss: (N, T, ...) of rank >= 3 (see fit.hpp for why (N, T) is not).
+bool per_step_targets(const Tensor& y, const Tensor& mask) {
+  return mask.defined() && y.dim() >= 3 && y.shape()[1] == mask.shape()[1];
+}
+
+// The rows of an optional per-sample tensor (mask, sample weight) for batch `index`.
+Tensor batch_rows(const Tensor& t, const data::Batches& batches, int64_t index) {
+  return t.defined() ? data::take(t, batches.rows(index)) : Tensor{};
+}
+
+// One batch's targets, weights and mask; the loss sees the mask only for per-step targets.
+struct Batch {
+  Tensor x, y, mask, weight;
+  Tensor loss_mask() const { return per_step_targets(y, mask) ? mask : Tensor{}; }
+};
+
+Batch batch_of(const data::Batches& batches, int64_t index, const Tensor& mask,
+               const Tensor& weight) {
+  auto [xb, yb] = batches.batch(index);
+  return {xb, yb, batch_rows(mask, batches, index), batch_rows(weight, batches, index)};
+}
+
 // The loss of one batch; fit and evaluate need one number per batch.
-Tensor batch_loss(const Loss& loss, const Tensor& pred, const Tensor& target, const char* who) {
-  Tensor l = loss(pred, target);
+Tensor batch_loss(Module& model, const Loss& loss, const Batch& b, const char* who) {
+  Tensor l = loss(model(b.x, b.mask), b.y, b.weight, b.loss_mask());
   if (l.numel() != 1) {
     throw_error<ValueError>(
         "{}: loss {} returned shape {}, not a scalar (use Reduction::mean "
@@ -102,32 +125,64 @@ void check_mask_samples(const char* who, const Tensor& X, const Tensor& mask) {
   }
 }
 
-// Training and validation samples, split as Keras does, with their masks.
+// Sample weights start with one weight per sample of X; the loss checks the other axes.
+void check_weight_samples(const char* who, const Tensor& X, const Tensor& weight) {
+  if (!weight.defined()) return;
+  if (weight.dim() < 1 || weight.shape()[0] != X.shape()[0]) {
+    throw_error<ShapeError>(
+        "{}: sample_weight has shape {}, expected (samples) or (samples, time, ...) with "
+        "samples = {} as in X of shape {}",
+        who, weight.shape(), X.shape()[0], X.shape());
+  }
+}
+
+// Training and validation samples, split as Keras does, with their masks and weights.
 struct FitData {
-  Tensor X, y, mask;
+  Tensor X, y, mask, weight;
   std::optional<std::pair<Tensor, Tensor>> validation;
-  Tensor validation_mask;
+  Tensor validation_mask, validation_weight;
 };
+
+// The first n_train rows of an optional per-sample tensor, and the rest.
+std::pair<Tensor, Tensor> split_rows(const Tensor& t, int64_t n_train) {
+  if (!t.defined()) return {};
+  const int64_t n = t.shape()[0];
+  return {kernel::slice(t, 0, 0, n_train).contiguous(),
+          kernel::slice(t, 0, n_train, n).contiguous()};
+}
 
 FitData fit_data(const Tensor& X, const Tensor& y, const FitOptions& opts) {
   check_mask_samples("fit", X, opts.mask);
+  check_weight_samples("fit", X, opts.sample_weight);
+  if (opts.validation_sample_weight.defined() && !opts.validation_data) {
+    throw_error<ValueError>(
+        "fit: validation_sample_weight of shape {} is given without validation_data (with "
+        "validation_split, sample_weight is split with X)",
+        opts.validation_sample_weight.shape());
+  }
   if (opts.validation_data) {
     // Checked now rather than after the first epoch of training.
     const auto& [Xv, yv] = *opts.validation_data;
     check_samples("fit: validation_data", Xv);
     (void)data::Batches(Xv, yv, {.batch_size = 1});
     check_mask_samples("fit: validation_data", Xv, opts.validation_mask);
-    return {X, y, opts.mask, opts.validation_data, opts.validation_mask};
+    check_weight_samples("fit: validation_data", Xv, opts.validation_sample_weight);
+    return {X,
+            y,
+            opts.mask,
+            opts.sample_weight,
+            opts.validation_data,
+            opts.validation_mask,
+            opts.validation_sample_weight};
   }
-  if (opts.validation_split == 0) return {X, y, opts.mask, std::nullopt, {}};
+  if (opts.validation_split == 0)
+    return {X, y, opts.mask, opts.sample_weight, std::nullopt, {}, {}};
   data::Split s = data::split_last(X, y, opts.validation_split);
   const int64_t n_train = s.X_train.shape()[0];
-  Tensor train_mask, test_mask;
-  if (opts.mask.defined()) {
-    train_mask = kernel::slice(opts.mask, 0, 0, n_train).contiguous();
-    test_mask = kernel::slice(opts.mask, 0, n_train, X.shape()[0]).contiguous();
-  }
-  return {s.X_train, s.y_train, train_mask, std::pair{s.X_test, s.y_test}, test_mask};
+  auto [train_mask, test_mask] = split_rows(opts.mask, n_train);
+  auto [train_weight, test_weight] = split_rows(opts.sample_weight, n_train);
+  return {s.X_train, s.y_train,  train_mask, train_weight, std::pair{s.X_test, s.y_test},
+          test_mask, test_weight};
 }
 
 CallbackList callbacks_for(const FitOptions& opts) {
@@ -147,18 +202,16 @@ bool stop_requested(const CallbackList& callbacks) {
 
 // One pass over the batches; returns the epoch loss.
 double train_epoch(Module& model, const Loss& loss, optim::Optimizer& opt,
-                   const data::Batches& batches, const Tensor& mask,
-                   const CallbackList& callbacks) {
+                   const data::Batches& batches, const FitData& d, const CallbackList& callbacks) {
   WeightedMean epoch_loss;
   for (int64_t index = 0; index < batches.size(); ++index) {
-    const auto [xb, yb] = batches.batch(index);
-    const Tensor mb = mask.defined() ? data::take(mask, batches.rows(index)) : Tensor{};
+    const Batch b = batch_of(batches, index, d.mask, d.weight);
     opt.zero_grad();
-    const Tensor l = batch_loss(loss, model(xb, mb), yb, "fit");
+    const Tensor l = batch_loss(model, loss, b, "fit");
     l.backward();
     opt.step();
     const double value = l.item();
-    const int64_t size = xb.shape()[0];
+    const int64_t size = b.x.shape()[0];
     epoch_loss.add(value, size);
     const Logs logs{
         {"loss", epoch_loss.mean()}, {"batch_loss", value}, {"size", static_cast<double>(size)}};
@@ -193,10 +246,11 @@ History fit(Module& model, const Loss& loss, optim::Optimizer& opt, const Tensor
     for (const auto& cb : callbacks) cb->on_epoch_begin(epoch, {});
     const double lr = opt.lr();  // after on_epoch_begin, where schedulers set it
     const data::Batches batches(d.X, d.y, batching);
-    logs = {{"loss", train_epoch(model, loss, opt, batches, d.mask, callbacks)}, {"lr", lr}};
+    logs = {{"loss", train_epoch(model, loss, opt, batches, d, callbacks)}, {"lr", lr}};
     if (d.validation) {
       const auto& [Xv, yv] = *d.validation;
-      logs["val_loss"] = evaluate(model, loss, Xv, yv, batching.batch_size, d.validation_mask);
+      logs["val_loss"] = evaluate(model, loss, Xv, yv, batching.batch_size, d.validation_mask,
+                                  d.validation_weight);
     }
     h.record(logs);
     for (const auto& cb : callbacks) cb->on_epoch_end(epoch, logs);
@@ -206,18 +260,18 @@ History fit(Module& model, const Loss& loss, optim::Optimizer& opt, const Tensor
 }
 
 double evaluate(Module& model, const Loss& loss, const Tensor& X, const Tensor& y,
-                int64_t batch_size, const Tensor& mask) {
+                int64_t batch_size, const Tensor& mask, const Tensor& sample_weight) {
   check_samples("evaluate", X);
   check_batch_size("evaluate", batch_size);
   check_mask_samples("evaluate", X, mask);
+  check_weight_samples("evaluate", X, sample_weight);
   const NoGradGuard no_grad;
   const ModeGuard inference(model, false);
   WeightedMean total;
   const data::Batches batches(X, y, {.batch_size = batch_size});
   for (int64_t i = 0; i < batches.size(); ++i) {
-    const auto [xb, yb] = batches.batch(i);
-    const Tensor mb = mask.defined() ? data::take(mask, batches.rows(i)) : Tensor{};
-    total.add(batch_loss(loss, model(xb, mb), yb, "evaluate").item(), xb.shape()[0]);
+    const Batch b = batch_of(batches, i, mask, sample_weight);
+    total.add(batch_loss(model, loss, b, "evaluate").item(), b.x.shape()[0]);
   }
   return total.mean();
 }

@@ -23,8 +23,22 @@
 // gives one), is sliced per batch like X and reaches the model as model(xb, mask_b): a
 // Sequential hands it to its recurrent layers (Module::forward_masked). validation_split
 // splits it with X; with validation_data give validation_mask. evaluate and predict take one
-// too. The mask makes each sample's state and outputs ignore its padding; a loss over
-// per-step targets still counts the padded steps.
+// too. The mask makes each sample's state and outputs ignore its padding, and with per-step
+// targets it reaches the loss as well (Keras: the masked output's mask): when y has shape
+// (N, T, ...) of rank >= 3 with the mask's T, the loss is the mean over the valid steps only,
+// loss(pred_b, y_b, w_b, mask_b), so padded steps change neither the loss nor the gradients
+// whatever their targets (see losses.hpp). Targets (N, k) are per-sample vectors even when
+// k == T (a forecast of T values); give per-step scalar targets as (N, T, 1), the shape
+// Dense(1) over a sequence produces.
+//
+// Sample weights (Keras's fit(sample_weight=...)): opts.sample_weight (N), one weight per
+// sample, or (N, T, ...), per step, aligned with the per-element loss from the left as
+// losses.hpp describes; sliced, shuffled and split by validation_split with X. With
+// validation_data give validation_sample_weight (Keras's 3-tuple). The batch loss is
+// loss(pred_b, y_b, w_b): sum(l * w) / (elements in the batch), so a weight 0 removes a
+// sample and a weight 2 counts it as twice the same sample would. The epoch loss stays the
+// mean of batch losses weighted by batch size (samples, not weights), as Keras reports it.
+// evaluate takes a sample_weight too; predict has no use for one.
 //
 // evaluate and predict run under NoGradGuard with the model in eval mode (restored to its
 // previous mode afterwards, even on error): they record nothing on the tape, so they can be
@@ -57,18 +71,21 @@ struct FitOptions {
   double validation_split = 0;  // in [0, 1): the last fraction of the samples validates
   std::optional<std::pair<Tensor, Tensor>> validation_data = {};  // takes precedence over split
   CallbackList callbacks = {};
-  std::ostream* out = &std::cout;  // where progress goes (nullptr: nowhere)
-  Tensor mask = {};                // (N, T) valid time steps of X; undefined: none
-  Tensor validation_mask = {};     // the same for validation_data
+  std::ostream* out = &std::cout;        // where progress goes (nullptr: nowhere)
+  Tensor mask = {};                      // (N, T) valid time steps of X; undefined: none
+  Tensor validation_mask = {};           // the same for validation_data
+  Tensor sample_weight = {};             // (N) per sample or (N, T, ...) per step; undefined: all 1
+  Tensor validation_sample_weight = {};  // the same for validation_data
 };
 
 History fit(Module& model, const Loss& loss, optim::Optimizer& opt, const Tensor& X,
             const Tensor& y, const FitOptions& opts = {});
 
 // The loss over all samples: the mean of batch losses weighted by batch size.
-// `mask` (N, T): the valid time steps of X, as in FitOptions::mask.
+// `mask` (N, T): the valid time steps of X, as in FitOptions::mask (with per-step targets,
+// padded steps do not count); `sample_weight` as in FitOptions::sample_weight.
 double evaluate(Module& model, const Loss& loss, const Tensor& X, const Tensor& y,
-                int64_t batch_size = 32, const Tensor& mask = {});
+                int64_t batch_size = 32, const Tensor& mask = {}, const Tensor& sample_weight = {});
 
 // The model's outputs for X, computed batch by batch and joined along axis 0.
 Tensor predict(Module& model, const Tensor& X, int64_t batch_size = 32, const Tensor& mask = {});
