@@ -85,6 +85,21 @@ void mask_padded_sequences() {
   std::cout << out.shape() << '\n';
 }
 
+void weight_and_mask_the_loss() {
+  tg::data::PaddedSequences batch = tg::data::pad_sequences(
+      {tg::rand({7, 1}), tg::rand({3, 1}), tg::rand({5, 1})}, {.padding = "post"});
+  tg::nn::Sequential tagger{tg::nn::LSTM(1, 16, {.return_sequences = true}), tg::nn::Dense(16, 1)};
+  tg::Tensor y_steps = tg::rand({3, 7, 1});    // one target per step
+  tg::Tensor w = tg::tensor({1.f, 2.f, 0.f});  // per sample: normal, double, ignored
+  tg::nn::MSE mse;
+  tg::optim::Adam adam(tagger.parameters(), {.lr = 1e-3});
+  tg::nn::fit(tagger, mse, adam, batch.values, y_steps,
+              {.epochs = 20, .mask = batch.mask, .sample_weight = w});
+  double masked = tg::nn::evaluate(tagger, mse, batch.values, y_steps, 32, batch.mask, w);
+  tg::Tensor l = mse(tagger(batch.values, batch.mask), y_steps, w, batch.mask);
+  std::cout << masked << l << '\n';
+}
+
 void choose_the_hidden_size(const tg::Tensor& X, const tg::Tensor& y) {
   std::vector<tg::nn::Candidate> grid;
   for (int64_t u : {4, 8, 16, 32}) {
@@ -109,4 +124,5 @@ int main() {
   (void)&choose_the_hidden_size;
   (void)&regularize_with_dropout;
   (void)&mask_padded_sequences;
+  (void)&weight_and_mask_the_loss;
 }
