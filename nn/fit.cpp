@@ -72,7 +72,8 @@ Tensor batch_rows(const Tensor& t, const data::Batches& batches, int64_t index) 
   return t.defined() ? data::take(t, batches.rows(index)) : Tensor{};
 }
 
-// One batch's targets, weights and mask; the loss sees the mask only for per-step targets.
+// One batch: inputs, targets and the rows of the mask and weights. The model always sees the
+// mask; the loss only with per-step targets.
 struct Batch {
   Tensor x, y, mask, weight;
   Tensor loss_mask() const { return per_step_targets(y, mask) ? mask : Tensor{}; }
