@@ -139,6 +139,14 @@ Data prepare(const char* who, const Tensor& X, const Tensor& y, const CVOptions&
     throw_error<ValueError>("{}: X {} and y {} must hold the same number of samples along axis 0",
                             who, X.shape(), y.shape());
   }
+  for (const auto& [name, per_sample] :
+       {std::pair{"opts.fit.mask", opts.fit.mask},
+        std::pair{"opts.fit.sample_weight", opts.fit.sample_weight}}) {
+    if (per_sample.defined() && (per_sample.dim() < 1 || per_sample.shape()[0] != X.shape()[0])) {
+      throw_error<ValueError>("{}: {} has shape {}, expected one row per sample of X {}", who, name,
+                              per_sample.shape(), X.shape());
+    }
+  }
   return {X.contiguous(), y.contiguous(), make_folds(who, X.shape()[0], opts)};
 }
 
@@ -155,6 +163,20 @@ FitOptions task_fit_options(const char* who, const CVOptions& opts, int threads)
   fit.verbose = 0;
   fit.out = nullptr;
   return fit;
+}
+
+// The rows of a per-sample tensor (a mask, sample weights), or undefined if it is.
+Tensor rows_of(const Tensor& per_sample, const std::vector<int64_t>& rows) {
+  return per_sample.defined() ? data::take(per_sample, rows) : Tensor{};
+}
+
+// fit's options for a fold's training rows: opts.fit's mask and sample weights are per
+// sample of X, so each fold trains on its own rows of them.
+FitOptions fold_fit_options(const FitOptions& fit_opts, const std::vector<int64_t>& train) {
+  FitOptions fold = fit_opts;
+  fold.mask = rows_of(fit_opts.mask, train);
+  fold.sample_weight = rows_of(fit_opts.sample_weight, train);
+  return fold;
 }
 
 // One (candidate, fold) task: a fresh model and optimizer, seeded by the fold alone.
@@ -177,9 +199,11 @@ double run_fold(const char* who, const Candidate& candidate, const Data& d, std:
     throw_error<ValueError>("{}: the optimizer factory returned no optimizer", who);
   }
   const Fold& f = d.folds[fold];
-  fit(*model, loss, *opt, data::take(d.X, f.train), data::take(d.y, f.train), fit_opts);
+  fit(*model, loss, *opt, data::take(d.X, f.train), data::take(d.y, f.train),
+      fold_fit_options(fit_opts, f.train));
   return evaluate(*model, loss, data::take(d.X, f.validation), data::take(d.y, f.validation),
-                  fit_opts.batch_size);
+                  fit_opts.batch_size, rows_of(fit_opts.mask, f.validation),
+                  rows_of(fit_opts.sample_weight, f.validation));
 }
 
 // losses[candidate][fold] of every candidate on the same folds.
