@@ -360,6 +360,47 @@ class Node {
   const json* config_ = nullptr;
 };
 
+// What the builder needs of each built-in cell: its type name, the gates and bias rows that
+// size its parameters, and its options read from a node (the cell's own, or a layer's child
+// "cell"), in `dtype` (the one its parameters are charged and built in).
+template <class C>
+struct CellKind;
+
+template <>
+struct CellKind<SimpleRNNCell> {
+  static constexpr const char* type = "SimpleRNNCell";
+  static constexpr int gates = 1, bias_rows = 1;
+  static SimpleRNNCellOptions options(const Node& n, DType dtype) {
+    return {.activation = n.activation(Activation::tanh),
+            .dtype = dtype,
+            .dropout = n.rate("dropout"),
+            .recurrent_dropout = n.rate("recurrent_dropout")};
+  }
+};
+
+template <>
+struct CellKind<LSTMCell> {
+  static constexpr const char* type = "LSTMCell";
+  static constexpr int gates = 4, bias_rows = 1;
+  static LSTMCellOptions options(const Node& n, DType dtype) {
+    return {.unit_forget_bias = n.flag("unit_forget_bias", true),
+            .dtype = dtype,
+            .dropout = n.rate("dropout"),
+            .recurrent_dropout = n.rate("recurrent_dropout")};
+  }
+};
+
+template <>
+struct CellKind<GRUCell> {
+  static constexpr const char* type = "GRUCell";
+  static constexpr int gates = 3, bias_rows = 2;
+  static GRUCellOptions options(const Node& n, DType dtype) {
+    return {.dtype = dtype,
+            .dropout = n.rate("dropout"),
+            .recurrent_dropout = n.rate("recurrent_dropout")};
+  }
+};
+
 class Builder {
  public:
   // `who` starts every message ("load_model: 'model.safetensors'"), `function` names the
@@ -462,10 +503,27 @@ class Builder {
                                                 .dtype = node.dtype()});
   }
 
-  template <class Layer>
-  std::shared_ptr<Module> layer(const Node& node, int gates, int bias_rows) {
-    const CellArgs a = cell_args(node, gates, bias_rows);
-    return std::make_shared<Layer>(a.in, a.units, node.rnn_options(), a.dtype);
+  // A built-in layer over a cell C: its sizes and RNN options from its own config, the
+  // cell's options (dropout, activation, ...) from its child "cell".
+  template <class Layer, class C>
+  std::shared_ptr<Module> layer(const Node& node) {
+    const auto children = node.children();
+    if (children.size() != 1 || children[0].first != "cell")
+      node.fail("must have one child, 'cell'");
+    const Node cell_node(*children[0].second, join(node.where(), "cell"), who_);
+    if (cell_node.type() != CellKind<C>::type) {
+      cell_node.fail(
+          fmt::format("is not the cell of a {} layer ({})", node.type(), CellKind<C>::type));
+    }
+    const CellArgs a = cell_args(node, CellKind<C>::gates, CellKind<C>::bias_rows);
+    return std::make_shared<Layer>(a.in, a.units, node.rnn_options(),
+                                   CellKind<C>::options(cell_node, a.dtype));
+  }
+
+  template <class C>
+  std::shared_ptr<Module> cell(const Node& node) {
+    const CellArgs a = cell_args(node, CellKind<C>::gates, CellKind<C>::bias_rows);
+    return std::make_shared<C>(a.in, a.units, CellKind<C>::options(node, a.dtype));
   }
 
   static std::string join(const std::string& where, const std::string& name) {
@@ -478,38 +536,13 @@ class Builder {
         {"RNN", [](Builder& b, const Node& n, int d) { return b.rnn(n, d); }},
         {"Bidirectional", [](Builder& b, const Node& n, int d) { return b.bidirectional(n, d); }},
         {"Dense", [](Builder& b, const Node& n, int) { return b.dense(n); }},
-        {"SimpleRNN", [](Builder& b, const Node& n, int) { return b.layer<SimpleRNN>(n, 1, 1); }},
-        {"LSTM", [](Builder& b, const Node& n, int) { return b.layer<LSTM>(n, 4, 1); }},
-        {"GRU", [](Builder& b, const Node& n, int) { return b.layer<GRU>(n, 3, 2); }},
-        {"SimpleRNNCell",
-         [](Builder& b, const Node& n, int) -> std::shared_ptr<Module> {
-           const CellArgs a = b.cell_args(n, 1, 1);
-           return std::make_shared<SimpleRNNCell>(
-               a.in, a.units,
-               SimpleRNNCellOptions{.activation = n.activation(Activation::tanh),
-                                    .dtype = a.dtype,
-                                    .dropout = n.rate("dropout"),
-                                    .recurrent_dropout = n.rate("recurrent_dropout")});
-         }},
-        {"LSTMCell",
-         [](Builder& b, const Node& n, int) -> std::shared_ptr<Module> {
-           const CellArgs a = b.cell_args(n, 4, 1);
-           return std::make_shared<LSTMCell>(
-               a.in, a.units,
-               LSTMCellOptions{.unit_forget_bias = n.flag("unit_forget_bias", true),
-                               .dtype = a.dtype,
-                               .dropout = n.rate("dropout"),
-                               .recurrent_dropout = n.rate("recurrent_dropout")});
-         }},
-        {"GRUCell",
-         [](Builder& b, const Node& n, int) -> std::shared_ptr<Module> {
-           const CellArgs a = b.cell_args(n, 3, 2);
-           return std::make_shared<GRUCell>(
-               a.in, a.units,
-               GRUCellOptions{.dtype = a.dtype,
-                              .dropout = n.rate("dropout"),
-                              .recurrent_dropout = n.rate("recurrent_dropout")});
-         }},
+        {"SimpleRNN",
+         [](Builder& b, const Node& n, int) { return b.layer<SimpleRNN, SimpleRNNCell>(n); }},
+        {"LSTM", [](Builder& b, const Node& n, int) { return b.layer<LSTM, LSTMCell>(n); }},
+        {"GRU", [](Builder& b, const Node& n, int) { return b.layer<GRU, GRUCell>(n); }},
+        {"SimpleRNNCell", [](Builder& b, const Node& n, int) { return b.cell<SimpleRNNCell>(n); }},
+        {"LSTMCell", [](Builder& b, const Node& n, int) { return b.cell<LSTMCell>(n); }},
+        {"GRUCell", [](Builder& b, const Node& n, int) { return b.cell<GRUCell>(n); }},
         {"Dropout",
          [](Builder&, const Node& n, int) -> std::shared_ptr<Module> {
            return std::make_shared<Dropout>(n.rate("rate"));

@@ -22,7 +22,8 @@
 // (nn::save_checkpoint) carry the same entry.
 //
 // load_model rebuilds the built-in modules: Sequential, Dense, RNN over any built-in cell,
-// SimpleRNN, LSTM, GRU, Bidirectional and the cells SimpleRNNCell, LSTMCell, GRUCell. It trusts
+// SimpleRNN, LSTM, GRU, Bidirectional and the cells SimpleRNNCell, LSTMCell, GRUCell (a
+// layer's cell options, such as dropout, are read from its child "cell"). It trusts
 // nothing in the file: malformed JSON, a field of the wrong type or range, or layers asking for
 // more values than the file holds throw IOError naming the file and the module; a module without a
 // config, or of a type it cannot build, throws IOError naming the type and the way out (build the

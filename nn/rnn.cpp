@@ -209,14 +209,21 @@ Tensor RNN::forward_masked(const Tensor& x, const Tensor& mask) {
 }
 
 SimpleRNN::SimpleRNN(int64_t in_features, int64_t units, RNNOptions opts, DType dtype)
-    : RNN(make_cell<SimpleRNNCell>("SimpleRNN", in_features, units,
-                                   SimpleRNNCellOptions{.dtype = dtype}),
-          opts) {}
+    : SimpleRNN(in_features, units, opts, SimpleRNNCellOptions{.dtype = dtype}) {}
+
+SimpleRNN::SimpleRNN(int64_t in_features, int64_t units, RNNOptions opts, SimpleRNNCellOptions cell)
+    : RNN(make_cell<SimpleRNNCell>("SimpleRNN", in_features, units, cell), opts) {}
 
 LSTM::LSTM(int64_t in_features, int64_t units, RNNOptions opts, DType dtype)
-    : RNN(make_cell<LSTMCell>("LSTM", in_features, units, LSTMCellOptions{.dtype = dtype}), opts) {}
+    : LSTM(in_features, units, opts, LSTMCellOptions{.dtype = dtype}) {}
+
+LSTM::LSTM(int64_t in_features, int64_t units, RNNOptions opts, LSTMCellOptions cell)
+    : RNN(make_cell<LSTMCell>("LSTM", in_features, units, cell), opts) {}
 
 GRU::GRU(int64_t in_features, int64_t units, RNNOptions opts, DType dtype)
-    : RNN(make_cell<GRUCell>("GRU", in_features, units, GRUCellOptions{.dtype = dtype}), opts) {}
+    : GRU(in_features, units, opts, GRUCellOptions{.dtype = dtype}) {}
+
+GRU::GRU(int64_t in_features, int64_t units, RNNOptions opts, GRUCellOptions cell)
+    : RNN(make_cell<GRUCell>("GRU", in_features, units, cell), opts) {}
 
 }  // namespace tapegrad::nn

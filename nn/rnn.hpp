@@ -27,6 +27,7 @@
 #include <optional>
 
 #include <tapegrad/nn/cell.hpp>
+#include <tapegrad/nn/cells.hpp>
 
 namespace tapegrad::nn {
 
@@ -76,10 +77,20 @@ class RNN : public Module {
   State last_state_;  // return_state
 };
 
-// RNN over the built-in cells, named like Keras's layers.
+// RNN over the built-in cells, named like Keras's layers. The cell's options (dropout,
+// recurrent_dropout, SimpleRNN's activation, LSTM's unit_forget_bias, the dtype) go in the
+// last argument, as Keras puts them on the layer (LSTM(32, dropout=0.2)):
+//
+//   tg::nn::LSTM(8, 16, {.return_sequences = true}, {.dropout = 0.2, .recurrent_dropout = 0.1})
+//   tg::nn::LSTM(8, 16, {}, tg::f64)   // just the dtype: the shorter form
+//
+// Either builds the same cell as RNN(std::make_shared<LSTMCell>(8, 16, cell_options), opts).
+// The layer's config keeps the RNN options; the cell's options are in its child "cell"'s
+// config, from which nn::load_model and clone_model (so Bidirectional) rebuild them.
 class SimpleRNN : public RNN {
  public:
   SimpleRNN(int64_t in_features, int64_t units, RNNOptions opts = {}, DType dtype = f32);
+  SimpleRNN(int64_t in_features, int64_t units, RNNOptions opts, SimpleRNNCellOptions cell);
   std::string type_name() const override { return "SimpleRNN"; }
   std::optional<ModuleConfig> config() const override;
 };
@@ -87,6 +98,7 @@ class SimpleRNN : public RNN {
 class LSTM : public RNN {
  public:
   LSTM(int64_t in_features, int64_t units, RNNOptions opts = {}, DType dtype = f32);
+  LSTM(int64_t in_features, int64_t units, RNNOptions opts, LSTMCellOptions cell);
   std::string type_name() const override { return "LSTM"; }
   std::optional<ModuleConfig> config() const override;
 };
@@ -94,6 +106,7 @@ class LSTM : public RNN {
 class GRU : public RNN {
  public:
   GRU(int64_t in_features, int64_t units, RNNOptions opts = {}, DType dtype = f32);
+  GRU(int64_t in_features, int64_t units, RNNOptions opts, GRUCellOptions cell);
   std::string type_name() const override { return "GRU"; }
   std::optional<ModuleConfig> config() const override;
 };

@@ -23,6 +23,18 @@ std::string describe_layers(const ModelConfig& c) {
   return fmt::format("{}", fmt::join(layers, " -> "));
 }
 
+namespace {
+
+// One recurrent layer of build_model, with c's dropout rates.
+template <class Layer, class CellOptions>
+nn::ModulePtr recurrent_layer(int64_t in, int64_t units, nn::RNNOptions opts,
+                              const ModelConfig& c) {
+  return std::make_shared<Layer>(
+      in, units, opts, CellOptions{.dropout = c.dropout, .recurrent_dropout = c.recurrent_dropout});
+}
+
+}  // namespace
+
 std::shared_ptr<nn::Sequential> build_model(const ModelConfig& c, int64_t in_features) {
   auto model = std::make_shared<nn::Sequential>();
   int64_t in = in_features;
@@ -30,11 +42,12 @@ std::shared_ptr<nn::Sequential> build_model(const ModelConfig& c, int64_t in_fea
     const nn::RNNOptions opts{.return_sequences = i + 1 < c.units.size()};
     const int64_t units = c.units[i];
     if (c.cell == "rnn") {
-      model->push_back(nn::SimpleRNN(in, units, opts));
+      model->push_back(
+          recurrent_layer<nn::SimpleRNN, nn::SimpleRNNCellOptions>(in, units, opts, c));
     } else if (c.cell == "lstm") {
-      model->push_back(nn::LSTM(in, units, opts));
+      model->push_back(recurrent_layer<nn::LSTM, nn::LSTMCellOptions>(in, units, opts, c));
     } else if (c.cell == "gru") {
-      model->push_back(nn::GRU(in, units, opts));
+      model->push_back(recurrent_layer<nn::GRU, nn::GRUCellOptions>(in, units, opts, c));
     } else {
       throw_error<ValueError>("unknown cell '{}' (rnn, lstm or gru)", c.cell);
     }
@@ -54,6 +67,19 @@ void add_model_flags(CLI::App& cmd, ModelConfig& m) {
                   positive_integer())
       ->type_name("N,N,...")
       ->default_str("64,32");
+}
+
+void add_dropout_flags(CLI::App& cmd, ModelConfig& m) {
+  cmd.add_option("--dropout", m.dropout,
+                 "Dropout rate on the inputs x_t of every recurrent layer (training only)")
+      ->check(fraction_below_one())
+      ->type_name("R")
+      ->capture_default_str();
+  cmd.add_option("--recurrent-dropout", m.recurrent_dropout,
+                 "Dropout rate on the recurrent state h_{t-1} of every recurrent layer")
+      ->check(fraction_below_one())
+      ->type_name("R")
+      ->capture_default_str();
 }
 
 CLI::Validator positive_integer() {

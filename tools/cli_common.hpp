@@ -27,6 +27,8 @@ struct Command {
 struct ModelConfig {
   std::string cell = "rnn";
   std::vector<int64_t> units{64, 32};
+  double dropout = 0;            // of every recurrent layer, on x_t (Keras's dropout)
+  double recurrent_dropout = 0;  // on h_{t-1} (Keras's recurrent_dropout)
 };
 
 std::string join_units(const std::vector<int64_t>& units);
@@ -39,6 +41,8 @@ std::shared_ptr<nn::Sequential> build_model(const ModelConfig& c, int64_t in_fea
 
 // --cell and --units.
 void add_model_flags(CLI::App& cmd, ModelConfig& m);
+// --dropout and --recurrent-dropout, for the commands that train.
+void add_dropout_flags(CLI::App& cmd, ModelConfig& m);
 
 // A whole number in [1, 10^9).
 CLI::Validator positive_integer();

@@ -235,10 +235,15 @@ void print_setup(const TrainConfig& c, const nn::Module& model, const optim::Opt
   for (const auto& p : model.parameters()) parameters += p.numel();
   const std::string schedule =
       c.schedule.kind == "none" ? "" : fmt::format(", lr schedule {}", c.schedule.kind);
+  const bool drops = c.model.dropout > 0 || c.model.recurrent_dropout > 0;
+  const std::string dropout = drops ? fmt::format(" (dropout {}, recurrent_dropout {})",
+                                                  c.model.dropout, c.model.recurrent_dropout)
+                                    : "";
   std::cout << fmt::format(
-      "Model: {} x {} ({}) -> Dense(1), {} parameters; optimizer {} lr {}{}, loss {}\nData: {}\n",
-      c.model.cell, c.model.units.size(), join_units(c.model.units), parameters, c.optimizer,
-      opt.lr(), schedule, loss.name(), data.description);
+      "Model: {} x {} ({}){} -> Dense(1), {} parameters; optimizer {} lr {}{}, loss {}\nData: "
+      "{}\n",
+      c.model.cell, c.model.units.size(), join_units(c.model.units), dropout, parameters,
+      c.optimizer, opt.lr(), schedule, loss.name(), data.description);
 }
 
 // What --early-stopping did: where it stopped, whose weights the model now holds.
@@ -494,6 +499,7 @@ Command add_train_command(CLI::App& app) {
       "CSVLogger), NA where there is no value. Errors give one line on stderr and exit code 2.");
   GivenFlags given{};
   add_model_flags(*train, c->model);
+  add_dropout_flags(*train, c->model);
   add_optimizer_flags(*train, *c, given);
   add_schedule_flags(*train, c->schedule, given);
   add_run_flags(*train, *c);

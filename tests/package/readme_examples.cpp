@@ -71,9 +71,10 @@ void run_a_layer_both_ways() {
 
 void regularize_with_dropout() {
   tg::nn::Sequential reg{
-      tg::nn::RNN(std::make_shared<tg::nn::LSTMCell>(
-          1, 32, tg::nn::LSTMCellOptions{.dropout = 0.2, .recurrent_dropout = 0.2})),
-      tg::nn::Dropout(0.5), tg::nn::Dense(32, 1)};
+      tg::nn::LSTM(1, 32, {}, {.dropout = 0.2, .recurrent_dropout = 0.2}),  // Keras's
+      tg::nn::Dropout(0.5), tg::nn::Dense(32, 1)};  // LSTM(32, dropout=0.2, recurrent_dropout=0.2)
+  // the same layer over its cell: tg::nn::RNN(std::make_shared<tg::nn::LSTMCell>(1, 32,
+  //     tg::nn::LSTMCellOptions{.dropout = 0.2, .recurrent_dropout = 0.2}))
   std::cout << reg(tg::rand({4, 10, 1})) << '\n';
 }
 
