@@ -11,19 +11,17 @@
 #include <check_gradients.hpp>
 #include <test_util.hpp>
 
+#include "train_util.hpp"
+
 namespace tg = tapegrad;
 namespace nn = tapegrad::nn;
 using nn::Reduction;
 
+using tg_train::pred_2x2;
+using tg_train::target_2x2;
+
 namespace {
 
-// d = pred - target = [0.5, -2, 1, -0.5] (the numbers of test_losses.cpp).
-tg::Tensor pred_2x2() {
-  return tg::from_vector(std::vector<double>{0.5, -1, 2, 3}, {2, 2});
-}
-tg::Tensor target_2x2() {
-  return tg::from_vector(std::vector<double>{0, 1, 1, 3.5}, {2, 2});
-}
 tg::Tensor vec(const std::vector<double>& v, const tg::Shape& shape) {
   return tg::from_vector(v, shape);
 }

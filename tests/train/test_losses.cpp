@@ -7,20 +7,16 @@
 #include <check_gradients.hpp>
 #include <test_util.hpp>
 
+#include "train_util.hpp"
+
 namespace tg = tapegrad;
 namespace nn = tapegrad::nn;
 using nn::Reduction;
 
-namespace {
+using tg_train::pred_2x2;
+using tg_train::target_2x2;
 
-// d = pred - target = [0.5, -2, 1, -0.5]
-// Functions, not globals: tensors must not outlive the allocator at static destruction.
-tg::Tensor pred_2x2() {
-  return tg::from_vector(std::vector<double>{0.5, -1, 2, 3}, {2, 2});
-}
-tg::Tensor target_2x2() {
-  return tg::from_vector(std::vector<double>{0, 1, 1, 3.5}, {2, 2});
-}
+namespace {
 
 // Random values with lo <= |v| < hi and a random sign: inputs kept off kinks at 0.
 tg::Tensor away_from_zero(const tg::Shape& shape, double lo, double hi) {

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include <unistd.h>
 
@@ -28,6 +29,15 @@ inline Regression linear_problem(int64_t n, tg::DType dtype = tg::f64, std::uint
   tg::manual_seed(seed);
   const tg::Tensor X = tg::rand({n, 1}, dtype);
   return {X, (3.0 * X + 1.0).detach()};
+}
+
+// The losses' worked example: d = pred - target = [0.5, -2, 1, -0.5]. Functions, not
+// globals: tensors must not outlive the allocator at static destruction.
+inline tg::Tensor pred_2x2() {
+  return tg::from_vector(std::vector<double>{0.5, -1, 2, 3}, {2, 2});
+}
+inline tg::Tensor target_2x2() {
+  return tg::from_vector(std::vector<double>{0, 1, 1, 3.5}, {2, 2});
 }
 
 // A Dense(1 -> 1) with known weights (w, b), so runs start from the same place.
