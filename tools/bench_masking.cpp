@@ -1,6 +1,6 @@
 // Masking overhead: forward + backward of one layer over a padded batch with its mask, against
 // the same batch without one (issue 12: at most 1.2x). Not a test: run it by hand,
-//   ./build/tools/bench_masking [reps]
+//   ./build/tools/bench_masking [reps] [SimpleRNN|LSTM|GRU]
 // B=32, T=100, F=16, units 64, post-padded lengths drawn in [T/2, T]; the median of `reps`
 // timed runs per case, after one warm-up; one line per layer kind and go_backwards.
 #include <algorithm>
@@ -54,13 +54,15 @@ double time_it(tg::nn::RNN& layer, const tg::Tensor& x, const tg::Tensor& mask, 
 
 int main(int argc, char** argv) {
   const int reps = argc > 1 ? std::max(1, std::atoi(argv[1])) : 21;
+  const std::string only = argc > 2 ? argv[2] : "";  // one layer kind, e.g. under perf record
   tg::manual_seed(0);
   std::srand(0);
   const tg::Tensor x = tg::randn({kBatch, kSteps, kFeatures});
   const tg::Tensor mask = post_padding_mask();
   fmt::print("B={} T={} F={} units={}, forward+backward, median of {} runs\n", kBatch, kSteps,
              kFeatures, kUnits, reps);
-  for (const char* kind : {"SimpleRNN", "LSTM", "GRU"}) {
+  for (const std::string kind : {"SimpleRNN", "LSTM", "GRU"}) {
+    if (!only.empty() && kind != only) continue;
     for (bool backwards : {false, true}) {
       auto layer = make_layer(kind, backwards);
       const double plain = time_it(*layer, x, {}, reps);
