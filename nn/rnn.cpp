@@ -67,7 +67,23 @@ Tensor reversed_within_length(const Tensor& x, const std::vector<double>& mask) 
   return reshape(index_select(flat, 0, rows), x.shape());
 }
 
+// The mask read once on the host, as doubles.
+std::vector<double> host_mask(const Tensor& mask) {
+  return mask.detach().contiguous().to(f64).to_vector<double>();
+}
+
 }  // namespace
+
+Tensor reverse_within_length(const Tensor& x, const Tensor& mask) {
+  if (x.dim() != 3 || mask.dim() != 2 || mask.shape()[0] != x.shape()[0] ||
+      mask.shape()[1] != x.shape()[1]) {
+    throw_error<ShapeError>(
+        "reverse_within_length: expected x (batch, time, features) and a mask (batch, time), "
+        "got x of shape {} and a mask of shape {}",
+        x.shape(), mask.shape());
+  }
+  return reversed_within_length(x, host_mask(mask));
+}
 
 RNN::RNN(std::shared_ptr<Cell> cell, RNNOptions opts) : cell_(std::move(cell)), opts_(opts) {
   if (!cell_) throw ValueError("RNN: the cell is null");
@@ -132,8 +148,7 @@ RNNOutput RNN::run(const Tensor& x, const State& initial, const Tensor& mask) {
   const int64_t features = x.shape()[2];
   cell_->begin_sequence(batch);
   // The mask is a constant: read once on the host, it becomes 0/1 slabs for the selects.
-  const std::vector<double> mask_values =
-      masked ? mask.detach().contiguous().to(f64).to_vector<double>() : std::vector<double>{};
+  const std::vector<double> mask_values = masked ? host_mask(mask) : std::vector<double>{};
   Tensor step_mask;
   if (masked) step_mask = time_major_mask(mask_values, batch, steps, x.dtype());
   // go_backwards with a mask reverses each sample within its length, then runs forwards.
