@@ -185,6 +185,23 @@ Tensor rdiv(double s, const Tensor& a) {
   return div(scalar_like(a, s), a);
 }
 
+namespace {
+
+// dst[i * ds] = src[i * ss] for i < n; the dense and the repeated-source cases vectorize.
+template <class T>
+void copy_run(int64_t n, T* dst, int64_t ds, const T* src, int64_t ss) {
+  if (ds == 1 && ss == 1) {
+    for (int64_t i = 0; i < n; ++i) dst[i] = src[i];
+  } else if (ds == 1 && ss == 0) {
+    const T v = *src;
+    for (int64_t i = 0; i < n; ++i) dst[i] = v;
+  } else {
+    for (int64_t i = 0; i < n; ++i) dst[i * ds] = src[i * ss];
+  }
+}
+
+}  // namespace
+
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   check_same_dtype("where", a, b);
   check_same_dtype("where", cond, a);
@@ -214,6 +231,11 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
         [&](int64_t len, std::array<T*, 4> p, std::array<int64_t, 4> s) {
           if (s[0] == 1 && s[1] == 1 && s[2] == 1 && s[3] == 1) {
             for (int64_t i = 0; i < len; ++i) p[0][i] = pick(p[1][i], p[2][i], p[3][i]);
+          } else if (s[1] == 0) {
+            // One condition for the whole run, as a (B, 1) mask over a (B, units) state in an
+            // RNN's masked step: copy the chosen branch instead of picking per element.
+            const bool first = p[1][0] != T(0);
+            copy_run(len, p[0], s[0], first ? p[2] : p[3], first ? s[2] : s[3]);
           } else {
             for (int64_t i = 0; i < len; ++i) {
               p[0][i * s[0]] = pick(p[1][i * s[1]], p[2][i * s[2]], p[3][i * s[3]]);

@@ -85,6 +85,15 @@ Shape infer_reshape(const Shape& from, const Shape& to, const char* op);
 // Joins along an existing axis.
 Tensor concat(const std::vector<Tensor>& xs, int64_t axis);
 
+// Gathers and scatters along one axis by a list of indices (PyTorch's index_select and
+// index_add; core/index.cpp). index_select: out[..., k, ...] = x[..., index[k], ...], the
+// axis of extent index.size(). index_add: a copy of x with source[..., k, ...] added into
+// x[..., index[k], ...] (repeated indices add up). Indices lie in [0, extent) of the axis,
+// else ShapeError naming the op, the bad index, its position and the shape.
+Tensor index_select(const Tensor& x, int64_t axis, const std::vector<int64_t>& index);
+Tensor index_add(const Tensor& x, int64_t axis, const std::vector<int64_t>& index,
+                 const Tensor& source);
+
 // Matrix products through BLAS. 2-D x 2-D; (..., M, K) x (K, N) folds the leading axes into
 // M; (B, M, K) x (B, K, N) runs one GEMM per batch. Transposed views are handed to BLAS as
 // transpose flags, not copied.

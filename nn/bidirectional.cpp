@@ -22,13 +22,12 @@ std::shared_ptr<RNN> backward_copy(const RNN& layer) {
   return std::static_pointer_cast<RNN>(copy);  // load_model builds an RNN from an RNN's config
 }
 
-// x (B, T, ·) with its time axis reversed.
+// x (B, T, ·) with its time axis reversed: one gather.
 Tensor reversed_in_time(const Tensor& x) {
   const int64_t steps = x.shape()[1];
-  std::vector<Tensor> out;
-  out.reserve(steps);
-  for (int64_t t = steps - 1; t >= 0; --t) out.push_back(select(x, 1, t));
-  return stack(out, 1);
+  std::vector<int64_t> backwards(static_cast<std::size_t>(steps));
+  for (int64_t t = 0; t < steps; ++t) backwards[t] = steps - 1 - t;
+  return index_select(x, 1, backwards);
 }
 
 std::size_t state_size(const RNN& layer) {
@@ -108,7 +107,7 @@ Tensor Bidirectional::merged(const Tensor& f, const Tensor& b) const {
   throw ValueError("Bidirectional: unknown merge mode");
 }
 
-BidirectionalOutput Bidirectional::run(const Tensor& x, const State& initial) {
+BidirectionalOutput Bidirectional::run(const Tensor& x, const State& initial, const Tensor& mask) {
   State forward_initial, backward_initial;
   if (!initial.empty()) {
     const std::size_t nf = state_size(*forward_), nb = state_size(*backward_);
@@ -124,21 +123,28 @@ BidirectionalOutput Bidirectional::run(const Tensor& x, const State& initial) {
   RNNOutput f, b;
   {
     NameScope scope(forward_->label());
-    f = forward_->run(x, forward_initial);
+    f = forward_->run(x, forward_initial, mask);
   }
   {
     NameScope scope(backward_->label());
-    b = backward_->run(x, backward_initial);
+    b = backward_->run(x, backward_initial, mask);
   }
   // The backward layer emits its outputs in reading order (last step first): put them back
-  // in input order so step t of both directions lines up.
-  const Tensor b_output =
-      backward_->options().return_sequences ? reversed_in_time(b.output) : b.output;
+  // in input order so step t of both directions lines up. With a mask it read each sample's
+  // valid steps backwards within their length, which the same reversal undoes.
+  Tensor b_output = b.output;
+  if (backward_->options().return_sequences) {
+    b_output = mask.defined() ? reverse_within_length(b.output, mask) : reversed_in_time(b.output);
+  }
   return {merged(f.output, b_output), std::move(f.state), std::move(b.state)};
 }
 
 Tensor Bidirectional::forward(const Tensor& x) {
   return run(x).output;
+}
+
+Tensor Bidirectional::forward_masked(const Tensor& x, const Tensor& mask) {
+  return run(x, {}, mask).output;
 }
 
 State Bidirectional::last_state() const {

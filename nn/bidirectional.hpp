@@ -17,6 +17,17 @@
 // "forward_layer.cell.kernel"; nn::export_torch maps them onto one torch layer with
 // bidirectional=True (weight_ih_l0 and weight_ih_l0_reverse, ...).
 //
+// Variable-length sequences: run(x, initial, mask) and forward_masked (so Sequential and fit
+// pass a mask on) give both layers the mask (B, T), nonzero = valid. The backward layer then
+// reads each sample's valid steps from its last to its first (RNN's go_backwards with a mask:
+// reversed within the sample's length, as PyTorch's packed sequences) and its outputs are put
+// back in input order by the same reversal (reverse_within_length), so with post-padding and
+// zero_output_for_mask on both layers the output is PyTorch's pack_padded_sequence +
+// bidirectional=True + pad_packed_sequence, zeros at the padding. Without zero_output_for_mask
+// a padded position holds each direction's carried state (RNN's masking): the forward one's
+// last valid output and the backward one's final state (its output at the sample's first
+// step). The final states are those after each sample's own valid steps (torch's h_n).
+//
 // States (return_state as Keras): run() gives the forward and the backward final states; a
 // State given to run() or kept by last_state() lists the forward layer's tensors, then the
 // backward layer's (LSTM: {h_f, c_f, h_b, c_b}).
@@ -54,8 +65,11 @@ class Bidirectional : public Module {
                 BidirectionalOptions opts = {});
 
   Tensor forward(const Tensor& x) override;
-  // `initial`: the forward layer's state tensors then the backward layer's, or {}.
-  BidirectionalOutput run(const Tensor& x, const State& initial = {});
+  // `initial`: the forward layer's state tensors then the backward layer's, or {}; `mask`
+  // (B, T), nonzero = valid, any float dtype, or undefined (no masking).
+  BidirectionalOutput run(const Tensor& x, const State& initial = {}, const Tensor& mask = {});
+  // forward with a mask: run(x, {}, mask).output.
+  Tensor forward_masked(const Tensor& x, const Tensor& mask) override;
   // The final states of the last call, forward's then backward's (kept with return_state).
   State last_state() const;
 

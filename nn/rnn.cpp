@@ -47,28 +47,43 @@ std::vector<Coverage> step_coverage(const std::vector<double>& mask, int64_t bat
   return coverage;
 }
 
-// (B, T, T) permutations that reverse each sample's valid steps in place (masked steps keep
-// their positions), applied to (B, T, F) by one batched matmul: differentiable, and no
-// per-sample loop at run time.
-Tensor reversal_within_length(const std::vector<double>& mask, int64_t batch, int64_t steps,
-                              DType dtype) {
-  std::vector<double> perm(batch * steps * steps, 0.0);
+// x (B, T, F) with each sample's valid steps reversed in place (masked steps keep their
+// positions): one gather of the (B*T, F) rows, differentiable, no per-sample loop at run time.
+Tensor reversed_within_length(const Tensor& x, const std::vector<double>& mask) {
+  const int64_t batch = x.shape()[0], steps = x.shape()[1], features = x.shape()[2];
+  std::vector<int64_t> rows(static_cast<std::size_t>(batch * steps));
+  std::vector<int64_t> valid;
   for (int64_t b = 0; b < batch; ++b) {
-    std::vector<int64_t> valid;
+    valid.clear();
     for (int64_t t = 0; t < steps; ++t) {
-      if (mask[b * steps + t] != 0) {
-        valid.push_back(t);
-      } else {
-        perm[(b * steps + t) * steps + t] = 1;
-      }
+      const int64_t row = b * steps + t;
+      rows[row] = row;
+      if (mask[row] != 0) valid.push_back(row);
     }
     const auto n = static_cast<int64_t>(valid.size());
-    for (int64_t k = 0; k < n; ++k) perm[(b * steps + valid[k]) * steps + valid[n - 1 - k]] = 1;
+    for (int64_t k = 0; k < n; ++k) rows[valid[k]] = valid[n - 1 - k];
   }
-  return from_vector(perm, {batch, steps, steps}).to(dtype);
+  const Tensor flat = reshape(x, {batch * steps, features});
+  return reshape(index_select(flat, 0, rows), x.shape());
+}
+
+// The mask read once on the host, as doubles.
+std::vector<double> host_mask(const Tensor& mask) {
+  return mask.detach().contiguous().to(f64).to_vector<double>();
 }
 
 }  // namespace
+
+Tensor reverse_within_length(const Tensor& x, const Tensor& mask) {
+  if (x.dim() != 3 || mask.dim() != 2 || mask.shape()[0] != x.shape()[0] ||
+      mask.shape()[1] != x.shape()[1]) {
+    throw_error<ShapeError>(
+        "reverse_within_length: expected x (batch, time, features) and a mask (batch, time), "
+        "got x of shape {} and a mask of shape {}",
+        x.shape(), mask.shape());
+  }
+  return reversed_within_length(x, host_mask(mask));
+}
 
 RNN::RNN(std::shared_ptr<Cell> cell, RNNOptions opts) : cell_(std::move(cell)), opts_(opts) {
   if (!cell_) throw ValueError("RNN: the cell is null");
@@ -133,15 +148,12 @@ RNNOutput RNN::run(const Tensor& x, const State& initial, const Tensor& mask) {
   const int64_t features = x.shape()[2];
   cell_->begin_sequence(batch);
   // The mask is a constant: read once on the host, it becomes 0/1 slabs for the selects.
-  const std::vector<double> mask_values =
-      masked ? mask.detach().contiguous().to(f64).to_vector<double>() : std::vector<double>{};
+  const std::vector<double> mask_values = masked ? host_mask(mask) : std::vector<double>{};
   Tensor step_mask;
   if (masked) step_mask = time_major_mask(mask_values, batch, steps, x.dtype());
   // go_backwards with a mask reverses each sample within its length, then runs forwards.
   const bool reverse_in_place = opts_.go_backwards && masked;
-  const Tensor sequence =
-      reverse_in_place ? matmul(reversal_within_length(mask_values, batch, steps, x.dtype()), x)
-                       : x;
+  const Tensor sequence = reverse_in_place ? reversed_within_length(x, mask_values) : x;
   // Time-major and contiguous: step t reads rows [t*B, (t+1)*B).
   Tensor inputs = reshape(permute(sequence, {1, 0, 2}), {steps * batch, features});
   const bool projected = cell_->has_input_projection();

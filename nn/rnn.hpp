@@ -77,6 +77,12 @@ class RNN : public Module {
   State last_state_;  // return_state
 };
 
+// x (B, T, ·) with each sample's valid steps (mask (B, T), nonzero = valid) reversed in place,
+// masked steps left where they are: the order go_backwards reads a masked batch in (PyTorch's
+// packed sequences). It is its own inverse, so it also puts outputs read that way back in
+// input order (Bidirectional). One index_select of the (B*T, ·) rows: differentiable.
+Tensor reverse_within_length(const Tensor& x, const Tensor& mask);
+
 // RNN over the built-in cells, named like Keras's layers. The cell's options (dropout,
 // recurrent_dropout, SimpleRNN's activation, LSTM's unit_forget_bias, the dtype) go in the
 // last argument, as Keras puts them on the layer (LSTM(32, dropout=0.2)):

@@ -72,6 +72,28 @@ Tensor select(const Tensor& x, int64_t axis, int64_t index) {
                 });
 }
 
+Tensor index_select(const Tensor& x, int64_t axis, const std::vector<int64_t>& index) {
+  Tensor out = kernel::index_select(x, axis, index);
+  const int64_t a = normalize_axis(axis, x.dim(), "index_select");
+  // d index_select(x) = g scattered back to the gathered positions, summed where repeated
+  return record({.op = "index_select", .inputs = {x}}, std::move(out),
+                [a, index](const BackwardContext& c) -> Grads {
+                  return {index_add(zeros(c.input_shape(0), c.grad.dtype()), a, index, c.grad)};
+                });
+}
+
+Tensor index_add(const Tensor& x, int64_t axis, const std::vector<int64_t>& index,
+                 const Tensor& source) {
+  Tensor out = kernel::index_add(x, axis, index, source);
+  const int64_t a = normalize_axis(axis, x.dim(), "index_add");
+  // d index_add(x, s) = dx + the slices index[k] of g for ds
+  return record(
+      {.op = "index_add", .inputs = {x, source}}, std::move(out),
+      [a, index](const BackwardContext& c) -> Grads {
+        return {c.grad, c.needs_input_grad(1) ? index_select(c.grad, a, index) : Tensor()};
+      });
+}
+
 Tensor unsqueeze(const Tensor& x, int64_t axis) {
   // d unsqueeze(x) = g without the new axis
   return record(

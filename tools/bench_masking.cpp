@@ -1,11 +1,14 @@
 // Masking overhead: forward + backward of one layer over a padded batch with its mask, against
 // the same batch without one (issue 12: at most 1.2x). Not a test: run it by hand,
-//   ./build/tools/bench_masking [reps]
-// B=32, T=100, F=16, units 64, post-padded lengths drawn in [T/2, T]; the median of `reps`
-// timed runs per case, after one warm-up; one line per layer kind and go_backwards.
+//   ./build/tools/bench_masking [reps] [SimpleRNN|LSTM|GRU]
+// B=32, T=100, F=16, units 64, post-padded lengths drawn in [T/2, T]; the medians of `reps`
+// timed runs per case (runs with and without the mask alternate), after one warm-up; one line
+// per layer kind and go_backwards. On a shared machine, OPENBLAS_NUM_THREADS=1 and the cpu
+// time ratio are the steadier figures.
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <ctime>
 #include <memory>
 #include <string>
 #include <vector>
@@ -36,37 +39,66 @@ tg::Tensor post_padding_mask() {
   return tg::from_vector(m, {kBatch, kSteps});
 }
 
-// Median seconds of one forward + backward.
-double time_it(tg::nn::RNN& layer, const tg::Tensor& x, const tg::Tensor& mask, int reps) {
-  std::vector<double> seconds;
+struct Seconds {
+  double wall = 0, cpu = 0;  // cpu: of the process (all threads), robust to a loaded machine
+};
+
+// One forward + backward.
+Seconds run_once(tg::nn::RNN& layer, const tg::Tensor& x, const tg::Tensor& mask) {
+  const auto start = std::chrono::steady_clock::now();
+  const std::clock_t cpu_start = std::clock();
+  const tg::Tensor loss = tg::sum(layer.run(x, {}, mask).output);
+  loss.backward();
+  const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
+  return {took.count(), static_cast<double>(std::clock() - cpu_start) / CLOCKS_PER_SEC};
+}
+
+double median(std::vector<double> v) {
+  std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
+  return v[v.size() / 2];
+}
+
+struct Timing {
+  Seconds plain, masked;  // medians
+};
+
+// Runs without and with the mask alternate, so that a load change on a shared machine hits
+// both alike; run 0 of each warms the allocator up.
+Timing time_pair(tg::nn::RNN& layer, const tg::Tensor& x, const tg::Tensor& mask, int reps) {
+  std::vector<double> plain_wall, plain_cpu, masked_wall, masked_cpu;
   for (int r = 0; r <= reps; ++r) {
-    const auto start = std::chrono::steady_clock::now();
-    const tg::Tensor loss = tg::sum(layer.run(x, {}, mask).output);
-    loss.backward();
-    const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
-    if (r > 0) seconds.push_back(took.count());  // run 0 warms the allocator up
+    const Seconds plain = run_once(layer, x, {});
+    const Seconds masked = run_once(layer, x, mask);
+    if (r == 0) continue;
+    plain_wall.push_back(plain.wall);
+    plain_cpu.push_back(plain.cpu);
+    masked_wall.push_back(masked.wall);
+    masked_cpu.push_back(masked.cpu);
   }
-  std::nth_element(seconds.begin(), seconds.begin() + reps / 2, seconds.end());
-  return seconds[static_cast<std::size_t>(reps / 2)];
+  return {{median(plain_wall), median(plain_cpu)}, {median(masked_wall), median(masked_cpu)}};
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   const int reps = argc > 1 ? std::max(1, std::atoi(argv[1])) : 21;
+  const std::string only = argc > 2 ? argv[2] : "";  // one layer kind, e.g. under perf record
   tg::manual_seed(0);
   std::srand(0);
   const tg::Tensor x = tg::randn({kBatch, kSteps, kFeatures});
   const tg::Tensor mask = post_padding_mask();
   fmt::print("B={} T={} F={} units={}, forward+backward, median of {} runs\n", kBatch, kSteps,
              kFeatures, kUnits, reps);
-  for (const char* kind : {"SimpleRNN", "LSTM", "GRU"}) {
+  for (const std::string kind : {"SimpleRNN", "LSTM", "GRU"}) {
+    if (!only.empty() && kind != only) continue;
     for (bool backwards : {false, true}) {
       auto layer = make_layer(kind, backwards);
-      const double plain = time_it(*layer, x, {}, reps);
-      const double masked = time_it(*layer, x, mask, reps);
-      fmt::print("{:<9} go_backwards={:<5}  no mask {:7.2f} ms   mask {:7.2f} ms   ratio {:.3f}\n",
-                 kind, backwards, plain * 1e3, masked * 1e3, masked / plain);
+      const Timing t = time_pair(*layer, x, mask, reps);
+      fmt::print(
+          "{:<9} go_backwards={:<5}  no mask {:7.2f} ms   mask {:7.2f} ms   ratio {:.3f}   "
+          "(cpu time ratio {:.3f})\n",
+          kind, backwards, t.plain.wall * 1e3, t.masked.wall * 1e3, t.masked.wall / t.plain.wall,
+          t.masked.cpu / t.plain.cpu);
     }
   }
 }
