@@ -38,6 +38,9 @@ struct RNNOptions {
   int64_t tbptt = 0;  // 0: full BPTT
   // With a mask: the sequence output at masked steps is zero instead of the carried state.
   bool zero_output_for_mask = false;
+  // Checkpointing through time: keep only every k-th state in the forward pass and
+  // recompute each segment of k steps during backward (0: off; see the top of this file).
+  int64_t checkpoint_every = 0;
 };
 
 struct RNNOutput {
@@ -74,6 +77,9 @@ class RNN : public Module {
   RNNOptions opts_;
   State carried_;     // stateful: the state handed from one call to the next
   State last_state_;  // return_state
+  // The call (TimeStep::call) the cell last ran begin_sequence for; checkpointed segments
+  // recomputed in backward compare it with their own call's.
+  std::shared_ptr<std::uint64_t> cell_sequence_ = std::make_shared<std::uint64_t>(0);
 };
 
 // RNN over the built-in cells, named like Keras's layers.
