@@ -8,6 +8,7 @@
 
 #include <tapegrad/autograd/engine.hpp>
 #include <tapegrad/autograd/function.hpp>
+#include <tapegrad/autograd/tape.hpp>
 #include <tapegrad/core/random.hpp>
 
 #include <tapegrad/nn/cells.hpp>
@@ -234,6 +235,38 @@ struct Checkpointed {
   }
 };
 
+// The recompute may read the segment's inputs and the cell's parameters only. A tensor of
+// the graph outside the segment that the cell also reads (one that requires grad but is not
+// a registered parameter) would get no gradient from it, or, if an op produced it, have the
+// nested pass walk the outer graph: refuse it, naming the step.
+void check_reads_inputs_only(const Unroll& unroll, std::uint64_t first_seq,
+                             const std::vector<Tensor>& wrt) {
+  const Tape& tape = Tape::current();
+  const auto is_target = [&](const Edge& e) {
+    return std::any_of(wrt.begin(), wrt.end(),
+                       [&](const Tensor& t) { return autograd_meta(t) == e.leaf.get(); });
+  };
+  const std::size_t end = tape.position_of(tape.next_seq());
+  for (std::size_t pos = tape.position_of(first_seq); pos < end; ++pos) {
+    const std::shared_ptr<Record> rec = tape.at(pos);
+    if (!rec) continue;
+    for (const Edge& e : rec->inputs()) {
+      if ((e.producer && e.producer->seq() < first_seq) || (e.leaf && !is_target(e))) {
+        const int64_t t = rec->time_step().index;
+        throw_error<AutogradError>(
+            "{}: with checkpoint_every = {}, the cell's {} {} reads a tensor of shape {} that "
+            "requires grad but is neither the step's input or state nor a parameter of the "
+            "cell, so its gradient cannot be recomputed. Register it with register_parameter, "
+            "or use checkpoint_every = 0",
+            unroll.layer, unroll.opts.checkpoint_every, rec->op(),
+            t == TimeStep::kNoStep ? std::string("in its input projection")
+                                   : fmt::format("at time step {}", t),
+            e.shape);
+      }
+    }
+  }
+}
+
 // The backward of a segment: recomputes its steps, recorded, from detached copies of the
 // saved inputs (so the nested backward pass walks only the new records), and
 // differentiates them against the gradient of the segment's output.
@@ -261,6 +294,7 @@ Grads recompute_segment(const Checkpointed& plan, int64_t begin, int64_t end,
     }
     inputs.push_back(std::move(t));
   }
+  const std::uint64_t first_seq = Tape::current().next_seq();
   Tensor packed;
   {
     EnableGradGuard recording;
@@ -268,6 +302,7 @@ Grads recompute_segment(const Checkpointed& plan, int64_t begin, int64_t end,
     SequenceRestored sequence(*unroll.cell, plan.replay, unroll.batch);
     packed = plan.run(begin, end, inputs, scope);
   }
+  check_reads_inputs_only(unroll, first_seq, wrt);
   Grads grads(c.input_count());
   if (!packed.requires_grad()) return grads;  // tbptt cut every path to the inputs
   const std::vector<Tensor> g = grad({packed}, wrt, {.allow_unused = true}, {c.grad});

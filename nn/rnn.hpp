@@ -10,7 +10,8 @@
 // Options follow Keras: return_sequences (B, T, units) instead of h_T; go_backwards reads
 // the sequence from the end (outputs in processing order); stateful keeps the final state
 // (detached) as the next call's initial state until reset_states(); tbptt = k detaches the
-// state every k steps (truncated BPTT); return_state keeps the final state in last_state().
+// state every k steps (truncated BPTT); return_state keeps the final state in last_state();
+// checkpoint_every = k trades a second forward pass for memory (below).
 //
 // Variable-length sequences: run(x, initial, mask) with a mask (B, T), nonzero = valid step,
 // follows Keras's masking. At a masked step the new state is discarded, h_t = m_t ? h_new :
@@ -21,6 +22,28 @@
 // is, as PyTorch's packed sequences do): with post-padding sample b reads x[L_b-1] .. x[0]
 // and its outputs, in processing order, fill positions 0 .. L_b-1. Sequential passes a mask
 // to its layers (Module::forward_masked) and fit/evaluate/predict take one in their options.
+//
+// Checkpointing through time: checkpoint_every = k splits the steps (in processing order)
+// into segments of k; each segment is one tg::Function whose forward runs its steps without
+// recording and saves only its inputs: the segment's input state, its raw input rows (the
+// input projection is done per segment, inside it, so no (T*B, k*units) projection is kept),
+// its mask rows and the cell's parameters. Its one output packs the final state (and, with
+// return_sequences, the segment's outputs). Its backward runs the same steps again, recorded
+// (same code: the loop body is shared), from detached copies of the saved inputs and
+// differentiates them with a nested tg::grad, so the gradients are those of full BPTT (in
+// f64 to rounding). The forward keeps O(T/k) states and the backward O(k) steps of records
+// at a time: for T = 10,000 and k = 100, ~1/20 to 1/50 of full BPTT's peak memory
+// (tools/bench_checkpoint), for one more forward pass in time (k ~ sqrt(T) balances the
+// two). Every option works with it (go_backwards, masks, return_sequences, return_state,
+// stateful, tbptt: the recompute cuts at the same steps). Limits: create_graph through a
+// checkpointed layer throws AutogradError (the nested pass is not recorded; use
+// checkpoint_every = 0 for higher-order derivatives); the cell's step may depend on its
+// registered parameters and its inputs only (another tensor that requires grad would get no
+// gradient); hooks on the cell's parameters also run once per segment, in the nested pass;
+// the recompute uses the cell's per-sequence state (dropout masks): if the layer ran again
+// before backward, the masks of the call being recomputed are drawn again from the
+// generator state saved before its begin_sequence, which needs a cell whose begin_sequence
+// draws from default_generator() only and a cell driven by this layer alone.
 #pragma once
 
 #include <memory>

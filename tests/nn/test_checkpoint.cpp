@@ -327,6 +327,34 @@ TEST_CASE("checkpoint_every: errors") {
                        tg::AutogradError);
 }
 
+// A cell that also reads a tensor it did not register, as a hypernetwork's cell might.
+struct GainCell : MGUCell {
+  GainCell(tg::Tensor gain) : MGUCell(kFeatures, kUnits), gain(std::move(gain)) {}
+  nn::State step(const tg::Tensor& x, const nn::State& s) override {
+    return MGUCell::step(x * gain, s);
+  }
+  tg::Tensor gain;
+};
+
+TEST_CASE("checkpoint_every: a cell reading an unregistered tensor that requires grad") {
+  tg::manual_seed(19);
+  const tg::Tensor leaf = uniform_f64({kFeatures}).requires_grad_(true);
+  const tg::Tensor x = uniform_f64({kBatch, kSteps, kFeatures});
+  for (const tg::Tensor& gain : {leaf, leaf * 2.0}) {  // a leaf, and an op's output
+    nn::RNN layer(std::make_shared<GainCell>(gain), {.checkpoint_every = 3});
+    const tg::Tensor y = tg::sum(layer(x));
+    CHECK_THROWS_WITH_AS(y.backward(),
+                         doctest::Contains("RNN: with checkpoint_every = 3, the cell's mul at "
+                                           "time step 6 reads a tensor of shape [2] that "
+                                           "requires grad but is neither"),
+                         tg::AutogradError);
+    // Full BPTT routes the gradient to it.
+    nn::RNN full(std::make_shared<GainCell>(gain));
+    tg::sum(full(x)).backward();
+    CHECK(leaf.grad().defined());
+  }
+}
+
 TEST_CASE("checkpoint_every: load_model round-trips the option") {
   ScratchDir dir("tapegrad-checkpoint");
   const std::string path = dir / "m.safetensors";
