@@ -99,11 +99,10 @@ struct Unroll {
     return backwards_in_time ? std::pair{steps - end, steps - begin} : std::pair{begin, end};
   }
 
-  // The cell's input for n time steps from their raw time-major rows (n, B, F): (n, B, W),
+  // The cell's input for n time steps from their raw time-major rows (n*B, F): (n, B, W),
   // through the cell's input projection if it has one (one GEMM for all n steps).
-  Tensor cell_inputs(const Tensor& raw) const {
-    const int64_t n = raw.shape()[0];
-    Tensor rows = reshape(raw, {n * batch, raw.shape()[2]});
+  Tensor cell_inputs(const Tensor& raw, int64_t n) const {
+    Tensor rows = raw;
     if (projected) {
       NameScope scope("input_projection");
       try {
@@ -200,7 +199,7 @@ class SequenceRestored {
 };
 
 // What the segments of one checkpointed call share. A segment's record has the inputs
-// [state tensors..., raw rows (n, B, F), mask rows (n, B, 1) if masked, cell parameters...]
+// [state tensors..., raw rows (n*B, F), mask rows (n, B, 1) if masked, cell parameters...]
 // and saves exactly those; its one output packs the final state and, with
 // return_sequences, the segment's outputs, each flattened, into one vector.
 struct Checkpointed {
@@ -217,7 +216,7 @@ struct Checkpointed {
   Tensor run(int64_t begin, int64_t end, const std::vector<Tensor>& inputs, TimeStepScope& scope,
              std::vector<Shape>* state_shapes = nullptr) const {
     State state(inputs.begin(), inputs.begin() + static_cast<std::ptrdiff_t>(state_size));
-    const Unroll::StepInputs in{unroll.cell_inputs(inputs[state_size]),
+    const Unroll::StepInputs in{unroll.cell_inputs(inputs[state_size], end - begin),
                                 masked ? inputs[state_size + 1] : Tensor{},
                                 unroll.time_range(begin, end).first};
     std::vector<Tensor> outputs;
@@ -318,7 +317,8 @@ State checkpointed_segment(const std::shared_ptr<const Checkpointed>& plan, int6
                            std::vector<Tensor>& pieces, TimeStepScope& scope) {
   const auto [lo, hi] = plan->unroll.time_range(begin, end);
   std::vector<Tensor> inputs = state;
-  inputs.push_back(slice(raw, 0, lo, hi));
+  const int64_t batch = plan->unroll.batch;
+  inputs.push_back(slice(raw, 0, lo * batch, hi * batch));
   if (plan->masked) inputs.push_back(slice(mask, 0, lo, hi));
   inputs.insert(inputs.end(), plan->parameters.begin(), plan->parameters.end());
   std::vector<Shape> shapes;
@@ -434,8 +434,8 @@ RNNOutput RNN::run(const Tensor& x, const State& initial, const Tensor& mask) {
   const Tensor sequence =
       reverse_in_place ? matmul(reversal_within_length(mask_values, batch, steps, x.dtype()), x)
                        : x;
-  // Time-major and contiguous: step t reads slab t of (T, B, F).
-  const Tensor raw = reshape(permute(sequence, {1, 0, 2}), {steps, batch, features});
+  // Time-major and contiguous: step t reads rows [t*B, (t+1)*B).
+  const Tensor raw = reshape(permute(sequence, {1, 0, 2}), {steps * batch, features});
   // Steps where the mask is all ones (or all zeros) need no select (or no step at all): with
   // padding at one end, most steps are such, which keeps the mask's cost low.
   Unroll unroll{.cell = cell_,
@@ -450,7 +450,8 @@ RNNOutput RNN::run(const Tensor& x, const State& initial, const Tensor& mask) {
                 .call = TimeStepScope::current()};
 
   State state = starting_state(batch, initial);
-  Tensor output;
+  // With return_sequences, the outputs: per step, or per segment when checkpointing.
+  std::vector<Tensor> outputs;
   if (checkpointing) {
     const auto plan =
         std::make_shared<const Checkpointed>(Checkpointed{.unroll = std::move(unroll),
@@ -458,20 +459,20 @@ RNNOutput RNN::run(const Tensor& x, const State& initial, const Tensor& mask) {
                                                           .masked = masked,
                                                           .parameters = cell_->parameters(),
                                                           .replay = std::move(replay)});
-    std::vector<Tensor> pieces;
     for (int64_t begin = 0; begin < steps; begin += opts_.checkpoint_every) {
       const int64_t end = std::min(steps, begin + opts_.checkpoint_every);
-      state = checkpointed_segment(plan, begin, end, raw, step_mask, state, pieces, call);
+      state = checkpointed_segment(plan, begin, end, raw, step_mask, state, outputs, call);
     }
-    if (opts_.return_sequences) output = permute(concat(pieces, 0), {1, 0, 2});
   } else {
-    std::vector<Tensor> outputs;
     outputs.reserve(opts_.return_sequences ? steps : 0);
-    unroll.run_steps(0, steps, {unroll.cell_inputs(raw), step_mask, 0}, state, outputs, call);
-    if (opts_.return_sequences) output = stack(outputs, 1);
+    unroll.run_steps(0, steps, {unroll.cell_inputs(raw, steps), step_mask, 0}, state, outputs,
+                     call);
   }
   call.set_step(TimeStep::kNoStep);
-  if (!opts_.return_sequences) output = state[0];
+  Tensor output = state[0];
+  if (opts_.return_sequences) {
+    output = checkpointing ? permute(concat(outputs, 0), {1, 0, 2}) : stack(outputs, 1);
+  }
   if (opts_.stateful) carried_ = detached(state);
   if (opts_.return_state) last_state_ = state;
   return {std::move(output), std::move(state)};
