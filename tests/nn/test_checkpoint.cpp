@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 
 #include <memory>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -325,6 +326,23 @@ TEST_CASE("checkpoint_every: errors") {
                        doctest::Contains("LSTM: create_graph is not supported through a layer "
                                          "with checkpoint_every = 2 (the backward of steps 4..4"),
                        tg::AutogradError);
+}
+
+TEST_CASE("checkpoint_every: graph dumps and the gradient-flow report read a checkpointed layer") {
+  tg::manual_seed(20);
+  nn::LSTM layer(kFeatures, kUnits, {.return_sequences = true, .checkpoint_every = 3}, tg::f64);
+  const tg::Tensor x = uniform_f64({kBatch, kSteps, kFeatures});
+  const tg::Tensor loss = tg::sum(layer(x));
+  std::ostringstream dot;
+  tg::tools::write_dot(loss, dot);
+  CHECK(contains(dot.str(), "rnn_checkpoint"));
+  // The report runs a backward pass that keeps the graph (segments recompute in it) and
+  // sees one record per segment, at the segment's last step.
+  std::vector<int64_t> steps;
+  for (const tg::tools::StepGradient& s : tg::tools::gradient_flow(loss)) steps.push_back(s.step);
+  CHECK(steps == std::vector<int64_t>{2, 5, 6});
+  loss.backward();  // the graph is intact
+  for (const tg::Tensor& p : layer.parameters()) CHECK(p.grad().defined());
 }
 
 // A cell that also reads a tensor it did not register, as a hypernetwork's cell might.
