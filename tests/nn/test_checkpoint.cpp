@@ -314,6 +314,18 @@ TEST_CASE("checkpoint_every: the recomputed steps are recorded in the layer call
   CHECK(indices == std::vector<int64_t>{0, 3, 2, 1, 6, 5, 4});
 }
 
+TEST_CASE("checkpoint_every: an empty batch gives empty outputs and gradients") {
+  for (const Kind kind : kKinds) {
+    CAPTURE(kind_name(kind));
+    auto layer = make_layer(kind, {.return_sequences = true, .checkpoint_every = 2});
+    const tg::Tensor x = tg::zeros({0, 5, kFeatures}, tg::f64).requires_grad_(true);
+    const tg::Tensor y = (*layer)(x);
+    CHECK(y.shape() == tg::Shape{0, 5, kUnits});
+    tg::sum(y).backward();
+    CHECK(x.grad().shape() == x.shape());
+  }
+}
+
 TEST_CASE("checkpoint_every: errors") {
   CHECK_THROWS_WITH_AS(nn::SimpleRNN(2, 3, {.checkpoint_every = -1}),
                        "RNN: checkpoint_every must be >= 0 (0: off), got -1", tg::ValueError);
