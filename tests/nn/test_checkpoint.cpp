@@ -314,6 +314,23 @@ TEST_CASE("checkpoint_every: the recomputed steps are recorded in the layer call
   CHECK(indices == std::vector<int64_t>{0, 3, 2, 1, 6, 5, 4});
 }
 
+TEST_CASE("checkpoint_every: retain_graph recomputes again; frozen parameters get no gradient") {
+  tg::manual_seed(21);
+  const auto [full, checkpointed] = twins(Kind::gru, {.return_sequences = true}, 3);
+  for (nn::RNN* layer : {full.get(), checkpointed.get()}) {
+    layer->parameters()[0].requires_grad_(false);  // the kernel
+  }
+  const tg::Tensor x = uniform_f64({kBatch, kSteps, kFeatures});
+  const auto twice = [&](nn::RNN& layer) {
+    const tg::Tensor loss = tg::sum(layer(x) * layer(x));
+    loss.backward(/*retain_graph=*/true);
+    loss.backward();
+    CHECK_FALSE(layer.parameters()[0].grad().defined());
+    return layer.parameters()[1].grad().clone();
+  };
+  CHECK(max_abs_diff(twice(*full), twice(*checkpointed)) <= 1e-12);
+}
+
 TEST_CASE("checkpoint_every: an empty batch gives empty outputs and gradients") {
   for (const Kind kind : kKinds) {
     CAPTURE(kind_name(kind));
