@@ -28,23 +28,25 @@
 // recording and saves only its inputs: the segment's input state, its raw input rows (the
 // input projection is done per segment, inside it, so no (T*B, k*units) projection is kept),
 // its mask rows and the cell's parameters. Its one output packs the final state (and, with
-// return_sequences, the segment's outputs). Its backward runs the same steps again, recorded
-// (same code: the loop body is shared), from detached copies of the saved inputs and
-// differentiates them with a nested tg::grad, so the gradients are those of full BPTT (in
-// f64 to rounding). The forward keeps O(T/k) states and the backward O(k) steps of records
-// at a time (k ~ sqrt(T) balances the two), for one more forward pass in time. Measured by
-// tools/bench_checkpoint (T = 10,000, B = 8, units 64, k = 100): peak memory 1/20
-// (SimpleRNN) and 1/50 (LSTM) of full BPTT's; time 0.6x (SimpleRNN: the small working set
-// stays in cache) and 1.25x (LSTM). Every option works with it (go_backwards, masks,
-// return_sequences, return_state, stateful, tbptt: the recompute cuts at the same steps). Limits:
-// create_graph through a checkpointed layer throws AutogradError (the nested pass is not recorded;
-// use checkpoint_every = 0 for higher-order derivatives); the cell's step may depend on its
-// registered parameters and its inputs only (another tensor that requires grad would get no
-// gradient); hooks on the cell's parameters also run once per segment, in the nested pass;
-// the recompute uses the cell's per-sequence state (dropout masks): if the layer ran again
-// before backward, the masks of the call being recomputed are drawn again from the
-// generator state saved before its begin_sequence, which needs a cell whose begin_sequence
-// draws from default_generator() only and a cell driven by this layer alone.
+// return_sequences, the segment's outputs). Its backward runs the same steps again (same
+// code: the loop body is shared), recorded on the thread's tape in the same layer call and
+// time steps, from detached copies of the saved inputs, and differentiates them with a
+// nested tg::grad: the gradients are those of full BPTT (in f64 to rounding). The forward
+// keeps O(T/k) states and the backward O(k) steps of records at a time (k ~ sqrt(T)
+// balances the two), for one more forward pass in time. Measured by tools/bench_checkpoint
+// (T = 10,000, B = 8, units 64, k = 100): peak memory 1/20 (SimpleRNN) and 1/50 (LSTM) of
+// full BPTT's; time 0.6x (SimpleRNN: the small working set stays in cache) and 1.25x (LSTM).
+// Every option works with it: go_backwards, masks, return_sequences, return_state, stateful
+// and tbptt (the recompute cuts at the same steps).
+// Limits: create_graph through a checkpointed layer throws AutogradError (the nested pass is
+// not recorded; use checkpoint_every = 0 for higher derivatives). The cell's step may read,
+// of the tensors that require grad, its input, its state and its registered parameters
+// only: backward throws AutogradError naming the op and step that read another one. Hooks on
+// the cell's parameters run in each segment's nested pass too. The recompute needs the
+// cell's per-sequence state (dropout masks) of the forward pass: if the layer ran again
+// before backward, it draws them again from the generator state saved before that call's
+// begin_sequence, which assumes that begin_sequence draws from default_generator() only and
+// that no other layer drives the same cell.
 #pragma once
 
 #include <memory>
