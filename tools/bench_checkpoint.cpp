@@ -1,7 +1,7 @@
 // Checkpointing through time (issue 12: peak memory at most 1/10 of full BPTT, time at most
 // 1.6x): forward + backward of sum(output) through one layer with full BPTT against
 // RNNOptions::checkpoint_every = k. Not a test: run it by hand, in a Release build,
-//   ./build/tools/bench_checkpoint [reps] [k]
+//   ./build/tools/bench_checkpoint [reps] [k] [SimpleRNN|LSTM]
 // B=8, T=10,000, F=8, units 64, f32, k=100 by default. Per layer kind and mode it prints
 // the allocator's peak bytes above what was in use before the forward (tensor data, tape
 // records and their bookkeeping: everything the caching allocator hands out), the process's
@@ -33,8 +33,25 @@ std::shared_ptr<tg::nn::RNN> make_layer(const std::string& kind, int64_t every) 
   return std::make_shared<tg::nn::SimpleRNN>(kFeatures, kUnits, opts);
 }
 
-void forward_backward(tg::nn::RNN& layer, const tg::Tensor& x) {
-  tg::sum(layer(x)).backward();
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+double median(std::vector<double> v) {
+  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2), v.end());
+  return v[v.size() / 2];
+}
+
+// Seconds of the forward and of the backward of sum(output).
+std::pair<double, double> forward_backward(tg::nn::RNN& layer, const tg::Tensor& x) {
+  const auto start = Clock::now();
+  const tg::Tensor loss = tg::sum(layer(x));
+  const double forward = seconds_since(start);
+  const auto backward_start = Clock::now();
+  loss.backward();
+  return {forward, seconds_since(backward_start)};
 }
 
 // The process's peak resident set since the last reset, in bytes (0 where unknown).
@@ -54,7 +71,9 @@ void reset_peak_rss() {
 }
 
 struct Measurement {
-  double seconds = 0;
+  double forward = 0;          // median seconds
+  double backward = 0;         // median seconds, checkpointed: with the recompute
+  double total = 0;            // median seconds of forward + backward
   std::size_t peak_bytes = 0;  // allocator, above the bytes in use before the forward
   std::size_t peak_rss = 0;    // process, above the RSS before the forward
 };
@@ -69,16 +88,18 @@ Measurement measure(tg::nn::RNN& layer, const tg::Tensor& x, int reps) {
   m.peak_bytes = tg::memory_stats().peak_bytes - in_use;
   m.peak_rss = peak_rss() - rss_before;
 
-  std::vector<double> seconds;
+  std::vector<double> forward, backward, total;
   for (int r = 0; r <= reps; ++r) {
     layer.zero_grad();
-    const auto start = std::chrono::steady_clock::now();
-    forward_backward(layer, x);
-    const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
-    if (r > 0) seconds.push_back(took.count());  // run 0 warms the allocator up
+    const auto [f, b] = forward_backward(layer, x);
+    if (r == 0) continue;  // run 0 warms the allocator up
+    forward.push_back(f);
+    backward.push_back(b);
+    total.push_back(f + b);
   }
-  std::nth_element(seconds.begin(), seconds.begin() + reps / 2, seconds.end());
-  m.seconds = seconds[static_cast<std::size_t>(reps / 2)];
+  m.forward = median(forward);
+  m.backward = median(backward);
+  m.total = median(total);
   return m;
 }
 
@@ -95,7 +116,9 @@ int main(int argc, char** argv) {
   const tg::Tensor x = tg::randn({kBatch, kSteps, kFeatures});
   fmt::print("B={} T={} F={} units={} f32, forward+backward of sum(h_T), median of {} runs\n",
              kBatch, kSteps, kFeatures, kUnits, reps);
+  const std::string only = argc > 3 ? argv[3] : "";  // one layer kind, e.g. under perf
   for (const char* kind : {"SimpleRNN", "LSTM"}) {
+    if (!only.empty() && only != kind) continue;
     auto full_layer = make_layer(kind, 0);
     auto checkpointed_layer = make_layer(kind, every);
     const Measurement full = measure(*full_layer, x, reps);
@@ -103,12 +126,15 @@ int main(int argc, char** argv) {
     const std::string label = fmt::format("k={}", every);
     for (const auto& [name, m] :
          {std::pair{std::string("full BPTT"), full}, std::pair{label, checkpointed}}) {
-      fmt::print("{:<9} {:<10} peak {:8.2f} MiB   peak RSS +{:8.2f} MiB   {:8.1f} ms\n", kind, name,
-                 mib(m.peak_bytes), mib(m.peak_rss), m.seconds * 1e3);
+      fmt::print(
+          "{:<9} {:<10} peak {:8.2f} MiB   peak RSS +{:8.2f} MiB   {:8.1f} ms (forward {:.1f}, "
+          "backward {:.1f})\n",
+          kind, name, mib(m.peak_bytes), mib(m.peak_rss), m.total * 1e3, m.forward * 1e3,
+          m.backward * 1e3);
     }
     fmt::print("{:<9} ratios     peak {:.4f}   peak RSS {:.4f}   time {:.3f}\n", kind,
                static_cast<double>(checkpointed.peak_bytes) / static_cast<double>(full.peak_bytes),
                static_cast<double>(checkpointed.peak_rss) / static_cast<double>(full.peak_rss),
-               checkpointed.seconds / full.seconds);
+               checkpointed.total / full.total);
   }
 }
