@@ -35,7 +35,9 @@
 // keeps O(T/k) states and the backward O(k) steps of records at a time (k ~ sqrt(T)
 // balances the two), for one more forward pass in time. Measured by tools/bench_checkpoint
 // (T = 10,000, B = 8, units 64, k = 100): peak memory 1/20 (SimpleRNN) and 1/50 (LSTM) of
-// full BPTT's; time 0.6x (SimpleRNN: the small working set stays in cache) and 1.25x (LSTM).
+// full BPTT's; time 0.6-0.7x (SimpleRNN) and 0.7-1.5x (LSTM; runs on a loaded machine):
+// the forward pass without recording is ~3x faster than the recorded one, and the recompute
+// works on a segment's records while they are in cache.
 // Every option works with it: go_backwards, masks, return_sequences, return_state, stateful
 // and tbptt (the recompute cuts at the same steps).
 // Limits: create_graph through a checkpointed layer throws AutogradError (the nested pass is
