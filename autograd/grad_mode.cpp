@@ -55,8 +55,14 @@ const std::string* NameScope::current() {
 TimeStepScope::TimeStepScope() : previous_(current_step) {
   current_step = TimeStep{.layer = current_scope, .call = ++layer_calls};
 }
+TimeStepScope::TimeStepScope(const TimeStep& resumed)
+    : previous_(current_step), previous_scope_(current_scope) {
+  current_step = resumed;
+  if (resumed.layer != nullptr) current_scope = resumed.layer;
+}
 TimeStepScope::~TimeStepScope() {
   current_step = previous_;
+  if (previous_scope_ != nullptr) current_scope = previous_scope_;
 }
 void TimeStepScope::set_step(int64_t index) {
   current_step.index = index;

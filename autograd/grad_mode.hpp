@@ -93,6 +93,9 @@ struct TimeStep {
 class TimeStepScope {
  public:
   TimeStepScope();
+  // Re-enters a call opened earlier (a checkpointed layer recomputing a segment during
+  // backward): records made inside carry that call and its layer's scope again.
+  explicit TimeStepScope(const TimeStep& resumed);
   ~TimeStepScope();
   TimeStepScope(const TimeStepScope&) = delete;
   TimeStepScope& operator=(const TimeStepScope&) = delete;
@@ -103,6 +106,7 @@ class TimeStepScope {
 
  private:
   TimeStep previous_;
+  const std::string* previous_scope_ = nullptr;  // set by the resuming constructor only
 };
 
 }  // namespace tapegrad

@@ -44,7 +44,8 @@ ModuleConfig rnn_options_config(const RNNOptions& o) {
           {"go_backwards", o.go_backwards},
           {"stateful", o.stateful},
           {"tbptt", o.tbptt},
-          {"zero_output_for_mask", o.zero_output_for_mask}};
+          {"zero_output_for_mask", o.zero_output_for_mask},
+          {"checkpoint_every", o.checkpoint_every}};
 }
 
 // in_features, units and dtype of a built-in cell, from its parameters: they stay right
@@ -343,7 +344,8 @@ class Node {
             .go_backwards = flag("go_backwards", false),
             .stateful = flag("stateful", false),
             .tbptt = count("tbptt"),
-            .zero_output_for_mask = flag("zero_output_for_mask", false)};
+            .zero_output_for_mask = flag("zero_output_for_mask", false),
+            .checkpoint_every = count("checkpoint_every")};
   }
 
  private:

@@ -1,6 +1,15 @@
 #include <tapegrad/nn/rnn.hpp>
 
+#include <algorithm>
+#include <string>
+#include <utility>
+
 #include <fmt/format.h>
+
+#include <tapegrad/autograd/engine.hpp>
+#include <tapegrad/autograd/function.hpp>
+#include <tapegrad/autograd/tape.hpp>
+#include <tapegrad/core/random.hpp>
 
 #include <tapegrad/nn/cells.hpp>
 #include <tapegrad/ops/ops.hpp>
@@ -72,6 +81,277 @@ std::vector<double> host_mask(const Tensor& mask) {
   return mask.detach().contiguous().to(f64).to_vector<double>();
 }
 
+// One layer call's time loop: what each step reads and does. The plain loop runs all steps
+// through it; a checkpointed call runs each segment through it twice (unrecorded in the
+// forward pass, recorded again in backward), so the two cannot drift apart.
+struct Unroll {
+  std::shared_ptr<Cell> cell;
+  RNNOptions opts;
+  std::string layer;  // the layer's label, for messages
+  Shape input_shape;  // the user's input, for messages
+  int64_t steps = 0;
+  int64_t batch = 0;
+  bool projected = false;
+  bool backwards_in_time = false;  // go_backwards without a mask: step i reads time T-1-i
+  std::vector<Coverage> coverage;
+  TimeStep call;  // the layer call, which a recomputing segment re-enters
+
+  int64_t time_of(int64_t i) const { return backwards_in_time ? steps - 1 - i : i; }
+
+  // The time steps [lo, hi) read by the steps [begin, end) of processing order.
+  std::pair<int64_t, int64_t> time_range(int64_t begin, int64_t end) const {
+    return backwards_in_time ? std::pair{steps - end, steps - begin} : std::pair{begin, end};
+  }
+
+  // The cell's input for n time steps from their raw time-major rows (n*B, F): (n, B, W),
+  // through the cell's input projection if it has one (one GEMM for all n steps).
+  Tensor cell_inputs(const Tensor& raw, int64_t n) const {
+    Tensor rows = raw;
+    if (projected) {
+      NameScope scope("input_projection");
+      try {
+        rows = cell->project_inputs(rows);
+      } catch (const ShapeError& e) {
+        // The cell saw the time-major (T*B, F) reshape: name the layer and the user's shape.
+        throw ShapeError(fmt::format("{}: input of shape {}: {}", layer, input_shape, e.what()));
+      }
+    }
+    // The width is given, not inferred (-1): with batch 0 there is nothing to infer it from.
+    return reshape(rows, {n, batch, rows.shape()[1]});
+  }
+
+  // Steps [begin, end) of processing order. `rows` (n, B, W) and `mask` (n, B, 1; undefined
+  // without a mask) hold the time steps from `first_time` on.
+  struct StepInputs {
+    Tensor rows;
+    Tensor mask;
+    int64_t first_time = 0;
+  };
+  void run_steps(int64_t begin, int64_t end, const StepInputs& in, State& state,
+                 std::vector<Tensor>& outputs, TimeStepScope& scope) const {
+    for (int64_t i = begin; i < end; ++i) step(i, in, state, outputs, scope);
+  }
+
+  void step(int64_t i, const StepInputs& in, State& state, std::vector<Tensor>& outputs,
+            TimeStepScope& scope) const {
+    const int64_t t = time_of(i);
+    if (opts.tbptt > 0 && i > 0 && i % opts.tbptt == 0) state = detached(state);
+    scope.set_step(t);
+    if (coverage[t] == Coverage::none) {  // every sample is masked here: nothing to compute
+      if (opts.return_sequences)
+        outputs.push_back(opts.zero_output_for_mask ? zeros_like(state[0]) : state[0]);
+      return;
+    }
+    State next;
+    try {
+      const Tensor x_t = select(in.rows, 0, t - in.first_time);
+      next = projected ? cell->step_projected(x_t, state) : cell->step(x_t, state);
+    } catch (const ShapeError& e) {
+      throw ShapeError(fmt::format("{} at time step {} (input of shape {}): {}", layer, t,
+                                   input_shape, e.what()));
+    }
+    if (coverage[t] == Coverage::all) {
+      state = std::move(next);
+    } else {
+      // Keras: h_t = m_t ? h_new : h_{t-1}, per sample, for every state tensor.
+      const Tensor m_t = select(in.mask, 0, t - in.first_time);
+      for (std::size_t k = 0; k < state.size(); ++k) state[k] = where(m_t, next[k], state[k]);
+      if (opts.return_sequences && opts.zero_output_for_mask) {
+        outputs.push_back(next[0] * m_t);
+        return;
+      }
+    }
+    if (opts.return_sequences) outputs.push_back(state[0]);
+  }
+};
+
+// ---- Checkpointing through time (RNNOptions::checkpoint_every) ----
+
+// What the cell's per-sequence state (its dropout masks) was drawn from, so a segment
+// recomputed after the layer was called again can draw the same state again.
+struct SequenceReplay {
+  std::string rng_state;  // default_generator() just before begin_sequence
+  bool training = true;
+  std::uint64_t call = 0;
+  std::shared_ptr<std::uint64_t> cell_sequence;  // the call the cell began a sequence for last
+};
+
+// For the life of a recompute: the cell in the mode, and with the per-sequence state, of
+// the forward pass that is being recomputed.
+class SequenceRestored {
+ public:
+  SequenceRestored(Cell& cell, const SequenceReplay& replay, int64_t batch)
+      : cell_(cell), training_(cell.is_training()) {
+    if (training_ != replay.training) cell_.train(replay.training);
+    if (*replay.cell_sequence == replay.call) return;
+    Generator& gen = default_generator();
+    const std::string now = gen.state();
+    gen.set_state(replay.rng_state);
+    cell_.begin_sequence(batch);
+    gen.set_state(now);
+    *replay.cell_sequence = replay.call;
+  }
+  ~SequenceRestored() {
+    if (cell_.is_training() != training_) cell_.train(training_);
+  }
+  SequenceRestored(const SequenceRestored&) = delete;
+  SequenceRestored& operator=(const SequenceRestored&) = delete;
+
+ private:
+  Cell& cell_;
+  bool training_;
+};
+
+// What the segments of one checkpointed call share. A segment's record has the inputs
+// [state tensors..., raw rows (n*B, F), mask rows (n, B, 1) if masked, cell parameters...]
+// and saves exactly those; its one output packs the final state and, with
+// return_sequences, the segment's outputs, each flattened, into one vector.
+struct Checkpointed {
+  Unroll unroll;
+  std::size_t state_size = 0;
+  bool masked = false;
+  std::vector<Tensor> parameters;
+  SequenceReplay replay;
+
+  std::size_t parameters_at() const { return state_size + (masked ? 2 : 1); }
+
+  // Runs the steps [begin, end) from the record's inputs; returns the packed output and
+  // the final state's shapes.
+  Tensor run(int64_t begin, int64_t end, const std::vector<Tensor>& inputs, TimeStepScope& scope,
+             std::vector<Shape>* state_shapes = nullptr) const {
+    State state(inputs.begin(), inputs.begin() + static_cast<std::ptrdiff_t>(state_size));
+    const Unroll::StepInputs in{unroll.cell_inputs(inputs[state_size], end - begin),
+                                masked ? inputs[state_size + 1] : Tensor{},
+                                unroll.time_range(begin, end).first};
+    std::vector<Tensor> outputs;
+    unroll.run_steps(begin, end, in, state, outputs, scope);
+    std::vector<Tensor> flat;
+    for (const Tensor& s : state) {
+      if (state_shapes != nullptr) state_shapes->push_back(s.shape());
+      flat.push_back(reshape(s, {s.numel()}));
+    }
+    if (!outputs.empty()) {
+      const Tensor slab = stack(outputs, 0);
+      flat.push_back(reshape(slab, {slab.numel()}));
+    }
+    return concat(flat, 0);
+  }
+};
+
+// The recompute may read the segment's inputs and the cell's parameters only. A tensor of
+// the graph outside the segment that the cell also reads (one that requires grad but is not
+// a registered parameter) would get no gradient from it, or, if an op produced it, have the
+// nested pass walk the outer graph: refuse it, naming the step.
+void check_reads_inputs_only(const Unroll& unroll, std::uint64_t first_seq,
+                             const std::vector<Tensor>& wrt) {
+  const Tape& tape = Tape::current();
+  const auto is_target = [&](const Edge& e) {
+    return std::any_of(wrt.begin(), wrt.end(),
+                       [&](const Tensor& t) { return autograd_meta(t) == e.leaf.get(); });
+  };
+  const std::size_t end = tape.position_of(tape.next_seq());
+  for (std::size_t pos = tape.position_of(first_seq); pos < end; ++pos) {
+    const std::shared_ptr<Record> rec = tape.at(pos);
+    if (!rec) continue;
+    for (const Edge& e : rec->inputs()) {
+      if ((e.producer && e.producer->seq() < first_seq) || (e.leaf && !is_target(e))) {
+        const int64_t t = rec->time_step().index;
+        throw_error<AutogradError>(
+            "{}: with checkpoint_every = {}, the cell's {} {} reads a tensor of shape {} that "
+            "requires grad but is neither the step's input or state nor a parameter of the "
+            "cell, so its gradient cannot be recomputed. Register it with register_parameter, "
+            "or use checkpoint_every = 0",
+            unroll.layer, unroll.opts.checkpoint_every, rec->op(),
+            t == TimeStep::kNoStep ? std::string("in its input projection")
+                                   : fmt::format("at time step {}", t),
+            e.shape);
+      }
+    }
+  }
+}
+
+// The backward of a segment: recomputes its steps, recorded, from detached copies of the
+// saved inputs (so the nested backward pass walks only the new records), and
+// differentiates them against the gradient of the segment's output.
+Grads recompute_segment(const Checkpointed& plan, int64_t begin, int64_t end,
+                        const BackwardContext& c) {
+  const Unroll& unroll = plan.unroll;
+  if (GradMode::enabled()) {
+    throw_error<AutogradError>(
+        "{}: create_graph is not supported through a layer with checkpoint_every = {} (the "
+        "backward of steps {}..{} recomputes them and differentiates them in a nested "
+        "pass); use checkpoint_every = 0 for higher-order derivatives",
+        unroll.layer, unroll.opts.checkpoint_every, unroll.time_of(begin), unroll.time_of(end - 1));
+  }
+  std::vector<Tensor> inputs;
+  std::vector<Tensor> wrt;
+  std::vector<std::size_t> wrt_index;
+  for (std::size_t i = 0; i < c.input_count(); ++i) {
+    // The parameters are the cell's own leaves, which the recompute reads directly.
+    const bool parameter = i >= plan.parameters_at();
+    Tensor t = parameter ? c.saved(i) : c.saved(i).detach();
+    if (c.needs_input_grad(i)) {
+      if (!parameter) t.requires_grad_(true);
+      wrt.push_back(t);
+      wrt_index.push_back(i);
+    }
+    inputs.push_back(std::move(t));
+  }
+  const std::uint64_t first_seq = Tape::current().next_seq();
+  Tensor packed;
+  {
+    EnableGradGuard recording;
+    TimeStepScope scope(unroll.call);
+    SequenceRestored sequence(*unroll.cell, plan.replay, unroll.batch);
+    packed = plan.run(begin, end, inputs, scope);
+  }
+  check_reads_inputs_only(unroll, first_seq, wrt);
+  Grads grads(c.input_count());
+  if (!packed.requires_grad()) return grads;  // tbptt cut every path to the inputs
+  const std::vector<Tensor> g = grad({packed}, wrt, {.allow_unused = true}, {c.grad});
+  for (std::size_t k = 0; k < g.size(); ++k) grads[wrt_index[k]] = g[k];
+  return grads;
+}
+
+// One segment, steps [begin, end): one tg::Function that runs them without recording and
+// saves only its inputs. Returns the final state; appends the segment's outputs
+// (n, B, units) to `pieces`.
+State checkpointed_segment(const std::shared_ptr<const Checkpointed>& plan, int64_t begin,
+                           int64_t end, const Tensor& raw, const Tensor& mask, const State& state,
+                           std::vector<Tensor>& pieces, TimeStepScope& scope) {
+  const auto [lo, hi] = plan->unroll.time_range(begin, end);
+  std::vector<Tensor> inputs = state;
+  const int64_t batch = plan->unroll.batch;
+  inputs.push_back(slice(raw, 0, lo * batch, hi * batch));
+  if (plan->masked) inputs.push_back(slice(mask, 0, lo, hi));
+  inputs.insert(inputs.end(), plan->parameters.begin(), plan->parameters.end());
+  std::vector<Shape> shapes;
+  const Function segment(
+      "rnn_checkpoint",
+      [&](const TensorList& in, TensorList& save) {
+        save = in;
+        return plan->run(begin, end, in, scope, &shapes);
+      },
+      [plan, begin, end](const BackwardContext& c) {
+        return recompute_segment(*plan, begin, end, c);
+      });
+  const Tensor packed = segment(inputs);
+  // Function records the segment after its steps ran: the record carries the last step.
+  State final_state;
+  int64_t offset = 0;
+  for (const Shape& shape : shapes) {
+    const int64_t n = shape.numel();
+    final_state.push_back(reshape(slice(packed, 0, offset, offset + n), shape));
+    offset += n;
+  }
+  if (plan->unroll.opts.return_sequences) {
+    Shape piece{end - begin};
+    for (int64_t d : shapes[0]) piece.push_back(d);
+    pieces.push_back(reshape(slice(packed, 0, offset, packed.numel()), piece));
+  }
+  return final_state;
+}
+
 }  // namespace
 
 Tensor reverse_within_length(const Tensor& x, const Tensor& mask) {
@@ -88,6 +368,10 @@ Tensor reverse_within_length(const Tensor& x, const Tensor& mask) {
 RNN::RNN(std::shared_ptr<Cell> cell, RNNOptions opts) : cell_(std::move(cell)), opts_(opts) {
   if (!cell_) throw ValueError("RNN: the cell is null");
   if (opts_.tbptt < 0) throw_error<ValueError>("RNN: tbptt must be >= 0, got {}", opts_.tbptt);
+  if (opts_.checkpoint_every < 0) {
+    throw_error<ValueError>("RNN: checkpoint_every must be >= 0 (0: off), got {}",
+                            opts_.checkpoint_every);
+  }
   register_module("cell", cell_);
 }
 
@@ -146,7 +430,15 @@ RNNOutput RNN::run(const Tensor& x, const State& initial, const Tensor& mask) {
   const int64_t batch = x.shape()[0];
   const int64_t steps = x.shape()[1];
   const int64_t features = x.shape()[2];
+  const bool checkpointing = opts_.checkpoint_every > 0;
+  // A checkpointed segment recomputed after a later call draws this call's dropout masks
+  // again from the generator's state before begin_sequence.
+  SequenceReplay replay{.rng_state = checkpointing ? default_generator().state() : std::string{},
+                        .training = cell_->is_training(),
+                        .call = TimeStepScope::current().call,
+                        .cell_sequence = cell_sequence_};
   cell_->begin_sequence(batch);
+  *cell_sequence_ = replay.call;
   // The mask is a constant: read once on the host, it becomes 0/1 slabs for the selects.
   const std::vector<double> mask_values = masked ? host_mask(mask) : std::vector<double>{};
   Tensor step_mask;
@@ -155,60 +447,46 @@ RNNOutput RNN::run(const Tensor& x, const State& initial, const Tensor& mask) {
   const bool reverse_in_place = opts_.go_backwards && masked;
   const Tensor sequence = reverse_in_place ? reversed_within_length(x, mask_values) : x;
   // Time-major and contiguous: step t reads rows [t*B, (t+1)*B).
-  Tensor inputs = reshape(permute(sequence, {1, 0, 2}), {steps * batch, features});
-  const bool projected = cell_->has_input_projection();
-  if (projected) {
-    NameScope scope("input_projection");
-    try {
-      inputs = cell_->project_inputs(inputs);
-    } catch (const ShapeError& e) {
-      // The cell saw the time-major (T*B, F) reshape: name the layer and the user's shape.
-      throw ShapeError(fmt::format("{}: input of shape {}: {}", label(), x.shape(), e.what()));
-    }
-  }
-  // The width is given, not inferred (-1): with batch 0 there is nothing to infer it from.
-  inputs = reshape(inputs, {steps, batch, inputs.shape()[1]});
-
+  const Tensor raw = reshape(permute(sequence, {1, 0, 2}), {steps * batch, features});
   // Steps where the mask is all ones (or all zeros) need no select (or no step at all): with
   // padding at one end, most steps are such, which keeps the mask's cost low.
-  const std::vector<Coverage> coverage = step_coverage(mask_values, batch, steps);
+  Unroll unroll{.cell = cell_,
+                .opts = opts_,
+                .layer = label(),
+                .input_shape = x.shape(),
+                .steps = steps,
+                .batch = batch,
+                .projected = cell_->has_input_projection(),
+                .backwards_in_time = opts_.go_backwards && !reverse_in_place,
+                .coverage = step_coverage(mask_values, batch, steps),
+                .call = TimeStepScope::current()};
+
   State state = starting_state(batch, initial);
+  // With return_sequences, the outputs: per step, or per segment when checkpointing.
   std::vector<Tensor> outputs;
-  outputs.reserve(opts_.return_sequences ? steps : 0);
-  for (int64_t i = 0; i < steps; ++i) {
-    const int64_t t = opts_.go_backwards && !reverse_in_place ? steps - 1 - i : i;
-    if (opts_.tbptt > 0 && i > 0 && i % opts_.tbptt == 0) state = detached(state);
-    call.set_step(t);
-    if (coverage[t] == Coverage::none) {  // every sample is masked here: nothing to compute
-      if (opts_.return_sequences)
-        outputs.push_back(opts_.zero_output_for_mask ? zeros_like(state[0]) : state[0]);
-      continue;
+  if (checkpointing) {
+    const auto plan =
+        std::make_shared<const Checkpointed>(Checkpointed{.unroll = std::move(unroll),
+                                                          .state_size = state.size(),
+                                                          .masked = masked,
+                                                          .parameters = cell_->parameters(),
+                                                          .replay = std::move(replay)});
+    for (int64_t begin = 0; begin < steps; begin += opts_.checkpoint_every) {
+      const int64_t end = std::min(steps, begin + opts_.checkpoint_every);
+      state = checkpointed_segment(plan, begin, end, raw, step_mask, state, outputs, call);
     }
-    State next;
-    try {
-      const Tensor x_t = select(inputs, 0, t);
-      next = projected ? cell_->step_projected(x_t, state) : cell_->step(x_t, state);
-    } catch (const ShapeError& e) {
-      throw ShapeError(fmt::format("{} at time step {} (input of shape {}): {}", label(), t,
-                                   x.shape(), e.what()));
-    }
-    if (coverage[t] == Coverage::all) {
-      state = std::move(next);
-    } else {
-      // Keras: h_t = m_t ? h_new : h_{t-1}, per sample, for every state tensor.
-      const Tensor m_t = select(step_mask, 0, t);
-      for (std::size_t k = 0; k < state.size(); ++k) state[k] = where(m_t, next[k], state[k]);
-      if (opts_.return_sequences && opts_.zero_output_for_mask) {
-        outputs.push_back(next[0] * m_t);
-        continue;
-      }
-    }
-    if (opts_.return_sequences) outputs.push_back(state[0]);
+  } else {
+    outputs.reserve(opts_.return_sequences ? steps : 0);
+    unroll.run_steps(0, steps, {unroll.cell_inputs(raw, steps), step_mask, 0}, state, outputs,
+                     call);
   }
   call.set_step(TimeStep::kNoStep);
+  Tensor output = state[0];
+  if (opts_.return_sequences) {
+    output = checkpointing ? permute(concat(outputs, 0), {1, 0, 2}) : stack(outputs, 1);
+  }
   if (opts_.stateful) carried_ = detached(state);
   if (opts_.return_state) last_state_ = state;
-  Tensor output = opts_.return_sequences ? stack(outputs, 1) : state[0];
   return {std::move(output), std::move(state)};
 }
 

@@ -146,7 +146,7 @@ TEST_CASE("the reference model's file: summary, input features, version and the 
     "name": "0", "class_name": "SimpleRNN",
     "config": {"in_features": 1, "units": 64, "dtype": "f32", "return_sequences": true,
                "return_state": false, "go_backwards": false, "stateful": false, "tbptt": 0,
-               "zero_output_for_mask": false},
+               "zero_output_for_mask": false, "checkpoint_every": 0},
     "children": [{"name": "cell", "class_name": "SimpleRNNCell",
                   "config": {"in_features": 1, "units": 64, "dtype": "f32",
                              "activation": "tanh", "dropout": 0.0,
