@@ -101,6 +101,12 @@ void weight_and_mask_the_loss() {
   std::cout << masked << l << '\n';
 }
 
+void checkpoint_a_long_sequence() {
+  tg::nn::LSTM long_lstm(8, 64, {.checkpoint_every = 100});
+  tg::Tensor h_T = long_lstm(tg::randn({8, 10000, 8}));  // ~1/50 of the memory for backward
+  (void)h_T;
+}
+
 void choose_the_hidden_size(const tg::Tensor& X, const tg::Tensor& y) {
   std::vector<tg::nn::Candidate> grid;
   for (int64_t u : {4, 8, 16, 32}) {
@@ -126,4 +132,5 @@ int main() {
   (void)&regularize_with_dropout;
   (void)&mask_padded_sequences;
   (void)&weight_and_mask_the_loss;
+  (void)&checkpoint_a_long_sequence;
 }
