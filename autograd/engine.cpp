@@ -6,6 +6,7 @@
 #include <tapegrad/autograd/primitives.hpp>
 #include <tapegrad/autograd/record.hpp>
 #include <tapegrad/autograd/tape.hpp>
+#include <tapegrad/core/denormal.hpp>
 #include <tapegrad/core/kernels.hpp>
 
 namespace tapegrad {
@@ -91,6 +92,8 @@ class BackwardPass {
 
   std::vector<Tensor> run(const std::vector<Tensor>& roots, const std::vector<Tensor>& seeds) {
     EnableGradGuard grad_mode(create_graph_);
+    // Vanishing gradients turn subnormal, and every op on them slows down many times.
+    const FlushDenormalScope flush;
     std::size_t start = 0;
     Tape* tape = nullptr;
     for (std::size_t i = 0; i < roots.size(); ++i) {

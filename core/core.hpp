@@ -3,6 +3,7 @@
 
 #include <tapegrad/core/allocator.hpp>
 #include <tapegrad/core/atomic_file.hpp>
+#include <tapegrad/core/denormal.hpp>
 #include <tapegrad/core/dtype.hpp>
 #include <tapegrad/core/error.hpp>
 #include <tapegrad/core/format.hpp>

@@ -9,6 +9,7 @@
 #include <tapegrad/autograd/engine.hpp>
 #include <tapegrad/autograd/function.hpp>
 #include <tapegrad/autograd/tape.hpp>
+#include <tapegrad/core/denormal.hpp>
 #include <tapegrad/core/random.hpp>
 
 #include <tapegrad/nn/cells.hpp>
@@ -427,6 +428,8 @@ RNNOutput RNN::run(const Tensor& x, const State& initial, const Tensor& mask) {
   if (masked) check_mask(x, mask);
   // Every record of this call carries it; the steps' records also carry their index.
   TimeStepScope call;
+  // A long unroll's states can decay into subnormals, which slow every op on them.
+  const FlushDenormalScope flush;
   const int64_t batch = x.shape()[0];
   const int64_t steps = x.shape()[1];
   const int64_t features = x.shape()[2];
