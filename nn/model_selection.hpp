@@ -16,10 +16,10 @@
 // Each (candidate, fold) pair is one task: a fresh model from make_model(), a fresh
 // optimizer, fit on the fold's training rows, evaluate (the loss, batch_size of opts.fit)
 // on its validation rows; opts.fit.mask and opts.fit.sample_weight (one row per sample of X)
-// are split with X, so each fold trains and validates on its own rows of them. A task first seeds its thread's default generator from
-// (opts.seed, fold), so the initial weights and batch order depend on nothing else: every
-// candidate sees the same folds and the same random stream per fold, and the losses are bit
-// for bit the same for any opts.jobs and any thread schedule.
+// are split with X, so each fold trains and validates on its own rows of them. A task first seeds
+// its thread's default generator from (opts.seed, fold), so the initial weights and batch order
+// depend on nothing else: every candidate sees the same folds and the same random stream per fold,
+// and the losses are bit for bit the same for any opts.jobs and any thread schedule.
 //
 // opts.jobs > 1 runs the tasks on that many std::threads, each pulling the next task index
 // from a shared counter and recording on its own tape (tapes and default generators are per
