@@ -150,7 +150,7 @@ def fmt(x, spec):
     return "-" if x is None else format(x, spec)
 
 print("\n| config | mode | tapegrad ms | libtorch ms | torch-py ms | best peer / tapegrad "
-      "| best peer any mode / tapegrad | tapegrad t1 / this mode | peak RSS MB tapegrad / libtorch |")
+      "| best peer any mode / tapegrad | tapegrad speedup vs t1 | peak RSS MB tapegrad / libtorch |")
 print("|---|---|---|---|---|---|---|---|---|")
 for c in sorted({k[0] for k in by}):
     modes = sorted({k[1] for k in by if k[0] == c})
