@@ -6,6 +6,7 @@
 #include <tapegrad/nn/nn.hpp>
 #include <tapegrad/ops/ops.hpp>
 #include <tapegrad/optim/optim.hpp>
+#include <tapegrad/tools/bench.hpp>
 #include <tapegrad/tools/chart.hpp>
 #include <tapegrad/tools/graph.hpp>
 #include <tapegrad/tools/script_args.hpp>

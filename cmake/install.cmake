@@ -24,6 +24,7 @@ foreach(layer IN LISTS TAPEGRAD_LAYERS)
 endforeach()
 
 install(FILES ${PROJECT_SOURCE_DIR}/tools/graph.hpp ${PROJECT_SOURCE_DIR}/tools/chart.hpp
+              ${PROJECT_SOURCE_DIR}/tools/bench.hpp
               ${PROJECT_SOURCE_DIR}/tools/script_args.hpp ${PROJECT_SOURCE_DIR}/tools/run_prelude.hpp
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/tapegrad/tools)
 

@@ -57,11 +57,15 @@ std::shared_ptr<nn::Sequential> build_model(const ModelConfig& c, int64_t in_fea
   return model;
 }
 
-void add_model_flags(CLI::App& cmd, ModelConfig& m) {
+void add_cell_flag(CLI::App& cmd, ModelConfig& m) {
   cmd.add_option("--cell", m.cell, "Recurrent cell of every layer")
       ->check(CLI::IsMember({"rnn", "lstm", "gru"}).description(""))
       ->type_name("rnn|lstm|gru")
       ->capture_default_str();
+}
+
+void add_model_flags(CLI::App& cmd, ModelConfig& m) {
+  add_cell_flag(cmd, m);
   add_list_option(cmd, "--units", m.units,
                   "Units of each recurrent layer, comma-separated; a Dense(1) layer follows",
                   positive_integer())

@@ -41,6 +41,8 @@ std::shared_ptr<nn::Sequential> build_model(const ModelConfig& c, int64_t in_fea
 
 // --cell and --units.
 void add_model_flags(CLI::App& cmd, ModelConfig& m);
+// --cell alone, for a command that names the layer sizes otherwise (bench's --hidden).
+void add_cell_flag(CLI::App& cmd, ModelConfig& m);
 // --dropout and --recurrent-dropout, for the commands that train.
 void add_dropout_flags(CLI::App& cmd, ModelConfig& m);
 

@@ -1,7 +1,7 @@
 // tapegrad: the command-line program. Each subcommand lives in its own file under tools/
 // (cli_train.cpp, cli_info.cpp, cli_predict.cpp, cli_dot.cpp, cli_gradflow.cpp, cli_cv.cpp,
-// cli_run.cpp) and is a thin layer over the library; this file parses, dispatches and
-// reports errors.
+// cli_run.cpp, cli_bench.cpp) and is a thin layer over the library; this file parses, dispatches
+// and reports errors.
 //
 //   tapegrad train --epochs 50 --checkpoint run.ckpt        fit a model (cli_train.hpp)
 //   tapegrad info out/model.safetensors                     what a weights file or checkpoint holds
@@ -9,6 +9,7 @@
 //   tapegrad predict --weights out/model.safetensors        the saved model's predictions
 //   tapegrad dot --fold 2 -o graph.png                      the graph of one forward + loss
 //   tapegrad cv --units 8,16,32 --folds 5                   the hidden size by cross-validation
+//   tapegrad bench --cell lstm --hidden 512 --epochs 2      epoch times, the references' JSON line
 //
 // Every user mistake (a bad flag, a mistyped subcommand, a missing file, a checkpoint of
 // another model) ends with one line on stderr and exit code 2.
@@ -25,6 +26,7 @@
 
 #include <tapegrad/tapegrad.hpp>
 
+#include "cli_bench.hpp"
 #include "cli_common.hpp"
 #include "cli_cv.hpp"
 #include "cli_dot.hpp"
@@ -62,7 +64,7 @@ int main(int argc, char** argv) {
   const std::vector<Command> commands{add_train_command(app),    add_predict_command(app),
                                       add_info_command(app),     add_dot_command(app),
                                       add_gradflow_command(app), add_cv_command(app),
-                                      add_run_command(app)};
+                                      add_run_command(app),      add_bench_command(app)};
 
   if (argc > 1) {
     if (const auto error = unknown_command(app, argv[1])) {
