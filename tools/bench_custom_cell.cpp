@@ -2,8 +2,8 @@
 // faster than the same cell in PyTorch's Python loop, tools/bench_custom_cell.py). Not a test:
 // run it by hand, on a quiet machine, in a Release build,
 //   cmake --build build -j2 --target bench_custom_cell
-//   ./build/tools/bench_custom_cell [--config A|B|both] [--runs 3]
-//   /usr/bin/python3 tools/bench_custom_cell.py [--config A|B|both] [--runs 3]
+//   ./build/tools/bench_custom_cell [--config A|B|both] [--runs 5]
+//   /usr/bin/python3 tools/bench_custom_cell.py [--config A|B|both] [--runs 5]
 // UserSimpleRNNCell below is written as a user would write it in their own file: a tg::nn::Cell
 // with three registered parameters and step = tanh(x W + h U + b), unrolled by tg::nn::RNN
 // (no input projection over the whole sequence, no fusion). The built-in tg::nn::SimpleRNN
@@ -11,7 +11,7 @@
 // tools::benchmark_training (the reference benchmarks': warm-up epoch, Adam, MSE, epochs timed
 // whole) at one thread. Configs: A, the reference workload (64,32 stacked, T10, F1, 100
 // samples, bs 32, 100 epochs); B, a GEMM-sized one (units 128, T50, F32, 512 samples, bs 64,
-// 3 epochs). Built-in and custom runs alternate `--runs` times, fresh weights each run; one
+// 10 epochs). Built-in and custom runs alternate `--runs` times, fresh weights each run; one
 // JSON line per config with the medians over runs of the median epoch, their ratio, and both
 // final losses (the same math: equal to fp rounding).
 #include <algorithm>
@@ -55,7 +55,7 @@ struct BenchConfig {
 };
 
 const BenchConfig kConfigA{"A", {64, 32}, 10, 1, 100, 32, 100};
-const BenchConfig kConfigB{"B", {128}, 50, 32, 512, 64, 3};
+const BenchConfig kConfigB{"B", {128}, 50, 32, 512, 64, 10};
 
 // Stacked recurrent layers and a Dense(1): the built-in SimpleRNN or the user's cell.
 std::shared_ptr<tg::nn::Sequential> make_model(const BenchConfig& c, bool custom) {
@@ -152,7 +152,7 @@ int main(int argc, char** argv) {
   tg::tools::ScriptArgs args("bench_custom_cell",
                              "A user's SimpleRNN-like cell against the built-in SimpleRNN.");
   std::string config = "both";
-  int runs = 3;
+  int runs = 5;
   args.option("--config", config, "which workload").one_of({"A", "B", "both"});
   args.option("--runs", runs, "alternating runs per side").range(1, 1000);
   if (const auto exit_code = args.parse(argc, argv)) return *exit_code;

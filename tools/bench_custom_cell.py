@@ -3,10 +3,10 @@
 it there: a torch.nn.Module with Parameters and a Python loop over time,
     for t in range(T): h = torch.tanh(x[:, t] @ W + h @ U + b)
 Same configs (A: 64,32 stacked, T10, F1, 100 samples, bs 32, 100 epochs; B: units 128, T50,
-F32, 512 samples, bs 64, 3 epochs) and protocol (one untimed warm-up epoch, weights and
+F32, 512 samples, bs 64, 10 epochs) and protocol (one untimed warm-up epoch, weights and
 optimizer reset, Adam(1e-3, 0.9, 0.999, eps 1e-7), MSE, every epoch timed whole), one thread.
 Prints one JSON line per config: the median over `--runs` runs of the median epoch in ms.
-    /usr/bin/python3 tools/bench_custom_cell.py [--config A|B|both] [--runs 3]
+    /usr/bin/python3 tools/bench_custom_cell.py [--config A|B|both] [--runs 5]
 """
 import argparse
 import json
@@ -24,7 +24,7 @@ torch.set_num_threads(1)
 
 CONFIGS = {
     "A": dict(units=[64, 32], seq=10, features=1, samples=100, batch=32, epochs=100),
-    "B": dict(units=[128], seq=50, features=32, samples=512, batch=64, epochs=3),
+    "B": dict(units=[128], seq=50, features=32, samples=512, batch=64, epochs=10),
 }
 
 
@@ -106,7 +106,7 @@ def median_epoch_ms(c, seed):
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--config", choices=["A", "B", "both"], default="both")
-    p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--runs", type=int, default=5)
     a = p.parse_args()
     for name, c in CONFIGS.items():
         if a.config not in (name, "both"):
