@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include <nn/mgu_cell.hpp>
 #include <nn/nn_test_util.hpp>
 #include <test_util.hpp>
 
@@ -19,36 +20,17 @@ namespace {
 
 namespace nn = tg::nn;
 
-// A cell without an input projection (the minimal gated unit of test_custom_cell.cpp), so
-// the step() path is checked too; it notes where each recorded step stands on the tape.
-struct MGUCell : nn::Cell {
-  MGUCell(int64_t in, int64_t units)
-      : kernel(register_parameter("kernel", nn::init::glorot_uniform({in, 2 * units}, tg::f64))),
-        recurrent_kernel(register_parameter(
-            "recurrent_kernel", nn::init::orthogonal({units, 2 * units}, 1.0, tg::f64))),
-        bias(register_parameter("bias", nn::init::zeros({2 * units}, tg::f64))),
-        units_(units) {}
-
-  int64_t units() const override { return units_; }
-  std::string type_name() const override { return "MGUCell"; }
+// A cell without an input projection (nn/mgu_cell.hpp), so the step() path is checked too;
+// it notes where each recorded step stands on the tape.
+struct RecordingMGUCell : MGUCell {
+  RecordingMGUCell(int64_t in, int64_t units) : MGUCell(in, units, tg::f64) {}
 
   nn::State step(const tg::Tensor& x, const nn::State& s) override {
     if (tg::GradMode::enabled()) recorded_steps.push_back(tg::TimeStepScope::current());
-    const int64_t u = units_;
-    const tg::Tensor& h = s[0];
-    const tg::Tensor mx = tg::matmul(x, kernel) + bias;
-    const tg::Tensor f =
-        tg::sigmoid(tg::slice(mx, 1, 0, u) + tg::matmul(h, tg::slice(recurrent_kernel, 1, 0, u)));
-    const tg::Tensor candidate = tg::tanh(
-        tg::slice(mx, 1, u, 2 * u) + tg::matmul(f * h, tg::slice(recurrent_kernel, 1, u, 2 * u)));
-    return {(1.0 - f) * h + f * candidate};
+    return MGUCell::step(x, s);
   }
 
-  tg::Tensor kernel, recurrent_kernel, bias;
   std::vector<tg::TimeStep> recorded_steps;
-
- private:
-  int64_t units_;
 };
 
 enum class Kind { rnn, lstm, gru, custom };
@@ -79,7 +61,7 @@ std::shared_ptr<nn::RNN> make_layer(Kind kind, nn::RNNOptions opts) {
     case Kind::gru:
       return std::make_shared<nn::GRU>(kFeatures, kUnits, opts, tg::f64);
     case Kind::custom:
-      return std::make_shared<nn::RNN>(std::make_shared<MGUCell>(kFeatures, kUnits), opts);
+      return std::make_shared<nn::RNN>(std::make_shared<RecordingMGUCell>(kFeatures, kUnits), opts);
   }
   throw std::logic_error("unknown kind");
 }
@@ -296,7 +278,7 @@ TEST_CASE("checkpoint_every: the forward keeps one record per segment, not the s
 
 TEST_CASE("checkpoint_every: the recomputed steps are recorded in the layer call and step") {
   tg::manual_seed(17);
-  auto cell = std::make_shared<MGUCell>(kFeatures, kUnits);
+  auto cell = std::make_shared<RecordingMGUCell>(kFeatures, kUnits);
   nn::RNN layer(cell, {.go_backwards = true, .checkpoint_every = 3});
   const tg::Tensor x = uniform_f64({kBatch, kSteps, kFeatures}).requires_grad_(true);
   const tg::Tensor y = layer(x);
@@ -375,10 +357,10 @@ TEST_CASE("checkpoint_every: graph dumps and the gradient-flow report read a che
 }
 
 // A cell that also reads a tensor it did not register, as a hypernetwork's cell might.
-struct GainCell : MGUCell {
-  GainCell(tg::Tensor gain) : MGUCell(kFeatures, kUnits), gain(std::move(gain)) {}
+struct GainCell : RecordingMGUCell {
+  GainCell(tg::Tensor gain) : RecordingMGUCell(kFeatures, kUnits), gain(std::move(gain)) {}
   nn::State step(const tg::Tensor& x, const nn::State& s) override {
-    return MGUCell::step(x * gain, s);
+    return RecordingMGUCell::step(x * gain, s);
   }
   tg::Tensor gain;
 };

@@ -1,45 +1,15 @@
 // A cell written outside the library, the way a researcher would: a minimal gated unit (MGU,
-// Zhou et al. 2016) in ~30 lines, without an input projection. tg::nn::RNN unrolls it, its
-// gradients check out in f64, and Adam trains it on a small task.
+// Zhou et al. 2016) in ~30 lines, without an input projection (nn/mgu_cell.hpp). tg::nn::RNN
+// unrolls it, its gradients check out in f64, and Adam trains it on a small task.
 #include <doctest/doctest.h>
 
+#include <nn/mgu_cell.hpp>
 #include <nn/nn_test_util.hpp>
 #include <test_util.hpp>
 
 using namespace tg_test;
 
 namespace {
-
-// f = sigmoid(x W_f + h U_f + b_f); h~ = tanh(x W_h + (f * h) U_h + b_h);
-// h_t = (1 - f) h + f h~.  kernel = [W_f W_h], recurrent_kernel = [U_f U_h], bias = [b_f b_h].
-struct MGUCell : tg::nn::Cell {
-  MGUCell(int64_t in, int64_t units, tg::DType dtype = tg::f32)
-      : kernel(register_parameter("kernel", tg::nn::init::glorot_uniform({in, 2 * units}, dtype))),
-        recurrent_kernel(register_parameter(
-            "recurrent_kernel", tg::nn::init::orthogonal({units, 2 * units}, 1.0, dtype))),
-        bias(register_parameter("bias", tg::nn::init::zeros({2 * units}, dtype))),
-        units_(units) {}
-
-  int64_t units() const override { return units_; }
-  std::string type_name() const override { return "MGUCell"; }
-
-  tg::nn::State step(const tg::Tensor& x, const tg::nn::State& s) override {
-    const int64_t u = units_;
-    const tg::Tensor& h = s[0];
-    const tg::Tensor mx = tg::matmul(x, kernel) + bias;
-    const tg::Tensor f =
-        tg::sigmoid(tg::slice(mx, 1, 0, u) + tg::matmul(h, tg::slice(recurrent_kernel, 1, 0, u)));
-    const tg::Tensor candidate = tg::tanh(
-        tg::slice(mx, 1, u, 2 * u) + tg::matmul(f * h, tg::slice(recurrent_kernel, 1, u, 2 * u)));
-    return {(1.0 - f) * h + f * candidate};
-  }
-
-  tg::Tensor kernel, recurrent_kernel, bias;
-
- private:
-  int64_t units_;
-};
-
 void randomize(tg::nn::Module& m) {
   for (const tg::Tensor& p : m.parameters()) {
     tg::kernel::copy_into(p, tg::uniform(p.shape(), -0.9, 0.9, p.dtype()));
