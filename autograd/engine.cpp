@@ -12,6 +12,68 @@
 namespace tapegrad {
 namespace {
 
+// A gradient being summed from several consumers during one backward pass, finishing the
+// special forms of InputGradient. The first contribution is kept as given (it may alias
+// another tensor); the first sum makes a dense buffer of our own, which later contributions
+// are written into in place, unless the backward pass is being recorded (create_graph),
+// where every sum must be a recorded op (and no special form reaches here).
+class PendingGradient {
+ public:
+  bool empty() const { return !sum_.defined(); }
+
+  void add(Tensor g, bool create_graph) {
+    if (empty()) {
+      sum_ = std::move(g);
+    } else if (owned_) {
+      kernel::add_into(sum_, g);
+    } else {
+      sum_ = tapegrad::add(sum_, g);
+      owned_ = !create_graph;
+    }
+  }
+
+  // g.values hold one slice of an input of this shape and dtype.
+  void add_slice(const InputGradient& g, const Shape& shape, DType dtype) {
+    if (empty()) {
+      sum_ = zeros(shape, dtype);
+    } else if (!owned_) {
+      sum_ = sum_.clone();  // it may alias another tensor: write into a copy
+    }
+    owned_ = true;
+    const int64_t n = g.values.shape()[g.axis];
+    const int64_t stop = kernel::slice_stop(g.start, n, g.step);
+    kernel::add_into(kernel::slice(sum_, g.axis, g.start, stop, g.step), g.values);
+  }
+
+  // g.values @ g.right, multiplied straight into our buffer once we own one.
+  void add_product(const InputGradient& g) {
+    if (owned_) {
+      kernel::matmul_add_into(sum_, g.values, g.right);
+      return;
+    }
+    Tensor product = kernel::matmul(g.values, g.right);
+    if (!empty()) kernel::add_into(product, sum_);
+    sum_ = std::move(product);
+    owned_ = true;
+  }
+
+  Tensor take() {
+    owned_ = false;
+    return std::move(sum_);
+  }
+
+ private:
+  Tensor sum_;
+  bool owned_ = false;  // sum_ is a dense buffer of this pass's own
+};
+
+// A record the walk must still visit: kept alive here, since its consumers may die before
+// the walk reaches it, with its output's gradient summed so far.
+struct RecordSlot {
+  std::shared_ptr<Record> rec;
+  PendingGradient grad;
+};
+
 struct LeafSlot {
   std::shared_ptr<AutogradMeta> meta;
   PendingGradient grad;
@@ -53,7 +115,9 @@ void accumulate_into_grad(AutogradMeta& meta, const Tensor& g, bool create_graph
 void check_anomaly_in_rule(const Record& rec, const Grads& grads) {
   for (std::size_t i = 0; i < grads.size(); ++i) {
     if (!grads[i].defined()) continue;
-    const Tensor dense = grads[i].values.contiguous();
+    const bool product = grads[i].form == InputGradient::Form::product;
+    const Tensor dense =
+        product ? kernel::matmul(grads[i].values, grads[i].right) : grads[i].values.contiguous();
     const bool bad = dispatch(dense.dtype(), [&]<class T>(T) {
       const T* p = dense.data<T>();
       return std::any_of(p, p + dense.numel(), [](T v) { return !std::isfinite(v); });
@@ -63,7 +127,7 @@ void check_anomaly_in_rule(const Record& rec, const Grads& grads) {
           "anomaly: the gradient rule of {} (#{}{}) produced NaN/Inf in the gradient of input {} "
           "(shape {})",
           rec.op(), rec.seq(), rec.where().empty() ? "" : " in scope " + rec.where(), i,
-          grads[i].values.shape());
+          dense.shape());
     }
   }
 }
@@ -94,29 +158,18 @@ class BackwardPass {
     EnableGradGuard grad_mode(create_graph_);
     // Vanishing gradients turn subnormal, and every op on them slows down many times.
     const FlushDenormalScope flush;
-    std::size_t start = 0;
-    Tape* tape = nullptr;
+    const std::size_t start = find_start(roots);
+    slots_.resize(start);
     for (std::size_t i = 0; i < roots.size(); ++i) {
-      const Tensor& root = roots[i];
-      check_root(root);
-      const Tensor seed = i < seeds.size() && seeds[i].defined() ? seeds[i] : default_seed(root);
-      const auto& meta = root.impl().autograd;
-      if (meta->producer) {
-        tape = &Tape::owning(*meta->producer, "backward");
-        start = std::max(start, tape->position_of(meta->producer->seq()) + 1);
-        pending_of(meta->producer).add(seed, create_graph_);
-      } else {
-        pending_of(meta).add(seed, create_graph_);
-      }
+      const Tensor seed =
+          i < seeds.size() && seeds[i].defined() ? seeds[i] : default_seed(roots[i]);
+      const auto& meta = roots[i].impl().autograd;
+      PendingGradient& pending = meta->producer ? pending_of(meta->producer) : pending_of(meta);
+      pending.add(seed, create_graph_);
     }
-    if (tape != nullptr) walk(*tape, start);
+    if (tape_ != nullptr) walk(start);
     finish_leaves();
     return std::move(captured_);
-  }
-
-  ~BackwardPass() {
-    // After an exception midway, no record may keep a half-summed gradient.
-    for (const auto& rec : touched_) rec->grad_in_flight.take();
   }
 
  private:
@@ -130,6 +183,19 @@ class BackwardPass {
     }
   }
 
+  // One past the newest root's position on the tape (0 when every root is a leaf).
+  std::size_t find_start(const std::vector<Tensor>& roots) {
+    std::size_t start = 0;
+    for (const Tensor& root : roots) {
+      check_root(root);
+      const auto& producer = root.impl().autograd->producer;
+      if (!producer) continue;
+      tape_ = &Tape::owning(*producer, "backward");
+      start = std::max(start, tape_->position_of(producer->seq()) + 1);
+    }
+    return start;
+  }
+
   static Tensor default_seed(const Tensor& root) {
     if (root.numel() != 1) {
       throw_error<ShapeError>(
@@ -140,14 +206,14 @@ class BackwardPass {
     return ones_for(root);
   }
 
-  void walk(Tape& tape, std::size_t start) {
-    Tape::WalkGuard no_compaction(tape);
+  void walk(std::size_t start) {
+    Tape::WalkGuard no_compaction(*tape_);
     for (std::size_t pos = start; pos-- > 0 && pending_ > 0;) {
-      std::shared_ptr<Record> rec = tape.at(pos);
-      if (!rec || rec->grad_in_flight.empty()) continue;
+      RecordSlot& slot = slots_[pos];
+      if (!slot.rec) continue;
       --pending_;
-      Tensor g = rec->grad_in_flight.take();
-      g = output_gradient_complete(*rec, std::move(g));
+      const std::shared_ptr<Record> rec = std::move(slot.rec);
+      const Tensor g = output_gradient_complete(*rec, slot.grad.take());
       propagate(rec, g);
     }
   }
@@ -181,13 +247,42 @@ class BackwardPass {
       if (!e.needs_grad() || !grads[i].defined()) continue;
       check_dtype(*rec, i, grads[i].values);
       PendingGradient& pending = e.producer ? pending_of(e.producer) : pending_of(e.leaf);
-      if (grads[i].is_slice) {
-        pending.add_slice(grads[i], e.shape, e.dtype);
-      } else {
-        pending.add(fit_to_input(*rec, i, std::move(grads[i].values)), create_graph_);
-      }
+      add_gradient(pending, *rec, i, std::move(grads[i]));
     }
     if (!retain_graph_) rec->release();
+  }
+
+  // Every form of InputGradient is finished here. A recorded pass writes the special forms
+  // with the ops' own formulas, so that the sums stay differentiable.
+  void add_gradient(PendingGradient& pending, const Record& rec, std::size_t i, InputGradient g) {
+    using Form = InputGradient::Form;
+    const Edge& e = rec.inputs()[i];
+    if (create_graph_ && g.form != Form::dense) g = g.recorded(g, e.shape);
+    switch (g.form) {
+      case Form::dense:
+        pending.add(fit_to_input(rec, i, std::move(g.values)), create_graph_);
+        return;
+      case Form::slice:
+        pending.add_slice(g, e.shape, e.dtype);
+        return;
+      case Form::product:
+        check_product_shape(rec, i, g);
+        pending.add_product(g);
+        return;
+    }
+  }
+
+  static void check_product_shape(const Record& rec, std::size_t i, const InputGradient& g) {
+    const Shape& shape = rec.inputs()[i].shape;
+    const Shape& l = g.values.shape();
+    const Shape& r = g.right.shape();
+    if (l.size() != 2 || r.size() != 2 || shape.size() != 2 || l[1] != r[0] || l[0] != shape[0] ||
+        r[1] != shape[1]) {
+      throw_error<AutogradError>(
+          "the gradient rule of {} returned a product of shapes {} and {} for input {} of "
+          "shape {}",
+          rec.op(), l, r, i, shape);
+    }
   }
 
   static void check_dtype(const Record& rec, std::size_t i, const Tensor& g) {
@@ -211,11 +306,12 @@ class BackwardPass {
 
   // The pending gradient of a record's output; the first request schedules the record.
   PendingGradient& pending_of(const std::shared_ptr<Record>& rec) {
-    if (rec->grad_in_flight.empty()) {
-      touched_.push_back(rec);
+    RecordSlot& slot = slots_[tape_->position_of(rec->seq())];
+    if (!slot.rec) {
+      slot.rec = rec;
       ++pending_;
     }
-    return rec->grad_in_flight;
+    return slot.grad;
   }
 
   PendingGradient& pending_of(const std::shared_ptr<AutogradMeta>& leaf) {
@@ -240,8 +336,10 @@ class BackwardPass {
   bool create_graph_;
   bool retain_graph_;
   bool accumulate_leaves_;
+  Tape* tape_ = nullptr;
+  // By tape position: the records below the newest root, those still to visit filled in.
+  std::vector<RecordSlot, CachingAllocator<RecordSlot>> slots_;
   int64_t pending_ = 0;
-  std::vector<std::shared_ptr<Record>, CachingAllocator<std::shared_ptr<Record>>> touched_;
   std::vector<LeafSlot, CachingAllocator<LeafSlot>> leaves_;
   std::vector<std::shared_ptr<AutogradMeta>> targets_;
   std::vector<Tensor> captured_;
@@ -262,34 +360,6 @@ void check_seeds(const std::vector<Tensor>& roots, const std::vector<Tensor>& se
 }
 
 }  // namespace
-
-void PendingGradient::add(Tensor g, bool create_graph) {
-  if (empty()) {
-    sum = std::move(g);
-  } else if (owned) {
-    kernel::add_into(sum, g);
-  } else {
-    sum = tapegrad::add(sum, g);
-    owned = !create_graph;
-  }
-}
-
-void PendingGradient::add_slice(const InputGradient& g, const Shape& shape, DType dtype) {
-  if (empty()) {
-    sum = zeros(shape, dtype);
-  } else if (!owned) {
-    sum = sum.clone();  // it may alias another tensor: write into a copy
-  }
-  owned = true;
-  const int64_t n = g.values.shape()[g.axis];
-  const int64_t stop = kernel::slice_stop(g.start, n, g.step);
-  kernel::add_into(kernel::slice(sum, g.axis, g.start, stop, g.step), g.values);
-}
-
-Tensor PendingGradient::take() {
-  owned = false;
-  return std::move(sum);
-}
 
 GradientNorms gradient_norms(const Tensor& root) {
   GradientNorms norms;

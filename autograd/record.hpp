@@ -40,29 +40,51 @@ namespace tapegrad {
 class Tape;
 
 // One input's gradient, as a rule returns it: usually a tensor of the input's shape (or one
-// that broadcasts to it). The rules of slice and select may instead give the values of one
-// slice of the input, zero elsewhere; the engine adds them into that slice of the pending
-// sum in place. Materializing zeros of the whole input for every time step would make an
-// unrolled RNN's backward quadratic in the number of steps.
+// that broadcasts to it). Two special forms leave the work to the engine, which finishes
+// every form in one place (engine.cpp) when it sums the input's gradient:
+//  - slice: the values of one slice of the input, zero elsewhere. The engine adds them into
+//    that slice of the pending sum in place: materializing zeros of the whole input for
+//    every time step would make an unrolled RNN's backward quadratic in the steps.
+//  - product: the matrix product left @ right. The engine multiplies straight into the
+//    pending sum (a GEMM accumulating into its output), so the T per-step contributions to a
+//    recurrent weight's gradient need no temporary, zero-fill or extra add each.
+// When the backward pass is itself recorded (create_graph), the engine writes a special form
+// with ordinary ops instead: `recorded` is the op's formula for it, so the rule never asks
+// which kind of pass is running.
 struct InputGradient {
+  enum class Form { dense, slice, product };
+  using Recorded = Tensor (*)(const InputGradient& g, const Shape& input_shape);
+
   InputGradient() = default;
   InputGradient(Tensor t) : values(std::move(t)) {}
   // values hold elements start, start+step, ... of `axis` (with the axis kept).
-  static InputGradient slice(Tensor values, int64_t axis, int64_t start, int64_t step) {
+  static InputGradient slice(Tensor values, int64_t axis, int64_t start, int64_t step,
+                             Recorded recorded) {
     InputGradient g(std::move(values));
-    g.is_slice = true;
+    g.form = Form::slice;
     g.axis = axis;
     g.start = start;
     g.step = step;
+    g.recorded = recorded;
+    return g;
+  }
+  // left (M, K) @ right (K, N), both 2-D, for an input of shape (M, N).
+  static InputGradient product(Tensor left, Tensor right, Recorded recorded) {
+    InputGradient g(std::move(left));
+    g.form = Form::product;
+    g.right = std::move(right);
+    g.recorded = recorded;
     return g;
   }
   bool defined() const { return values.defined(); }
 
-  Tensor values;
-  bool is_slice = false;
-  int64_t axis = 0;
+  Tensor values;  // dense: the gradient; slice: the slice's values; product: the left factor
+  Tensor right;   // product: the right factor
+  Form form = Form::dense;
+  int64_t axis = 0;  // slice
   int64_t start = 0;
   int64_t step = 1;
+  Recorded recorded = nullptr;
 };
 
 // Gradients returned by a rule, one per input. Allocated from the caching allocator.
@@ -120,20 +142,6 @@ struct SavedTensor {
 
 class BackwardContext;
 
-// A gradient being summed from several consumers during a backward pass. The first
-// contribution is kept as given (it may alias another tensor); the first sum makes a buffer
-// of our own, which later contributions are added into in place, unless the backward pass
-// is being recorded (create_graph), where every sum must be a recorded op.
-struct PendingGradient {
-  Tensor sum;
-  bool owned = false;
-  bool empty() const { return !sum.defined(); }
-  void add(Tensor g, bool create_graph);  // engine.cpp
-  // Adds a slice gradient (InputGradient::slice) of an input of this shape and dtype.
-  void add_slice(const InputGradient& g, const Shape& shape, DType dtype);
-  Tensor take();
-};
-
 class Record {
  public:
   virtual ~Record();
@@ -173,7 +181,6 @@ class Record {
   // Used by the engine.
   Grads apply(const BackwardContext& ctx);
   void release();
-  PendingGradient grad_in_flight;  // the output's gradient, summed during a backward pass
 
  protected:
   Record() = default;

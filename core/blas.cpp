@@ -38,15 +38,16 @@ BlasOperand as_blas_operand(const Tensor& m) {
   return {data, CblasNoTrans, std::max<int64_t>(cols, 1), std::move(dense)};
 }
 
-// out (M, N), rows ldc apart, = a (M, K) @ b (K, N). Takes the output as a pointer so the
-// callers need no view objects for it: at RNN sizes (32x64x64) the GEMM itself takes ~2 us
-// and every allocation or atomic around it shows.
-void gemm_into(const Tensor& a, const Tensor& b, void* out, int64_t ldc) {
+// out (M, N), rows ldc apart, = a (M, K) @ b (K, N), plus out itself when `accumulate`.
+// Takes the output as a pointer so the callers need no view objects for it: at RNN sizes
+// (32x64x64) the GEMM itself takes ~2 us and every allocation or atomic around it shows.
+void gemm_into(const Tensor& a, const Tensor& b, void* out, int64_t ldc, bool accumulate = false) {
   const int64_t m = a.shape()[0];
   const int64_t k = a.shape()[1];
   const int64_t n = b.shape()[1];
   if (m == 0 || n == 0) return;
   if (k == 0) {
+    if (accumulate) return;
     dispatch(a.dtype(), [&]<class T>(T) {
       for (int64_t i = 0; i < m; ++i) std::fill_n(static_cast<T*>(out) + i * ldc, n, T(0));
     });
@@ -57,11 +58,11 @@ void gemm_into(const Tensor& a, const Tensor& b, void* out, int64_t ldc) {
   if (a.dtype() == f32) {
     cblas_sgemm(CblasRowMajor, pa.trans, pb.trans, m, n, k, 1.0f,
                 static_cast<const float*>(pa.data), pa.ld, static_cast<const float*>(pb.data),
-                pb.ld, 0.0f, static_cast<float*>(out), ldc);
+                pb.ld, accumulate ? 1.0f : 0.0f, static_cast<float*>(out), ldc);
   } else {
     cblas_dgemm(CblasRowMajor, pa.trans, pb.trans, m, n, k, 1.0,
                 static_cast<const double*>(pa.data), pa.ld, static_cast<const double*>(pb.data),
-                pb.ld, 0.0, static_cast<double*>(out), ldc);
+                pb.ld, accumulate ? 1.0 : 0.0, static_cast<double*>(out), ldc);
   }
 }
 
@@ -109,6 +110,23 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
     gemm_into(select(a, 0, i), select(b, 0, i), po + i * batch_bytes, b.shape()[2]);
   }
   return out;
+}
+
+void matmul_add_into(const Tensor& out, const Tensor& a, const Tensor& b) {
+  check_same_dtype("matmul_add_into", a, b);
+  check_same_dtype("matmul_add_into", out, a);
+  if (a.dim() != 2 || b.dim() != 2 || out.dim() != 2 || a.shape()[1] != b.shape()[0] ||
+      out.shape()[0] != a.shape()[0] || out.shape()[1] != b.shape()[1]) {
+    throw_error<ShapeError>("matmul_add_into: cannot add {} @ {} into {}", a.shape(), b.shape(),
+                            out.shape());
+  }
+  if (out.strides()[1] != 1 && out.shape()[1] > 1) {
+    throw_error<ValueError>("matmul_add_into: the output's rows must be contiguous (strides {})",
+                            out.strides());
+  }
+  auto* po = static_cast<char*>(out.impl().storage->data()) +
+             out.offset() * static_cast<int64_t>(element_size(out.dtype()));
+  gemm_into(a, b, po, std::max<int64_t>(out.strides()[0], out.shape()[1]), /*accumulate=*/true);
 }
 
 void set_num_threads(int n) {

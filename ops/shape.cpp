@@ -44,18 +44,24 @@ Tensor embed_slice(const Tensor& x, const Shape& shape, int64_t axis, int64_t st
                 });
 }
 
+namespace {
+
+// A slice gradient written with ops, for a recorded backward pass: embedded into zeros.
+Tensor embedded(const InputGradient& g, const Shape& input_shape) {
+  return embed_slice(g.values, input_shape, g.axis, g.start, g.step);
+}
+
+}  // namespace
+
 Tensor slice(const Tensor& x, int64_t axis, int64_t start, int64_t stop, int64_t step) {
   Tensor out = kernel::slice(x, axis, start, stop, step);
   const int64_t a = normalize_axis(axis, x.dim(), "slice");
   const int64_t n = x.shape()[a];
   const int64_t first = std::clamp<int64_t>(start < 0 ? start + n : start, 0, n);
-  // d slice(x) = g embedded into zeros of x's shape
+  // d slice(x) = g embedded into zeros of x's shape (the engine adds it into that slice)
   return record({.op = "slice", .inputs = {x}}, std::move(out),
                 [a, first, step](const BackwardContext& c) -> Grads {
-                  if (GradMode::enabled()) {  // recorded backward: a differentiable embedding
-                    return {embed_slice(c.grad, c.input_shape(0), a, first, step)};
-                  }
-                  return {InputGradient::slice(c.grad, a, first, step)};
+                  return {InputGradient::slice(c.grad, a, first, step, embedded)};
                 });
 }
 
@@ -66,9 +72,7 @@ Tensor select(const Tensor& x, int64_t axis, int64_t index) {
   // d select(x) = g embedded at the selected index
   return record({.op = "select", .inputs = {x}}, std::move(out),
                 [a, i](const BackwardContext& c) -> Grads {
-                  const Tensor g = unsqueeze(c.grad, a);
-                  if (GradMode::enabled()) return {embed_slice(g, c.input_shape(0), a, i, 1)};
-                  return {InputGradient::slice(g, a, i, 1)};
+                  return {InputGradient::slice(unsqueeze(c.grad, a), a, i, 1, embedded)};
                 });
 }
 
