@@ -129,6 +129,29 @@ void matmul_add_into(const Tensor& out, const Tensor& a, const Tensor& b) {
   gemm_into(a, b, po, std::max<int64_t>(out.strides()[0], out.shape()[1]), /*accumulate=*/true);
 }
 
+Tensor addmm(const Tensor& c, const Tensor& a, const Tensor& b) {
+  check_same_dtype("addmm", a, b);
+  check_same_dtype("addmm", c, a);
+  if (a.dim() < 2 || b.dim() != 2) {
+    throw_error<ShapeError>(
+        "addmm: shapes {} and {} are not supported (expected (M,K)@(K,N) or (...,M,K)@(K,N))",
+        a.shape(), b.shape());
+  }
+  const int64_t k = a.shape().back();
+  if (k != b.shape()[0]) throw_mismatch(a, b, k, b.shape()[0]);
+  Shape out_shape = a.shape();
+  out_shape[out_shape.size() - 1] = b.shape()[1];
+  if (!(broadcast_shapes(c.shape(), out_shape, "addmm") == out_shape)) {
+    throw_error<ShapeError>("addmm: the added tensor of shape {} does not broadcast to {}",
+                            c.shape(), out_shape);
+  }
+  // The GEMM accumulates onto c's values: no separate pass to add them, and no zero-fill.
+  Tensor out = empty(out_shape, a.dtype());
+  copy_into(out, broadcast_to(c, out_shape));
+  matmul_add_into(reshape(out, {-1, b.shape()[1]}), reshape(a, {-1, k}), b);
+  return out;
+}
+
 void set_num_threads(int n) {
   if (n < 1) throw_error<ValueError>("set_num_threads: need at least 1 thread, got {}", n);
   openblas_set_num_threads(n);

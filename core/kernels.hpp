@@ -98,6 +98,9 @@ Tensor index_add(const Tensor& x, int64_t axis, const std::vector<int64_t>& inde
 // M; (B, M, K) x (B, K, N) runs one GEMM per batch. Transposed views are handed to BLAS as
 // transpose flags, not copied.
 Tensor matmul(const Tensor& a, const Tensor& b);
+// c + a @ b for a (M, K) or (..., M, K) and b (K, N), c broadcasting to the result: one
+// GEMM accumulating onto a copy of c.
+Tensor addmm(const Tensor& c, const Tensor& a, const Tensor& b);
 // out (M, N) += a (M, K) @ b (K, N) in one GEMM; out's rows must be contiguous.
 void matmul_add_into(const Tensor& out, const Tensor& a, const Tensor& b);
 // OpenBLAS worker threads (also settable by OPENBLAS_NUM_THREADS).

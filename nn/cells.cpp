@@ -86,7 +86,7 @@ Tensor GatedCell::project_inputs(const Tensor& x) {
   // drop whole gate pre-activations rather than input features.
   const Tensor input =
       input_mask_.defined() && is_training() ? masked_rows(label().c_str(), x, input_mask_) : x;
-  return matmul(input, kernel) + input_bias();
+  return addmm(input_bias(), input, kernel);
 }
 
 State GatedCell::step(const Tensor& x_t, const State& state) {
@@ -100,7 +100,7 @@ SimpleRNNCell::SimpleRNNCell(int64_t in_features, int64_t units, SimpleRNNCellOp
       activation_(opts.activation) {}
 
 State SimpleRNNCell::step_projected(const Tensor& p_t, const State& state) {
-  return {activate(activation_, p_t + matmul(recurrent_input(state[0]), recurrent_kernel))};
+  return {activate(activation_, addmm(p_t, recurrent_input(state[0]), recurrent_kernel))};
 }
 
 namespace {

@@ -53,9 +53,7 @@ Tensor Dense::forward(const Tensor& x) {
         "features on the last axis)",
         label(), x.shape(), kernel.shape(), kernel.shape()[0]);
   }
-  Tensor y = matmul(x, kernel);
-  if (bias.defined()) y = y + bias;
-  return activate(opts_.activation, y);
+  return activate(opts_.activation, bias.defined() ? addmm(bias, x, kernel) : matmul(x, kernel));
 }
 
 }  // namespace tapegrad::nn

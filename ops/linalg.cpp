@@ -47,4 +47,19 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
                 });
 }
 
+Tensor addmm(const Tensor& c, const Tensor& a, const Tensor& b) {
+  // d(C + AB) = dC + dA B + A dB  =>  gC = G (summed to C's shape by the engine), and gA, gB
+  // as for matmul
+  return record({.op = "addmm", .inputs = {c, a, b}, .save = {a, b}}, kernel::addmm(c, a, b),
+                [](const BackwardContext& c) -> Grads {
+                  const Tensor a = c.saved(0);
+                  const Tensor b = c.saved(1);
+                  Grads grads(3);
+                  if (c.needs_input_grad(0)) grads[0] = c.grad;
+                  if (c.needs_input_grad(1)) grads[1] = gradient_of_a(c.grad, b);
+                  if (c.needs_input_grad(2)) grads[2] = gradient_of_b(a, c.grad, b);
+                  return grads;
+                });
+}
+
 }  // namespace tapegrad
