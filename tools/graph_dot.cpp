@@ -309,8 +309,13 @@ class DotWriter {
       const Record& head = *graph_.records[first];
       const Record& tail = *graph_.records[members.back()];
       const int call = calls_.call_of[first];
-      std::string name = members.size() == 1 ? head.op() : escaped(head.scope());
-      std::string what = members.size() == 1 ? "" : fmt::format("\\n{} ops", members.size());
+      // A lone op outside every scope is named by its op; a scope of one op (a Dense layer
+      // is one addmm) by the scope, with the op beneath.
+      const bool lone = members.size() == 1 && head.scope().empty();
+      std::string name = lone ? head.op() : escaped(head.scope());
+      std::string what = lone                  ? ""
+                         : members.size() == 1 ? fmt::format("\\n{}", head.op())
+                                               : fmt::format("\\n{} ops", members.size());
       if (call >= 0) {
         name = escaped(*calls_.calls[call].layer);
         what = fmt::format("\\n{} steps, {} ops", calls_.calls[call].steps.size(), members.size());

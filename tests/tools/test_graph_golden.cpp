@@ -120,13 +120,13 @@ TEST_CASE("reference model folded to 2 steps: one fold node per layer carrying t
     // Out: into step 9 (and, for the first layer, the stack of all outputs).
     CHECK(out_of >= 1);
   }
-  // The first layer's hidden state: step 0's tanh (r6) enters the fold, and step 9's
-  // recurrent matmul (r40) reads the fold's last state; the stack of all outputs too (r53).
-  CHECK(tg_test::contains(p.nodes.at("r6"), "label=\"tanh\\n[4,64]"));
-  CHECK(tg_test::contains(p.nodes.at("r40"), "label=\"matmul\\n[4,64]"));
-  CHECK(p.edges_between("r6", "f7") == 1);
-  CHECK(p.edges_between("f7", "r40") == 1);
-  CHECK(p.edges_between("f7", "r53") == 1);
+  // The first layer's hidden state: step 0's tanh (r4) enters the fold, and step 9's
+  // recurrent addmm (r30) reads the fold's last state; the stack of all outputs too (r42).
+  CHECK(tg_test::contains(p.nodes.at("r4"), "label=\"tanh\\n[4,64]"));
+  CHECK(tg_test::contains(p.nodes.at("r30"), "label=\"addmm\\n[4,64]"));
+  CHECK(p.edges_between("r4", "f5") == 1);
+  CHECK(p.edges_between("f5", "r30") == 1);
+  CHECK(p.edges_between("f5", "r42") == 1);
   // The recurrent kernel of each layer feeds the fold once, and kept steps directly.
   const std::vector<std::string> u = p.nodes_labelled("0.cell.recurrent_kernel");
   REQUIRE(u.size() == 1);
