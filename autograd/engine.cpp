@@ -12,6 +12,48 @@
 namespace tapegrad {
 namespace {
 
+// The indices along one axis of a gradient buffer that no slice has written yet. A buffer
+// that only slices fill (the per-step gradients of an unrolled layer's input) is allocated
+// uninitialized: a slice landing on unwritten indices is copied rather than added, and only
+// the indices no slice reached are zeroed, once, when the sum is settled.
+class Unwritten {
+ public:
+  Unwritten() = default;
+  Unwritten(int64_t axis, int64_t size) : axis_(axis), written_(size, false) {}
+  bool tracking() const { return axis_ >= 0; }
+
+  // Whether the slice (axis, start, step, count) reaches only unwritten indices; if so,
+  // marks them written.
+  bool claim(int64_t axis, int64_t start, int64_t step, int64_t count) {
+    if (axis != axis_) return false;
+    for (int64_t k = 0; k < count; ++k) {
+      if (written_[start + k * step]) return false;
+    }
+    for (int64_t k = 0; k < count; ++k) written_[start + k * step] = true;
+    return true;
+  }
+
+  // Zeros the unwritten indices of sum and stops tracking.
+  void settle(const Tensor& sum) {
+    const auto n = static_cast<int64_t>(written_.size());
+    for (int64_t lo = 0; lo < n;) {
+      if (written_[lo]) {
+        ++lo;
+        continue;
+      }
+      int64_t hi = lo;
+      while (hi < n && !written_[hi]) ++hi;
+      kernel::fill(kernel::slice(sum, axis_, lo, hi), 0.0);
+      lo = hi;
+    }
+    *this = Unwritten();
+  }
+
+ private:
+  int64_t axis_ = -1;
+  std::vector<bool> written_;
+};
+
 // A gradient being summed from several consumers during one backward pass, finishing the
 // special forms of InputGradient. The first contribution is kept as given (it may alias
 // another tensor); the first sum makes a dense buffer of our own, which later contributions
@@ -22,6 +64,7 @@ class PendingGradient {
   bool empty() const { return !sum_.defined(); }
 
   void add(Tensor g, bool create_graph) {
+    settle();
     if (empty()) {
       sum_ = std::move(g);
     } else if (owned_) {
@@ -34,19 +77,27 @@ class PendingGradient {
 
   // g.values hold one slice of an input of this shape and dtype.
   void add_slice(const InputGradient& g, const Shape& shape, DType dtype) {
+    const int64_t count = g.values.shape()[g.axis];
     if (empty()) {
-      sum_ = zeros(shape, dtype);
+      sum_ = tapegrad::empty(shape, dtype);
+      unwritten_ = Unwritten(g.axis, shape[g.axis]);
     } else if (!owned_) {
       sum_ = sum_.clone();  // it may alias another tensor: write into a copy
     }
     owned_ = true;
-    const int64_t n = g.values.shape()[g.axis];
-    const int64_t stop = kernel::slice_stop(g.start, n, g.step);
-    kernel::add_into(kernel::slice(sum_, g.axis, g.start, stop, g.step), g.values);
+    const Tensor region =
+        kernel::slice(sum_, g.axis, g.start, kernel::slice_stop(g.start, count, g.step), g.step);
+    if (unwritten_.tracking() && unwritten_.claim(g.axis, g.start, g.step, count)) {
+      kernel::copy_into(region, g.values);
+      return;
+    }
+    settle();
+    kernel::add_into(region, g.values);
   }
 
   // g.values @ g.right, multiplied straight into our buffer once we own one.
   void add_product(const InputGradient& g) {
+    settle();
     if (owned_) {
       kernel::matmul_add_into(sum_, g.values, g.right);
       return;
@@ -58,13 +109,19 @@ class PendingGradient {
   }
 
   Tensor take() {
+    settle();
     owned_ = false;
     return std::move(sum_);
   }
 
  private:
+  void settle() {
+    if (unwritten_.tracking()) unwritten_.settle(sum_);
+  }
+
   Tensor sum_;
   bool owned_ = false;  // sum_ is a dense buffer of this pass's own
+  Unwritten unwritten_;
 };
 
 // A record the walk must still visit: kept alive here, since its consumers may die before
