@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
+#include <vector>
 
 #include <tapegrad/autograd/primitives.hpp>
 #include <tapegrad/autograd/record.hpp>
@@ -18,9 +20,7 @@ namespace {
 // the indices no slice reached are zeroed, once, when the sum is settled.
 class Unwritten {
  public:
-  Unwritten() = default;
   Unwritten(int64_t axis, int64_t size) : axis_(axis), written_(size, false) {}
-  bool tracking() const { return axis_ >= 0; }
 
   // Whether the slice (axis, start, step, count) reaches only unwritten indices; if so,
   // marks them written.
@@ -33,8 +33,8 @@ class Unwritten {
     return true;
   }
 
-  // Zeros the unwritten indices of sum and stops tracking.
-  void settle(const Tensor& sum) {
+  // Zeros the indices of sum that are still unwritten.
+  void zero_in(const Tensor& sum) const {
     const auto n = static_cast<int64_t>(written_.size());
     for (int64_t lo = 0; lo < n;) {
       if (written_[lo]) {
@@ -46,11 +46,10 @@ class Unwritten {
       kernel::fill(kernel::slice(sum, axis_, lo, hi), 0.0);
       lo = hi;
     }
-    *this = Unwritten();
   }
 
  private:
-  int64_t axis_ = -1;
+  int64_t axis_;
   std::vector<bool> written_;
 };
 
@@ -80,14 +79,14 @@ class PendingGradient {
     const int64_t count = g.values.shape()[g.axis];
     if (empty()) {
       sum_ = tapegrad::empty(shape, dtype);
-      unwritten_ = Unwritten(g.axis, shape[g.axis]);
+      unwritten_ = std::make_unique<Unwritten>(g.axis, shape[g.axis]);
     } else if (!owned_) {
       sum_ = sum_.clone();  // it may alias another tensor: write into a copy
     }
     owned_ = true;
     const Tensor region =
         kernel::slice(sum_, g.axis, g.start, kernel::slice_stop(g.start, count, g.step), g.step);
-    if (unwritten_.tracking() && unwritten_.claim(g.axis, g.start, g.step, count)) {
+    if (unwritten_ && unwritten_->claim(g.axis, g.start, g.step, count)) {
       kernel::copy_into(region, g.values);
       return;
     }
@@ -116,12 +115,16 @@ class PendingGradient {
 
  private:
   void settle() {
-    if (unwritten_.tracking()) unwritten_.settle(sum_);
+    if (!unwritten_) return;
+    unwritten_->zero_in(sum_);
+    unwritten_.reset();
   }
 
   Tensor sum_;
   bool owned_ = false;  // sum_ is a dense buffer of this pass's own
-  Unwritten unwritten_;
+  // Only a buffer that slices fill has one, so that a pass's slots (one per tape position)
+  // stay small.
+  std::unique_ptr<Unwritten> unwritten_;
 };
 
 // A record the walk must still visit: kept alive here, since its consumers may die before
@@ -215,8 +218,7 @@ class BackwardPass {
     EnableGradGuard grad_mode(create_graph_);
     // Vanishing gradients turn subnormal, and every op on them slows down many times.
     const FlushDenormalScope flush;
-    const std::size_t start = find_start(roots);
-    slots_.resize(start);
+    start_ = find_start(roots);
     for (std::size_t i = 0; i < roots.size(); ++i) {
       const Tensor seed =
           i < seeds.size() && seeds[i].defined() ? seeds[i] : default_seed(roots[i]);
@@ -224,7 +226,7 @@ class BackwardPass {
       PendingGradient& pending = meta->producer ? pending_of(meta->producer) : pending_of(meta);
       pending.add(seed, create_graph_);
     }
-    if (tape_ != nullptr) walk(start);
+    if (tape_ != nullptr) walk();
     finish_leaves();
     return std::move(captured_);
   }
@@ -263,10 +265,10 @@ class BackwardPass {
     return ones_for(root);
   }
 
-  void walk(std::size_t start) {
+  void walk() {
     Tape::WalkGuard no_compaction(*tape_);
-    for (std::size_t pos = start; pos-- > 0 && pending_ > 0;) {
-      RecordSlot& slot = slots_[pos];
+    for (std::size_t i = 0; i < slots_.size() && pending_ > 0; ++i) {
+      RecordSlot& slot = slots_[i];
       if (!slot.rec) continue;
       --pending_;
       const std::shared_ptr<Record> rec = std::move(slot.rec);
@@ -363,7 +365,9 @@ class BackwardPass {
 
   // The pending gradient of a record's output; the first request schedules the record.
   PendingGradient& pending_of(const std::shared_ptr<Record>& rec) {
-    RecordSlot& slot = slots_[tape_->position_of(rec->seq())];
+    const std::size_t i = start_ - 1 - tape_->position_of(rec->seq());
+    if (i >= slots_.size()) slots_.resize(i + 1);
+    RecordSlot& slot = slots_[i];
     if (!slot.rec) {
       slot.rec = rec;
       ++pending_;
@@ -394,7 +398,10 @@ class BackwardPass {
   bool retain_graph_;
   bool accumulate_leaves_;
   Tape* tape_ = nullptr;
-  // By tape position: the records below the newest root, those still to visit filled in.
+  std::size_t start_ = 0;  // one past the newest root's tape position
+  // By tape position, newest first (slots_[i] is position start_ - 1 - i), as far back as
+  // a gradient has reached: the records still to visit filled in. A nested pass over a few
+  // new records (a checkpointed segment's recompute) so needs only a few slots.
   std::vector<RecordSlot, CachingAllocator<RecordSlot>> slots_;
   int64_t pending_ = 0;
   std::vector<LeafSlot, CachingAllocator<LeafSlot>> leaves_;
