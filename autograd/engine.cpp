@@ -226,7 +226,7 @@ class BackwardPass {
       PendingGradient& pending = meta->producer ? pending_of(meta->producer) : pending_of(meta);
       pending.add(seed, create_graph_);
     }
-    if (tape_ != nullptr) walk();
+    walk();
     finish_leaves();
     return std::move(captured_);
   }
@@ -242,15 +242,15 @@ class BackwardPass {
     }
   }
 
-  // One past the newest root's position on the tape (0 when every root is a leaf).
+  // One past the newest root's sequence number (0 when every root is a leaf).
   std::size_t find_start(const std::vector<Tensor>& roots) {
     std::size_t start = 0;
     for (const Tensor& root : roots) {
       check_root(root);
       const auto& producer = root.impl().autograd->producer;
       if (!producer) continue;
-      tape_ = &Tape::owning(*producer, "backward");
-      start = std::max(start, tape_->position_of(producer->seq()) + 1);
+      Tape::owning(*producer, "backward");
+      start = std::max<std::size_t>(start, producer->seq() + 1);
     }
     return start;
   }
@@ -266,7 +266,6 @@ class BackwardPass {
   }
 
   void walk() {
-    Tape::WalkGuard no_compaction(*tape_);
     for (std::size_t i = 0; i < slots_.size() && pending_ > 0; ++i) {
       RecordSlot& slot = slots_[i];
       if (!slot.rec) continue;
@@ -365,7 +364,7 @@ class BackwardPass {
 
   // The pending gradient of a record's output; the first request schedules the record.
   PendingGradient& pending_of(const std::shared_ptr<Record>& rec) {
-    const std::size_t i = start_ - 1 - tape_->position_of(rec->seq());
+    const std::size_t i = start_ - 1 - rec->seq();
     if (i >= slots_.size()) slots_.resize(i + 1);
     RecordSlot& slot = slots_[i];
     if (!slot.rec) {
@@ -397,11 +396,12 @@ class BackwardPass {
   bool create_graph_;
   bool retain_graph_;
   bool accumulate_leaves_;
-  Tape* tape_ = nullptr;
-  std::size_t start_ = 0;  // one past the newest root's tape position
-  // By tape position, newest first (slots_[i] is position start_ - 1 - i), as far back as
-  // a gradient has reached: the records still to visit filled in. A nested pass over a few
-  // new records (a checkpointed segment's recompute) so needs only a few slots.
+  std::size_t start_ = 0;  // one past the newest root's sequence number
+  // By sequence number, newest first (slots_[i] is the record numbered start_ - 1 - i), as
+  // far back as a gradient has reached: the records still to visit filled in. Sequence
+  // numbers order records as the tape does, so the walk needs neither tape positions nor a
+  // search for them; and a nested pass over a few new records (a checkpointed segment's
+  // recompute) needs only a few slots.
   std::vector<RecordSlot, CachingAllocator<RecordSlot>> slots_;
   int64_t pending_ = 0;
   std::vector<LeafSlot, CachingAllocator<LeafSlot>> leaves_;

@@ -9,6 +9,11 @@
 // record's gradient is complete when it is reached. A record's gradient is dropped as soon
 // as its rule consumed it; the walk stops once no gradient is pending.
 //
+// The pending sums belong to the pass, not to the records (a pass run from inside another,
+// by a hook or a checkpointed layer's recompute, sums its own), and the pass finishes every
+// special form a rule may return (record.hpp's InputGradient): slices are written into their
+// part of the sum, and products are multiplied straight into it.
+//
 // Without retain_graph, each visited record frees its saved tensors; going through it again
 // throws an error that says how to fix it. With create_graph, the rules run with grad mode
 // on, so the gradients come out as differentiable tensors (Hessian-vector products).

@@ -55,7 +55,7 @@ void Tape::record_died(std::uint64_t tape_id) {
 
 void Tape::append(const std::shared_ptr<Record>& rec) {
   const bool mostly_dead = dead_ >= kMinCompaction && 2 * dead_ >= entries_.size();
-  if ((entries_.size() >= compact_at_ || mostly_dead) && walkers_ == 0) compact();
+  if (entries_.size() >= compact_at_ || mostly_dead) compact();
   entries_.push_back(rec);
   seqs_.push_back(rec->seq());
   ++next_seq_;

@@ -62,17 +62,6 @@ class Tape {
   // Position of the record with this sequence number (records are sorted by seq).
   std::size_t position_of(std::uint64_t seq) const;
   std::shared_ptr<Record> at(std::size_t position) const { return entries_[position].lock(); }
-  // Forbids compaction while a backward pass walks positions.
-  class WalkGuard {
-   public:
-    explicit WalkGuard(Tape& t) : tape_(t) { ++tape_.walkers_; }
-    ~WalkGuard() { --tape_.walkers_; }
-    WalkGuard(const WalkGuard&) = delete;
-    WalkGuard& operator=(const WalkGuard&) = delete;
-
-   private:
-    Tape& tape_;
-  };
 
  private:
   void compact();
@@ -84,7 +73,6 @@ class Tape {
   std::uint64_t next_seq_ = 0;
   std::size_t compact_at_ = kMinCompaction;
   std::size_t dead_ = 0;  // entries whose record died since the last compaction
-  int walkers_ = 0;
 };
 
 }  // namespace tapegrad
