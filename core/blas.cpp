@@ -5,7 +5,12 @@
 
 #include <cblas.h>
 
+#include <tapegrad/core/denormal.hpp>
 #include <tapegrad/core/kernels.hpp>
+
+// OpenBLAS's own thread pool (pthreads builds; weak, so other BLAS builds link without them).
+extern "C" int blas_thread_shutdown_(void) __attribute__((weak));
+extern "C" int blas_thread_init(void) __attribute__((weak));
 
 namespace tapegrad::kernel {
 namespace {
@@ -155,6 +160,15 @@ Tensor addmm(const Tensor& c, const Tensor& a, const Tensor& b) {
 void set_num_threads(int n) {
   if (n < 1) throw_error<ValueError>("set_num_threads: need at least 1 thread, got {}", n);
   openblas_set_num_threads(n);
+  // New workers took the calling thread's floating-point mode: give them tapegrad's.
+  sync_blas_workers_with_flush_denormal();
+}
+
+bool restart_blas_workers() {
+  if (blas_thread_shutdown_ == nullptr || blas_thread_init == nullptr) return false;
+  blas_thread_shutdown_();
+  blas_thread_init();
+  return true;
 }
 
 int num_threads() {

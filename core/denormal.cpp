@@ -2,6 +2,8 @@
 
 #include <atomic>
 
+#include <tapegrad/core/kernels.hpp>
+
 #if defined(__SSE2__)
 #include <xmmintrin.h>
 #define TAPEGRAD_HAS_MXCSR 1
@@ -24,9 +26,23 @@ constexpr unsigned kFlushBits = kFlushToZero | kDenormalsAreZero;
 
 bool set_flush_denormal(bool on) {
   if (!TAPEGRAD_HAS_MXCSR) return false;
-  flush_setting.store(on, std::memory_order_relaxed);
+  if (flush_setting.exchange(on, std::memory_order_relaxed) != on) {
+    sync_blas_workers_with_flush_denormal();
+  }
   return true;
 }
+
+void sync_blas_workers_with_flush_denormal() {
+  const FlushDenormalScope mode;  // the workers start from this thread in this mode
+  kernel::restart_blas_workers();
+}
+
+namespace {
+
+// OpenBLAS started its workers when it loaded, before tapegrad, in the default mode.
+[[maybe_unused]] const bool blas_workers_synced = (sync_blas_workers_with_flush_denormal(), true);
+
+}  // namespace
 
 bool flush_denormal() {
   return flush_setting.load(std::memory_order_relaxed);

@@ -106,6 +106,10 @@ void matmul_add_into(const Tensor& out, const Tensor& a, const Tensor& b);
 // OpenBLAS worker threads (also settable by OPENBLAS_NUM_THREADS).
 void set_num_threads(int n);
 int num_threads();
+// Restarts OpenBLAS's worker threads from the calling thread, whose floating-point mode they
+// take (a new thread inherits its creator's); false for a BLAS without such a pool. No other
+// thread may be inside BLAS meanwhile.
+bool restart_blas_workers();
 
 }  // namespace tapegrad::kernel
 

@@ -48,6 +48,26 @@ TEST_CASE("set_flush_denormal(false): backward keeps the subnormal gradient") {
   CHECK(gradient_through_subnormal() == kSubnormal);
 }
 
+TEST_CASE("OpenBLAS's worker threads flush too: no row of a 2-thread GEMM keeps a subnormal") {
+  // Each product 1e-42 is subnormal, and so is their sum 2.6e-40. OpenBLAS splits a GEMM
+  // this size between its threads; a worker that did not flush left its share subnormal.
+  const SettingRestore restore;
+  const int threads = tg::num_threads();
+  tg::set_num_threads(2);
+  const tg::Tensor a = tg::full({512, 256}, 1e-21);
+  const tg::Tensor b = tg::full({256, 512}, 1e-21);
+  const auto product = [&] {
+    const tg::FlushDenormalScope scope;
+    return tg::kernel::matmul(a, b);
+  };
+  CHECK(tg::max(product()).item() == 0.0);
+  tg::set_flush_denormal(false);  // and back: the workers keep every subnormal result
+  CHECK(-tg::max(-product()).item() > 0.0);
+  tg::set_flush_denormal(true);
+  CHECK(tg::max(product()).item() == 0.0);
+  tg::set_num_threads(threads);
+}
+
 TEST_CASE("FlushDenormalScope restores the caller's mode, also after backward") {
   const SettingRestore restore;
   tg::set_flush_denormal(true);
