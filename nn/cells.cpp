@@ -17,6 +17,7 @@ GatedCell::GatedCell(int64_t in_features, int64_t units, int64_t gates, Tensor b
                                           init::orthogonal({units, gates * units}, 1.0, dtype))),
       bias(register_parameter("bias", std::move(bias_init))),
       units_(units),
+      gates_(gates),
       dropout_(dropout) {}
 
 namespace {
@@ -86,10 +87,13 @@ Tensor GatedCell::project_inputs(const Tensor& x) {
   // drop whole gate pre-activations rather than input features.
   const Tensor input =
       input_mask_.defined() && is_training() ? masked_rows(label().c_str(), x, input_mask_) : x;
-  // The bias rides in the GEMM as one more row of the kernel against a column of ones:
-  // matmul(input, kernel) + bias would make a second (rows, gates * units) tensor, as large as
-  // the projection of the whole sequence (105 MB for LSTM 512, 100 steps, batch 128) only to
-  // free the first; and its gradient is one more GEMM row instead of a reduction.
+  if (gates_ == 1) return matmul(input, kernel) + input_bias();
+  // A gated cell's projection is 3 or 4 blocks of units wide, the largest tensor of a
+  // sequence (105 MB for LSTM 512, 100 steps, batch 128), and matmul + bias would make a
+  // second one only to free the first, which the caching allocator then holds through the
+  // backward pass. So the bias rides in the GEMM, as one more kernel row against a column of
+  // ones (its gradient: one more GEMM row). SimpleRNN keeps the plain form: one block saves
+  // least, and its graph is the teaching example, where matmul and add read best.
   const Tensor ones_column = ones({input.shape()[0], 1}, input.dtype());
   const Tensor kernel_and_bias = concat({kernel, reshape(input_bias(), {1, -1})}, 0);
   return matmul(concat({input, ones_column}, 1), kernel_and_bias);

@@ -51,6 +51,7 @@ class GatedCell : public Cell {
 
  private:
   int64_t units_;
+  int64_t gates_;
   DropoutRates dropout_;
   Tensor input_mask_;      // (B, in_features), undefined when not dropping
   Tensor recurrent_mask_;  // (B, units), undefined when not dropping
