@@ -148,6 +148,7 @@ Tensor gru_gates(const Tensor& p, const Tensor& mh, const Tensor& h) {
 Tensor gru_gates_backward(const Tensor& dy, const Tensor& y, const Tensor& mh, const Tensor& h) {
   const char* op = "gru_gates_backward";
   check_same_dtype(op, dy, y);
+  check_same_dtype(op, y, mh);
   const int64_t u = gate_units(op, "recurrent projection mh", mh, 3, "h", h);
   const int64_t batch = h.shape()[0];
   check_blocks(op, "output y", y, 4, batch, u);

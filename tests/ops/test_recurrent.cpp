@@ -160,6 +160,9 @@ TEST_CASE("lstm_gates and gru_gates shape and dtype errors name the op and the s
       doctest::Contains("lstm_gates_backward: output gradient dy has shape [6,3,3], expected "
                         "(6, 3, 2)"),
       tg::ShapeError);
+  CHECK_THROWS_AS(tg::gru_gates_backward(tg::ones({4, 3, 2}), tg::ones({4, 3, 2}),
+                                         tg::ones({3, 6}, tg::f64), tg::ones({3, 2}, tg::f64)),
+                  tg::Error);
   CHECK_THROWS_WITH_AS(tg::gru_gates(tg::ones({3, 6}), tg::ones({3, 9}), tg::ones({3, 2})),
                        doctest::Contains("gru_gates: recurrent projection mh of shape [3,9] and h "
                                          "of shape [3,2] do not fit (expected (batch, 3 * units)"),
