@@ -94,6 +94,21 @@ Tensor index_select(const Tensor& x, int64_t axis, const std::vector<int64_t>& i
 Tensor index_add(const Tensor& x, int64_t axis, const std::vector<int64_t>& index,
                  const Tensor& source);
 
+// Fused gate arithmetic of the built-in cells (core/recurrent_kernels.cpp; the ops of
+// ops/recurrent.hpp say what each computes). Outputs stack their parts along a leading axis
+// of blocks, each (batch, units) and contiguous.
+// LSTM: z (B, 4u) pre-activations in gate order i, f, c, o; c_prev (B, u). Returns
+// (6, B, u): h, c, then the activated gates i, f, g, o.
+Tensor lstm_gates(const Tensor& z, const Tensor& c_prev);
+// dy: the gradient of lstm_gates' output y. Returns (B, 5u): dz in columns [0, 4u), dc_prev
+// in [4u, 5u).
+Tensor lstm_gates_backward(const Tensor& dy, const Tensor& y, const Tensor& c_prev);
+// GRU (Keras reset_after): p, mh (B, 3u) input and recurrent projections in gate order z, r, n;
+// h (B, u). Returns (4, B, u): h', then z, r, n.
+Tensor gru_gates(const Tensor& p, const Tensor& mh, const Tensor& h);
+// Returns (B, 7u): dp in columns [0, 3u), dmh in [3u, 6u), dh in [6u, 7u).
+Tensor gru_gates_backward(const Tensor& dy, const Tensor& y, const Tensor& mh, const Tensor& h);
+
 // Matrix products through BLAS. 2-D x 2-D; (..., M, K) x (K, N) folds the leading axes into
 // M; (B, M, K) x (B, K, N) runs one GEMM per batch. Transposed views are handed to BLAS as
 // transpose flags, not copied.

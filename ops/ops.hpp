@@ -5,5 +5,6 @@
 #include <tapegrad/ops/activation.hpp>
 #include <tapegrad/ops/elementwise.hpp>
 #include <tapegrad/ops/linalg.hpp>
+#include <tapegrad/ops/recurrent.hpp>
 #include <tapegrad/ops/reduce.hpp>
 #include <tapegrad/ops/shape.hpp>
