@@ -150,6 +150,14 @@ Tensor div(const Tensor& a, const Tensor& b) {
 Tensor pow(const Tensor& a, const Tensor& b) {
   return map_binary(a, b, "pow", [](auto x, auto y) { return std::pow(x, y); });
 }
+Tensor tanh_backward(const Tensor& grad, const Tensor& y) {
+  return map_binary(grad, y, "tanh_backward",
+                    [](auto g, auto v) { return g * (decltype(v)(1) - v * v); });
+}
+Tensor sigmoid_backward(const Tensor& grad, const Tensor& y) {
+  return map_binary(grad, y, "sigmoid_backward",
+                    [](auto g, auto v) { return g * v * (decltype(v)(1) - v); });
+}
 Tensor maximum(const Tensor& a, const Tensor& b) {
   return map_binary(a, b, "maximum", [](auto x, auto y) { return x > y ? x : y; });
 }
