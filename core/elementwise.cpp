@@ -339,7 +339,9 @@ void fill(const Tensor& dst, double value) {
     for_each_strided<T, 1>(
         dst.shape(), strides, {dst.data<T>()},
         [v = static_cast<T>(value)](int64_t n, std::array<T*, 1> p, std::array<int64_t, 1> s) {
-          for (int64_t i = 0; i < n; ++i) p[0][i * s[0]] = v;
+          vectorized([&] {
+            for (int64_t i = 0; i < n; ++i) p[0][i * s[0]] = v;
+          });
         });
   });
   dst.bump_version();
