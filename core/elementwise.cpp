@@ -1,16 +1,13 @@
 // Elementwise kernels. Every one is a functor run by map_unary / map_binary / where; those
 // take a dense fast path (a flat loop the compiler vectorizes) and fall back to the strided
-// loop for views and broadcasting.
-//
-// The library is built for baseline x86-64, whose vectors hold four floats. The loops here
-// run through vectorized(), which compiles them a second time for AVX2 (eight floats) and
-// picks that copy when the CPU has it: the adds, copies and products of an RNN's backward
-// pass are a fifth of the reference workload. FMA stays out of that target, so no
-// expression is contracted and both copies round exactly as the scalar code does.
+// loop for views and broadcasting. The loops run through vectorized() (core/vectorize.hpp),
+// at AVX2 width where the CPU has it: the adds, copies and products of an RNN's backward
+// pass are a fifth of the reference workload.
 #include <cmath>
 
 #include <tapegrad/core/kernels.hpp>
 #include <tapegrad/core/strided_loop.hpp>
+#include <tapegrad/core/vectorize.hpp>
 #include <tapegrad/core/vmath.hpp>
 
 namespace tapegrad::kernel {
@@ -18,25 +15,7 @@ namespace {
 
 using detail::broadcast_strides;
 using detail::for_each_strided;
-
-#if defined(__x86_64__)
-const bool kHasAvx2 = __builtin_cpu_supports("avx2");
-
-// loop() is inlined here (its baseline target is a subset of this one) and vectorized again.
-template <class Loop>
-[[gnu::target("avx2")]] void run_avx2(const Loop& loop) {
-  loop();
-}
-#endif
-
-// Runs loop(), a lambda with loops the compiler vectorizes, at the CPU's widest vectors.
-template <class Loop>
-void vectorized(const Loop& loop) {
-#if defined(__x86_64__)
-  if (kHasAvx2) return run_avx2(loop);
-#endif
-  loop();
-}
+using detail::vectorized;
 
 template <class T, class F>
 void strided_unary(const Tensor& x, const Tensor& out, F f) {
