@@ -240,9 +240,8 @@ struct ThreadCacheHolder {
 
 // This thread's cache, or nullptr once it is destroyed.
 ThreadCache* thread_cache() {
-  if (ThreadCache* t = t_cache) [[likely]]
-    return t;
-  return make_thread_cache();
+  ThreadCache* t = t_cache;
+  return t != nullptr ? t : make_thread_cache();
 }
 
 }  // namespace
