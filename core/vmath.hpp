@@ -3,8 +3,9 @@
 // These transcendentals decide how fast an RNN runs: scalar tanhf costs ~11 ns, a vector
 // version well under 1 ns per element. GCC only calls glibc's vector math library (libmvec)
 // on its own under -ffast-math, which would also break the NaN/Inf checks of AnomalyGuard.
-// So we call libmvec's AVX2 entry points explicitly when the CPU has AVX2 and fall back to
-// the scalar libm functions otherwise. libmvec is accurate to within 4 ulp and keeps NaN and
+// So we call libmvec's AVX2 entry points explicitly when the CPU has AVX2 (AVX-512 for the
+// f32 exp, whose results are the same bits) and fall back to the scalar libm functions
+// otherwise. libmvec is accurate to within 4 ulp and keeps NaN and
 // Inf semantics.
 #pragma once
 

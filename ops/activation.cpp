@@ -9,19 +9,37 @@ namespace tapegrad {
 
 Tensor tanh(const Tensor& x) {
   // d tanh(x) = (1 - y^2) dx
-  return record({.op = "tanh", .inputs = {x}, .save_output = true}, kernel::tanh(x),
-                [](const BackwardContext& c) -> Grads {
-                  const Tensor y = c.output();
-                  return {c.grad * (1.0 - y * y)};
+  return record(
+      {.op = "tanh", .inputs = {x}, .save_output = true}, kernel::tanh(x),
+      [](const BackwardContext& c) -> Grads { return {tanh_backward(c.grad, c.output())}; });
+}
+
+Tensor tanh_backward(const Tensor& grad, const Tensor& y) {
+  // d [g (1 - y^2)] = (1 - y^2) dg - 2 g y dy
+  return record({.op = "tanh_backward", .inputs = {grad, y}, .save = {grad, y}},
+                kernel::tanh_backward(grad, y), [](const BackwardContext& c) -> Grads {
+                  const Tensor& g = c.saved(0);
+                  const Tensor& y = c.saved(1);
+                  return {c.needs_input_grad(0) ? tanh_backward(c.grad, y) : Tensor(),
+                          c.needs_input_grad(1) ? -2.0 * c.grad * g * y : Tensor()};
                 });
 }
 
 Tensor sigmoid(const Tensor& x) {
   // d sigmoid(x) = y (1 - y) dx
-  return record({.op = "sigmoid", .inputs = {x}, .save_output = true}, kernel::sigmoid(x),
-                [](const BackwardContext& c) -> Grads {
-                  const Tensor y = c.output();
-                  return {c.grad * y * (1.0 - y)};
+  return record(
+      {.op = "sigmoid", .inputs = {x}, .save_output = true}, kernel::sigmoid(x),
+      [](const BackwardContext& c) -> Grads { return {sigmoid_backward(c.grad, c.output())}; });
+}
+
+Tensor sigmoid_backward(const Tensor& grad, const Tensor& y) {
+  // d [g y (1 - y)] = y (1 - y) dg + g (1 - 2y) dy
+  return record({.op = "sigmoid_backward", .inputs = {grad, y}, .save = {grad, y}},
+                kernel::sigmoid_backward(grad, y), [](const BackwardContext& c) -> Grads {
+                  const Tensor& g = c.saved(0);
+                  const Tensor& y = c.saved(1);
+                  return {c.needs_input_grad(0) ? sigmoid_backward(c.grad, y) : Tensor(),
+                          c.needs_input_grad(1) ? c.grad * g * (1.0 - 2.0 * y) : Tensor()};
                 });
 }
 
