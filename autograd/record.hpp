@@ -2,11 +2,11 @@
 //
 // How an op is written (ops/ is all of this shape):
 //
-//   Tensor tanh(const Tensor& x) {
-//     return record({.op = "tanh", .inputs = {x}, .save_output = true}, kernel::tanh(x),
+//   Tensor exp(const Tensor& x) {
+//     return record({.op = "exp", .inputs = {x}, .save_output = true}, kernel::exp(x),
 //                   [](const BackwardContext& c) -> Grads {
-//                     // d tanh(x) = (1 - y^2) dy
-//                     return {c.grad * (1.0 - c.output() * c.output())};
+//                     // d e^x = e^x dx
+//                     return {c.grad * c.output()};
 //                   });
 //   }
 //
