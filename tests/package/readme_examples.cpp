@@ -56,10 +56,20 @@ struct MinimalCell : tg::nn::Cell {
   tg::Tensor w, u;
 };
 
+struct FastCell : MinimalCell {
+  using MinimalCell::MinimalCell;
+  bool has_input_projection() const override { return true; }
+  tg::Tensor project_inputs(const tg::Tensor& x) override { return tg::matmul(x, w); }
+  tg::nn::State step_projected(const tg::Tensor& p, const tg::nn::State& s) override {
+    return {tg::tanh(tg::addmm(p, s[0], u))};  // step(x, s) == step_projected(x w, s)
+  }
+};
+
 void check_a_new_cell() {
   tg::nn::RNN layer(std::make_shared<MinimalCell>(8, 16), {.return_sequences = true});
   auto report = tg::nn::gradcheck(layer, {tg::randn({2, 5, 8})});
   std::cout << report.ok << report.message << '\n';
+  tg::nn::RNN fast(std::make_shared<FastCell>(8, 16), {.return_sequences = true});
 }
 
 void run_a_layer_both_ways() {
