@@ -113,6 +113,9 @@ class PendingGradient {
     return std::move(sum_);
   }
 
+  // Whether the sum is a dense buffer of this pass's own, which nothing else references.
+  bool owned() const { return owned_; }
+
  private:
   void settle() {
     if (!unwritten_) return;
@@ -161,10 +164,12 @@ Tensor run_hooks(const std::vector<GradHook>& hooks, Tensor g) {
   return g;
 }
 
-// A gradient stored in .grad() must own its data: rule results may alias each other.
-void accumulate_into_grad(AutogradMeta& meta, const Tensor& g, bool create_graph) {
+// A gradient stored in .grad() must own its data: rule results may alias each other. A sum
+// the pass made in a buffer of its own (`owned`) is handed over as it is.
+void accumulate_into_grad(AutogradMeta& meta, const Tensor& g, bool create_graph,
+                          bool owned = false) {
   if (!meta.grad.defined()) {
-    meta.grad = create_graph ? g : g.clone();
+    meta.grad = create_graph || owned ? g : g.clone();
   } else if (create_graph || needs_grad(meta.grad)) {
     meta.grad = add(meta.grad, g);
   } else {
@@ -384,12 +389,14 @@ class BackwardPass {
 
   void finish_leaves() {
     for (LeafSlot& slot : leaves_) {
+      // A hook's result may alias anything; the pass's own buffer aliases nothing.
+      const bool owned = slot.grad.owned() && slot.meta->hooks.empty();
       Tensor g = run_hooks(slot.meta->hooks, slot.grad.take());
       if (trace_ != nullptr) trace_->leaves[slot.meta.get()] = l2_norm(g);
       for (std::size_t i = 0; i < targets_.size(); ++i) {
         if (targets_[i] == slot.meta) captured_[i] = g;
       }
-      if (accumulate_leaves_) accumulate_into_grad(*slot.meta, g, create_graph_);
+      if (accumulate_leaves_) accumulate_into_grad(*slot.meta, g, create_graph_, owned);
     }
   }
 

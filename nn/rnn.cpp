@@ -515,7 +515,9 @@ RNNOutput RNN::run(const Tensor& x, const State& initial, const Tensor& mask) {
   call.set_step(TimeStep::kNoStep);
   Tensor output = state[0];
   if (opts_.return_sequences) {
-    output = checkpointing ? permute(concat(outputs, 0), {1, 0, 2}) : stack(outputs, 1);
+    // Stored time-major, (B, T, units) as a view: a recurrent layer above reads it back
+    // time-major without a copy.
+    output = permute(checkpointing ? concat(outputs, 0) : stack(outputs, 0), {1, 0, 2});
   }
   if (opts_.stateful) carried_ = detached(state);
   if (opts_.return_state) last_state_ = state;

@@ -132,3 +132,19 @@ TEST_CASE("slice gradients into an unwritten buffer: copies, overlaps, other axe
     CHECK(max_abs_diff(fast, recorded.detach()) < 1e-12);
   }
 }
+
+TEST_CASE(".grad() takes the pass's own sum as it is, but never a tensor a hook handed back") {
+  // The sum of two uses is a buffer of the pass's own and becomes .grad() without a copy; a
+  // hook's result may be any tensor, so .grad() gets a copy of it.
+  const tg::Tensor w = tg::ones({3}, tg::f64).requires_grad_();
+  tg::backward({tg::sum(w * 2.0) + tg::sum(w * 3.0)});
+  CHECK(w.grad().to_vector<double>() == std::vector<double>{5.0, 5.0, 5.0});
+
+  const tg::Tensor v = tg::ones({3}, tg::f64).requires_grad_();
+  const tg::Tensor kept = tg::full({3}, 7.0, tg::f64);
+  v.register_hook([&](const tg::Tensor&) { return kept; });
+  tg::backward({tg::sum(v * 2.0) + tg::sum(v * 3.0)});
+  tg::kernel::add_into(v.grad(), tg::ones({3}, tg::f64));
+  CHECK(v.grad().to_vector<double>() == std::vector<double>{8.0, 8.0, 8.0});
+  CHECK(kept.to_vector<double>() == std::vector<double>{7.0, 7.0, 7.0});
+}
