@@ -15,8 +15,9 @@
 // Backpropagation through time needs nothing more: the steps are recorded on the tape.
 //
 // A cell may also split its step into an input part that does not depend on the state and a
-// recurrent part (project_inputs + step_projected). RNN then computes the input part of all
-// time steps as one GEMM before the loop, which is what makes the built-in cells fast.
+// recurrent part (project_inputs + step_projected). RNN then computes the input part of a
+// block of time steps (about 2048 rows) as one GEMM before those steps, which is what makes
+// the built-in cells fast.
 //
 // RNN calls begin_sequence(batch) at the start of every layer call, before the input
 // projection: the place to draw what stays fixed for one sequence, such as the dropout masks

@@ -1,6 +1,6 @@
 // The built-in cells, with Keras's formulas, parameter shapes and gate order, so weights map
 // one to one onto Keras (and, with transposes and the GRU gate reorder, onto PyTorch).
-// Formulas: ../shared/KERAS.md. Each projects its inputs for all time steps at once:
+// Formulas: ../shared/KERAS.md. Each projects its inputs for a block of time steps at once:
 // p = x @ kernel + bias, then per step only h_{t-1} @ recurrent_kernel remains.
 //
 // Dropout (options .dropout, .recurrent_dropout), as Keras 3's cells do it: in train() mode,
@@ -8,7 +8,7 @@
 // is drawn for x_t, shape (B, in_features), and one for h_{t-1}, shape (B, units); both are
 // reused at every time step of that call. One mask serves all gates (Keras 3; Keras 2's
 // implementation=1 drew one per gate, and Keras 3 dropped that). x_t is masked before the
-// kernel, so the all-steps projection stays one GEMM over the masked input; h_{t-1} is masked
+// kernel, so the block projection stays one GEMM over the masked input; h_{t-1} is masked
 // where it meets recurrent_kernel only: LSTM's c_{t-1} and GRU's z * h_{t-1} use it unmasked,
 // as in Keras. In eval() mode (evaluate, predict) nothing is dropped.
 #pragma once

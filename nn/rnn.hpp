@@ -1,8 +1,9 @@
 // RNN: unrolls any Cell over the time axis of a (batch, time, features) input.
 //
 // The input is made time-major and contiguous once ((T, B, F)), so each step reads a dense
-// (B, F) slab. If the cell has an input projection, all T steps are projected by one GEMM of
-// (T*B, F) x (F, k*units) before the loop; otherwise each step calls cell.step(x_t, state).
+// (B, F) slab. If the cell has an input projection, each block of steps (about 2048 rows; all
+// T steps when T*B is smaller) is projected by one GEMM of (n*B, F) x (F, k*units) before
+// its steps; otherwise each step calls cell.step(x_t, state).
 // Each call runs in a TimeStepScope that marks its steps, so the tape, graph dumps and errors
 // say which layer call and step an op belongs to (as fields of the record, not in its scope). No
 // backward is written anywhere: BPTT is the tape's reverse walk over the unrolled steps.
