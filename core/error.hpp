@@ -5,8 +5,10 @@
 // involved and what was expected, so the message alone is enough to find the mistake.
 #pragma once
 
+#include <cstddef>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 #include <fmt/format.h>
 
@@ -49,5 +51,11 @@ template <class E, class... Args>
 [[noreturn]] void throw_error(fmt::format_string<Args...> format, Args&&... args) {
   throw E(fmt::format(format, std::forward<Args>(args)...));
 }
+
+// Untrusted text (a file's field, a JSON string, a path) as an error message quotes it:
+// in single quotes, control bytes escaped (\n, \x1b), cut after `max_bytes` with the count
+// of what was left out ("'aaaa...' (+49999996 bytes)"). A message never grows with its input.
+inline constexpr std::size_t kQuoteLimit = 64;
+std::string quoted(std::string_view text, std::size_t max_bytes = kQuoteLimit);
 
 }  // namespace tapegrad

@@ -114,3 +114,13 @@ TEST_CASE("errors: bad slice steps, ranks, reshapes, axes and indices") {
   CHECK_THROWS_AS(k::set_num_threads(0), tg::ValueError);
   CHECK_THROWS_AS(k::concat({}, 0), tg::ValueError);
 }
+
+TEST_CASE("quoted: an error message quotes untrusted text bounded and escaped") {
+  CHECK(tg::quoted("v") == "'v'");
+  CHECK(tg::quoted("a\nb\x1b") == "'a\\nb\\x1b'");
+  const std::string huge(50'000'000, 'x');
+  const std::string q = tg::quoted(huge);
+  CHECK(q.size() < 100);
+  CHECK(q == "'" + std::string(tg::kQuoteLimit, 'x') + "'... (+49999936 bytes)");
+  CHECK(tg::quoted("abcdef", 3) == "'abc'... (+3 bytes)");
+}
