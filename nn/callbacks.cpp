@@ -1,8 +1,11 @@
 // The built-in callbacks; see callbacks.hpp.
 #include <tapegrad/nn/callbacks.hpp>
 
+#include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <fstream>
+#include <string_view>
 
 #include <tapegrad/autograd/grad_mode.hpp>
 #include <tapegrad/core/atomic_file.hpp>
@@ -150,6 +153,21 @@ void ModelCheckpoint::on_epoch_end(int epoch, const Logs& logs) {
 
 // ---- CSVLogger ----
 
+namespace {
+
+constexpr std::string_view kCsvLogHeader = "epoch,loss,val_loss,lr\n";
+
+// A value of a CSVLogger row: a number in full, or NA (NaN).
+std::optional<double> parse_log_value(std::string_view text) {
+  if (text == "NA") return NAN;
+  double v = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc{} || end != text.data() + text.size()) return std::nullopt;
+  return v;
+}
+
+}  // namespace
+
 CSVLogger::CSVLogger(std::string path, History earlier)
     : path_(std::move(path)), earlier_(std::move(earlier)) {
   for (const auto& [key, values] : earlier_.history) {
@@ -160,6 +178,8 @@ CSVLogger::CSVLogger(std::string path, History earlier)
   }
 }
 
+CSVLogger::~CSVLogger() = default;
+
 void CSVLogger::on_train_begin(const Logs&) {
   if (earlier_.epochs != params().initial_epoch) {
     throw_error<ValueError>(
@@ -167,26 +187,66 @@ void CSVLogger::on_train_begin(const Logs&) {
         earlier_.epochs, params().initial_epoch);
   }
   history_ = earlier_;
-  write();
+  std::string text(kCsvLogHeader);
+  for (int epoch = 0; epoch < history_.epochs; ++epoch) text += row(epoch);
+  write_file_atomically("CSVLogger", path_, text);
+  file_ = std::make_unique<AppendFile>("CSVLogger", path_);
 }
 
 void CSVLogger::on_epoch_end(int, const Logs& logs) {
   history_.record(logs);
-  write();
+  if (!file_) throw ValueError("CSVLogger: an epoch ended before training began");
+  file_->append(row(history_.epochs - 1));
 }
 
-void CSVLogger::write() const {
-  const auto cell = [&](const char* key, int epoch) {
+void CSVLogger::on_train_end(const Logs&) {
+  file_.reset();
+}
+
+std::string CSVLogger::row(int epoch) const {
+  const auto cell = [&](const char* key) {
     const auto it = history_.history.find(key);
     const bool known = it != history_.history.end() && epoch < static_cast<int>(it->second.size());
     return known ? fmt::format("{}", it->second[static_cast<std::size_t>(epoch)]) : "NA";
   };
-  std::string text = "epoch,loss,val_loss,lr\n";
-  for (int epoch = 0; epoch < history_.epochs; ++epoch) {
-    text += fmt::format("{},{},{},{}\n", epoch, cell("loss", epoch), cell("val_loss", epoch),
-                        cell("lr", epoch));
+  return fmt::format("{},{},{},{}\n", epoch, cell("loss"), cell("val_loss"), cell("lr"));
+}
+
+History read_csv_log(const std::string& path, int epochs) {
+  const auto fail = [&](int line, std::string_view what) {
+    throw_error<IOError>("read_csv_log: '{}':{}: {}", path, line, what);
+  };
+  std::ifstream in(path);
+  if (!in) throw_error<IOError>("read_csv_log: cannot open '{}'", path);
+  std::string line;
+  if (!std::getline(in, line) || line + "\n" != kCsvLogHeader) {
+    fail(1, fmt::format("expected the header epoch,loss,val_loss,lr, got {}", quoted(line)));
   }
-  write_file_atomically("CSVLogger", path_, text);
+  History h;
+  const char* keys[] = {"loss", "val_loss", "lr"};
+  for (int epoch = 0; epoch < epochs; ++epoch) {
+    const int at = epoch + 2;  // line number
+    if (!std::getline(in, line)) {
+      fail(at, fmt::format("the log ends after {} epochs, {} were asked for", epoch, epochs));
+    }
+    std::vector<std::string_view> fields;
+    for (std::string_view rest = line;;) {
+      const std::size_t comma = rest.find(',');
+      fields.push_back(rest.substr(0, comma));
+      if (comma == std::string_view::npos) break;
+      rest.remove_prefix(comma + 1);
+    }
+    if (fields.size() != 4 || fields[0] != std::to_string(epoch)) {
+      fail(at, fmt::format("expected the row of epoch {} (4 fields), got {}", epoch, quoted(line)));
+    }
+    for (std::size_t k = 0; k < 3; ++k) {
+      const std::optional<double> v = parse_log_value(fields[k + 1]);
+      if (!v) fail(at, fmt::format("{} is not a number or NA", quoted(fields[k + 1])));
+      h.history[keys[k]].push_back(*v);
+    }
+    ++h.epochs;
+  }
+  return h;
 }
 
 // ---- TerminateOnNaN ----

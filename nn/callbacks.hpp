@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include <tapegrad/core/append_file.hpp>
 #include <tapegrad/nn/module.hpp>
 #include <tapegrad/optim/optimizer.hpp>
 #include <tapegrad/optim/schedule.hpp>
@@ -157,30 +158,37 @@ class ModelCheckpoint : public Callback {
 };
 
 // Writes epoch,loss,val_loss,lr rows (epoch 0-based like Keras's CSVLogger; "NA" where a
-// value is missing). After each epoch the whole file is rewritten atomically (a temporary
-// file renamed over `path`, see core/atomic_file.hpp): a reader or a crash never sees a
-// half-written row, yet the log is complete up to the last finished epoch (a
-// write-at-the-end file would lose a crashed run's log, which is when it is needed most).
-// The rewrite costs O(epochs) per epoch, nothing next to an epoch of training.
+// value is missing). Like Keras's, it writes the header when training begins and appends one
+// row per finished epoch, flushed (core/append_file.hpp): a killed run leaves a valid CSV of
+// its finished epochs, and an epoch's row costs the same at epoch 10 as at epoch 10,000.
 //
 // A resumed run (fit with initial_epoch > 0) passes the History of its earlier epochs
-// (`earlier`, epochs 0..initial_epoch-1, e.g. kept in a checkpoint), so the file covers the
-// whole run, as one run straight through would have written it; history() is that whole
-// run, earlier epochs included.
+// (`earlier`, epochs 0..initial_epoch-1: read_csv_log of the file it continues), so the file
+// covers the whole run, as one run straight through would have written it: training begins
+// by writing the header and those rows (dropping rows past the checkpoint's epoch, as
+// Keras's CSVLogger(append=True) continues a file). history() is that whole run.
 class CSVLogger : public Callback {
  public:
   explicit CSVLogger(std::string path, History earlier = {});
+  ~CSVLogger() override;
   void on_train_begin(const Logs& logs) override;
   void on_epoch_end(int epoch, const Logs& logs) override;
+  void on_train_end(const Logs& logs) override;
 
   const History& history() const { return history_; }
 
  private:
-  void write() const;
+  std::string row(int epoch) const;
 
   std::string path_;
   History earlier_, history_;
+  std::unique_ptr<AppendFile> file_;  // open while training
 };
+
+// The first `epochs` rows of a CSVLogger file as a History ("NA" reads as NaN): what a run
+// resumed at epoch `epochs` hands its CSVLogger. IOError when the file cannot be read, is not
+// such a log (header, epoch numbers, values) or has fewer rows.
+History read_csv_log(const std::string& path, int epochs);
 
 // Stops training at the first batch whose loss is NaN or infinite.
 class TerminateOnNaN : public Callback {

@@ -163,26 +163,26 @@ PaddedSequences pad_sequences(const std::vector<Tensor>& sequences, const PadOpt
     for (const Tensor& s : sequences) maxlen = std::max(maxlen, s.shape()[0]);
   }
   const auto batch = static_cast<int64_t>(sequences.size());
-  const DType dtype = sequences[0].dtype();
-  const int64_t width = features.empty() ? 1 : features[0];
-  std::vector<double> values(static_cast<std::size_t>(batch * maxlen * width), opts.value);
-  std::vector<double> mask(static_cast<std::size_t>(batch * maxlen), 0.0);
+  Shape shape{batch, maxlen};
+  if (!features.empty()) shape.push_back(features[0]);
+  // A maxlen whose product overflows is a ShapeError naming this function; made as tensors,
+  // whose allocation turns more than the machine has into a tg::Error.
+  check_shape(shape, "pad_sequences");
+  NoGradGuard filling;
+  const Tensor values = full(shape, opts.value, sequences[0].dtype());
+  const Tensor mask = zeros({batch, maxlen}, sequences[0].dtype());
   std::vector<int64_t> lengths;
   for (int64_t b = 0; b < batch; ++b) {
     const Tensor& s = sequences[static_cast<std::size_t>(b)];
     const int64_t length = std::min(s.shape()[0], maxlen);
     const int64_t skipped = truncate_pre ? s.shape()[0] - length : 0;  // steps cut off
     const int64_t at = pad_pre ? maxlen - length : 0;                  // first valid position
-    const std::vector<double> data = s.contiguous().to(f64).to_vector<double>();
-    std::copy_n(data.begin() + skipped * width, length * width,
-                values.begin() + (b * maxlen + at) * width);
-    std::fill_n(mask.begin() + b * maxlen + at, length, 1.0);
+    kernel::copy_into(slice(select(values, 0, b), 0, at, at + length),
+                      slice(s, 0, skipped, skipped + length));
+    kernel::copy_into(slice(select(mask, 0, b), 0, at, at + length), ones({length}, mask.dtype()));
     lengths.push_back(length);
   }
-  Shape shape{batch, maxlen};
-  if (!features.empty()) shape.push_back(width);
-  return {from_vector(values, shape).to(dtype), from_vector(mask, {batch, maxlen}).to(dtype),
-          std::move(lengths)};
+  return {values, mask, std::move(lengths)};
 }
 
 Split split_last(const Tensor& X, const Tensor& y, double fraction) {

@@ -98,6 +98,13 @@ struct Unroll {
   TimeStep call;  // the layer call, which a recomputing segment re-enters
 
   int64_t time_of(int64_t i) const { return backwards_in_time ? steps - 1 - i : i; }
+  // Every sample is masked at every step of [begin, end) (processing order).
+  bool all_masked(int64_t begin, int64_t end) const {
+    for (int64_t i = begin; i < end; ++i) {
+      if (coverage[time_of(i)] != Coverage::none) return false;
+    }
+    return true;
+  }
 
   // The time steps [lo, hi) read by the steps [begin, end) of processing order.
   std::pair<int64_t, int64_t> time_range(int64_t begin, int64_t end) const {
@@ -383,6 +390,17 @@ State checkpointed_segment(const std::shared_ptr<const Checkpointed>& plan, int6
   return final_state;
 }
 
+// A segment whose steps are all masked computes nothing, as without checkpointing: the
+// state passes through, and its outputs depend on the state alone. (As a checkpointed
+// Function, they would depend on the parameters too, and a fully masked batch would
+// backpropagate "successfully" to nothing instead of failing as full BPTT does.)
+void masked_segment(const Unroll& unroll, int64_t begin, int64_t end, State& state,
+                    std::vector<Tensor>& pieces, TimeStepScope& scope) {
+  std::vector<Tensor> outputs;
+  unroll.run_steps(begin, end, {}, state, outputs, scope);
+  if (!outputs.empty()) pieces.push_back(stack(outputs, 0));
+}
+
 }  // namespace
 
 Tensor reverse_within_length(const Tensor& x, const Tensor& mask) {
@@ -506,7 +524,11 @@ RNNOutput RNN::run(const Tensor& x, const State& initial, const Tensor& mask) {
                                                           .replay = std::move(replay)});
     for (int64_t begin = 0; begin < steps; begin += opts_.checkpoint_every) {
       const int64_t end = std::min(steps, begin + opts_.checkpoint_every);
-      state = checkpointed_segment(plan, begin, end, raw, step_mask, state, outputs, call);
+      if (plan->unroll.all_masked(begin, end)) {
+        masked_segment(plan->unroll, begin, end, state, outputs, call);
+      } else {
+        state = checkpointed_segment(plan, begin, end, raw, step_mask, state, outputs, call);
+      }
     }
   } else {
     outputs.reserve(opts_.return_sequences ? steps : 0);

@@ -114,54 +114,6 @@ std::shared_ptr<nn::Callback> schedule_callback(const TrainConfig& c, optim::Opt
   return nullptr;
 }
 
-// ---- the loss history a checkpoint keeps ----
-
-std::string format_history(const std::vector<double>& values) {
-  std::vector<std::string> parts;
-  for (double v : values) parts.push_back(fmt::format("{}", v));
-  return fmt::format("{}", fmt::join(parts, ","));
-}
-
-// A history as format_history writes it, read back from a checkpoint: every item must be a
-// number in full ("nan" marks an epoch whose value is unknown). `what` names the entry.
-std::vector<double> parse_history(const std::string& text, const std::string& what) {
-  std::vector<double> out;
-  std::stringstream in(text);
-  std::string item;
-  while (std::getline(in, item, ',')) {
-    char* end = nullptr;
-    const double v = std::strtod(item.c_str(), &end);
-    if (item.empty() || end != item.c_str() + item.size()) {
-      throw_error<ValueError>("{}: item {} is not a number: '{}'", what, out.size() + 1, item);
-    }
-    out.push_back(v);
-  }
-  return out;
-}
-
-void save_history(const nn::History& h, std::map<std::string, std::string>& extra) {
-  for (const auto& [key, values] : h.history) extra["history." + key] = format_history(values);
-}
-
-// The first `epochs` epochs of the history in checkpoint `path`; a key whose values are
-// missing or of another length (an older or foreign checkpoint) reads as NaN per epoch.
-nn::History restore_history(const std::map<std::string, std::string>& extra, int epochs,
-                            bool validation, const std::string& path) {
-  nn::History h;
-  h.epochs = epochs;
-  std::vector<std::string> keys{"loss", "lr"};
-  if (validation) keys.emplace_back("val_loss");
-  for (const std::string& key : keys) {
-    const auto it = extra.find("history." + key);
-    const std::string what = fmt::format("--resume: '{}': metadata 'extra.history.{}'", path, key);
-    std::vector<double> values =
-        it == extra.end() ? std::vector<double>{} : parse_history(it->second, what);
-    if (static_cast<int>(values.size()) != epochs) values.assign(epochs, NAN);
-    h.history[key] = std::move(values);
-  }
-  return h;
-}
-
 // ---- --resume ----
 
 void ensure_parent_dir(const std::string& path) {
@@ -210,8 +162,27 @@ struct Resumed {
   nn::History history;  // of those epochs
 };
 
-// Loads model, optimizer and loss history from --resume.
-Resumed resume(const TrainConfig& c, nn::Module& model, optim::Optimizer& opt) {
+// The rows of the epochs before `epochs` from the loss.csv the run continues (as Keras's
+// CSVLogger(append=True) continues its file). Without them (another --out-dir, a deleted
+// log) the run goes on, and those epochs read NA.
+nn::History earlier_history(const std::string& csv_path, int epochs, bool validation) {
+  try {
+    return nn::read_csv_log(csv_path, epochs);
+  } catch (const IOError& e) {
+    std::cerr << fmt::format("tapegrad: warning: {}; the loss of epochs before {} reads NA\n",
+                             e.what(), epochs);
+  }
+  nn::History h;
+  h.epochs = epochs;
+  for (const char* key : {"loss", "val_loss", "lr"}) {
+    if (validation || std::string_view(key) != "val_loss") h.history[key].assign(epochs, NAN);
+  }
+  return h;
+}
+
+// Loads model and optimizer from --resume, and the loss history from loss.csv.
+Resumed resume(const TrainConfig& c, nn::Module& model, optim::Optimizer& opt,
+               const std::string& csv_path) {
   check_resume_matches(c, nn::read_checkpoint_info(c.resume));
   const nn::CheckpointInfo info = nn::load_checkpoint(c.resume, model, opt);
   // The history gets a row per epoch done, so the epoch count from the file is bounded by the
@@ -224,7 +195,7 @@ Resumed resume(const TrainConfig& c, nn::Module& model, optim::Optimizer& opt) {
   if (c.verbose > 0) {
     std::cout << fmt::format("Resumed from '{}' at epoch {}/{}\n", c.resume, info.epoch, c.epochs);
   }
-  return {info.epoch, restore_history(info.extra, info.epoch, c.validation_split > 0, c.resume)};
+  return {info.epoch, earlier_history(csv_path, info.epoch, c.validation_split > 0)};
 }
 
 // ---- output ----
@@ -316,11 +287,12 @@ int run_train(const TrainConfig& c) {
   const auto opt = build_optimizer(c, *model);
   const auto loss_fn = build_loss(c.loss);
   const auto schedule = schedule_callback(c, *opt);
-  const Resumed start = c.resume.empty() ? Resumed{} : resume(c, *model, *opt);
+  const Resumed start = c.resume.empty() ? Resumed{} : resume(c, *model, *opt, csv_path);
   if (c.verbose > 0) print_setup(c, *model, *opt, *loss_fn, data);
 
-  // The order matters: the checkpoint holds the history with this epoch's row and the lr the
-  // schedule set for the next; early stopping restores the best weights after it was saved.
+  // The order matters: loss.csv has this epoch's row before the checkpoint is saved, and the
+  // checkpoint the lr the schedule set for the next; early stopping restores the best weights
+  // after it was saved.
   const auto csv = std::make_shared<nn::CSVLogger>(csv_path, start.history);
   nn::FitOptions fit_opts{.epochs = c.epochs,
                           .initial_epoch = start.epoch,
@@ -331,9 +303,8 @@ int run_train(const TrainConfig& c) {
   if (schedule) fit_opts.callbacks.push_back(schedule);
   if (!c.checkpoint.empty()) {
     fit_opts.callbacks.push_back(std::make_shared<nn::ModelCheckpoint>([&](int epoch) {
-      nn::CheckpointInfo info{.epoch = epoch + 1, .extra = run_description(c)};
-      save_history(csv->history(), info.extra);
-      nn::save_checkpoint(c.checkpoint, *model, *opt, info);
+      nn::save_checkpoint(c.checkpoint, *model, *opt,
+                          {.epoch = epoch + 1, .extra = run_description(c)});
     }));
   }
   std::shared_ptr<nn::EarlyStopping> stopping;

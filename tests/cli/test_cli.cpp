@@ -177,7 +177,7 @@ TEST_CASE("tapegrad info prints the parameters and their count") {
 }
 
 // (issue 8, item 6) A checkpoint whose optimizer step was inf resumed to "Final loss: -nan"
-// with exit code 0; a loss history with junk read as its numeric prefix.
+// with exit code 0.
 TEST_CASE("--resume refuses a checkpoint whose numbers are not what the format says") {
   ScratchDir dir("tapegrad-cli");
   const std::string ckpt = dir / "ckpt.safetensors";
@@ -197,13 +197,6 @@ TEST_CASE("--resume refuses a checkpoint whose numbers are not what the format s
   CHECK(contains(r.err, "entry 'step' must be a whole number in [0, 2^53], got inf"));
   CHECK_FALSE(contains(r.out, "Final loss"));
 
-  std::map<std::string, std::string> junk_history = metadata;
-  junk_history["extra.history.loss"] = "0.5abc";
-  tg::save_safetensors(ckpt, good, junk_history);
-  r = run(dir, "train --epochs 3 --resume '" + ckpt + "'" + flags);
-  CHECK(r.code == 2);
-  CHECK(contains(r.err, "metadata 'extra.history.loss': item 1 is not a number: '0.5abc'"));
-
   // An epoch count the run cannot have reached (it sized the loss curve: 2^31 rows).
   std::map<std::string, std::string> far_epoch = metadata;
   far_epoch["epoch"] = "2147483647";
@@ -214,3 +207,40 @@ TEST_CASE("--resume refuses a checkpoint whose numbers are not what the format s
 }
 
 #endif
+
+// (issue 24) loss.csv is appended to, not rewritten: the checkpoint no longer carries the
+// history, and --resume continues the log it finds, dropping rows past the checkpoint.
+TEST_CASE("--resume continues loss.csv from the checkpoint's epoch, or warns without it") {
+  ScratchDir dir("tapegrad-cli");
+  const std::string ckpt = dir / "ckpt.safetensors";
+  const std::string common = " --units 4 --threads 1 --verbose 0";
+  const std::string flags = common + " --out-dir '" + dir / "run" + "'";
+  REQUIRE(run(dir, "train --epochs 3" + common + " --out-dir '" + dir / "straight" + "'").code ==
+          0);
+  Result r = run(dir, "train --epochs 2 --checkpoint '" + ckpt + "'" + flags);
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  std::map<std::string, std::string> metadata;
+  (void)tg::load_safetensors(ckpt, &metadata);
+  for (const auto& [key, value] : metadata) CHECK(key.find("history") == std::string::npos);
+
+  // A row past the checkpoint (a run killed between its log row and its checkpoint).
+  const std::string csv = dir / "run/loss.csv";
+  const std::string two_epochs = read_file(csv);
+  write_file(csv, two_epochs + "2,9,NA,9\n");
+  r = run(dir, "train --epochs 3 --resume '" + ckpt + "'" + flags);
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  CHECK(r.err.empty());
+  CHECK(read_file(csv) == read_file(dir / "straight/loss.csv"));
+
+  // A log that is not one: the run goes on, says so, and its earlier epochs read NA.
+  write_file(csv, "epoch,loss,val_loss,lr\n0,0.5abc,NA,0.001\n");
+  r = run(dir, "train --epochs 3 --resume '" + ckpt + "'" + flags);
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  CHECK(contains(r.err, "tapegrad: warning: read_csv_log: '" + csv +
+                            "':2: '0.5abc' is not a "
+                            "number or NA; the loss of epochs before 2 reads NA"));
+  const auto rows = lines_of(read_file(csv));
+  REQUIRE(rows.size() == 4);
+  CHECK(rows[1] == "0,nan,NA,nan");
+  CHECK(rows[3].rfind("2,", 0) == 0);
+}

@@ -400,3 +400,24 @@ TEST_CASE("checkpoint_every: load_model round-trips the option") {
   CHECK(dynamic_cast<const nn::RNN&>(*layers[1].second).options().checkpoint_every == 8);
   CHECK(dynamic_cast<const nn::RNN&>(*layers[1].second).options().tbptt == 4);
 }
+
+TEST_CASE("checkpoint_every: a fully masked batch fails backward as full BPTT does") {
+  // Every step masked: the output is the initial state, which no parameter or input reaches.
+  // Full BPTT records nothing that requires grad, so backward throws; the checkpointed layer
+  // must agree instead of "succeeding" with x.grad undefined.
+  const tg::Tensor mask = tg::zeros({kBatch, kSteps}, tg::f64);
+  for (const Kind kind : kKinds) {
+    for (const bool return_sequences : {false, true}) {
+      CAPTURE(kind_name(kind));
+      CAPTURE(return_sequences);
+      auto [full, checkpointed] = twins(kind, {.return_sequences = return_sequences}, 3);
+      for (nn::RNN* layer : {full.get(), checkpointed.get()}) {
+        const tg::Tensor x = uniform_f64({kBatch, kSteps, kFeatures}).requires_grad_(true);
+        const tg::Tensor y = layer->run(x, {}, mask).output;
+        CHECK(max_abs_diff(y, tg::zeros_like(y)) == 0.0);
+        CHECK_FALSE(y.requires_grad());
+        CHECK_THROWS_AS(tg::sum(y).backward(), tg::AutogradError);
+      }
+    }
+  }
+}

@@ -2,6 +2,9 @@
 // CSVLogger, ModelCheckpoint and the learning-rate callbacks.
 #include <cmath>
 #include <filesystem>
+#include <set>
+
+#include <sys/stat.h>
 
 #include <doctest/doctest.h>
 
@@ -149,13 +152,18 @@ TEST_CASE("CSVLogger writes epoch,loss,val_loss,lr rows, complete after every ep
   auto model = line();
   nn::MSE loss;
   tg::optim::SGD opt(model.parameters(), {.lr = 0.1});
-  // Reads the file right after the logger's epoch end: the row is already there.
+  // Reads the file right after the logger's epoch end: the row is already there, appended to
+  // the same file (one inode: never rewritten and renamed over, issue 24).
   struct Reader : nn::Callback {
     const TempPath* file = nullptr;
     std::vector<std::size_t> lines;
+    std::set<ino_t> inodes;
     void on_epoch_end(int, const nn::Logs&) override {
       const std::string text = file->read();
       lines.push_back(static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n')));
+      struct stat st {};
+      REQUIRE(::stat(file->str().c_str(), &st) == 0);
+      inodes.insert(st.st_ino);
     }
   };
   auto reader = std::make_shared<Reader>();
@@ -167,6 +175,7 @@ TEST_CASE("CSVLogger writes epoch,loss,val_loss,lr rows, complete after every ep
                .validation_split = 0.25,
                .callbacks = {std::make_shared<nn::CSVLogger>(csv.str()), reader}});
   CHECK(reader->lines == std::vector<std::size_t>{2, 3, 4});
+  CHECK(reader->inodes.size() == 1);
   std::string expected = "epoch,loss,val_loss,lr\n";
   for (int e = 0; e < 3; ++e) {
     expected += fmt::format("{},{},{},{}\n", e, h["loss"][e], h["val_loss"][e], h["lr"][e]);
@@ -187,6 +196,37 @@ TEST_CASE("CSVLogger writes epoch,loss,val_loss,lr rows, complete after every ep
                .verbose = 0,
                .callbacks = {std::make_shared<nn::CSVLogger>("/nonexistent/dir/log.csv")}}),
       tg::IOError);
+}
+
+TEST_CASE("read_csv_log reads CSVLogger's rows back, exactly; refuses what is not such a log") {
+  TempPath csv("log.csv");
+  const auto [X, y] = linear_problem(20);
+  auto model = line();
+  nn::MSE loss;
+  tg::optim::SGD opt(model.parameters(), {.lr = 0.1});
+  const nn::History h = nn::fit(
+      model, loss, opt, X, y,
+      {.epochs = 3, .verbose = 0, .callbacks = {std::make_shared<nn::CSVLogger>(csv.str())}});
+  const nn::History back = nn::read_csv_log(csv.str(), 2);
+  CHECK(back.epochs == 2);
+  CHECK(back["loss"] == std::vector<double>{h["loss"][0], h["loss"][1]});
+  CHECK(back["lr"] == std::vector<double>{h["lr"][0], h["lr"][1]});
+  CHECK(std::isnan(back["val_loss"][1]));  // NA
+
+  const auto error_of = [&](const std::string& text, int epochs) {
+    csv.write(text);
+    return tg_test::message_of<tg::IOError>([&] { (void)nn::read_csv_log(csv.str(), epochs); });
+  };
+  const std::string head = "epoch,loss,val_loss,lr\n";
+  CHECK(tg_test::contains(error_of(head + "0,1,NA,1\n", 2),
+                          ":3: the log ends after 1 epochs, 2 were asked for"));
+  CHECK(tg_test::contains(error_of(head + "1,1,NA,1\n", 1),
+                          ":2: expected the row of epoch 0 (4 fields), got '1,1,NA,1'"));
+  CHECK(tg_test::contains(error_of(head + "0,1e400,NA,1\n", 1), "'1e400' is not a number or NA"));
+  CHECK(tg_test::contains(error_of("epoch,loss\n", 0),
+                          ":1: expected the header epoch,loss,val_loss,lr, got 'epoch,loss'"));
+  // A 10 MB field is quoted in a bounded message.
+  CHECK(error_of(head + "0," + std::string(10'000'000, '7') + "x,NA,1\n", 1).size() < 300);
 }
 
 TEST_CASE("ModelCheckpoint saves every epoch through the save function, paths from a pattern") {

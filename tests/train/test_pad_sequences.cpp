@@ -89,3 +89,14 @@ TEST_CASE("pad_sequences: errors name the option or the sequences") {
   CHECK_THROWS_WITH_AS(tg::data::pad_sequences({tg::zeros({2, 3, 1})}),
                        doctest::Contains("expected (time) or (time, features)"), tg::ShapeError);
 }
+
+TEST_CASE("pad_sequences: a maxlen too large is a tg::Error, never an overflow or bad_alloc") {
+  const auto seqs = counting({2, 1});
+  // 2 * 2^62 elements overflow int64: the shape is refused where it is made.
+  CHECK_THROWS_WITH_AS(
+      tg::data::pad_sequences(seqs, {.maxlen = int64_t{1} << 62}),
+      doctest::Contains("pad_sequences: shape [2,4611686018427387904] is too large"),
+      tg::ShapeError);
+  // 2 * 2^40 floats (8 TiB) fit int64 but not the machine: the allocator's tg::Error.
+  CHECK_THROWS_AS(tg::data::pad_sequences(seqs, {.maxlen = int64_t{1} << 40}), tg::Error);
+}
