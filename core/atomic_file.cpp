@@ -12,6 +12,7 @@
 #include <utility>
 
 #include <tapegrad/core/error.hpp>
+#include <tapegrad/core/regular_file.hpp>
 
 namespace tapegrad {
 namespace {
@@ -21,16 +22,6 @@ constexpr int kMaxLinkHops = 40;
 
 // Numbers the writers of one process, so two threads writing one target use two temporaries.
 std::atomic<unsigned> writer_count{0};
-
-// A non-regular file type in words, for the error that refuses it.
-const char* file_type(mode_t mode) {
-  if (S_ISDIR(mode)) return "a directory";
-  if (S_ISCHR(mode)) return "a character device";
-  if (S_ISBLK(mode)) return "a block device";
-  if (S_ISFIFO(mode)) return "a FIFO";
-  if (S_ISSOCK(mode)) return "a socket";
-  return "not a regular file";
-}
 
 std::string parent_directory(const std::string& path) {
   const std::filesystem::path parent = std::filesystem::path(path).parent_path();
@@ -88,7 +79,7 @@ void AtomicFileWriter::check_target_and_open() {
     throw IOError(fmt::format(
         "{}: cannot write '{}': {} is {}, not a regular file; tapegrad replaces only regular "
         "files: give the path of a file",
-        op_, path_, which, file_type(st.st_mode)));
+        op_, path_, which, file_type_name(st.st_mode)));
   }
   open_temporary();
   // Permission bits only: a set-user-ID bit is not carried over to content we wrote.

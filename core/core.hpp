@@ -9,6 +9,7 @@
 #include <tapegrad/core/format.hpp>
 #include <tapegrad/core/kernels.hpp>
 #include <tapegrad/core/random.hpp>
+#include <tapegrad/core/regular_file.hpp>
 #include <tapegrad/core/safetensors.hpp>
 #include <tapegrad/core/shape.hpp>
 #include <tapegrad/core/tensor.hpp>

@@ -1,8 +1,9 @@
 // safetensors reading and writing; the format is described in safetensors.hpp.
 //
 // Loading runs in three steps, each of which can only fail with IOError:
-//   1. open the file (regular files only, so a FIFO cannot make us wait forever), read the
-//      8-byte header length and check it against the file size and a 100 MB cap;
+//   1. open the file (regular files only, so a FIFO cannot make us wait forever: see
+//      regular_file.hpp), read the 8-byte header length and check it against the file size
+//      and a 100 MB cap;
 //   2. parse the header JSON with a SAX handler that accepts only the format's grammar and
 //      validates every entry against the size of the data section as it is read, so time
 //      is linear and memory bounded by the header's size (see "Header parsing" below);
@@ -11,19 +12,11 @@
 // Saving plans the layout, builds the header with nlohmann's ordered_json (so the byte
 // layout matches the reference implementation: "__metadata__" first, then the tensors in
 // data order, each as dtype/shape/data_offsets), and writes through AtomicFileWriter.
-//
-// The file is read with POSIX calls rather than iostreams so that every failure can be
-// reported with the OS's own reason (strerror).
 #include <tapegrad/core/safetensors.hpp>
-
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <array>
 #include <bit>
-#include <cerrno>
 #include <cstring>
 #include <limits>
 #include <string_view>
@@ -32,6 +25,7 @@
 #include <nlohmann/json.hpp>
 
 #include <tapegrad/core/atomic_file.hpp>
+#include <tapegrad/core/regular_file.hpp>
 
 namespace tapegrad {
 namespace {
@@ -77,57 +71,6 @@ std::array<unsigned char, 8> encode_u64_le(std::uint64_t v) {
     v >>= 8;
   }
   return bytes;
-}
-
-// ---------------------------------------------------------------------------------------
-// File descriptors
-
-// Closes the descriptor on scope exit, so every early throw releases it.
-class FileDescriptor {
- public:
-  explicit FileDescriptor(int fd) : fd_(fd) {}
-  ~FileDescriptor() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  FileDescriptor(FileDescriptor&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  FileDescriptor(const FileDescriptor&) = delete;
-  FileDescriptor& operator=(const FileDescriptor&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
-
-// Reads exactly n bytes at offset; a short file is an error, not a partial tensor.
-void read_exactly(int fd, const std::string& path, void* dst, std::size_t n, std::uint64_t offset) {
-  auto* p = static_cast<char*>(dst);
-  while (n > 0) {
-    const std::size_t chunk = std::min<std::size_t>(n, 1u << 30);
-    const ssize_t got = ::pread(fd, p, chunk, static_cast<off_t>(offset));
-    if (got < 0 && errno == EINTR) continue;
-    if (got < 0) fail_load(path, "read failed: {}", std::strerror(errno));
-    if (got == 0) fail_load(path, "file ended early (was it truncated while being read?)");
-    p += got;
-    n -= static_cast<std::size_t>(got);
-    offset += static_cast<std::uint64_t>(got);
-  }
-}
-
-struct OpenedFile {
-  FileDescriptor fd;
-  std::uint64_t size;
-};
-
-OpenedFile open_for_reading(const std::string& path) {
-  // O_NONBLOCK only matters for a FIFO, whose open() would otherwise wait for a writer.
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) fail_load(path, "cannot open: {}", std::strerror(errno));
-  OpenedFile file{FileDescriptor(fd), 0};
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) fail_load(path, "cannot stat: {}", std::strerror(errno));
-  if (!S_ISREG(st.st_mode)) fail_load(path, "not a regular file");
-  file.size = static_cast<std::uint64_t>(st.st_size);
-  return file;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -430,12 +373,13 @@ Header parse_header(const std::string& text, std::uint64_t data_size, const std:
   return header;
 }
 
-Header read_header(int fd, const std::string& path, std::uint64_t file_size) {
+Header read_header(const RegularFile& file, const std::string& path) {
+  const std::uint64_t file_size = file.size();
   if (file_size < 8) {
     fail_load(path, "file is {} bytes, too short for the 8-byte header length", file_size);
   }
   std::array<unsigned char, 8> length_bytes{};
-  read_exactly(fd, path, length_bytes.data(), length_bytes.size(), 0);
+  file.read_at(length_bytes.data(), length_bytes.size(), 0);
   const std::uint64_t header_bytes = decode_u64_le(length_bytes.data());
   if (header_bytes > kMaxHeaderBytes) {
     fail_load(path, "header length {} exceeds the limit of {} bytes", header_bytes,
@@ -447,19 +391,18 @@ Header read_header(int fd, const std::string& path, std::uint64_t file_size) {
   }
   // Safe to allocate now: the size is capped and backed by bytes that exist in the file.
   std::string text(header_bytes, '\0');
-  read_exactly(fd, path, text.data(), text.size(), 8);
+  file.read_at(text.data(), text.size(), 8);
   Header header = parse_header(text, file_size - 8 - header_bytes, path);
   header.data_start = 8 + header_bytes;
   return header;
 }
 
-Tensor read_tensor(int fd, const std::string& path, const Header& header,
-                   const SafetensorsEntry& entry) {
+Tensor read_tensor(const RegularFile& file, const Header& header, const SafetensorsEntry& entry) {
   Tensor t = empty(entry.shape, entry.dtype);
   const std::size_t bytes = entry.data_end - entry.data_begin;
   if (bytes == 0) return t;
   void* dst = dispatch(entry.dtype, [&]<class T>(T) -> void* { return t.data<T>(); });
-  read_exactly(fd, path, dst, bytes, header.data_start + entry.data_begin);
+  file.read_at(dst, bytes, header.data_start + entry.data_begin);
   if (!kLittleEndianHost) swap_elements(dst, bytes, element_size(entry.dtype));
   return t;
 }
@@ -560,19 +503,19 @@ void save_safetensors(const std::string& path, const std::map<std::string, Tenso
 
 std::vector<SafetensorsEntry> read_safetensors_header(
     const std::string& path, std::map<std::string, std::string>* metadata) {
-  OpenedFile file = open_for_reading(path);
-  Header header = read_header(file.fd.get(), path, file.size);
+  const RegularFile file("load_safetensors", path);
+  Header header = read_header(file, path);
   if (metadata) *metadata = std::move(header.metadata);
   return std::move(header.entries);
 }
 
 std::map<std::string, Tensor> load_safetensors(const std::string& path,
                                                std::map<std::string, std::string>* metadata) {
-  OpenedFile file = open_for_reading(path);
-  const Header header = read_header(file.fd.get(), path, file.size);
+  const RegularFile file("load_safetensors", path);
+  const Header header = read_header(file, path);
   std::map<std::string, Tensor> tensors;
   for (const auto& entry : header.entries) {
-    tensors.emplace(entry.name, read_tensor(file.fd.get(), path, header, entry));
+    tensors.emplace(entry.name, read_tensor(file, header, entry));
   }
   if (metadata) *metadata = header.metadata;
   return tensors;
