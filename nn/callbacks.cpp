@@ -4,12 +4,13 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
-#include <fstream>
+#include <set>
 #include <string_view>
 
 #include <tapegrad/autograd/grad_mode.hpp>
 #include <tapegrad/core/atomic_file.hpp>
 #include <tapegrad/core/kernels.hpp>
+#include <tapegrad/core/regular_file.hpp>
 
 namespace tapegrad::nn {
 
@@ -156,6 +157,8 @@ void ModelCheckpoint::on_epoch_end(int epoch, const Logs& logs) {
 namespace {
 
 constexpr std::string_view kCsvLogHeader = "epoch,loss,val_loss,lr\n";
+// A log of fit's most epochs (--epochs is at most 10^6) is some 60 MB.
+constexpr std::uint64_t kMaxCsvLogBytes = std::uint64_t{256} << 20;
 
 // A value of a CSVLogger row: a number in full, or NA (NaN).
 std::optional<double> parse_log_value(std::string_view text) {
@@ -216,25 +219,34 @@ History read_csv_log(const std::string& path, int epochs) {
   const auto fail = [&](int line, std::string_view what) {
     throw_error<IOError>("read_csv_log: '{}':{}: {}", path, line, what);
   };
-  std::ifstream in(path);
-  if (!in) throw_error<IOError>("read_csv_log: cannot open '{}'", path);
-  std::string line;
-  if (!std::getline(in, line) || line + "\n" != kCsvLogHeader) {
+  const std::string text = read_regular_file("read_csv_log", path, kMaxCsvLogBytes);
+  std::string_view rest = text;
+  // The next line without its '\n'; false at the end of the text.
+  const auto next_line = [&](std::string_view& line) {
+    if (rest.empty()) return false;
+    const std::size_t end = std::min(rest.find('\n'), rest.size());
+    line = rest.substr(0, end);
+    rest.remove_prefix(std::min(end + 1, rest.size()));
+    return true;
+  };
+  std::string_view line;
+  if (!next_line(line) || line != kCsvLogHeader.substr(0, kCsvLogHeader.size() - 1)) {
     fail(1, fmt::format("expected the header epoch,loss,val_loss,lr, got {}", quoted(line)));
   }
   History h;
   const char* keys[] = {"loss", "val_loss", "lr"};
+  std::set<std::string> logged;  // keys with a value other than NA
   for (int epoch = 0; epoch < epochs; ++epoch) {
     const int at = epoch + 2;  // line number
-    if (!std::getline(in, line)) {
+    if (!next_line(line)) {
       fail(at, fmt::format("the log ends after {} epochs, {} were asked for", epoch, epochs));
     }
     std::vector<std::string_view> fields;
-    for (std::string_view rest = line;;) {
-      const std::size_t comma = rest.find(',');
-      fields.push_back(rest.substr(0, comma));
+    for (std::string_view row = line;;) {
+      const std::size_t comma = row.find(',');
+      fields.push_back(row.substr(0, comma));
       if (comma == std::string_view::npos) break;
-      rest.remove_prefix(comma + 1);
+      row.remove_prefix(comma + 1);
     }
     if (fields.size() != 4 || fields[0] != std::to_string(epoch)) {
       fail(at, fmt::format("expected the row of epoch {} (4 fields), got {}", epoch, quoted(line)));
@@ -243,9 +255,13 @@ History read_csv_log(const std::string& path, int epochs) {
       const std::optional<double> v = parse_log_value(fields[k + 1]);
       if (!v) fail(at, fmt::format("{} is not a number or NA", quoted(fields[k + 1])));
       h.history[keys[k]].push_back(*v);
+      if (fields[k + 1] != "NA") logged.insert(keys[k]);
     }
     ++h.epochs;
   }
+  // A column that is NA throughout is one the run did not have (val_loss without validation
+  // data), as CSVLogger writes a key it never saw.
+  std::erase_if(h.history, [&](const auto& column) { return !logged.contains(column.first); });
   return h;
 }
 

@@ -9,6 +9,7 @@
 #include <numeric>
 #include <optional>
 
+#include <tapegrad/autograd/grad_mode.hpp>
 #include <tapegrad/core/kernels.hpp>
 #include <tapegrad/ops/ops.hpp>
 
