@@ -305,8 +305,10 @@ double mean_of(const std::vector<double>& v) {
   return std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size());
 }
 
+// numpy's std: NaN when a value is NaN or infinite (inf - inf here would print as -nan).
 double std_of(const std::vector<double>& v) {
   const double m = mean_of(v);
+  if (!std::isfinite(m)) return NAN;
   double squares = 0;
   for (double x : v) squares += (x - m) * (x - m);
   return std::sqrt(squares / static_cast<double>(v.size()));

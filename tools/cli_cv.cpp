@@ -134,23 +134,29 @@ std::string layer_pattern(const CvConfig& c) {
 }
 
 // The validation curve: mean +- std per size, and the level the one-standard-error rule
-// compares every mean with.
+// compares every mean with. A candidate whose training diverged (a mean or std that is not
+// finite) has no point: the table shows it, ranked last.
 void plot(const CvConfig& c, const nn::GridSearchResult& r) {
   tools::LineSeries curve{.label = "mean validation MSE +- std"};
   for (std::size_t i = 0; i < r.candidates.size(); ++i) {
+    const nn::CandidateScore& s = r.candidates[i];
+    if (!std::isfinite(s.mean) || !std::isfinite(s.std)) continue;
     curve.x.push_back(static_cast<double>(c.units[i]));
-    curve.y.push_back(r.candidates[i].mean);
-    curve.y_err.push_back(r.candidates[i].std);
+    curve.y.push_back(s.mean);
+    curve.y_err.push_back(s.std);
   }
+  std::vector<tools::LineSeries> series{curve};
   const nn::CandidateScore& best = r.candidates[r.best];
   const double level = best.mean + best.std;
   const auto [lo, hi] = std::minmax_element(c.units.begin(), c.units.end());
-  const tools::LineSeries threshold{.label = "best mean + std",
-                                    .x = {static_cast<double>(*lo), static_cast<double>(*hi)},
-                                    .y = {level, level}};
+  if (std::isfinite(level)) {
+    series.push_back({.label = "best mean + std",
+                      .x = {static_cast<double>(*lo), static_cast<double>(*hi)},
+                      .y = {level, level}});
+  }
   const std::string layers = layer_pattern(c);
   tools::write_line_chart(
-      c.plot, {curve, threshold},
+      c.plot, series,
       {.title = fmt::format("{}, {}: best {}, one-SE {}", layers.substr(0, layers.find('(')),
                             split_words(c), best.name, r.candidates[r.one_se].name),
        .x_label = "units",

@@ -189,6 +189,29 @@ TEST_CASE("tapegrad cv: every fold diverging is one line on stderr and exit code
   CHECK(!std::filesystem::exists(dir / "cv.csv"));
 }
 
+TEST_CASE("tapegrad cv: a candidate that diverged ranks last and has no point on the chart") {
+  // With lr 1e18 the 64-unit model's every fold is +inf, the 1-unit one's stays finite.
+  ScratchDir dir("cli-cv");
+  const Result r =
+      tg_test::run(dir, "cv --units 1,64 --folds 2 --epochs 1 --lr 1e18 -o " +
+                            quoted(dir / "cv.csv") + " --plot " + quoted(dir / "cv.svg"));
+  CAPTURE(r.err);
+  CAPTURE(r.out);
+  REQUIRE(r.code == 0);
+  const std::vector<std::string> out = lines_of(r.out);
+  REQUIRE(out.size() == 3 + 3 + 2 + 2);
+  CHECK(out[5].rfind("units=64 ", 0) == 0);
+  CHECK(contains(out[5], "inf"));
+  CHECK(out[5].back() == '2');  // its rank
+  CHECK(out[6].rfind("best: units=1 ", 0) == 0);
+  CHECK(out[7].rfind("one-standard-error choice: units=1 ", 0) == 0);
+  // The curve is the one finite point: no line through it, its error bar and caps.
+  const auto lines = tg_test::svg_coloured_lines(read_file(dir / "cv.svg"));
+  CHECK(std::none_of(lines.begin(), lines.end(), [](const tg_test::SvgLine& l) {
+    return l.stroke == "#1F77B4" && l.points > 2;
+  }));
+}
+
 TEST_CASE("tapegrad cv: bad input, one line on stderr and exit code 2, before training") {
   ScratchDir dir("cli-cv");
   const std::string csv = quoted(dir / "cv.csv");

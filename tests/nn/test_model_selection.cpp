@@ -362,6 +362,8 @@ TEST_CASE("rank_candidates: infinite means rank last beside NaN and are never ch
   const std::string table = r.table();
   CHECK(table.find("best: best (mean 0.5, std 0)") != std::string::npos);
   CHECK(table.find("one-standard-error choice: best") != std::string::npos);
+  CHECK(table.find("-nan") == std::string::npos);  // numpy's std of {inf, 0.5} is nan
+  CHECK(std::isnan(r.candidates[0].std));
 }
 
 TEST_CASE("GridSearchResult: table and write_csv refuse choices that are not candidates") {
