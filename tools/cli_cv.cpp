@@ -90,6 +90,11 @@ Dataset series_windows(const DataConfig& c) {
   if (!std::all_of(values.begin(), values.end(), [](double v) { return std::isfinite(v); })) {
     throw_error<ValueError>("--data: {} holds NaN or infinite values", tapegrad::quoted(c.path));
   }
+  if (series.numel() < c.window + 1) {
+    throw_error<ValueError>(
+        "--data: {} has {} values, --window {} needs at least {} (a window and the value after it)",
+        tapegrad::quoted(c.path), series.numel(), c.window, c.window + 1);
+  }
   auto [X, y] = data::windows(series, c.window, 1);
   Dataset d{X, y, {}};
   d.description = fmt::format(
