@@ -10,6 +10,8 @@
 #include <ostream>
 #include <thread>
 
+#include <unistd.h>
+
 #include <fmt/format.h>
 
 #include <tapegrad/core/atomic_file.hpp>
@@ -39,6 +41,25 @@ void check_time_folds(const char* who, int64_t n, int folds) {
         "{}: a time split of {} samples into {} folds leaves no validation data (validation "
         "blocks hold n / (folds + 1) = 0 samples): give at least {} samples or fewer folds",
         who, n, folds, folds + 1);
+  }
+}
+
+// The machine's physical memory in bytes; infinity where the system does not say.
+double physical_memory() {
+  const long pages = sysconf(_SC_PHYS_PAGES), page_size = sysconf(_SC_PAGE_SIZE);
+  if (pages <= 0 || page_size <= 0) return INFINITY;
+  return static_cast<double>(pages) * static_cast<double>(page_size);
+}
+
+// Refuses splits whose index lists (`indices` int64s over all folds) could not be held, up
+// front: building them one index at a time would run for minutes before std::bad_alloc.
+void check_materialisable(const char* who, int64_t n, int folds, double indices) {
+  const double bytes = indices * sizeof(int64_t), memory = physical_memory();
+  if (bytes > memory) {
+    throw_error<ValueError>(
+        "{}: {} folds of {} samples need {:.3g} sample indices ({:.3g} GB), more than this "
+        "machine's memory ({:.3g} GB): give fewer samples or fewer folds",
+        who, folds, n, indices, bytes / 1e9, memory / 1e9);
   }
 }
 
@@ -130,6 +151,49 @@ void run_tasks(std::size_t count, int threads, const std::function<void(std::siz
 struct Data {
   Tensor X, y;
   std::vector<Fold> folds;
+  std::vector<FoldTransform> transforms;  // one per fold (the identity without preprocess)
+};
+
+// Each fold's preprocessing, fitted on its training rows alone.
+std::vector<FoldTransform> fit_transforms(const FoldPreprocess& preprocess, const Tensor& X,
+                                          const Tensor& y, const std::vector<Fold>& folds) {
+  std::vector<FoldTransform> out(folds.size());
+  if (!preprocess) return out;
+  for (std::size_t f = 0; f < folds.size(); ++f) {
+    out[f] = preprocess(data::take(X, folds[f].train), data::take(y, folds[f].train));
+  }
+  return out;
+}
+
+// map(rows), or rows without a map; a map must keep one row per sample.
+Tensor apply(const char* who, const char* name, const FoldTransform::Map& map, const Tensor& rows) {
+  if (!map) return rows;
+  const Tensor out = map(rows);
+  if (!out.defined() || out.dim() < 1 || out.shape()[0] != rows.shape()[0]) {
+    throw_error<ValueError>(
+        "{}: opts.preprocess's {} map turned rows {} into {}: it must keep one row per sample", who,
+        name, rows.shape(), out.defined() ? fmt::format("{}", out.shape()) : "nothing");
+  }
+  return out;
+}
+
+// `loss` of the model's output mapped back to y's unit, against targets in y's unit.
+class LossInTargetUnit final : public Loss {
+ public:
+  LossInTargetUnit(const Loss& loss, const FoldTransform::Map& y_inverse)
+      : Loss(loss.reduction()), loss_(loss), y_inverse_(y_inverse) {}
+  using Loss::operator();
+  Tensor operator()(const Tensor& pred, const Tensor& target) const override {
+    return loss_(y_inverse_(pred), target);
+  }
+  Tensor per_element(const Tensor& pred, const Tensor& target) const override {
+    return loss_.per_element(y_inverse_(pred), target);
+  }
+  std::string name() const override { return loss_.name(); }
+
+ private:
+  const Loss& loss_;
+  const FoldTransform::Map& y_inverse_;
 };
 
 Data prepare(const char* who, const Tensor& X, const Tensor& y, const CVOptions& opts) {
@@ -147,7 +211,9 @@ Data prepare(const char* who, const Tensor& X, const Tensor& y, const CVOptions&
                               per_sample.shape(), X.shape());
     }
   }
-  return {X.contiguous(), y.contiguous(), make_folds(who, X.shape()[0], opts)};
+  Data d{X.contiguous(), y.contiguous(), make_folds(who, X.shape()[0], opts), {}};
+  d.transforms = fit_transforms(opts.preprocess, d.X, d.y, d.folds);
+  return d;
 }
 
 // The fit options of every task: fit's progress only where it cannot interleave.
@@ -189,8 +255,9 @@ double run_fold(const char* who, const Candidate& candidate, const Data& d, std:
   }
   const std::shared_ptr<Module> model = candidate.make_model();
   if (!model) {
-    throw_error<ValueError>("{}: make_model(){} returned no model", who,
-                            candidate.name.empty() ? "" : " of '" + candidate.name + "'");
+    throw_error<ValueError>(
+        "{}: make_model(){} returned no model", who,
+        candidate.name.empty() ? "" : " of " + tapegrad::quoted(candidate.name));
   }
   const std::vector<Tensor> params = model->parameters();
   std::unique_ptr<optim::Optimizer> opt =
@@ -199,11 +266,20 @@ double run_fold(const char* who, const Candidate& candidate, const Data& d, std:
     throw_error<ValueError>("{}: the optimizer factory returned no optimizer", who);
   }
   const Fold& f = d.folds[fold];
-  fit(*model, loss, *opt, data::take(d.X, f.train), data::take(d.y, f.train),
-      fold_fit_options(fit_opts, f.train));
-  return evaluate(*model, loss, data::take(d.X, f.validation), data::take(d.y, f.validation),
-                  fit_opts.batch_size, rows_of(fit_opts.mask, f.validation),
-                  rows_of(fit_opts.sample_weight, f.validation));
+  const FoldTransform& t = d.transforms[fold];
+  fit(*model, loss, *opt, apply(who, "x", t.x, data::take(d.X, f.train)),
+      apply(who, "y", t.y, data::take(d.y, f.train)), fold_fit_options(fit_opts, f.train));
+
+  const Tensor X_val = apply(who, "x", t.x, data::take(d.X, f.validation));
+  const Tensor y_val = data::take(d.y, f.validation);
+  const Tensor mask = rows_of(fit_opts.mask, f.validation);
+  const Tensor weight = rows_of(fit_opts.sample_weight, f.validation);
+  if (t.y_inverse) {
+    return evaluate(*model, LossInTargetUnit(loss, t.y_inverse), X_val, y_val, fit_opts.batch_size,
+                    mask, weight);
+  }
+  return evaluate(*model, loss, X_val, apply(who, "y", t.y, y_val), fit_opts.batch_size, mask,
+                  weight);
 }
 
 // losses[candidate][fold] of every candidate on the same folds.
@@ -229,33 +305,96 @@ double mean_of(const std::vector<double>& v) {
   return std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size());
 }
 
+// numpy's std: NaN when a value is NaN or infinite (inf - inf here would print as -nan).
 double std_of(const std::vector<double>& v) {
   const double m = mean_of(v);
+  if (!std::isfinite(m)) return NAN;
   double squares = 0;
   for (double x : v) squares += (x - m) * (x - m);
   return std::sqrt(squares / static_cast<double>(v.size()));
 }
 
-// scikit-learn's rankdata(method="min") of the means, lowest first; NaN means rank last.
+// A candidate that can be chosen: one whose training diverged in a fold has a NaN or
+// infinite mean (and its std, inf - inf, may be NaN).
+bool scored(const CandidateScore& s) {
+  return std::isfinite(s.mean);
+}
+
+// scikit-learn's rankdata(method="min") of the finite means, lowest first; the non-finite
+// ones share the rank after them (scikit-learn ranks NaN scores last).
 void assign_ranks(std::vector<CandidateScore>& scores) {
-  const auto finite = static_cast<int>(std::count_if(
-      scores.begin(), scores.end(), [](const auto& s) { return !std::isnan(s.mean); }));
+  const auto finite = static_cast<int>(std::count_if(scores.begin(), scores.end(), scored));
   for (CandidateScore& s : scores) {
-    // A NaN compares false: it is never lower than anything.
-    const auto lower = std::count_if(scores.begin(), scores.end(),
-                                     [&](const CandidateScore& o) { return o.mean < s.mean; });
-    s.rank = std::isnan(s.mean) ? finite + 1 : 1 + static_cast<int>(lower);
+    const auto lower = std::count_if(scores.begin(), scores.end(), [&](const CandidateScore& o) {
+      return scored(o) && o.mean < s.mean;
+    });
+    s.rank = scored(s) ? 1 + static_cast<int>(lower) : finite + 1;
   }
 }
 
-// The first of the least complex candidates whose mean is <= threshold (a NaN mean never is).
-std::size_t simplest_within(const std::vector<CandidateScore>& scores, double threshold) {
-  std::size_t choice = scores.size();
+// The first of the least complex scored candidates whose mean is <= the best's mean + std;
+// the best itself when no other is (also when that threshold is not a number).
+std::size_t simplest_within(const std::vector<CandidateScore>& scores, std::size_t best) {
+  const double threshold = scores[best].mean + scores[best].std;
+  std::size_t choice = best;
   for (std::size_t i = 0; i < scores.size(); ++i) {
-    if (!(scores[i].mean <= threshold)) continue;
-    if (choice == scores.size() || scores[i].complexity < scores[choice].complexity) choice = i;
+    if (!scored(scores[i]) || !(scores[i].mean <= threshold)) continue;
+    const bool simpler = scores[i].complexity < scores[choice].complexity ||
+                         (scores[i].complexity == scores[choice].complexity && i < choice);
+    if (simpler) choice = i;
   }
   return choice;
+}
+
+// The mean of each candidate, for an error message: "units=2: inf, units=4: nan".
+std::string means_of(const std::vector<CandidateScore>& scores) {
+  constexpr std::size_t kShown = 5;
+  std::string text;
+  for (std::size_t i = 0; i < std::min(scores.size(), kShown); ++i) {
+    text +=
+        fmt::format("{}{}: {}", i ? ", " : "", tapegrad::quoted(scores[i].name), scores[i].mean);
+  }
+  if (scores.size() > kShown) text += fmt::format(" and {} more", scores.size() - kShown);
+  return text;
+}
+
+// rank_candidates, its errors naming `who`.
+GridSearchResult choose(const char* who, std::vector<CandidateScore> scores) {
+  if (scores.empty()) throw_error<ValueError>("{}: no candidates (give at least one)", who);
+  for (CandidateScore& s : scores) {
+    if (s.fold_losses.size() != scores.front().fold_losses.size() || s.fold_losses.empty()) {
+      throw_error<ValueError>(
+          "{}: candidate {} has {} fold losses, {} has {} (expected the same number, at least 1)",
+          who, tapegrad::quoted(s.name), s.fold_losses.size(),
+          tapegrad::quoted(scores.front().name), scores.front().fold_losses.size());
+    }
+    s.mean = mean_of(s.fold_losses);
+    s.std = std_of(s.fold_losses);
+  }
+  assign_ranks(scores);
+  const auto best = static_cast<std::size_t>(
+      std::find_if(scores.begin(), scores.end(),
+                   [](const CandidateScore& s) { return scored(s) && s.rank == 1; }) -
+      scores.begin());
+  if (best == scores.size()) {
+    throw_error<ValueError>(
+        "{}: no candidate trained to a finite mean validation loss ({}; training diverged): "
+        "nothing to choose; try a lower learning rate",
+        who, means_of(scores));
+  }
+  const std::size_t one_se = simplest_within(scores, best);
+  return {std::move(scores), best, one_se};
+}
+
+// What table() and write_csv index: a result filled in by hand may not hold it.
+void check_choices(const char* who, const GridSearchResult& r) {
+  if (r.candidates.empty()) throw_error<ValueError>("{}: the result holds no candidates", who);
+  for (const auto& [name, index] : {std::pair{"best", r.best}, std::pair{"one_se", r.one_se}}) {
+    if (index >= r.candidates.size()) {
+      throw_error<ValueError>("{}: {} = {} is not a candidate (the result holds {})", who, name,
+                              index, r.candidates.size());
+    }
+  }
 }
 
 // A CSV field, quoted as RFC 4180 has it when it holds a comma, quote or line break.
@@ -270,6 +409,8 @@ std::string csv_field(const std::string& s) {
 
 std::vector<Fold> kfold_splits(int64_t n, int folds, bool shuffle, std::uint64_t seed) {
   check_folds("kfold_splits", n, folds);
+  // Each fold lists every sample once, in train or validation.
+  check_materialisable("kfold_splits", n, folds, static_cast<double>(folds) * n);
   std::vector<int64_t> order(static_cast<std::size_t>(n));
   std::iota(order.begin(), order.end(), int64_t{0});
   if (shuffle) {
@@ -291,6 +432,10 @@ std::vector<Fold> kfold_splits(int64_t n, int folds, bool shuffle, std::uint64_t
 std::vector<Fold> time_series_splits(int64_t n, int folds) {
   check_time_folds("time_series_splits", n, folds);
   const int64_t block = n / (folds + 1);
+  // Fold k (from 0) lists the first n - (folds - 1 - k) * block samples.
+  check_materialisable(
+      "time_series_splits", n, folds,
+      static_cast<double>(folds) * n - static_cast<double>(block) * folds * (folds - 1) / 2);
   std::vector<Fold> out;
   for (int64_t start = n - folds * block; start < n; start += block) {
     Fold f;
@@ -321,7 +466,8 @@ GridSearchResult grid_search(const std::vector<Candidate>& candidates, const Ten
   if (candidates.empty()) throw ValueError("grid_search: no candidates (give at least one)");
   for (const Candidate& c : candidates) {
     if (!c.make_model)
-      throw_error<ValueError>("grid_search: candidate '{}' has no make_model", c.name);
+      throw_error<ValueError>("grid_search: candidate {} has no make_model",
+                              tapegrad::quoted(c.name));
   }
   const std::vector<std::vector<double>> losses = run_grid("grid_search", candidates, X, y, opts);
   std::vector<CandidateScore> scores;
@@ -333,37 +479,15 @@ GridSearchResult grid_search(const std::vector<Candidate>& candidates, const Ten
                       .std = 0,
                       .rank = 0});
   }
-  return rank_candidates(std::move(scores));
+  return choose("grid_search", std::move(scores));
 }
 
 GridSearchResult rank_candidates(std::vector<CandidateScore> scores) {
-  if (scores.empty()) throw ValueError("rank_candidates: no candidates (give at least one)");
-  for (CandidateScore& s : scores) {
-    if (s.fold_losses.size() != scores.front().fold_losses.size() || s.fold_losses.empty()) {
-      throw_error<ValueError>(
-          "rank_candidates: candidate '{}' has {} fold losses, '{}' has {} (expected the same "
-          "number, at least 1)",
-          s.name, s.fold_losses.size(), scores.front().name, scores.front().fold_losses.size());
-    }
-    s.mean = mean_of(s.fold_losses);
-    s.std = std_of(s.fold_losses);
-  }
-  assign_ranks(scores);
-  const auto best = static_cast<std::size_t>(
-      std::find_if(scores.begin(), scores.end(),
-                   [](const CandidateScore& s) { return s.rank == 1 && !std::isnan(s.mean); }) -
-      scores.begin());
-  if (best == scores.size()) {
-    throw_error<ValueError>(
-        "rank_candidates: the mean validation loss of all {} candidates is NaN (training "
-        "diverged?): nothing to choose; try a lower learning rate",
-        scores.size());
-  }
-  const std::size_t one_se = simplest_within(scores, scores[best].mean + scores[best].std);
-  return {std::move(scores), best, one_se};
+  return choose("rank_candidates", std::move(scores));
 }
 
 std::string GridSearchResult::table() const {
+  check_choices("GridSearchResult::table", *this);
   std::size_t width = 9;  // "candidate"
   for (const CandidateScore& s : candidates) width = std::max(width, s.name.size());
   const std::size_t folds = candidates.front().fold_losses.size();
@@ -384,6 +508,7 @@ std::string GridSearchResult::table() const {
 }
 
 void GridSearchResult::write_csv(const std::string& path) const {
+  check_choices("GridSearchResult::write_csv", *this);
   std::string text = "name,complexity";
   for (std::size_t f = 0; f < candidates.front().fold_losses.size(); ++f) {
     text += fmt::format(",fold_{}", f);

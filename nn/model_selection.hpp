@@ -34,6 +34,17 @@
 // default generator in the state it was in. With jobs > 1, give BLAS one thread
 // (tg::set_num_threads(1)): OpenBLAS's pool serializes calls from several threads, and two
 // jobs on two cores ran no faster with two BLAS threads (tapegrad cv does this itself).
+//
+// Preprocessing that learns from the data (a scaler) must learn from each fold's training
+// rows alone, or every validation fold has shaped its own input: opts.preprocess is called
+// once per fold with that fold's training rows of X and y (scikit-learn's Pipeline inside
+// cross_validate) and returns the fold's FoldTransform, applied to its training and
+// validation rows. With a y_inverse the validation loss is taken in y's own unit, so the
+// folds' losses compare although each fold has its own scale.
+//
+// A fold whose loss is NaN or infinite (training diverged) makes its candidate's mean
+// non-finite: such a candidate ranks last and is never chosen; if no candidate has a finite
+// mean, there is nothing to choose and grid_search throws a ValueError saying so.
 #pragma once
 
 #include <cstddef>
@@ -58,15 +69,30 @@ struct Fold {
 };
 
 // scikit-learn's KFold(n_splits=folds, shuffle, random_state); ValueError unless
-// 2 <= folds <= n.
+// 2 <= folds <= n, and unless the folds' index lists (folds * n indices) fit in memory.
 std::vector<Fold> kfold_splits(int64_t n, int folds, bool shuffle = true, std::uint64_t seed = 0);
-// scikit-learn's TimeSeriesSplit(n_splits=folds); ValueError unless folds >= 2 and
-// n >= folds + 1 (each validation block needs a sample).
+// scikit-learn's TimeSeriesSplit(n_splits=folds); ValueError unless folds >= 2,
+// n >= folds + 1 (each validation block needs a sample) and the index lists fit in memory.
 std::vector<Fold> time_series_splits(int64_t n, int folds);
 
 using ModelFactory = std::function<std::shared_ptr<Module>()>;
 using OptimizerFactory =
     std::function<std::unique_ptr<optim::Optimizer>(std::vector<Tensor> params)>;
+
+// A preprocessing step fitted on one fold's training rows (see CVOptions::preprocess). An
+// empty member is the identity; each must keep one row per sample.
+struct FoldTransform {
+  using Map = std::function<Tensor(const Tensor&)>;
+  Map x;          // rows of X -> the model's input, training and validation rows alike
+  Map y;          // training targets -> what the model learns
+  Map y_inverse;  // the model's output -> y's unit: the validation loss is then taken there,
+                  // against the untransformed targets (empty: against y(targets), in the
+                  // unit of each fold's own transform)
+};
+// Called once per fold, in fold order, on the calling thread, before any training, with the
+// fold's training rows of X and y; the FoldTransform's maps are then called from the task
+// threads (with jobs > 1 they must not share mutable state).
+using FoldPreprocess = std::function<FoldTransform(const Tensor& X_train, const Tensor& y_train)>;
 
 struct CVOptions {
   int folds = 5;
@@ -77,6 +103,7 @@ struct CVOptions {
   OptimizerFactory optimizer = {};                // empty: Adam with Keras defaults
   std::shared_ptr<const Loss> loss = {};          // empty: MSE
   int jobs = 1;  // threads running folds/candidates; 0: std::thread::hardware_concurrency()
+  FoldPreprocess preprocess = {};  // fitted per fold on its training rows; empty: none
 };
 
 struct CVResult {
@@ -99,15 +126,19 @@ struct CandidateScore {
   double complexity;
   std::vector<double> fold_losses;
   double mean, std;
-  int rank;  // 1 = lowest mean; ties share the smaller rank (method "min"); NaN means last
+  int rank;  // 1 = lowest mean; ties share the smaller rank (method "min"); a NaN or infinite
+             // mean ranks last (all such share the rank after the finite ones)
 };
 
 struct GridSearchResult {
   std::vector<CandidateScore> candidates;  // in the order given
-  std::size_t best;                        // lowest mean validation loss (the first of equals)
-  std::size_t one_se;  // simplest candidate whose mean <= best.mean + best.std (scikit-learn's
-                       // "balance model complexity" example uses one std of the fold scores)
-  std::string table() const;  // a cv_results_-like table, then the two choices
+  std::size_t best;    // lowest finite mean validation loss (the first of equals)
+  std::size_t one_se;  // simplest candidate with a finite mean <= best.mean + best.std
+                       // (scikit-learn's "balance model complexity" example uses one std of
+                       // the fold scores); best itself if no other qualifies
+  // A cv_results_-like table, then the two choices. table() and write_csv throw a ValueError
+  // for a result without candidates or whose best or one_se is not one of them.
+  std::string table() const;
   // name,complexity,fold_0..,mean,std,rank (atomically, like every file tapegrad writes).
   void write_csv(const std::string& path) const;
 };
@@ -117,7 +148,7 @@ GridSearchResult grid_search(const std::vector<Candidate>& candidates, const Ten
 
 // The choice logic of grid_search on given scores: fills in mean, std and rank from each
 // fold_losses, then best and one_se. ValueError for no candidates, a candidate without fold
-// losses, or every mean NaN (training diverged: nothing to choose from).
+// losses, or no finite mean (every candidate's training diverged: nothing to choose from).
 GridSearchResult rank_candidates(std::vector<CandidateScore> scores);
 
 }  // namespace tapegrad::nn

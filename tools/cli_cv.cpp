@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -22,7 +23,7 @@ struct CvConfig {
   std::string cell = "rnn";
   std::vector<int64_t> units{8, 16, 32, 64};
   int folds = 5;
-  std::string split = "kfold";
+  std::string split;  // empty: time with --data, kfold without
   DataConfig data;
   int epochs = 20;
   int64_t batch_size = 32;
@@ -44,10 +45,17 @@ std::vector<nn::Candidate> candidates(const CvConfig& c) {
   return out;
 }
 
+// --split, or the default: forward chaining for a series, whose shuffled folds would train on
+// windows after the ones they validate; shuffled k-fold for the independent reference samples.
+std::string split_of(const CvConfig& c) {
+  if (!c.split.empty()) return c.split;
+  return c.data.path.empty() ? "kfold" : "time";
+}
+
 nn::CVOptions cv_options(const CvConfig& c) {
   const double lr = c.lr;
   return {.folds = c.folds,
-          .split = c.split == "time" ? nn::SplitKind::time : nn::SplitKind::kfold,
+          .split = split_of(c) == "time" ? nn::SplitKind::time : nn::SplitKind::kfold,
           .seed = c.seed,
           .fit = {.epochs = c.epochs, .batch_size = c.batch_size, .verbose = 0},
           .optimizer =
@@ -63,7 +71,65 @@ int jobs_used(const CvConfig& c) {
 }
 
 std::string split_words(const CvConfig& c) {
-  return fmt::format("{} {} folds", c.folds, c.split == "time" ? "time-series" : "shuffled k-fold");
+  return fmt::format("{} {} folds", c.folds,
+                     split_of(c) == "time" ? "time-series" : "shuffled k-fold");
+}
+
+// Why this split, where a series is concerned.
+std::string split_note(const CvConfig& c) {
+  if (c.data.path.empty()) return "";
+  if (c.split.empty()) return " (the default for a series: --split kfold shuffles)";
+  return c.split == "kfold" ? " (shuffled: folds train on windows after the ones they validate)"
+                            : "";
+}
+
+// The --data series as raw windows: cross-validation scales them per fold (fold_scaling).
+Dataset series_windows(const DataConfig& c) {
+  const Tensor series = read_series(c);
+  const std::vector<double> values = series.to(f64).to_vector<double>();
+  if (!std::all_of(values.begin(), values.end(), [](double v) { return std::isfinite(v); })) {
+    throw_error<ValueError>("--data: {} holds NaN or infinite values", tapegrad::quoted(c.path));
+  }
+  if (series.numel() < c.window + 1) {
+    throw_error<ValueError>(
+        "--data: {} has {} values, --window {} needs at least {} (a window and the value after it)",
+        tapegrad::quoted(c.path), series.numel(), c.window, c.window + 1);
+  }
+  auto [X, y] = data::windows(series, c.window, 1);
+  Dataset d{X, y, {}};
+  d.description = fmt::format(
+      "{} column {}: {} values, {} windows of {}, min-max scaled to [0, 1] per fold by its "
+      "training windows alone",
+      tapegrad::quoted(c.path), c.column.empty() ? "-1 (the last)" : c.column, values.size(),
+      X.shape()[0], c.window);
+  return d;
+}
+
+// scikit-learn's Pipeline(MinMaxScaler, model) inside cross_validate: each fold's scaler is
+// fitted on the values its training windows see (inputs and targets) and scales its training
+// and validation windows; predictions are scaled back, so every fold's validation MSE is in
+// the series' own unit. Each fitted scaler is appended to `fitted` (the calls come one per
+// fold, in fold order, on this thread).
+nn::FoldPreprocess fold_scaling(std::vector<data::Scaler>& fitted) {
+  return [&fitted](const Tensor& X, const Tensor& y) {
+    data::Scaler scaler;
+    scaler.fit(concat({reshape(X, {X.numel()}), reshape(y, {y.numel()})}));
+    fitted.push_back(scaler);
+    const auto scale = [scaler](const Tensor& t) { return scaler.transform(t); };
+    return nn::FoldTransform{.x = scale, .y = scale, .y_inverse = [scaler](const Tensor& t) {
+                               return scaler.inverse_transform(t);
+                             }};
+  };
+}
+
+// "fold_0 [104, 199], fold_1 [104, 237]": the range each fold's scaler was fitted on.
+std::string scaler_ranges(const std::vector<data::Scaler>& fitted) {
+  std::string text;
+  for (std::size_t f = 0; f < fitted.size(); ++f) {
+    text += fmt::format("{}fold_{} [{}, {}]", f ? ", " : "", f, fitted[f].data_min(),
+                        fitted[f].data_max());
+  }
+  return text;
 }
 
 // "SimpleRNN(u) -> Dense(1)": every candidate, u its size.
@@ -73,27 +139,33 @@ std::string layer_pattern(const CvConfig& c) {
 }
 
 // The validation curve: mean +- std per size, and the level the one-standard-error rule
-// compares every mean with.
+// compares every mean with. A candidate whose training diverged (a mean or std that is not
+// finite) has no point: the table shows it, ranked last.
 void plot(const CvConfig& c, const nn::GridSearchResult& r) {
   tools::LineSeries curve{.label = "mean validation MSE +- std"};
   for (std::size_t i = 0; i < r.candidates.size(); ++i) {
+    const nn::CandidateScore& s = r.candidates[i];
+    if (!std::isfinite(s.mean) || !std::isfinite(s.std)) continue;
     curve.x.push_back(static_cast<double>(c.units[i]));
-    curve.y.push_back(r.candidates[i].mean);
-    curve.y_err.push_back(r.candidates[i].std);
+    curve.y.push_back(s.mean);
+    curve.y_err.push_back(s.std);
   }
+  std::vector<tools::LineSeries> series{curve};
   const nn::CandidateScore& best = r.candidates[r.best];
   const double level = best.mean + best.std;
   const auto [lo, hi] = std::minmax_element(c.units.begin(), c.units.end());
-  const tools::LineSeries threshold{.label = "best mean + std",
-                                    .x = {static_cast<double>(*lo), static_cast<double>(*hi)},
-                                    .y = {level, level}};
+  if (std::isfinite(level)) {
+    series.push_back({.label = "best mean + std",
+                      .x = {static_cast<double>(*lo), static_cast<double>(*hi)},
+                      .y = {level, level}});
+  }
   const std::string layers = layer_pattern(c);
   tools::write_line_chart(
-      c.plot, {curve, threshold},
+      c.plot, series,
       {.title = fmt::format("{}, {}: best {}, one-SE {}", layers.substr(0, layers.find('(')),
                             split_words(c), best.name, r.candidates[r.one_se].name),
        .x_label = "units",
-       .y_label = c.data.path.empty() ? "validation MSE" : "validation MSE (scaled series)"});
+       .y_label = c.data.path.empty() ? "validation MSE" : "validation MSE (series unit)"});
 }
 
 void run(const CvConfig& c) {
@@ -105,17 +177,28 @@ void run(const CvConfig& c) {
   // the airline data, 1.4 s with one BLAS thread per job).
   if (jobs_used(c) > 1) set_num_threads(1);
   manual_seed(c.seed);
-  const Dataset data = load_data(c.data);
+  const bool series = !c.data.path.empty();
+  const Dataset data = series ? series_windows(c.data) : load_data(c.data);
   fmt::print("Candidates: {} for u in {}; Adam lr {}, {} epochs, batch {}\nData: {}\n",
              layer_pattern(c), join_units(c.units), c.lr, c.epochs, c.batch_size, data.description);
-  fmt::print("Folds: {}, seed {}, {} jobs\n", split_words(c), c.seed, jobs_used(c));
+  fmt::print("Folds: {}{}, seed {}, {} jobs\n", split_words(c), split_note(c), c.seed,
+             jobs_used(c));
   std::fflush(stdout);
 
+  std::vector<data::Scaler> scalers;
+  nn::CVOptions opts = cv_options(c);
+  if (series) opts.preprocess = fold_scaling(scalers);
   const auto t0 = std::chrono::steady_clock::now();
-  const nn::GridSearchResult r = nn::grid_search(candidates(c), data.X, data.y, cv_options(c));
+  const nn::GridSearchResult r = nn::grid_search(candidates(c), data.X, data.y, opts);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
+  if (series) {
+    fmt::print(
+        "Scalers fitted on each fold's training windows: {}\nLosses: validation MSE in the "
+        "series' unit (predictions scaled back by their fold's scaler)\n",
+        scaler_ranges(scalers));
+  }
   fmt::print("{}", r.table());
   r.write_csv(c.out);
   if (!c.plot.empty()) plot(c, r);
@@ -142,10 +225,11 @@ Command add_cv_command(CLI::App& app) {
       ->check(CLI::Range(2, 1000000).description(""))
       ->type_name("K")
       ->capture_default_str();
-  cmd->add_option("--split", c->split, "kfold (shuffled) or time (forward chaining, for series)")
+  cmd->add_option("--split", c->split,
+                  "kfold (shuffled) or time (forward chaining); default: time with --data, "
+                  "kfold without")
       ->check(CLI::IsMember({"kfold", "time"}).description(""))
-      ->type_name("kfold|time")
-      ->capture_default_str();
+      ->type_name("kfold|time");
   add_data_flags(*cmd, c->data);
   cmd->add_option("--epochs", c->epochs, "Training epochs per fold")
       ->check(CLI::Range(1, 1000000).description(""))
@@ -175,7 +259,9 @@ Command add_cv_command(CLI::App& app) {
   cmd->add_option("--plot", c->plot, "Validation curve (mean +- std per size): .svg, .png or .pdf")
       ->type_name("FILE");
   cmd->footer(
-      "Use --split time for a series (--data): shuffled folds would train on the future.\n"
+      "A series (--data) is split by time unless --split kfold says otherwise, and each fold\n"
+      "scales it by the min and max of its own training windows: no validation value sets\n"
+      "the scale. The losses are then in the series' unit, comparable across folds.\n"
       "The one-standard-error choice is the smallest size whose mean validation loss is\n"
       "within one std (over folds) of the best. With --jobs > 1 each fit uses one BLAS thread.\n"
       "Errors give one line on stderr and exit code 2.");

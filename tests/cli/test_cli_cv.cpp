@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,26 @@ const std::string kAirline = std::string(TAPEGRAD_TEST_DATA_DIR) + "/airline-pas
 
 std::string quoted(const std::string& path) {
   return "'" + path + "'";
+}
+
+// The fold losses of the one candidate in a cv.csv: name,complexity,fold_0,..,mean,std,rank.
+std::vector<double> fold_losses(const std::string& csv_path, int folds) {
+  const std::vector<std::string> rows = lines_of(read_file(csv_path));
+  REQUIRE(rows.size() == 2);
+  std::vector<double> out;
+  std::istringstream fields(rows[1]);
+  std::string field;
+  for (int i = 0; std::getline(fields, field, ','); ++i) {
+    if (i >= 2 && i < 2 + folds) out.push_back(std::stod(field));
+  }
+  return out;
+}
+
+// A series of 40 values, times `factor`.
+std::string series_csv(double factor) {
+  std::string text = "value\n";
+  for (int i = 0; i < 40; ++i) text += std::to_string(factor * (10 + (i * 7) % 13 + i)) + "\n";
+  return text;
 }
 
 }  // namespace
@@ -90,6 +111,107 @@ TEST_CASE("tapegrad cv: a series split by time, the same CSV on one thread and o
   CHECK(lines_of(read_file(dir / "one.csv")).size() == 3);
 }
 
+TEST_CASE("tapegrad cv on a series: split by time by default, each fold scaled by its own past") {
+  // The airline series peaks at 622 in its last fold's validation windows. Each fold's
+  // scaler must come from its training windows alone (time folds of the 138 windows of 6
+  // train on windows 0..35, 0..69 and 0..103, which see values 0..41, 0..75 and 0..109):
+  // before, one scaler fitted on the whole series, [104, 622], scaled every fold.
+  ScratchDir dir("cli-cv");
+  const Result r = tg_test::run(dir, "cv --data " + quoted(kAirline) +
+                                         " --window 6 --units 2 --folds 3 --epochs 1 -o " +
+                                         quoted(dir / "cv.csv"));
+  CAPTURE(r.err);
+  REQUIRE(r.code == 0);
+  CAPTURE(r.out);
+  CHECK(contains(r.out,
+                 "Folds: 3 time-series folds (the default for a series: --split kfold "
+                 "shuffles), seed 0, 1 jobs"));
+  CHECK(contains(r.out,
+                 "138 windows of 6, min-max scaled to [0, 1] per fold by its training "
+                 "windows alone"));
+  CHECK(contains(r.out,
+                 "Scalers fitted on each fold's training windows: fold_0 [104, 218], "
+                 "fold_1 [104, 302], fold_2 [104, 467]\n"));
+  CHECK(!contains(r.out, "622"));
+  CHECK(contains(r.out, "Losses: validation MSE in the series' unit"));
+
+  // Shuffled folds on a series only when asked for, and then the output says what they do.
+  const Result kfold = tg_test::run(dir, "cv --data " + quoted(kAirline) +
+                                             " --window 6 --units 2 --folds 3 --epochs 1 "
+                                             "--split kfold -o " +
+                                             quoted(dir / "cv.csv"));
+  REQUIRE(kfold.code == 0);
+  CHECK(contains(kfold.out,
+                 "Folds: 3 shuffled k-fold folds (shuffled: folds train on windows "
+                 "after the ones they validate)"));
+}
+
+TEST_CASE("tapegrad cv on a series: the losses are in the series' unit") {
+  // The same series in units 1000 times smaller: each fold's scaler maps both to the same
+  // scaled windows, so training is the same and the validation MSE, taken in the series'
+  // unit, is 10^6 times larger. Before, the losses were in each fold's scaled unit (the same
+  // for both series, and not comparable between folds).
+  ScratchDir dir("cli-cv");
+  tg_test::write_file(dir / "one.csv", series_csv(1));
+  tg_test::write_file(dir / "thousand.csv", series_csv(1000));
+  const auto losses = [&](const std::string& name) {
+    const Result r =
+        tg_test::run(dir, "cv --data " + quoted(dir / (name + ".csv")) +
+                              " --window 3 --units 2 --folds 2 --epochs 2 --split time -o " +
+                              quoted(dir / (name + "-cv.csv")));
+    CAPTURE(r.err);
+    REQUIRE(r.code == 0);
+    return fold_losses(dir / (name + "-cv.csv"), 2);
+  };
+  const std::vector<double> one = losses("one"), thousand = losses("thousand");
+  REQUIRE(one.size() == 2);
+  REQUIRE(thousand.size() == 2);
+  for (std::size_t f = 0; f < 2; ++f) {
+    CAPTURE(f);
+    CHECK(one[f] > 0);
+    CHECK(thousand[f] / one[f] == doctest::Approx(1e6).epsilon(1e-3));
+  }
+}
+
+TEST_CASE("tapegrad cv: every fold diverging is one line on stderr and exit code 2") {
+  // Every fold's loss is +inf, the std of {inf, inf} NaN: before, the one-standard-error
+  // choice was an index past the end and the table segfaulted.
+  ScratchDir dir("cli-cv");
+  const Result r = tg_test::run(
+      dir, "cv --units 2,4 --folds 2 --epochs 3 --lr 1e19 -o " + quoted(dir / "cv.csv"));
+  CHECK(r.code == 2);
+  CHECK(lines_of(r.err).size() == 1);
+  CHECK_MESSAGE(contains(r.err,
+                         "grid_search: no candidate trained to a finite mean validation "
+                         "loss ('units=2': "),
+                r.err);
+  CHECK_MESSAGE(contains(r.err, "nothing to choose; try a lower learning rate"), r.err);
+  CHECK(!std::filesystem::exists(dir / "cv.csv"));
+}
+
+TEST_CASE("tapegrad cv: a candidate that diverged ranks last and has no point on the chart") {
+  // With lr 1e18 the 64-unit model's every fold is +inf, the 1-unit one's stays finite.
+  ScratchDir dir("cli-cv");
+  const Result r =
+      tg_test::run(dir, "cv --units 1,64 --folds 2 --epochs 1 --lr 1e18 -o " +
+                            quoted(dir / "cv.csv") + " --plot " + quoted(dir / "cv.svg"));
+  CAPTURE(r.err);
+  CAPTURE(r.out);
+  REQUIRE(r.code == 0);
+  const std::vector<std::string> out = lines_of(r.out);
+  REQUIRE(out.size() == 3 + 3 + 2 + 2);
+  CHECK(out[5].rfind("units=64 ", 0) == 0);
+  CHECK(contains(out[5], "inf"));
+  CHECK(out[5].back() == '2');  // its rank
+  CHECK(out[6].rfind("best: units=1 ", 0) == 0);
+  CHECK(out[7].rfind("one-standard-error choice: units=1 ", 0) == 0);
+  // The curve is the one finite point: no line through it, its error bar and caps.
+  const auto lines = tg_test::svg_coloured_lines(read_file(dir / "cv.svg"));
+  CHECK(std::none_of(lines.begin(), lines.end(), [](const tg_test::SvgLine& l) {
+    return l.stroke == "#1F77B4" && l.points > 2;
+  }));
+}
+
 TEST_CASE("tapegrad cv: bad input, one line on stderr and exit code 2, before training") {
   ScratchDir dir("cli-cv");
   const std::string csv = quoted(dir / "cv.csv");
@@ -112,6 +234,12 @@ TEST_CASE("tapegrad cv: bad input, one line on stderr and exit code 2, before tr
   check_error("--plot " + quoted(dir / "cv.jpg"),
               "unknown chart extension '.jpg' (use .svg, .png or .pdf)");
   check_error("--window 4", "--window requires --data");
+  tg_test::write_file(dir / "nan.csv", "value\n1\n2\n3\n4\n5\n6\nnan\n8\n");
+  check_error("--data " + quoted(dir / "nan.csv") + " --window 2 --folds 2",
+              "holds NaN or infinite values");
+  check_error("--data " + quoted(dir / "short.csv") + " --window 8",
+              "short.csv' has 8 values, --window 8 needs at least 9 (a window and the value after "
+              "it)");
   CHECK(!std::filesystem::exists(dir / "cv.csv"));
 }
 

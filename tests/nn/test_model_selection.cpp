@@ -3,6 +3,7 @@
 // thread and on several, the choice logic (rank, best, one-standard-error) on hand-made
 // scores, and every bad input is a ValueError naming the function and the numbers.
 #include <cmath>
+#include <filesystem>
 #include <set>
 #include <string>
 #include <vector>
@@ -308,8 +309,9 @@ TEST_CASE("cross-validation errors name the function and the numbers") {
                        doctest::Contains("time_series_splits: a time split of 3 samples"),
                        tg::ValueError);
   CHECK_THROWS_WITH_AS(nn::rank_candidates({score("A", 1, {NAN}), score("B", 2, {NAN})}),
-                       doctest::Contains("rank_candidates: the mean validation loss of all 2 "
-                                         "candidates is NaN"),
+                       "rank_candidates: no candidate trained to a finite mean validation loss "
+                       "('A': nan, 'B': nan; training diverged): nothing to choose; try a lower "
+                       "learning rate",
                        tg::ValueError);
   CHECK_THROWS_WITH_AS(nn::rank_candidates({score("A", 1, {1, 2}), score("B", 2, {1})}),
                        doctest::Contains("candidate 'B' has 1 fold losses, 'A' has 2"),
@@ -335,4 +337,81 @@ TEST_CASE("cross-validation: an exception in a task reaches the caller, lowest t
   failing[1].make_model = [] { return std::shared_ptr<nn::Module>(); };
   CHECK_THROWS_WITH_AS(nn::grid_search(failing, d.X, d.y, quick(2)),
                        "grid_search: make_model() of 'units=2' returned no model", tg::ValueError);
+}
+
+TEST_CASE("rank_candidates: infinite means rank last beside NaN and are never chosen") {
+  // Every fold diverged to +inf: the std of {inf, inf} is NaN. Nothing can be chosen, and
+  // that is an error, not an index past the end.
+  CHECK_THROWS_WITH_AS(
+      nn::rank_candidates(
+          {score("units=2", 2, {INFINITY, INFINITY}), score("units=4", 4, {INFINITY, INFINITY})}),
+      doctest::Contains("rank_candidates: no candidate trained to a finite mean validation loss "
+                        "('units=2': inf, 'units=4': inf; training diverged)"),
+      tg::ValueError);
+  // Some diverged: the finite ones are ranked and chosen from, the rest share the last rank.
+  // -inf is no better than +inf: a loss that diverged either way is not a score.
+  const nn::GridSearchResult r =
+      nn::rank_candidates({score("inf", 1, {INFINITY, 0.5}), score("worse", 8, {1.0, 1.0}),
+                           score("minus_inf", 2, {-INFINITY, 0.5}), score("best", 16, {0.5, 0.5}),
+                           score("nan", 3, {NAN, 0.5})});
+  std::vector<int> ranks;
+  for (const auto& c : r.candidates) ranks.push_back(c.rank);
+  CHECK(ranks == std::vector<int>{3, 2, 3, 1, 3});
+  CHECK(r.best == 3);
+  CHECK(r.one_se == 3);  // the simpler ones are not finite; "worse" is beyond 0.5 + 0
+  const std::string table = r.table();
+  CHECK(table.find("best: best (mean 0.5, std 0)") != std::string::npos);
+  CHECK(table.find("one-standard-error choice: best") != std::string::npos);
+  CHECK(table.find("-nan") == std::string::npos);  // numpy's std of {inf, 0.5} is nan
+  CHECK(std::isnan(r.candidates[0].std));
+}
+
+TEST_CASE("GridSearchResult: table and write_csv refuse choices that are not candidates") {
+  const nn::GridSearchResult good =
+      nn::rank_candidates({score("A", 1, {1.0, 2.0}), score("B", 2, {3.0, 4.0})});
+  tg_test::ScratchDir dir("model-selection");
+  nn::GridSearchResult bad = good;
+  bad.one_se = 2;
+  CHECK_THROWS_WITH_AS(bad.table(),
+                       "GridSearchResult::table: one_se = 2 is not a candidate (the result holds "
+                       "2)",
+                       tg::ValueError);
+  bad = good;
+  bad.best = 7;
+  CHECK_THROWS_WITH_AS(
+      bad.write_csv(dir / "cv.csv"),
+      doctest::Contains("GridSearchResult::write_csv: best = 7 is not a candidate"),
+      tg::ValueError);
+  CHECK_THROWS_WITH_AS(nn::GridSearchResult{}.table(),
+                       "GridSearchResult::table: the result holds no candidates", tg::ValueError);
+  CHECK(!std::filesystem::exists(dir / "cv.csv"));
+}
+
+TEST_CASE("grid_search: a learning rate that makes every fold diverge is a ValueError") {
+  const TinyData d = tiny_data(8);
+  nn::CVOptions opts = quick(2);
+  opts.optimizer = [](std::vector<tg::Tensor> params) {
+    return std::make_unique<tg::optim::Adam>(params, tg::optim::AdamOptions{.lr = 1e30});
+  };
+  CHECK_THROWS_WITH_AS(
+      nn::grid_search(unit_candidates({2, 4}), d.X, d.y, opts),
+      doctest::Contains("grid_search: no candidate trained to a finite mean validation loss"),
+      tg::ValueError);
+}
+
+TEST_CASE("splits that could not be held in memory are refused at once") {
+  // Before, time_series_splits(INT64_MAX, 2) pushed indices one at a time for minutes
+  // until std::bad_alloc, and kfold_splits threw std::bad_alloc.
+  CHECK_THROWS_WITH_AS(nn::time_series_splits(INT64_MAX, 2),
+                       doctest::Contains("time_series_splits: 2 folds of 9223372036854775807 "
+                                         "samples need 1.54e+19 sample indices"),
+                       tg::ValueError);
+  CHECK_THROWS_WITH_AS(nn::kfold_splits(int64_t{1} << 50, 2),
+                       doctest::Contains("more than this machine's memory"), tg::ValueError);
+  CHECK_THROWS_WITH_AS(nn::kfold_splits(int64_t{1} << 50, 2, false),
+                       doctest::Contains("kfold_splits: 2 folds of 1125899906842624 samples need "
+                                         "2.25e+15 sample indices (1.8e+07 GB)"),
+                       tg::ValueError);
+  // Leave-one-out over a million samples is 10^12 indices, 8 TB.
+  CHECK_THROWS_AS(nn::kfold_splits(1'000'000, 1'000'000, false), tg::ValueError);
 }
