@@ -18,9 +18,10 @@
 // smaller needs less data and time.
 //
 // The data is prepared as in airline_forecast.cpp (see there why): windows of 12 monthly
-// changes of log(passengers), the next change as the target, min-max scaled. The last 15%
-// of the windows, airline_forecast's test months, are left out, so choosing a size here
-// does not touch them.
+// changes of log(passengers), the next change as the target, min-max scaled; here each fold
+// fits its own scaler on its training windows (CVOptions::preprocess, see fold_scaling), as
+// `tapegrad cv --data` does. The last 15% of the windows, airline_forecast's test months,
+// are left out, so choosing a size here does not touch them.
 #include <cstdint>
 #include <cstdio>
 #include <memory>
@@ -53,22 +54,35 @@ struct Windows {
   tg::Tensor X, y;
 };
 
-// Windows of the scaled monthly log changes, without the last 15% (the test months of
-// airline_forecast.cpp). The scaler is fitted on the windows kept, all of which some fold
-// trains on: the later folds' months then set part of the range an earlier fold is scaled
-// with. For log changes, whose range hardly moves from year to year, that matters little;
-// for levels with a trend it would leak the later years' range into the earlier folds.
+// Windows of the monthly log changes, without the last 15% (the test months of
+// airline_forecast.cpp). Not scaled here: a scaler fitted on all of them would have seen
+// every fold's validation months (see fold_scaling).
 Windows airline_windows(const std::string& path) {
   const tg::Tensor passengers = tg::data::read_csv_column(path, "passengers");
   const int64_t months = passengers.numel();
   const tg::Tensor log_p = tg::log(passengers);
   const tg::Tensor change = tg::slice(log_p, 0, 1, months) - tg::slice(log_p, 0, 0, months - 1);
-  const int64_t windows = change.numel() - kWindow;
+  const auto [X, y] = tg::data::windows(change, kWindow);
+  const int64_t windows = X.shape()[0];
   const int64_t kept = windows - windows * 15 / 100;
-  tg::data::Scaler scaler;
-  scaler.fit(tg::slice(change, 0, 0, kept + kWindow));
-  const auto [X, y] = tg::data::windows(scaler.transform(change), kWindow);
   return {tg::slice(X, 0, 0, kept).contiguous(), tg::slice(y, 0, 0, kept).contiguous()};
+}
+
+// One fold's min-max scaler, fitted on the values its training windows see (inputs and
+// targets): scikit-learn's Pipeline(MinMaxScaler, model) inside cross_validate. Fitted on
+// all windows instead, each validation fold would have set the range its own inputs are
+// scaled to: a leak, and for a series with a trend the later years' range shaping the
+// earlier folds. y_inverse scales the model's output back, so every fold's validation MSE
+// is in the series' unit (monthly log change) and the folds compare, although each fold
+// has its own scale.
+tg::nn::FoldTransform fold_scaling(const tg::Tensor& X_train, const tg::Tensor& y_train) {
+  tg::data::Scaler scaler;
+  scaler.fit(tg::concat(
+      {tg::reshape(X_train, {X_train.numel()}), tg::reshape(y_train, {y_train.numel()})}));
+  const auto scale = [scaler](const tg::Tensor& t) { return scaler.transform(t); };
+  return {.x = scale, .y = scale, .y_inverse = [scaler](const tg::Tensor& t) {
+            return scaler.inverse_transform(t);
+          }};
 }
 
 int run(const Args& args) {
@@ -101,10 +115,14 @@ int run(const Args& args) {
                                                  tg::optim::AdamOptions{.lr = 1e-2});
       },
       .loss = std::make_shared<tg::nn::MSE>(),
-      .jobs = args.jobs};
+      .jobs = args.jobs,
+      .preprocess = fold_scaling};
 
   fmt::print("{} windows of {} monthly log changes, {} time-series folds, {} epochs each\n",
              data.X.shape()[0], kWindow, args.folds, args.epochs);
+  fmt::print(
+      "Each fold min-max scaled by its training windows; losses: validation MSE of the "
+      "monthly log change\n");
   const tg::nn::GridSearchResult result = tg::nn::grid_search(candidates, data.X, data.y, opts);
   fmt::print("{}", result.table());
   // The table ends with both choices; the one-SE one is what this script recommends.
