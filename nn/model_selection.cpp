@@ -522,4 +522,16 @@ void GridSearchResult::write_csv(const std::string& path) const {
   write_file_atomically("GridSearchResult::write_csv", path, text);
 }
 
+FoldPreprocess min_max_per_fold(std::vector<data::Scaler>* fitted) {
+  return [fitted](const Tensor& X, const Tensor& y) {
+    data::Scaler scaler;
+    scaler.fit(concat({reshape(X, {X.numel()}), reshape(y, {y.numel()})}));
+    if (fitted != nullptr) fitted->push_back(scaler);
+    const auto scale = [scaler](const Tensor& t) { return scaler.transform(t); };
+    return FoldTransform{.x = scale, .y = scale, .y_inverse = [scaler](const Tensor& t) {
+                           return scaler.inverse_transform(t);
+                         }};
+  };
+}
+
 }  // namespace tapegrad::nn

@@ -55,6 +55,7 @@
 #include <vector>
 
 #include <tapegrad/core/tensor.hpp>
+#include <tapegrad/nn/data.hpp>
 #include <tapegrad/nn/fit.hpp>
 #include <tapegrad/nn/losses.hpp>
 #include <tapegrad/nn/module.hpp>
@@ -93,6 +94,14 @@ struct FoldTransform {
 // fold's training rows of X and y; the FoldTransform's maps are then called from the task
 // threads (with jobs > 1 they must not share mutable state).
 using FoldPreprocess = std::function<FoldTransform(const Tensor& X_train, const Tensor& y_train)>;
+
+// scikit-learn's Pipeline(MinMaxScaler, model) inside cross_validate, for windows of one
+// series: each fold's data::Scaler is fitted on the values its training rows see (X and y
+// together), scales its training and validation rows, and scales predictions back, so every
+// fold's validation loss is in the series' own unit and the folds compare. Fitted on all rows
+// instead, each validation fold would have set the range of its own inputs: a leak. When
+// `fitted` is given, each fold's scaler is appended to it, in fold order.
+FoldPreprocess min_max_per_fold(std::vector<data::Scaler>* fitted = nullptr);
 
 struct CVOptions {
   int folds = 5;

@@ -83,7 +83,8 @@ std::string split_note(const CvConfig& c) {
                             : "";
 }
 
-// The --data series as raw windows: cross-validation scales them per fold (fold_scaling).
+// The --data series as raw windows: cross-validation scales them per fold
+// (nn::min_max_per_fold).
 Dataset series_windows(const DataConfig& c) {
   const Tensor series = read_series(c);
   const std::vector<double> values = series.to(f64).to_vector<double>();
@@ -103,23 +104,6 @@ Dataset series_windows(const DataConfig& c) {
       tapegrad::quoted(c.path), c.column.empty() ? "-1 (the last)" : c.column, values.size(),
       X.shape()[0], c.window);
   return d;
-}
-
-// scikit-learn's Pipeline(MinMaxScaler, model) inside cross_validate: each fold's scaler is
-// fitted on the values its training windows see (inputs and targets) and scales its training
-// and validation windows; predictions are scaled back, so every fold's validation MSE is in
-// the series' own unit. Each fitted scaler is appended to `fitted` (the calls come one per
-// fold, in fold order, on this thread).
-nn::FoldPreprocess fold_scaling(std::vector<data::Scaler>& fitted) {
-  return [&fitted](const Tensor& X, const Tensor& y) {
-    data::Scaler scaler;
-    scaler.fit(concat({reshape(X, {X.numel()}), reshape(y, {y.numel()})}));
-    fitted.push_back(scaler);
-    const auto scale = [scaler](const Tensor& t) { return scaler.transform(t); };
-    return nn::FoldTransform{.x = scale, .y = scale, .y_inverse = [scaler](const Tensor& t) {
-                               return scaler.inverse_transform(t);
-                             }};
-  };
 }
 
 // "fold_0 [104, 199], fold_1 [104, 237]": the range each fold's scaler was fitted on.
@@ -187,7 +171,7 @@ void run(const CvConfig& c) {
 
   std::vector<data::Scaler> scalers;
   nn::CVOptions opts = cv_options(c);
-  if (series) opts.preprocess = fold_scaling(scalers);
+  if (series) opts.preprocess = nn::min_max_per_fold(&scalers);
   const auto t0 = std::chrono::steady_clock::now();
   const nn::GridSearchResult r = nn::grid_search(candidates(c), data.X, data.y, opts);
   const double seconds =

@@ -132,3 +132,24 @@ TEST_CASE("cross_validate: a preprocess map that drops rows is a ValueError") {
                        "it must keep one row per sample",
                        tg::ValueError);
 }
+
+TEST_CASE(
+    "min_max_per_fold: each fold's scaler spans its training rows alone; losses in y's unit") {
+  const Indexed d = indexed();
+  nn::CVOptions opts = quick(nn::SplitKind::time);
+  std::vector<tg::data::Scaler> fitted;
+  opts.preprocess = nn::min_max_per_fold(&fitted);
+  const nn::CVResult r = nn::cross_validate(tiny_model, d.X, d.y, opts);
+  const std::vector<nn::Fold> folds = nn::time_series_splits(kSamples, 3);
+  REQUIRE(fitted.size() == folds.size());
+  for (std::size_t f = 0; f < folds.size(); ++f) {
+    CAPTURE(f);
+    // Sample i holds the value i: the range is that of the fold's training indices.
+    CHECK(fitted[f].data_min() == 0);
+    CHECK(fitted[f].data_max() == static_cast<double>(folds[f].train.back()));
+    CHECK(fitted[f].data_max() < static_cast<double>(folds[f].validation.front()));
+  }
+  // The model sees [0, 1]-scaled data; its validation error, back in the unit of y (values
+  // up to 11), is far above what [0, 1] predictions could miss by in the scaled unit.
+  CHECK(*std::max_element(r.fold_losses.begin(), r.fold_losses.end()) > 1.0);
+}

@@ -19,7 +19,7 @@
 //
 // The data is prepared as in airline_forecast.cpp (see there why): windows of 12 monthly
 // changes of log(passengers), the next change as the target, min-max scaled; here each fold
-// fits its own scaler on its training windows (CVOptions::preprocess, see fold_scaling), as
+// fits its own scaler on its training windows (CVOptions::preprocess with nn::min_max_per_fold), as
 // `tapegrad cv --data` does. The last 15% of the windows, airline_forecast's test months,
 // are left out, so choosing a size here does not touch them.
 #include <cstdint>
@@ -56,7 +56,7 @@ struct Windows {
 
 // Windows of the monthly log changes, without the last 15% (the test months of
 // airline_forecast.cpp). Not scaled here: a scaler fitted on all of them would have seen
-// every fold's validation months (see fold_scaling).
+// every fold's validation months (see nn::min_max_per_fold).
 Windows airline_windows(const std::string& path) {
   const tg::Tensor passengers = tg::data::read_csv_column(path, "passengers");
   const int64_t months = passengers.numel();
@@ -66,23 +66,6 @@ Windows airline_windows(const std::string& path) {
   const int64_t windows = X.shape()[0];
   const int64_t kept = windows - windows * 15 / 100;
   return {tg::slice(X, 0, 0, kept).contiguous(), tg::slice(y, 0, 0, kept).contiguous()};
-}
-
-// One fold's min-max scaler, fitted on the values its training windows see (inputs and
-// targets): scikit-learn's Pipeline(MinMaxScaler, model) inside cross_validate. Fitted on
-// all windows instead, each validation fold would have set the range its own inputs are
-// scaled to: a leak, and for a series with a trend the later years' range shaping the
-// earlier folds. y_inverse scales the model's output back, so every fold's validation MSE
-// is in the series' unit (monthly log change) and the folds compare, although each fold
-// has its own scale.
-tg::nn::FoldTransform fold_scaling(const tg::Tensor& X_train, const tg::Tensor& y_train) {
-  tg::data::Scaler scaler;
-  scaler.fit(tg::concat(
-      {tg::reshape(X_train, {X_train.numel()}), tg::reshape(y_train, {y_train.numel()})}));
-  const auto scale = [scaler](const tg::Tensor& t) { return scaler.transform(t); };
-  return {.x = scale, .y = scale, .y_inverse = [scaler](const tg::Tensor& t) {
-            return scaler.inverse_transform(t);
-          }};
 }
 
 int run(const Args& args) {
@@ -116,7 +99,7 @@ int run(const Args& args) {
       },
       .loss = std::make_shared<tg::nn::MSE>(),
       .jobs = args.jobs,
-      .preprocess = fold_scaling};
+      .preprocess = tg::nn::min_max_per_fold()};
 
   fmt::print("{} windows of {} monthly log changes, {} time-series folds, {} epochs each\n",
              data.X.shape()[0], kWindow, args.folds, args.epochs);
