@@ -50,7 +50,7 @@ std::size_t line_count(const std::string& path) {
 
 // `tapegrad <args>` started `copies` times at once, each killed after `seconds` (exit code
 // 124 then, from timeout(1)): a test that went wrong fails rather than hangs.
-std::vector<Result> run_at_once(const RunDir& dir, const std::string& args, int copies,
+std::vector<Result> run_bounded(const RunDir& dir, const std::string& args, int copies,
                                 int seconds = 120) {
   std::string script;
   for (int i = 0; i < copies; ++i) {
@@ -226,7 +226,7 @@ TEST_CASE("tapegrad run: 30 rounds of two runs of one script at once all succeed
     // A new version each round, so that both runs find no program for it and one compiles.
     write_file(
         file, fmt::format("#include <cstdio>\nint main() {{ std::puts(\"round {}\"); }}\n", round));
-    const std::vector<Result> runs = run_at_once(dir, "run -v '" + file + "'", 2);
+    const std::vector<Result> runs = run_bounded(dir, "run -v '" + file + "'", 2);
     int compiled = 0;
     for (const Result& r : runs) {
       CAPTURE(r.err);
@@ -272,12 +272,12 @@ TEST_CASE("tapegrad run: a FIFO, a device or an oversized file is refused withou
   std::filesystem::resize_file(big, (std::size_t{16} << 20) + 1);
   for (const std::string& file : {fifo, zero}) {
     CAPTURE(file);
-    const Result r = run_at_once(dir, "run '" + file + "'", 1, 20).front();
+    const Result r = run_bounded(dir, "run '" + file + "'", 1, 20).front();
     CHECK(r.code == 2);
     CHECK(lines_of(r.err).size() == 1);
     CHECK(contains(r.err, "not a regular file"));
   }
-  const Result r = run_at_once(dir, "run '" + big + "'", 1, 20).front();
+  const Result r = run_bounded(dir, "run '" + big + "'", 1, 20).front();
   CHECK(r.code == 2);
   CHECK(lines_of(r.err).size() == 1);
   CHECK(contains(r.err, "larger than the 16 MiB"));
