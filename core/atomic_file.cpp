@@ -1,14 +1,17 @@
 #include <tapegrad/core/atomic_file.hpp>
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <filesystem>
+#include <limits>
 #include <utility>
 
 #include <tapegrad/core/error.hpp>
@@ -34,6 +37,63 @@ bool tmpfile_unsupported(int err) {
   return err == EOPNOTSUPP || err == EISDIR || err == EINVAL;
 }
 
+// What comes between a temporary's target and its numbers.
+constexpr std::string_view kTemporaryMark = ".tmp";
+
+// The number that ends `text` after its last '.', written as std::to_chars writes it (no sign,
+// no leading zero), with `text` cut before that '.'; nothing when it does not end so.
+std::optional<long long> take_last_number(std::string_view& text) {
+  const std::size_t dot = text.rfind('.');
+  if (dot == std::string_view::npos) return std::nullopt;
+  const std::string_view digits = text.substr(dot + 1);
+  if (digits.empty() || (digits.size() > 1 && digits[0] == '0') || digits[0] == '-') {
+    return std::nullopt;
+  }
+  long long value = 0;
+  const auto [end, err] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+  if (err != std::errc() || end != digits.data() + digits.size()) return std::nullopt;
+  text = text.substr(0, dot);
+  return value;
+}
+
+}  // namespace
+
+std::string temporary_name(const std::string& target) {
+  return fmt::format("{}{}.{}.{}", target, kTemporaryMark, ::getpid(), writer_count++);
+}
+
+std::optional<TemporaryName> parse_temporary_name(std::string_view file_name) {
+  std::string_view rest = file_name;
+  if (!take_last_number(rest)) return std::nullopt;
+  const std::optional<long long> pid = take_last_number(rest);
+  // pid 0 and negative pids name process groups to kill(): never read one as a writer.
+  if (!pid || *pid <= 0 || *pid > std::numeric_limits<pid_t>::max()) return std::nullopt;
+  if (!rest.ends_with(kTemporaryMark) || rest.size() == kTemporaryMark.size()) return std::nullopt;
+  return TemporaryName{std::string(rest.substr(0, rest.size() - kTemporaryMark.size())),
+                       static_cast<pid_t>(*pid)};
+}
+
+bool writer_has_ended(pid_t writer) {
+  return ::kill(writer, 0) != 0 && errno == ESRCH;
+}
+
+namespace {
+
+// Removes the temporaries of `target` whose writers have ended (best effort: this is tidying,
+// not part of the write).
+void remove_dead_temporaries(const std::string& target) {
+  const std::string target_name = std::filesystem::path(target).filename().string();
+  std::error_code ec;
+  std::filesystem::directory_iterator entries(parent_directory(target), ec);
+  for (; !ec && entries != std::filesystem::directory_iterator(); entries.increment(ec)) {
+    const std::string name = entries->path().filename().string();
+    const std::optional<TemporaryName> tmp = parse_temporary_name(name);
+    if (tmp && tmp->target == target_name && writer_has_ended(tmp->writer)) {
+      ::unlink(entries->path().c_str());
+    }
+  }
+}
+
 }  // namespace
 
 AtomicFileWriter::AtomicFileWriter(std::string op, std::string path)
@@ -41,7 +101,7 @@ AtomicFileWriter::AtomicFileWriter(std::string op, std::string path)
   target_ = resolve_links();
   // The pid and the counter make the name unique among live writers, so a file already
   // there under it was left by a writer that died: it may be replaced.
-  tmp_ = fmt::format("{}.tmp.{}.{}", target_, ::getpid(), writer_count++);
+  tmp_ = temporary_name(target_);
   check_target_and_open();
 }
 
@@ -139,6 +199,7 @@ void AtomicFileWriter::commit() {
   }
   tmp_exists_ = false;
   sync_directory();
+  remove_dead_temporaries(target_);  // what writers killed before their rename left
 }
 
 void AtomicFileWriter::sync_directory() const {

@@ -11,7 +11,8 @@
 // temporary name, at once renamed over the target (linkat cannot replace a file); a kill
 // between those two calls is the one window in which a "<target>.tmp.<pid>.<n>" file can
 // remain. Filesystems without O_TMPFILE get a named temporary from the start, removed on
-// every failure but not after a SIGKILL.
+// every failure but not after a SIGKILL. Such a leftover does not last: every commit removes
+// the temporaries of its target whose writer (the pid in the name) is no longer alive.
 //
 // The target must be a regular file or not exist: a directory, device, FIFO or socket is
 // refused (IOError naming it), so `--checkpoint /dev/null` cannot replace a device node. A
@@ -20,7 +21,10 @@
 // a new one gets 0666 less the umask, as open() would give it.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -61,5 +65,25 @@ class AtomicFileWriter {
 
 // `text` as the new content of `path`, atomically (see AtomicFileWriter).
 void write_file_atomically(std::string op, const std::string& path, std::string_view text);
+
+// The temporaries of files published by rename, AtomicFileWriter's and those of other
+// writers that must name theirs before renaming (`tapegrad run`'s compiler output), are
+// "<target>.tmp.<pid>.<n>": the writer's pid, and a count that tells one process's writers
+// apart. So a temporary left by a killed writer can be told from one still being written.
+
+// A new temporary name for `target` (a path), unique among the live writers.
+std::string temporary_name(const std::string& target);
+
+struct TemporaryName {
+  std::string target;  // the name of the file it was to replace
+  pid_t writer = 0;    // the pid of the process that made it
+};
+
+// `file_name` (no directory) read as a temporary's name; nothing when it is not one exactly.
+std::optional<TemporaryName> parse_temporary_name(std::string_view file_name);
+
+// Whether the process that made a temporary has ended, so its temporary is litter. A pid in
+// use by another process (reused, or another user's) counts as alive: such a temporary stays.
+bool writer_has_ended(pid_t writer);
 
 }  // namespace tapegrad

@@ -3,6 +3,7 @@
 #include <iostream>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <fmt/format.h>
@@ -33,14 +34,14 @@ int run_script(const RunConfig& c) {
     return 0;
   }
   if (c.file.empty()) throw_error<ValueError>("run: which file? (tapegrad run exp.cpp -- args)");
-  const ScriptBuild build = build_script(c.file, toolchain, c.rebuild);
+  ScriptBuild build = build_script(c.file, toolchain, c.rebuild);
   if (c.verbose) {
     std::cerr << (build.cached
                       ? fmt::format("tapegrad run: {} is cached as {}\n", c.file, build.program)
                       : fmt::format("tapegrad run: compiled {} in {:.2f} s into {}\n", c.file,
                                     build.seconds, build.program));
   }
-  return run_program(build.program, c.file, c.args);
+  return run_program(std::move(build), c.file, c.args);
 }
 
 }  // namespace
@@ -59,12 +60,15 @@ Command add_run_command(CLI::App& app) {
                 "Print the compile line for FILE (or exp.cpp) and exit");
   run->add_flag("--rebuild", c->rebuild, "Compile even when the cached program is up to date");
   run->add_flag("-v,--verbose", c->verbose, "Say whether the program was compiled or cached");
-  run->footer(
+  run->footer(fmt::format(
       "The program's exit code is tapegrad's; a crash is reported with its signal (exit\n"
       "128 + signal), an exception escaping main with its message (exit 1). Programs are\n"
       "cached in $TAPEGRAD_CACHE_DIR (default ~/.cache/tapegrad) under a hash of the source,\n"
-      "the compiler, its flags and this tapegrad; a rerun without changes does not compile.\n"
-      "TAPEGRAD_CXX replaces the compiler (e.g. a ccache wrapper of the same compiler).");
+      "the compiler, its flags and this tapegrad; a rerun without changes does not compile,\n"
+      "and runs of one file at once share one compile. FILE is a regular file of at most\n"
+      "{} MiB.\n"
+      "TAPEGRAD_CXX replaces the compiler (e.g. a ccache wrapper of the same compiler).",
+      kMaxScriptBytes >> 20));
   return {run, [c] { return run_script(*c); }};
 }
 

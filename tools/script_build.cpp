@@ -1,7 +1,9 @@
 #include "script_build.hpp"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -11,13 +13,14 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
-#include <iterator>
+#include <optional>
 #include <sstream>
+#include <utility>
 
 #include <fmt/format.h>
 
+#include <tapegrad/core/atomic_file.hpp>
 #include <tapegrad/core/error.hpp>
 
 #include "script_config.hpp"
@@ -71,10 +74,64 @@ class Hash {
   std::uint64_t value_ = 0xcbf29ce484222325ULL;
 };
 
+// A path as an error message quotes it (tapegrad's quoted(), not std::quoted, which ADL finds
+// for a std::string).
+std::string shown(const fs::path& path) {
+  return tapegrad::quoted(path.string());
+}
+
+[[noreturn]] void fail_to_read(const fs::path& path, int err) {
+  if (err == ENOENT) throw_error<IOError>("run: no such file {}", shown(path));
+  throw_error<IOError>("run: cannot read {}: {}", shown(path), std::strerror(err));
+}
+
+void check_size(const fs::path& path, std::uintmax_t bytes) {
+  if (bytes > kMaxScriptBytes) {
+    throw_error<IOError>("run: {} is larger than the {} MiB a script may be ({} bytes)",
+                         shown(path), kMaxScriptBytes >> 20, bytes);
+  }
+}
+
+// Refuses what is not a regular file of at most kMaxScriptBytes (a directory, a FIFO, a
+// device such as /dev/zero, whatever a link leads to), so no read waits or grows unbounded.
+void check_readable(const fs::path& path, const struct stat& st) {
+  if (S_ISDIR(st.st_mode)) {
+    throw_error<IOError>("run: {} is a directory, not a C++ file", shown(path));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    throw_error<IOError>("run: {} is not a regular file, so not a C++ source file", shown(path));
+  }
+  check_size(path, static_cast<std::uintmax_t>(st.st_size));
+}
+
+// A file descriptor, closed with its owner.
+struct OpenFile {
+  int fd = -1;
+  ~OpenFile() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+// The bytes of `path` when check_readable accepts it, checked before opening it (a device is
+// not even opened) and after (it may have been replaced). Opened without blocking, so a FIFO
+// is refused rather than waited on; read up to the bound, in case it grows meanwhile.
+// Swappable for a shared bounded reader of regular files in core/ when there is one.
 std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw_error<IOError>("run: cannot read '{}': {}", path.string(), std::strerror(errno));
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) fail_to_read(path, errno);
+  check_readable(path, st);
+  const OpenFile file{::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC)};
+  if (file.fd < 0 || ::fstat(file.fd, &st) != 0) fail_to_read(path, errno);
+  check_readable(path, st);
+  std::string bytes;
+  char chunk[1 << 16];
+  for (ssize_t got = 0; (got = ::read(file.fd, chunk, sizeof chunk)) != 0;) {
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) fail_to_read(path, errno);
+    bytes.append(chunk, static_cast<std::size_t>(got));
+    check_size(path, bytes.size());
+  }
+  return bytes;
 }
 
 // Size and modification time: a file replaced or rebuilt changes at least one of them.
@@ -141,10 +198,10 @@ int wait_for(pid_t pid) {
   return status;
 }
 
-// Starts `path` (searched in PATH) with `argv` and stdio inherited; returns its wait status.
-// SIGINT and SIGQUIT start at their defaults in the child even while this process ignores
-// them (run_program does).
-int spawn_and_wait(const std::string& path, const std::vector<std::string>& argv) {
+// Starts `path` (searched in PATH) with `argv` and stdio inherited; returns its pid once it
+// runs (posix_spawn returns after the exec). SIGINT and SIGQUIT start at their defaults in
+// the child even while this process ignores them (run_program does).
+pid_t spawn(const std::string& path, const std::vector<std::string>& argv) {
   std::vector<char*> args;
   for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
@@ -160,7 +217,7 @@ int spawn_and_wait(const std::string& path, const std::vector<std::string>& argv
   const int err = ::posix_spawnp(&pid, path.c_str(), nullptr, &attr, args.data(), environ);
   ::posix_spawnattr_destroy(&attr);
   if (err != 0) throw_error<IOError>("run: cannot start '{}': {}", path, std::strerror(err));
-  return wait_for(pid);
+  return pid;
 }
 
 // While alive, ^C and ^\ reach only the child (same process group): this process stays to
@@ -186,21 +243,39 @@ class IgnoreInterrupts {
 };
 
 // The cache entry of `source`: one directory per source path, holding the program of its
-// latest key (an edited script replaces its old program rather than adding one).
+// latest key (an edited script replaces its old program rather than adding one) and the
+// lock file of the runs of that source.
 struct CacheEntry {
-  fs::path dir, program, depfile;
+  fs::path dir, program, depfile, lock;
 };
 
 CacheEntry cache_entry(const fs::path& source, const std::string& key) {
   const std::string slot = source.stem().string() + "-" + Hash().add(source.string()).hex();
   const fs::path dir = fs::path(cache_dir()) / "run" / slot;
-  return {dir, dir / (key + ".program"), dir / (key + ".d")};
+  return {dir, dir / (key + ".program"), dir / (key + ".d"), dir / "lock"};
 }
 
+FileLock lock_entry(const CacheEntry& entry, FileLock::Mode mode) {
+  // Read-only is enough for flock, and opens an existing lock file in a read-only cache.
+  const int fd = ::open(entry.lock.c_str(), O_RDONLY | O_CREAT | O_CLOEXEC, 0666);
+  if (fd < 0) {
+    throw_error<IOError>("run: cannot open the cache's lock file '{}': {}", entry.lock.string(),
+                         std::strerror(errno));
+  }
+  return FileLock(fd, mode);
+}
+
+// Under the entry's exclusive lock: the programs of the script's older versions go, and so do
+// the temporaries of compiles that were killed. A temporary whose compiler still runs stays
+// (no run compiles without the lock, but a tapegrad older than it did).
 void remove_other_keys(const CacheEntry& entry) {
   std::error_code ec;
   for (const auto& file : fs::directory_iterator(entry.dir, ec)) {
-    if (file.path() != entry.program && file.path() != entry.depfile) fs::remove(file.path(), ec);
+    const fs::path& path = file.path();
+    if (path == entry.program || path == entry.depfile || path == entry.lock) continue;
+    const std::optional<TemporaryName> temporary = parse_temporary_name(path.filename().string());
+    if (temporary && !writer_has_ended(temporary->writer)) continue;
+    fs::remove(path, ec);
   }
 }
 
@@ -208,15 +283,14 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-// Compiles into temporary names beside the entry, then renames: a run interrupted mid-way,
-// or two runs of one script at once, never leave a half-written program under the key.
+// Compiles into temporary names beside the entry, then renames: a run interrupted mid-way
+// never leaves a half-written program under the key. Called with the entry locked.
 void compile(const std::string& source, const ScriptToolchain& toolchain, const CacheEntry& entry) {
-  fs::create_directories(entry.dir);
-  const std::string tag = fmt::format(".tmp{}", ::getpid());
-  const fs::path program = entry.program.string() + tag, depfile = entry.depfile.string() + tag;
+  const fs::path program = temporary_name(entry.program.string());
+  const fs::path depfile = temporary_name(entry.depfile.string());
   std::vector<std::string> argv = toolchain.command(source, program);
   argv.insert(argv.begin() + 1, {"-MD", "-MF", depfile.string()});
-  const int status = spawn_and_wait(toolchain.compiler, argv);
+  const int status = wait_for(spawn(toolchain.compiler, argv));
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     std::error_code ec;
     fs::remove(program, ec);
@@ -268,7 +342,9 @@ std::vector<std::string> ScriptToolchain::command(const std::string& source,
                                                   const std::string& program) const {
   std::vector<std::string> argv{compiler};
   argv.insert(argv.end(), compile_flags.begin(), compile_flags.end());
-  argv.insert(argv.end(), {source, "-o", program});
+  // A name starting with '-' would be read as an option ("-x.cpp" as -x, a file named
+  // "-fplugin=..." as a plugin to load); "./" keeps it a path. -o takes any next word.
+  argv.insert(argv.end(), {source.starts_with('-') ? "./" + source : source, "-o", program});
   argv.insert(argv.end(), link_flags.begin(), link_flags.end());
   return argv;
 }
@@ -302,40 +378,71 @@ std::string cache_dir() {
   return (fs::temp_directory_path() / fmt::format("tapegrad-cache-{}", ::getuid())).string();
 }
 
+FileLock::FileLock(int fd, Mode mode) : fd_(fd) {
+  while (::flock(fd_, mode == Mode::shared ? LOCK_SH : LOCK_EX) != 0) {
+    if (errno == EINTR) continue;
+    const int err = errno;
+    ::close(std::exchange(fd_, -1));
+    throw_error<IOError>("run: cannot lock the cache: {}", std::strerror(err));
+  }
+}
+
+FileLock::FileLock(FileLock&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+
+FileLock& FileLock::operator=(FileLock&& other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = std::exchange(other.fd_, -1);
+  }
+  return *this;
+}
+
+FileLock::~FileLock() {
+  if (fd_ >= 0) ::close(fd_);  // closing the last descriptor releases the lock
+}
+
 ScriptBuild build_script(const std::string& source_path, const ScriptToolchain& toolchain,
                          bool rebuild) {
-  std::error_code ec;
-  if (!fs::exists(source_path, ec)) throw_error<IOError>("run: no such file '{}'", source_path);
-  if (fs::is_directory(source_path, ec)) {
-    throw_error<IOError>("run: '{}' is a directory, not a C++ file", source_path);
-  }
+  // Read first: it refuses what is not a C++ file before anything else looks at it.
+  const std::string text = read_file(source_path);
   // The entry is found by the file's real path; the compiler gets the path as given, so its
   // messages name the file as the user does.
   const fs::path source = fs::canonical(source_path);
   Hash key;
-  key.add(read_file(source)).add(shell_line(toolchain.command("", "")));
+  key.add(text).add(shell_line(toolchain.command("", "")));
   key.add(file_stamp(resolve_in_path(toolchain.compiler)));
   for (const std::string& file : toolchain.identity_files) key.add(file).add(file_stamp(file));
   const CacheEntry entry = cache_entry(source, key.hex());
 
-  ScriptBuild build{entry.program.string(), true, 0};
-  if (!rebuild && is_fresh(entry.program, entry.depfile, source)) return build;
+  std::error_code ec;
+  if (!rebuild && fs::exists(entry.program, ec)) {
+    FileLock shared = lock_entry(entry, FileLock::Mode::shared);
+    if (is_fresh(entry.program, entry.depfile, source)) {
+      return {entry.program.string(), true, 0, std::move(shared)};
+    }
+  }
+  fs::create_directories(entry.dir);
+  FileLock exclusive = lock_entry(entry, FileLock::Mode::exclusive);
+  // Another run of this script may have compiled it while this one waited for the lock.
+  if (!rebuild && is_fresh(entry.program, entry.depfile, source)) {
+    return {entry.program.string(), true, 0, std::move(exclusive)};
+  }
   const auto start = std::chrono::steady_clock::now();
   compile(source_path, toolchain, entry);
   remove_other_keys(entry);
-  build.cached = false;
-  build.seconds = seconds_since(start);
-  return build;
+  return {entry.program.string(), false, seconds_since(start), std::move(exclusive)};
 }
 
-int run_program(const std::string& program, const std::string& name,
-                const std::vector<std::string>& args) {
+int run_program(ScriptBuild build, const std::string& name, const std::vector<std::string>& args) {
   std::vector<std::string> argv{name};
   argv.insert(argv.end(), args.begin(), args.end());
   int status = 0;
   {
     const IgnoreInterrupts interrupts_go_to_the_script;
-    status = spawn_and_wait(program, argv);
+    const pid_t pid = spawn(build.program, argv);
+    // Started: the program may now go from the cache (its file lives while it runs).
+    build.entry_lock = FileLock();
+    status = wait_for(pid);
   }
   if (WIFEXITED(status)) return WEXITSTATUS(status);
   const int sig = WTERMSIG(status);

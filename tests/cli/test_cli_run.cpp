@@ -1,15 +1,21 @@
 // `tapegrad run`, as a user runs it: a script gets its args and gives its exit code, a rerun
 // of an unchanged script calls no compiler while an edit to it or to a header it includes
-// does, the precompiled header is really used, and every way a script can go wrong (no file,
-// no compile, an exception, a crash) ends with a message that says which.
+// does, the precompiled header is really used, every way a script can go wrong (no file,
+// not a file, no compile, an exception, a crash) ends with a message that says which, and
+// runs of one script at once share its cache without tripping over each other.
 #include <doctest/doctest.h>
 
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <array>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
 #include <vector>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "cli_util.hpp"
 
@@ -40,6 +46,43 @@ struct RunDir : ScratchDir {
 // The number of lines of a file (0 when it does not exist).
 std::size_t line_count(const std::string& path) {
   return std::filesystem::exists(path) ? lines_of(read_file(path)).size() : 0;
+}
+
+// `tapegrad <args>` started `copies` times at once, each killed after `seconds` (exit code
+// 124 then, from timeout(1)): a test that went wrong fails rather than hangs.
+std::vector<Result> run_bounded(const RunDir& dir, const std::string& args, int copies,
+                                int seconds = 120) {
+  std::string script;
+  for (int i = 0; i < copies; ++i) {
+    const std::string out = dir / fmt::format("out{}", i), err = dir / fmt::format("err{}", i);
+    script += fmt::format("(timeout -k 5 {} '{}' {} >'{}' 2>'{}' </dev/null; echo $? >'{}') & ",
+                          seconds, TAPEGRAD_CLI, args, out, err, dir / fmt::format("code{}", i));
+  }
+  script += "wait";
+  REQUIRE(std::system(script.c_str()) == 0);
+  std::vector<Result> results(static_cast<std::size_t>(copies));
+  for (int i = 0; i < copies; ++i) {
+    Result& r = results[static_cast<std::size_t>(i)];
+    r.code = std::atoi(read_file(dir / fmt::format("code{}", i)).c_str());
+    r.out = read_file(dir / fmt::format("out{}", i));
+    r.err = read_file(dir / fmt::format("err{}", i));
+  }
+  return results;
+}
+
+// The names in the script's one cache entry (the cache holds no other).
+std::vector<std::string> cache_entry_files(const RunDir& dir) {
+  std::vector<std::filesystem::path> slots;
+  for (const auto& e : std::filesystem::directory_iterator(dir / "cache/run")) {
+    slots.push_back(e.path());
+  }
+  REQUIRE(slots.size() == 1);
+  std::vector<std::string> names;
+  for (const auto& e : std::filesystem::directory_iterator(slots[0])) {
+    names.push_back(e.path().filename());
+  }
+  std::sort(names.begin(), names.end());
+  return names;
 }
 
 }  // namespace
@@ -173,6 +216,71 @@ int main() {
   r = tg_test::run(dir, "run " + file);
   CHECK(r.code == 128 + 6);
   CHECK(contains(r.err, "crash.cpp was killed by signal 6 (SIGABRT: Aborted)"));
+}
+
+TEST_CASE("tapegrad run: 30 rounds of two runs of one script at once all succeed") {
+  const RunDir dir;
+  const std::string file = dir / "twice.cpp";
+  for (int round = 0; round < 30; ++round) {
+    CAPTURE(round);
+    // A new version each round, so that both runs find no program for it and one compiles.
+    write_file(
+        file, fmt::format("#include <cstdio>\nint main() {{ std::puts(\"round {}\"); }}\n", round));
+    const std::vector<Result> runs = run_bounded(dir, "run -v '" + file + "'", 2);
+    int compiled = 0;
+    for (const Result& r : runs) {
+      CAPTURE(r.err);
+      CHECK(r.code == 0);
+      CHECK(r.out == fmt::format("round {}\n", round));
+      compiled += contains(r.err, "tapegrad run: compiled") ? 1 : 0;
+    }
+    CHECK(compiled == 1);  // the other run waited for that program and ran it
+    const std::vector<std::string> names = cache_entry_files(dir);
+    CAPTURE(fmt::format("{}", fmt::join(names, " ")));
+    REQUIRE(names.size() == 3);  // KEY.d, KEY.program, lock: nothing of other rounds, no temporary
+    CHECK(names[0].ends_with(".d"));
+    CHECK(names[1] == names[0].substr(0, names[0].size() - 2) + ".program");
+    CHECK(names[2] == "lock");
+  }
+  const Result again = tg_test::run(dir, "run -v '" + file + "'");
+  CHECK(again.out == "round 29\n");
+  CHECK(contains(again.err, "is cached"));
+}
+
+TEST_CASE("tapegrad run: a script whose name starts with '-' is a file, never a compiler option") {
+  const RunDir dir;
+  dir.script("-x.cpp", "#include <cstdio>\nint main() { std::puts(\"dash\"); }\n");
+  // Relative to the working directory, as a user in that directory names it.
+  const std::filesystem::path was = std::filesystem::current_path();
+  std::filesystem::current_path(dir.path);
+  const Result r = tg_test::run(dir, "run -- -x.cpp");
+  const Result flags = tg_test::run(dir, "run --print-flags -- -x.cpp");
+  std::filesystem::current_path(was);
+  CAPTURE(r.err);
+  CHECK(r.code == 0);
+  CHECK(r.out == "dash\n");
+  CHECK(contains(flags.out, " ./-x.cpp "));
+}
+
+TEST_CASE("tapegrad run: a FIFO, a device or an oversized file is refused without reading it") {
+  const RunDir dir;
+  const std::string fifo = dir / "fifo.cpp", zero = dir / "zero.cpp", big = dir / "big.cpp";
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  std::filesystem::create_symlink("/dev/zero", zero);
+  // Sparse: its size is over the bound without the bytes on disk.
+  write_file(big, "int main() {}\n");
+  std::filesystem::resize_file(big, (std::size_t{16} << 20) + 1);
+  for (const std::string& file : {fifo, zero}) {
+    CAPTURE(file);
+    const Result r = run_bounded(dir, "run '" + file + "'", 1, 20).front();
+    CHECK(r.code == 2);
+    CHECK(lines_of(r.err).size() == 1);
+    CHECK(contains(r.err, "not a regular file"));
+  }
+  const Result r = run_bounded(dir, "run '" + big + "'", 1, 20).front();
+  CHECK(r.code == 2);
+  CHECK(lines_of(r.err).size() == 1);
+  CHECK(contains(r.err, "larger than the 16 MiB"));
 }
 
 TEST_CASE("tapegrad run --debug: AddressSanitizer catches what --release lets through") {

@@ -1,7 +1,11 @@
 // AtomicFileWriter: the target holds the old bytes or all the new ones, and no temporary
-// file outlives the writer.
+// file outlives the writer (one a killed writer left goes at the target's next write).
 #include <doctest/doctest.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -64,4 +68,63 @@ TEST_CASE("write_file_atomically: errors name the caller, the path and the OS's 
   CHECK(contains(msg2, "write_dot: cannot write '" + taken + "'"));
   CHECK(contains(msg2, "it is a directory, not a regular file"));
   CHECK(dir.listing() == std::vector<std::string>{"taken"});
+}
+
+namespace {
+
+// The pid of a process that has ended (a child, exited and reaped).
+pid_t ended_pid() {
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) ::_exit(0);
+  int status = 0;
+  REQUIRE(::waitpid(child, &status, 0) == child);
+  return child;
+}
+
+}  // namespace
+
+TEST_CASE("temporary names: '<target>.tmp.<pid>.<n>' exactly, read back as target and writer") {
+  const std::string name = tg::temporary_name("dir/loss.csv");
+  const auto parsed = tg::parse_temporary_name(name.substr(4));
+  REQUIRE(parsed);
+  CHECK(parsed->target == "loss.csv");
+  CHECK(parsed->writer == ::getpid());
+  CHECK(tg::parse_temporary_name("a.tmp.12.3")->writer == 12);
+  CHECK(tg::parse_temporary_name("a.tmp.b.tmp.12.3")->target == "a.tmp.b");
+  for (const char* other :
+       {"a.tmp.12", "a.tmp.12.3.bak", "a.tmp.0.3", "a.tmp.-12.3", "a.tmp.012.3", "a.tmp.12.03",
+        "a.tmp.12.", "a.temp.12.3", ".tmp.12.3", "a.tmp.99999999999999999999.3", "a.tmp.+12.3"}) {
+    CAPTURE(other);
+    CHECK(!tg::parse_temporary_name(other));
+  }
+  CHECK(tg::writer_has_ended(ended_pid()));
+  CHECK(!tg::writer_has_ended(::getpid()));
+  CHECK(!tg::writer_has_ended(1));  // alive (another user's to a non-root kill(): EPERM)
+}
+
+TEST_CASE("AtomicFileWriter: a write removes its target's temporaries whose writer has ended") {
+  ScratchDir dir("tg-atomic");
+  const std::string path = dir / "loss.csv";
+  write_file(path, "old");
+  const std::string dead = std::to_string(ended_pid());
+  // Left between linkat and rename by a writer killed then: it goes.
+  write_file(dir / ("loss.csv.tmp." + dead + ".0"), "a killed writer's");
+  // Kept: writers alive (pid 1, this process), and names that are not exactly a temporary of
+  // this target.
+  const std::vector<std::string> kept = {
+      "loss.csv.tmp.1.0",
+      "loss.csv.tmp." + std::to_string(::getpid()) + ".999",
+      "loss.csv.tmp." + dead + ".0.bak",
+      "loss.csv.tmp." + dead,
+      "other.csv.tmp." + dead + ".0",
+      "xloss.csv.tmp." + dead + ".0",
+  };
+  for (const std::string& name : kept) write_file(dir / name, "keep");
+  tg::write_file_atomically("test", path, "new");
+  CHECK(read_file(path) == "new");
+  std::vector<std::string> expected = kept;
+  expected.push_back("loss.csv");
+  std::sort(expected.begin(), expected.end());
+  CHECK(dir.listing() == expected);
 }
