@@ -15,6 +15,7 @@
 #include <utility>
 
 #include <tapegrad/core/error.hpp>
+#include <tapegrad/core/posix_io.hpp>
 #include <tapegrad/core/regular_file.hpp>
 
 namespace tapegrad {
@@ -177,15 +178,7 @@ void AtomicFileWriter::link_temporary() {
 }
 
 void AtomicFileWriter::write(const void* data, std::size_t bytes) {
-  const auto* p = static_cast<const char*>(data);
-  while (bytes > 0) {
-    const std::size_t chunk = std::min<std::size_t>(bytes, 1u << 30);
-    const ssize_t put = ::write(fd_, p, chunk);
-    if (put < 0 && errno == EINTR) continue;
-    if (put < 0) fail("write failed", errno);
-    p += put;
-    bytes -= static_cast<std::size_t>(put);
-  }
+  if (const int err = write_all(fd_, data, bytes); err != 0) fail("write failed", err);
 }
 
 void AtomicFileWriter::commit() {

@@ -15,6 +15,16 @@
 #include <tapegrad/core/error.hpp>
 
 namespace tapegrad {
+namespace {
+
+// "16 MiB" for a whole number of MiB, else "1000 bytes".
+std::string byte_count(std::uint64_t bytes) {
+  constexpr std::uint64_t kMiB = std::uint64_t{1} << 20;
+  return bytes >= kMiB && bytes % kMiB == 0 ? fmt::format("{} MiB", bytes / kMiB)
+                                            : fmt::format("{} bytes", bytes);
+}
+
+}  // namespace
 
 const char* file_type_name(unsigned mode) {
   if (S_ISDIR(mode)) return "a directory";
@@ -76,7 +86,7 @@ void RegularFile::read_at(void* dst, std::size_t n, std::uint64_t offset) const 
 
 std::string RegularFile::read_all(std::uint64_t max_bytes) const {
   const auto too_large = [&] {
-    fail(fmt::format("it is larger than the {} bytes this reads at most", max_bytes));
+    fail(fmt::format("it is larger than the {} this reads at most", byte_count(max_bytes)));
   };
   if (size_ > max_bytes) too_large();
   // One byte more than allowed shows a file that grew past the bound since fstat.

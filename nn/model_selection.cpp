@@ -18,6 +18,7 @@
 #include <tapegrad/core/error.hpp>
 #include <tapegrad/core/random.hpp>
 #include <tapegrad/nn/data.hpp>
+#include <tapegrad/ops/shape.hpp>
 #include <tapegrad/optim/adam.hpp>
 
 namespace tapegrad::nn {

@@ -22,6 +22,7 @@
 
 #include <tapegrad/core/atomic_file.hpp>
 #include <tapegrad/core/error.hpp>
+#include <tapegrad/core/regular_file.hpp>
 
 #include "script_config.hpp"
 
@@ -74,66 +75,6 @@ class Hash {
   std::uint64_t value_ = 0xcbf29ce484222325ULL;
 };
 
-// A path as an error message quotes it (tapegrad's quoted(), not std::quoted, which ADL finds
-// for a std::string).
-std::string shown(const fs::path& path) {
-  return tapegrad::quoted(path.string());
-}
-
-[[noreturn]] void fail_to_read(const fs::path& path, int err) {
-  if (err == ENOENT) throw_error<IOError>("run: no such file {}", shown(path));
-  throw_error<IOError>("run: cannot read {}: {}", shown(path), std::strerror(err));
-}
-
-void check_size(const fs::path& path, std::uintmax_t bytes) {
-  if (bytes > kMaxScriptBytes) {
-    throw_error<IOError>("run: {} is larger than the {} MiB a script may be ({} bytes)",
-                         shown(path), kMaxScriptBytes >> 20, bytes);
-  }
-}
-
-// Refuses what is not a regular file of at most kMaxScriptBytes (a directory, a FIFO, a
-// device such as /dev/zero, whatever a link leads to), so no read waits or grows unbounded.
-void check_readable(const fs::path& path, const struct stat& st) {
-  if (S_ISDIR(st.st_mode)) {
-    throw_error<IOError>("run: {} is a directory, not a C++ file", shown(path));
-  }
-  if (!S_ISREG(st.st_mode)) {
-    throw_error<IOError>("run: {} is not a regular file, so not a C++ source file", shown(path));
-  }
-  check_size(path, static_cast<std::uintmax_t>(st.st_size));
-}
-
-// A file descriptor, closed with its owner.
-struct OpenFile {
-  int fd = -1;
-  ~OpenFile() {
-    if (fd >= 0) ::close(fd);
-  }
-};
-
-// The bytes of `path` when check_readable accepts it, checked before opening it (a device is
-// not even opened) and after (it may have been replaced). Opened without blocking, so a FIFO
-// is refused rather than waited on; read up to the bound, in case it grows meanwhile.
-// Swappable for a shared bounded reader of regular files in core/ when there is one.
-std::string read_file(const fs::path& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) fail_to_read(path, errno);
-  check_readable(path, st);
-  const OpenFile file{::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC)};
-  if (file.fd < 0 || ::fstat(file.fd, &st) != 0) fail_to_read(path, errno);
-  check_readable(path, st);
-  std::string bytes;
-  char chunk[1 << 16];
-  for (ssize_t got = 0; (got = ::read(file.fd, chunk, sizeof chunk)) != 0;) {
-    if (got < 0 && errno == EINTR) continue;
-    if (got < 0) fail_to_read(path, errno);
-    bytes.append(chunk, static_cast<std::size_t>(got));
-    check_size(path, bytes.size());
-  }
-  return bytes;
-}
-
 // Size and modification time: a file replaced or rebuilt changes at least one of them.
 std::string file_stamp(const fs::path& path) {
   struct stat st {};
@@ -176,7 +117,8 @@ std::vector<std::string> depfile_inputs(const std::string& text) {
 bool is_fresh(const fs::path& program, const fs::path& depfile, const fs::path& source) {
   const std::int64_t built = mtime_ns(program);
   if (built < 0 || !fs::exists(depfile)) return false;
-  for (const std::string& input : depfile_inputs(read_file(depfile))) {
+  for (const std::string& input :
+       depfile_inputs(read_regular_file("run", depfile, kMaxScriptBytes))) {
     if (fs::path(input) == source) continue;
     const std::int64_t changed = mtime_ns(input);
     if (changed < 0 || changed > built) return false;
@@ -404,7 +346,7 @@ FileLock::~FileLock() {
 ScriptBuild build_script(const std::string& source_path, const ScriptToolchain& toolchain,
                          bool rebuild) {
   // Read first: it refuses what is not a C++ file before anything else looks at it.
-  const std::string text = read_file(source_path);
+  const std::string text = read_regular_file("run", source_path, kMaxScriptBytes);
   // The entry is found by the file's real path; the compiler gets the path as given, so its
   // messages name the file as the user does.
   const fs::path source = fs::canonical(source_path);

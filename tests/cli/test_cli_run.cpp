@@ -171,7 +171,7 @@ TEST_CASE("tapegrad run: no file, a directory, no compile: one line of ours, exi
   Result r = tg_test::run(dir, "run '" + (dir / "missing.cpp") + "'");
   CHECK(r.code == 2);
   CHECK(lines_of(r.err).size() == 1);
-  CHECK(contains(r.err, "no such file"));
+  CHECK(contains(r.err, "No such file"));
   CHECK(contains(r.err, "missing.cpp"));
 
   r = tg_test::run(dir, "run '" + dir.path.string() + "'");
