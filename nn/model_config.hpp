@@ -17,19 +17,25 @@
 //      ...]}}
 //
 // Each node is one module of the tree: its type_name(), its Module::config() (null for a
-// module without one) and its children in registration order. "input_features" is the
-// in_features of the first module that has one (null when none does). Checkpoints
-// (nn::save_checkpoint) carry the same entry.
+// module without one) and its children in registration order. "input_features" is the last
+// dimension of the model's input, from the first module that reads it: its config's
+// in_features, or for a module with parameters and no such config (a user's cell) the rows
+// of its "kernel" (else of its first matrix parameter), as for every built-in layer; null
+// when that module tells neither. Checkpoints (nn::save_checkpoint) carry the same entry.
 //
-// load_model rebuilds the built-in modules: Sequential, Dense, RNN over any built-in cell,
-// SimpleRNN, LSTM, GRU, Bidirectional and the cells SimpleRNNCell, LSTMCell, GRUCell (a
-// layer's cell options, such as dropout, are read from its child "cell"). It trusts
-// nothing in the file: malformed JSON, a field of the wrong type or range, or layers asking for
-// more values than the file holds throw IOError naming the file and the module; a module without a
-// config, or of a type it cannot build, throws IOError naming the type and the way out (build the
-// model in code, then nn::load). The weights are then checked and loaded by nn::load, so a config
-// that disagrees with the tensors gives nn::load's clear error. Files written before configs
-// existed have no "model_config" and still load with nn::load.
+// load_model rebuilds the built-in modules: Sequential, Dense, Dropout, RNN over any built-in
+// cell, SimpleRNN, LSTM, GRU, Bidirectional and the cells SimpleRNNCell, LSTMCell, GRUCell (a
+// layer's cell options, such as dropout, are read from its child "cell"). It trusts nothing
+// in the file: malformed JSON, a config nested deeper than 136 levels, declaring more than
+// 10,000 modules or holding more than 640,000 JSON values (refused while it is parsed), a
+// field of the wrong type or range, or layers asking for more values than the file holds
+// throw IOError naming the file and the module; messages show a bad value by its kind ("got
+// an array") or, a string, through tg::quoted. A module without a config, or of a type it
+// cannot build, throws IOError naming the type and the way out (build the model in code, then
+// nn::load). The names, shapes and dtypes of the parameters the config describes are checked
+// against the file's header, with nn::load's messages, before any module is built, so a file
+// that does not fit costs no initialization; the weights are then loaded by nn::load. Files
+// written before configs existed have no "model_config" and still load with nn::load.
 #pragma once
 
 #include <cstdint>

@@ -20,10 +20,8 @@ constexpr const char* kModelPrefix = "model.";
 constexpr const char* kOptimizerPrefix = "optimizer.";
 constexpr const char* kExtraPrefix = "extra.";
 
-struct Meta {
-  DType dtype;
-  Shape shape;
-};
+using detail::TensorSpec;
+using detail::TensorSpecs;
 
 bool starts_with(const std::string& s, const std::string& prefix) {
   return s.compare(0, prefix.size(), prefix) == 0;
@@ -41,10 +39,11 @@ std::string quoted_list(const std::vector<std::string>& names) {
 }
 
 // Checks the tensors a file holds for the model (`found`: name without `prefix` -> dtype and
-// shape) against the model's parameters: every parameter present, nothing else, same dtype
-// and shape. Throws naming the file, the tensor and both shapes/dtypes.
-void check_parameters(const char* who, const std::string& path, const NamedTensors& params,
-                      const std::map<std::string, Meta>& found, const std::string& prefix) {
+// shape) against the model's parameters (`params`, in the model's order): every parameter
+// present, nothing else, same dtype and shape. Throws naming the file, the tensor and both
+// shapes/dtypes.
+void check_parameters(const char* who, const std::string& path, const TensorSpecs& params,
+                      const std::map<std::string, TensorSpec>& found, const std::string& prefix) {
   std::vector<std::string> missing;
   for (const auto& [name, p] : params) {
     if (!found.count(name)) missing.push_back(prefix + name);
@@ -53,7 +52,7 @@ void check_parameters(const char* who, const std::string& path, const NamedTenso
     throw_error<IOError>("{}: '{}' has no tensor {} (parameter{} of the model)", who, path,
                          quoted_list(missing), missing.size() == 1 ? "" : "s");
   }
-  std::map<std::string, const Tensor*> by_name;
+  std::map<std::string, const TensorSpec*> by_name;
   for (const auto& [name, p] : params) by_name.emplace(name, &p);
   std::vector<std::string> unknown;
   for (const auto& [name, meta] : found) {
@@ -64,22 +63,29 @@ void check_parameters(const char* who, const std::string& path, const NamedTenso
                          path, unknown.size() == 1 ? "" : "s", quoted_list(unknown));
   }
   for (const auto& [name, p] : params) {
-    const Meta& meta = found.at(name);
-    if (!(meta.shape == p.shape())) {
+    const TensorSpec& meta = found.at(name);
+    if (!(meta.shape == p.shape)) {
       throw_error<ShapeError>(
           "{}: '{}': tensor '{}{}' has shape {}, the model's parameter '{}' has shape {}", who,
-          path, prefix, name, meta.shape, name, p.shape());
+          path, prefix, name, meta.shape, name, p.shape);
     }
-    if (meta.dtype != p.dtype()) {
+    if (meta.dtype != p.dtype) {
       throw_error<DTypeError>("{}: '{}': tensor '{}{}' is {}, the model's parameter '{}' is {}",
-                              who, path, prefix, name, meta.dtype, name, p.dtype());
+                              who, path, prefix, name, meta.dtype, name, p.dtype);
     }
   }
 }
 
-std::map<std::string, Meta> metas_of(const std::map<std::string, Tensor>& tensors) {
-  std::map<std::string, Meta> out;
-  for (const auto& [name, t] : tensors) out.emplace(name, Meta{t.dtype(), t.shape()});
+// A header's entries by name, without their place in the file.
+std::map<std::string, TensorSpec> header_specs(const std::vector<SafetensorsEntry>& header) {
+  std::map<std::string, TensorSpec> out;
+  for (const SafetensorsEntry& e : header) out.emplace(e.name, TensorSpec{e.dtype, e.shape});
+  return out;
+}
+
+std::map<std::string, TensorSpec> value_specs(const std::map<std::string, Tensor>& tensors) {
+  std::map<std::string, TensorSpec> out;
+  for (const auto& [name, t] : tensors) out.emplace(name, TensorSpec{t.dtype(), t.shape()});
   return out;
 }
 
@@ -186,17 +192,26 @@ void save(const Module& model, const std::string& path,
 
 namespace detail {
 
+TensorSpecs specs_of(const NamedTensors& params) {
+  TensorSpecs out;
+  out.reserve(params.size());
+  for (const auto& [name, p] : params) out.emplace_back(name, TensorSpec{p.dtype(), p.shape()});
+  return out;
+}
+
+void check_header(const char* who, const std::string& path, const TensorSpecs& expected,
+                  const std::vector<SafetensorsEntry>& header) {
+  check_parameters(who, path, expected, header_specs(header), "");
+}
+
 std::map<std::string, Tensor> read_expected_tensors(const char* who, const std::string& path,
-                                                    const NamedTensors& expected) {
+                                                    const NamedTensors& params) {
   // Names, dtypes and shapes first, from the header alone: a wrong file costs no data read.
-  std::map<std::string, Meta> header;
-  for (const SafetensorsEntry& e : read_safetensors_header(path)) {
-    header.emplace(e.name, Meta{e.dtype, e.shape});
-  }
-  check_parameters(who, path, expected, header, "");
+  const TensorSpecs expected = specs_of(params);
+  check_header(who, path, expected, read_safetensors_header(path));
   // Then the data, checked again (the file may have changed in between).
   std::map<std::string, Tensor> values = load_safetensors(path);
-  check_parameters(who, path, expected, metas_of(values), "");
+  check_parameters(who, path, expected, value_specs(values), "");
   return values;
 }
 
@@ -237,19 +252,18 @@ CheckpointInfo read_checkpoint_info(const std::string& path) {
 CheckpointInfo load_checkpoint(const std::string& path, Module& model, optim::Optimizer& opt) {
   const char* who = "load_checkpoint";
   const NamedTensors params = model.named_parameters();
+  const TensorSpecs expected = detail::specs_of(params);
 
   // 1. Header: metadata and the model's tensors, before any data is read.
   std::map<std::string, std::string> metadata;
-  std::map<std::string, Meta> header;
-  for (const SafetensorsEntry& e : read_safetensors_header(path, &metadata)) {
-    header.emplace(e.name, Meta{e.dtype, e.shape});
-  }
+  const std::map<std::string, TensorSpec> header =
+      header_specs(read_safetensors_header(path, &metadata));
   std::string rng_state;
   CheckpointInfo info = parse_info(who, path, metadata, &rng_state);
   {
-    std::map<std::string, Meta> model_part, optimizer_part;
+    std::map<std::string, TensorSpec> model_part, optimizer_part;
     split_checkpoint(who, path, header, &model_part, &optimizer_part);
-    check_parameters(who, path, params, model_part, kModelPrefix);
+    check_parameters(who, path, expected, model_part, kModelPrefix);
   }
 
   // 2. The data, checked again; the metadata must not have changed in between either.
@@ -261,7 +275,7 @@ CheckpointInfo load_checkpoint(const std::string& path, Module& model, optim::Op
   std::map<std::string, Tensor> model_values;
   optim::StateDict optimizer_state;
   split_checkpoint(who, path, all, &model_values, &optimizer_state);
-  check_parameters(who, path, params, metas_of(model_values), kModelPrefix);
+  check_parameters(who, path, expected, value_specs(model_values), kModelPrefix);
 
   // 3. The optimizer validates its whole state before changing anything, so it goes first:
   //    if it throws, nothing has changed. After it, nothing can fail.

@@ -45,6 +45,30 @@ struct Scaled : tg::nn::Module {
   tg::Tensor w;
 };
 
+// A user's cell: no config of its own, kernel (in, units).
+struct UserCell : tg::nn::Cell {
+  UserCell(int64_t in, int64_t units)
+      : w(register_parameter("kernel", tg::nn::init::glorot_uniform({in, units}))),
+        u(register_parameter("recurrent_kernel", tg::nn::init::orthogonal({units, units}))) {}
+  int64_t units() const override { return w.shape()[1]; }
+  tg::nn::State step(const tg::Tensor& x, const tg::nn::State& s) override {
+    return {tg::tanh(tg::matmul(x, w) + tg::matmul(s[0], u))};
+  }
+  tg::Tensor w, u;
+};
+
+// A Dense(1, 1)'s tensors with `config` as the model config.
+void write_with_config(const std::string& path, const std::string& config) {
+  tg::nn::Dense dense(1, 1);
+  tg::save_safetensors(path, {{"kernel", dense.kernel}, {"bias", dense.bias}},
+                       {{tg::nn::kModelConfigKey, config}});
+}
+
+// A config whose model is `model` (a JSON object's text).
+std::string config_with(const std::string& model) {
+  return R"({"format_version": 1, "model": )" + model + "}";
+}
+
 }  // namespace
 
 TEST_CASE("tapegrad info FILE: a weights file from train, by itself") {
@@ -94,6 +118,14 @@ TEST_CASE("tapegrad info FILE: files without a config, and user modules, are sti
   REQUIRE_MESSAGE(r.code == 0, r.err);
   CHECK(contains(r.out, "Model: Dense(2) -> Scaled, input (batch, time, 1)"));
   CHECK(contains(r.out, "Metadata: data.scaler_min = 104\n"));
+
+  // The input of a user's cell is its kernel's rows, not the in_features of the Dense after.
+  tg::nn::save(
+      tg::nn::Sequential{tg::nn::RNN(std::make_shared<UserCell>(1, 32)), tg::nn::Dense(32, 1)},
+      dir / "cell.safetensors");
+  r = tg_test::run(dir, "info " + quoted(dir / "cell.safetensors"));
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  CHECK(contains(r.out, "Model: RNN(Cell) -> Dense(1), input (batch, time, 1)\n"));
 }
 
 TEST_CASE("tapegrad info FILE: bad input gives one line and exit code 2") {
@@ -117,6 +149,57 @@ TEST_CASE("tapegrad info FILE: bad input gives one line and exit code 2") {
     CHECK(lines_of(r.err).size() == 1);
     CHECK(contains(r.err, expected));
   }
+}
+
+TEST_CASE("info and predict --weights: hostile model configs give one short line and exit 2") {
+  ScratchDir dir("cli-info");
+  constexpr std::size_t kShortLine = 400;
+  // A cell's dropout nested 200,000 deep (a 400 KB file) overflowed the stack (SIGSEGV).
+  const std::string deep = std::string(200000, '[') + std::string(200000, ']');
+  write_with_config(
+      dir / "deep.safetensors",
+      config_with(R"({"class_name": "Sequential", "config": {}, "children": [{"name": "0",
+          "class_name": "SimpleRNN", "config": {"in_features": 1, "units": 2}, "children": [
+          {"name": "cell", "class_name": "SimpleRNNCell", "config": {"dropout": )" +
+                  deep + "}}]}]}"));
+  // 50 MB in the issue gave a 52 MB line after 45 s; 4 MB shows the same.
+  const std::string long_name(4 << 20, 'A');
+  write_with_config(dir / "long.safetensors",
+                    config_with(R"({"class_name": ")" + long_name + R"(", "config": {}})"));
+  // 10^6 Dropout children (80 MB) took 37 s and 733 MB in info; past 10,000 is refused.
+  std::string children;
+  for (int i = 0; i <= 10000; ++i) {
+    if (i > 0) children += ',';
+    children += R"({"name": "0", "class_name": "Dropout", "config": {"rate": 0.0}})";
+  }
+  write_with_config(
+      dir / "many.safetensors",
+      config_with(R"({"class_name": "Sequential", "config": {}, "children": [)" + children + "]}"));
+  const std::string deep_file = quoted(dir / "deep.safetensors");
+  const std::string long_file = quoted(dir / "long.safetensors");
+  const std::string many_file = quoted(dir / "many.safetensors");
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"info " + deep_file, "is nested deeper than 136 levels"},
+      {"predict --weights " + deep_file, "is nested deeper than 136 levels"},
+      {"predict --weights " + long_file,
+       "the model ('" + std::string(64, 'A') + "'... (+4194240 bytes)) is not a module"},
+      {"info " + many_file, "declares more than 10000 modules"},
+      {"predict --weights " + many_file, "declares more than 10000 modules"},
+  };
+  for (const auto& [args, expected] : cases) {
+    const Result r = tg_test::run(dir, args);
+    CAPTURE(args);
+    CAPTURE(r.err.substr(0, kShortLine));
+    CHECK(r.code == 2);
+    CHECK(lines_of(r.err).size() == 1);
+    CHECK(r.err.size() < kShortLine);
+    CHECK(contains(r.err, expected));
+  }
+  // info describes the file with the long name, the name cut.
+  const Result r = tg_test::run(dir, "info " + long_file);
+  REQUIRE_MESSAGE(r.code == 0, r.err.substr(0, kShortLine));
+  CHECK(contains(r.out, "Model: '" + std::string(64, 'A') + "'... (+4194240 bytes)\n"));
+  CHECK(r.out.size() < 1000);
 }
 
 #endif

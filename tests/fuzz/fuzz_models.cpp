@@ -15,6 +15,32 @@ tg::nn::Sequential checkpoint_model() {
   return tg::nn::Sequential{tg::nn::SimpleRNN(1, 3), tg::nn::Dense(3, 1)};
 }
 
+std::vector<ConfigModel> config_models() {
+  namespace nn = tg::nn;
+  tg::manual_seed(0);
+  std::vector<ConfigModel> out;
+  out.push_back({std::make_shared<nn::Sequential>(checkpoint_model()), 1});
+  out.push_back({std::make_shared<nn::Sequential>(
+                     nn::LSTM(2, 3, {.return_sequences = true}, {.unit_forget_bias = false}),
+                     nn::GRU(3, 2, {.go_backwards = true}, {.dropout = 0.25}),
+                     nn::Dense(2, 1, {.activation = nn::Activation::sigmoid})),
+                 2});
+  out.push_back({std::make_shared<nn::Sequential>(
+                     nn::Bidirectional(std::make_shared<nn::SimpleRNN>(
+                                           2, 3, nn::RNNOptions{.return_sequences = true},
+                                           nn::SimpleRNNCellOptions{.recurrent_dropout = 0.5}),
+                                       {.merge = nn::MergeMode::sum}),
+                     nn::Dropout(0.5), nn::RNN(std::make_shared<nn::LSTMCell>(3, 2)),
+                     nn::Dense(2, 2, {.use_bias = false})),
+                 2});
+  auto f64 = std::make_shared<nn::Sequential>(
+      nn::Dense(3, 2, {.activation = nn::Activation::relu}),
+      nn::RNN(std::make_shared<nn::GRUCell>(2, 2), {.checkpoint_every = 2}));
+  f64->to(tg::f64);
+  out.push_back({f64, 3});
+  return out;
+}
+
 const std::vector<std::string>& optimizer_names() {
   static const std::vector<std::string> names{"sgd", "gd", "adam", "adamw", "rmsprop"};
   return names;

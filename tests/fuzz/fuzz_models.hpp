@@ -18,6 +18,15 @@ tapegrad::nn::Sequential reference_model();
 // Small on purpose, so that a checkpoint with its optimizer state is a seed of a few kB.
 tapegrad::nn::Sequential checkpoint_model();
 
+// The models of the model_config target, one per set of reference tensors: between them
+// every module kind load_model builds, with options off their defaults. `input_features` is
+// the last dimension of their input.
+struct ConfigModel {
+  std::shared_ptr<tapegrad::nn::Module> model;
+  int64_t input_features;
+};
+std::vector<ConfigModel> config_models();
+
 // The optimizers a checkpoint can be made with, by the names `tapegrad train --optimizer`
 // uses (and stores in the checkpoint's metadata "extra.optimizer"). Options that decide the
 // slots (momentum, centered) are set so that every kind of slot exists.

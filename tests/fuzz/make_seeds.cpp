@@ -1,7 +1,8 @@
 // Writes the seed corpora of the fuzz targets, each file made by the library itself:
 //   build-fuzz/tests/fuzz/fuzz_seeds tests/fuzz/corpus
 // (safetensors seeds have no .safetensors suffix, which .gitignore ignores).
-// fills corpus/safetensors, corpus/nn_load, corpus/checkpoint and corpus/csv. Run it again
+// fills corpus/safetensors, corpus/nn_load, corpus/checkpoint, corpus/csv and
+// corpus/model_config. Run it again
 // when a file format changes; the output is the same bytes on every run.
 #include <cstdio>
 #include <filesystem>
@@ -76,6 +77,15 @@ void write_csv_seeds(const fs::path& dir) {
   write_text(dir / "no_header.csv", "1.5,2\r\n\r\n-3e2, 4 \r\n\"5\",+6\r\n");
 }
 
+// The config of each model of config_models(), after the byte that picks its tensors.
+void write_model_config_seeds(const fs::path& dir) {
+  const std::vector<fuzz::ConfigModel> models = fuzz::config_models();
+  for (std::size_t i = 0; i < models.size(); ++i) {
+    std::ofstream(dir / ("model_" + std::to_string(i)), std::ios::binary)
+        << static_cast<char>(i) << tg::nn::model_config_json(*models[i].model);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -88,5 +98,6 @@ int main(int argc, char** argv) {
   write_nn_load_seeds(dir_for(root, "nn_load"));
   write_checkpoint_seeds(dir_for(root, "checkpoint"));
   write_csv_seeds(dir_for(root, "csv"));
+  write_model_config_seeds(dir_for(root, "model_config"));
   return 0;
 }

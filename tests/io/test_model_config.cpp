@@ -159,6 +159,37 @@ TEST_CASE("the reference model's file: summary, input features, version and the 
                        doctest::Contains("reserved"), tg::ValueError);
 }
 
+// A user's cell (no config of its own) whose kernel is (in_features, units).
+struct UserCell : nn::Cell {
+  UserCell(int64_t in, int64_t units)
+      : u(register_parameter("recurrent_kernel", tg::nn::init::orthogonal({units, units}))),
+        w(register_parameter("kernel", tg::nn::init::glorot_uniform({in, units}))) {}
+  int64_t units() const override { return w.shape()[1]; }
+  nn::State step(const tg::Tensor& x, const nn::State& s) override {
+    return {tg::tanh(tg::matmul(x, w) + tg::matmul(s[0], u))};
+  }
+  tg::Tensor u, w;
+};
+
+TEST_CASE("input_features comes from the first layer, a user's cell by its kernel") {
+  ScratchDir dir("tapegrad-config");
+  const auto input_features = [&](const nn::Module& model) {
+    nn::save(model, dir / "m.safetensors");
+    const nn::ModelFileInfo info = nn::read_model_info(dir / "m.safetensors");
+    const nlohmann::json stored = nlohmann::json::parse(config_of(dir / "m.safetensors"));
+    CHECK(stored["input_features"] ==
+          (info.input_features > 0 ? nlohmann::json(info.input_features) : nlohmann::json()));
+    return info.input_features;
+  };
+  // The Dense after the cell reads 32 features; the model reads 1.
+  CHECK(input_features(
+            nn::Sequential{nn::RNN(std::make_shared<UserCell>(1, 32)), nn::Dense(32, 1)}) == 1);
+  CHECK(input_features(nn::Sequential{nn::Dropout(0.1), nn::Dense(3, 1)}) == 3);
+  CHECK(input_features(nn::Sequential{nn::Bidirectional(std::make_shared<nn::LSTM>(5, 2))}) == 5);
+  // A module of the user's without a matrix parameter: unknown, never the next layer's.
+  CHECK(input_features(nn::Sequential{Scaled(), nn::Dense(7, 1)}) == 0);
+}
+
 TEST_CASE("checkpoints carry the same config") {
   ScratchDir dir("tapegrad-config");
   nn::Sequential model{nn::LSTM(1, 8), nn::Dense(8, 1)};
@@ -269,18 +300,26 @@ TEST_CASE("corrupted configs (truncated, bytes changed) throw tg::Error, never c
                        tg::IOError);
 }
 
-TEST_CASE("a config nested 100,000 modules deep is refused without deep recursion") {
+TEST_CASE("a config nested 100,000 modules deep is refused while it is parsed") {
   ScratchDir dir("tapegrad-config");
   nn::Sequential model{nn::Dense(1, 1)};
   const std::string path = dir / "m.safetensors", bad = dir / "deep.safetensors";
   nn::save(model, path);
-  std::string deep;
-  constexpr int kDepth = 100000;
-  for (int i = 0; i < kDepth; ++i)
-    deep += R"({"name": "0", "class_name": "Sequential", "config": {}, "children": [)";
-  for (int i = 0; i < kDepth; ++i) deep += "]}";
-  rewrite_config(path, bad, R"({"format_version": 1, "model": )" + deep + "}");
+  const auto nested = [&](int depth) {
+    std::string deep;
+    for (int i = 0; i < depth; ++i)
+      deep += R"({"name": "0", "class_name": "Sequential", "config": {}, "children": [)";
+    for (int i = 0; i < depth; ++i) deep += "]}";
+    rewrite_config(path, bad, R"({"format_version": 1, "model": )" + deep + "}");
+  };
+  nested(100000);
+  CHECK_THROWS_WITH_AS((void)nn::read_model_info(bad),
+                       doctest::Contains("is nested deeper than 136 levels"), tg::IOError);
+  CHECK_THROWS_WITH_AS((void)nn::load_model(bad),
+                       doctest::Contains("is nested deeper than 136 levels"), tg::IOError);
+  // Within the JSON limit, the builder still counts modules.
+  nested(66);
   CHECK(contains(nn::read_model_info(bad).summary, "?"));
-  CHECK_THROWS_WITH_AS((void)nn::load_model(bad), doctest::Contains("is nested deeper than 64"),
-                       tg::IOError);
+  CHECK_THROWS_WITH_AS((void)nn::load_model(bad),
+                       doctest::Contains("is nested deeper than 64 modules"), tg::IOError);
 }

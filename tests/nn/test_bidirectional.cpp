@@ -252,7 +252,7 @@ TEST_CASE("load_model refuses a Bidirectional config that makes no pair") {
   };
   CHECK_THROWS_WITH_AS(load_edited([](nlohmann::json& m) { m["config"]["merge"] = "max"; }),
                        doctest::Contains("the model (Bidirectional) config 'merge' must be one of "
-                                         "concat, sum, mul, ave, got \"max\""),
+                                         "concat, sum, mul, ave, got 'max'"),
                        tg::IOError);
   CHECK_THROWS_WITH_AS(
       load_edited([](nlohmann::json& m) { m["children"][1]["config"]["go_backwards"] = false; }),
