@@ -45,10 +45,23 @@ std::optional<double> stored_number(const nn::ModelFileInfo& info, const std::st
   const char* end = it->second.data() + it->second.size();
   const auto [stop, ec] = std::from_chars(it->second.data(), end, value);
   if (it->second.empty() || ec != std::errc() || stop != end || !std::isfinite(value)) {
-    throw_error<IOError>("predict: '{}': metadata '{}' is not a number: '{}'", path, key,
-                         it->second);
+    throw_error<IOError>("predict: '{}': metadata '{}' is not a number: {}", path, key,
+                         tapegrad::quoted(it->second));
   }
   return value;
+}
+
+// The scaler train kept in the file; one that would map values to infinities or NaN, or whose
+// min is above its max, is refused rather than used (or silently re-sorted).
+data::Scaler stored_scaler(const std::string& path, double min, double max) {
+  data::Scaler scaler;
+  try {
+    scaler.set_data_range(min, max);
+  } catch (const ValueError& e) {
+    throw_error<IOError>("predict: '{}': metadata '{}' and '{}' hold no usable scaler: {}", path,
+                         kScalerMin, kScalerMax, e.what());
+  }
+  return scaler;
 }
 
 // Values as the model's dtype holds them: the shortest text that reads back the same.
@@ -127,8 +140,7 @@ Series load_series(const PredictConfig& c, const nn::ModelFileInfo& info) {
   const std::optional<double> hi = stored_number(info, c.weights, kScalerMax);
   std::string scaling;
   if (lo && hi) {
-    // A scaler fitted on exactly its min and max is the one train fitted.
-    s.scaler.fit(tensor({*lo, *hi}));
+    s.scaler = stored_scaler(c.weights, *lo, *hi);
     scaling = fmt::format("scaled by train's [{}, {}]", *lo, *hi);
   } else {
     s.scaler.fit(s.raw);
@@ -139,6 +151,14 @@ Series load_series(const PredictConfig& c, const nn::ModelFileInfo& info) {
   {
     NoGradGuard no_grad;
     s.scaled = s.scaler.transform(s.raw).contiguous();
+  }
+  if (const auto bad = first_non_finite(s.scaled)) {
+    throw_error<ValueError>(
+        "--data: '{}': value {} of the series ({}) lies too far outside the scaler's range [{}, "
+        "{}] to be scaled (it becomes {})",
+        c.data.path, bad->index,
+        s.raw.to(f64).to_vector<double>()[static_cast<std::size_t>(bad->index)],
+        s.scaler.data_min(), s.scaler.data_max(), bad->value);
   }
   const int64_t n = s.raw.numel();
   if (n < s.window + (c.horizon > 0 ? 0 : 1) || s.window < 1) {
