@@ -20,22 +20,6 @@ constexpr const char* kScalerMax = "data.scaler_max";
 constexpr const char* kWindow = "data.window";
 constexpr const char* kColumn = "data.column";
 
-struct PredictConfig {
-  std::string weights;
-  DataConfig data;
-  bool window_given = false;
-  int64_t horizon = 0;  // 0: one prediction per window
-  std::uint64_t seed = 0;
-  std::string output = "pred.csv";
-};
-
-// The rows of the CSV file predict writes.
-struct Table {
-  std::string header;
-  std::vector<std::string> rows;
-  std::string data_description;
-};
-
 // A metadata number written by series_metadata; anything else in the file is refused.
 std::optional<double> stored_number(const nn::ModelFileInfo& info, const std::string& path,
                                     const char* key) {
@@ -220,6 +204,15 @@ Table forecast(nn::Module& model, const Series& s, int64_t horizon) {
   return t;
 }
 
+}  // namespace
+
+Table predict_series(nn::Module& model, const nn::ModelFileInfo& info, const PredictConfig& c) {
+  const Series s = load_series(c, info);
+  return c.horizon > 0 ? forecast(model, s, c.horizon) : predict_windows(model, s);
+}
+
+namespace {
+
 int run_predict(const PredictConfig& c) {
   const nn::ModelFileInfo info = nn::read_model_info(c.weights);
   const std::shared_ptr<nn::Module> model = nn::load_model(c.weights);
@@ -234,8 +227,7 @@ int run_predict(const PredictConfig& c) {
   if (c.data.path.empty()) {
     t = predict_reference(*model, c);
   } else {
-    const Series s = load_series(c, info);
-    t = c.horizon > 0 ? forecast(*model, s, c.horizon) : predict_windows(*model, s);
+    t = predict_series(*model, info, c);
   }
   std::string text = t.header + "\n";
   for (const std::string& row : t.rows) text += row + "\n";
