@@ -48,9 +48,14 @@ data::Scaler stored_scaler(const std::string& path, double min, double max) {
   return scaler;
 }
 
-// Values as the model's dtype holds them: the shortest text that reads back the same.
+// Values as the model's dtype holds them: the shortest text that reads back the same. A
+// prediction unscaled to the series' units may lie beyond float's range (an f32 model's
+// output past [0, 1] times a range near float's): it keeps float's 9 digits, not "inf".
 std::string number(double v, DType dtype) {
-  return dtype == f32 ? fmt::format("{}", static_cast<float>(v)) : fmt::format("{}", v);
+  if (dtype != f32) return fmt::format("{}", v);
+  const auto as_float = static_cast<float>(v);
+  if (std::isinf(as_float) && std::isfinite(v)) return fmt::format("{:.9g}", v);
+  return fmt::format("{}", as_float);
 }
 
 // The model's outputs for X (N, T, 1), as N rows of values.

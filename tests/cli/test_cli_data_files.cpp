@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <map>
 #include <string>
+#include <vector>
 
 #include <tapegrad/tapegrad.hpp>
 
@@ -164,6 +165,37 @@ TEST_CASE("predict reads a CSV that starts with a UTF-8 byte order mark") {
   r = run_bounded(dir, predict + " --column v");
   REQUIRE_MESSAGE(r.code == 0, r.err);
   CHECK(contains(r.out, "column v: 6 values"));
+}
+
+// Found by fuzz_predict_csv (tests/fuzz/findings/predict_csv/f32-overflow-unscaled): an f32
+// model's prediction unscaled by a range near float's lies beyond float's range, and predict
+// wrote it as "inf".
+TEST_CASE("predict writes a prediction beyond float's range as the number it is, not inf") {
+  ScratchDir dir("cli-data-files");
+  // A model whose output is always 5: zero weights, the Dense layer's bias (shape {1}) 5.
+  const std::string path = saved_model(dir, {});
+  std::map<std::string, std::string> metadata;
+  std::map<std::string, tg::Tensor> tensors = tg::load_safetensors(path, &metadata);
+  for (auto& [name, t] : tensors) {
+    t = t.shape() == tg::Shape{1} ? tg::full({1}, 5.0) : tg::zeros(t.shape());
+  }
+  metadata["data.scaler_min"] = "-3e38";
+  metadata["data.scaler_max"] = "3e38";
+  metadata["data.window"] = "2";
+  tg::save_safetensors(path, tensors, metadata);
+  const std::string csv = dir / "series.csv";
+  write_file(csv, "1\n2\n3\n");
+  const Result r = run_bounded(dir, "predict --weights " + quoted(path) + " --data " + quoted(csv) +
+                                        " -o " + quoted(dir / "p.csv"));
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  // 5 * (3e38 - -3e38) + -3e38
+  CHECK(lines_of(tg_test::read_file(dir / "p.csv")) ==
+        std::vector<std::string>{"sample,target,prediction", "0,3,2.7e+39"});
+  const Result ahead =
+      run_bounded(dir, "predict --weights " + quoted(path) + " --data " + quoted(csv) +
+                           " --horizon 1 -o " + quoted(dir / "f.csv"));
+  REQUIRE_MESSAGE(ahead.code == 0, ahead.err);
+  CHECK(lines_of(tg_test::read_file(dir / "f.csv")).at(1) == "1,2.7e+39");
 }
 
 TEST_CASE("predict says a number beyond a double is out of range, not 'not a number'") {
