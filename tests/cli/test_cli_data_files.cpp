@@ -32,18 +32,9 @@ std::string quoted(const std::string& path) {
   return "'" + path + "'";
 }
 
-// `tapegrad <args>`, killed after 60 s: a read that blocks fails the test instead of hanging
-// the suite (timeout exits 124).
+// `tapegrad <args>`, killed after 60 s: a read that blocks fails the test.
 Result run_bounded(const ScratchDir& dir, const std::string& args) {
-  const std::string out = dir / "stdout.txt", err = dir / "stderr.txt";
-  const std::string cmd = std::string("timeout 60 '") + TAPEGRAD_CLI + "' " + args + " >'" + out +
-                          "' 2>'" + err + "' </dev/null";
-  const int status = std::system(cmd.c_str());
-  Result r;
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.out = tg_test::read_file(out);
-  r.err = tg_test::read_file(err);
-  return r;
+  return tg_test::run(dir, args, 60);
 }
 
 // A small model saved with `metadata` (as train's series_metadata writes it).
