@@ -5,12 +5,12 @@
 #include <charconv>
 #include <cmath>
 #include <cstring>
-#include <fstream>
 #include <numeric>
 #include <optional>
 
 #include <tapegrad/autograd/grad_mode.hpp>
 #include <tapegrad/core/kernels.hpp>
+#include <tapegrad/core/regular_file.hpp>
 #include <tapegrad/ops/ops.hpp>
 
 namespace tapegrad::data {
@@ -228,6 +228,8 @@ std::pair<Tensor, Tensor> windows(const Tensor& series, int64_t length, int64_t 
 
 namespace {
 
+constexpr std::string_view kUtf8Bom = "\xEF\xBB\xBF";
+
 std::string_view trim(std::string_view s) {
   const char* space = " \t\r\n";
   const auto first = s.find_first_not_of(space);
@@ -247,26 +249,64 @@ std::vector<std::string_view> fields(std::string_view line) {
   }
 }
 
-std::optional<double> parse_number(std::string_view s) {
+// A field read as a number: its value, or why it is none.
+struct Number {
+  double value = 0;
+  std::errc error{};  // invalid_argument: not a number; result_out_of_range: beyond a double
+};
+
+Number parse_number(std::string_view s) {
   if (!s.empty() && s.front() == '+') s.remove_prefix(1);
-  double v = 0;
-  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (s.empty() || ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
-  return v;
+  Number n;
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), n.value);
+  if (s.empty() || end != s.data() + s.size()) {
+    n.error = std::errc::invalid_argument;
+  } else {
+    n.error = ec;
+  }
+  return n;
 }
 
-// The non-blank lines of a file with their 1-based line numbers.
-std::vector<std::pair<int64_t, std::string>> read_lines(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw_error<IOError>("read_csv_column: cannot open '{}'", path);
-  std::vector<std::pair<int64_t, std::string>> lines;
-  std::string line;
-  for (int64_t number = 1; std::getline(in, line); ++number) {
-    if (!trim(line).empty()) lines.emplace_back(number, line);
+// The file's text without a leading UTF-8 byte order mark (which spreadsheet programs write),
+// so that it is not taken as part of the first field.
+std::string read_csv_text(const std::string& path) {
+  std::string text = read_regular_file("read_csv_column", path, kMaxCsvBytes);
+  if (std::string_view(text).starts_with(kUtf8Bom)) text.erase(0, kUtf8Bom.size());
+  return text;
+}
+
+// The non-blank lines of a text, each with its 1-based line number, viewed in place.
+class Lines {
+ public:
+  explicit Lines(std::string_view text) : rest_(text) {}
+  // The next non-blank line, or false at the end.
+  bool next(int64_t& number, std::string_view& line) {
+    while (!rest_.empty()) {
+      const auto newline = rest_.find('\n');
+      line = rest_.substr(0, newline);
+      rest_ = newline == std::string_view::npos ? std::string_view() : rest_.substr(newline + 1);
+      number = ++count_;
+      if (!trim(line).empty()) return true;
+    }
+    return false;
   }
-  if (in.bad()) throw_error<IOError>("read_csv_column: error reading '{}'", path);
-  if (lines.empty()) throw_error<ValueError>("read_csv_column: '{}' holds no lines", path);
-  return lines;
+
+ private:
+  std::string_view rest_;
+  int64_t count_ = 0;
+};
+
+struct FirstLine {
+  int64_t number;
+  std::string_view text;
+};
+
+FirstLine first_line(const std::string& path, Lines& lines) {
+  FirstLine first{};
+  if (!lines.next(first.number, first.text)) {
+    throw_error<ValueError>("read_csv_column: '{}' holds no lines", path);
+  }
+  return first;
 }
 
 std::optional<int64_t> find_column(std::string_view header, std::string_view name) {
@@ -277,37 +317,44 @@ std::optional<int64_t> find_column(std::string_view header, std::string_view nam
   return std::nullopt;
 }
 
-// A finite number that the column's dtype cannot hold (8e88 in f32) would silently become an
-// infinity; it is refused instead, with the way out.
-void check_representable(const std::string& path, int64_t line, const std::string& label,
-                         std::string_view text, double value, DType dtype) {
-  if (dtype == f32 && std::isfinite(value) && std::isinf(static_cast<float>(value))) {
+// A field's value in the column's dtype. A number no double holds (1e400) and a finite one
+// that the dtype cannot hold (8e88 in f32, which would silently become an infinity) are
+// refused as out of range, with the way out where there is one.
+double field_value(const std::string& path, int64_t line, const std::string& label,
+                   std::string_view text, DType dtype) {
+  const Number n = parse_number(text);
+  if (n.error == std::errc::result_out_of_range) {
     throw_error<ValueError>(
-        "read_csv_column: {}:{}: column {}: '{}' is beyond the range of f32 (about +-3.4e38); "
-        "read the column as f64",
-        path, line, label, text);
+        "read_csv_column: {}:{}: column {}: {} is out of the range of f64 (magnitudes up to "
+        "about 1.8e308, nonzero ones from 4.9e-324)",
+        path, line, label, quoted(text));
   }
+  if (n.error != std::errc()) {
+    throw_error<ValueError>("read_csv_column: {}:{}: column {}: {} is not a number", path, line,
+                            label, quoted(text));
+  }
+  if (dtype == f32 && std::isfinite(n.value) && std::isinf(static_cast<float>(n.value))) {
+    throw_error<ValueError>(
+        "read_csv_column: {}:{}: column {}: {} is beyond the range of f32 (about +-3.4e38); "
+        "read the column as f64",
+        path, line, label, quoted(text));
+  }
+  return n.value;
 }
 
-// Parses column `index` (shown as `label` in errors) of lines[first...].
-Tensor parse_column(const std::string& path,
-                    const std::vector<std::pair<int64_t, std::string>>& lines, std::size_t first,
-                    int64_t index, const std::string& label, DType dtype) {
+// Parses column `index` (shown as `label` in errors) of the lines left.
+Tensor parse_column(const std::string& path, Lines& lines, int64_t index, const std::string& label,
+                    DType dtype) {
   std::vector<double> values;
-  for (std::size_t i = first; i < lines.size(); ++i) {
-    const auto& [number, line] = lines[i];
+  int64_t number = 0;
+  std::string_view line;
+  while (lines.next(number, line)) {
     const auto row = fields(line);
     if (index >= static_cast<int64_t>(row.size())) {
       throw_error<ValueError>("read_csv_column: {}:{}: no column {} (the line has {} fields)", path,
                               number, label, row.size());
     }
-    const auto value = parse_number(row[static_cast<std::size_t>(index)]);
-    if (!value) {
-      throw_error<ValueError>("read_csv_column: {}:{}: column {}: '{}' is not a number", path,
-                              number, label, row[static_cast<std::size_t>(index)]);
-    }
-    check_representable(path, number, label, row[static_cast<std::size_t>(index)], *value, dtype);
-    values.push_back(*value);
+    values.push_back(field_value(path, number, label, row[static_cast<std::size_t>(index)], dtype));
   }
   if (values.empty()) throw_error<ValueError>("read_csv_column: '{}' has no data rows", path);
   return from_vector(values, {static_cast<int64_t>(values.size())}).to(dtype);
@@ -316,31 +363,39 @@ Tensor parse_column(const std::string& path,
 }  // namespace
 
 Tensor read_csv_column(const std::string& path, const std::string& column, DType dtype) {
-  const auto lines = read_lines(path);
-  const auto index = find_column(lines[0].second, column);
+  const std::string text = read_csv_text(path);
+  Lines lines(text);
+  const FirstLine header = first_line(path, lines);
+  const auto index = find_column(header.text, column);
   if (!index) {
-    throw_error<ValueError>("read_csv_column: {}:{}: no column '{}' in the header '{}'", path,
-                            lines[0].first, column, trim(lines[0].second));
+    throw_error<ValueError>("read_csv_column: {}:{}: no column {} in the header {}", path,
+                            header.number, tapegrad::quoted(column), quoted(trim(header.text)));
   }
-  return parse_column(path, lines, 1, *index, fmt::format("'{}'", column), dtype);
+  return parse_column(path, lines, *index, tapegrad::quoted(column), dtype);
 }
 
 Tensor read_csv_column(const std::string& path, int64_t column, DType dtype) {
-  const auto lines = read_lines(path);
-  const auto head = fields(lines[0].second);
+  const std::string text = read_csv_text(path);
+  Lines lines(text);
+  const FirstLine first = first_line(path, lines);
+  const auto head = fields(first.text);
   if (column < 0) {
     const auto count = static_cast<int64_t>(head.size());
     if (column < -count) {
       throw_error<ValueError>(
           "read_csv_column: {}:{}: column index {} is out of range: the line has {} fields "
           "(-1 is the last, -{} the first)",
-          path, lines[0].first, column, count, count);
+          path, first.number, column, count, count);
     }
     column += count;
   }
-  const bool header = column < static_cast<int64_t>(head.size()) &&
-                      !parse_number(head[static_cast<std::size_t>(column)]);
-  return parse_column(path, lines, header ? 1 : 0, column, std::to_string(column), dtype);
+  // A first line whose field is not a number is a header; otherwise (also when the number is
+  // out of range, which parse_column then reports) it is data, read again.
+  const bool header =
+      column < static_cast<int64_t>(head.size()) &&
+      parse_number(head[static_cast<std::size_t>(column)]).error == std::errc::invalid_argument;
+  if (!header) lines = Lines(text);
+  return parse_column(path, lines, column, std::to_string(column), dtype);
 }
 
 // ---- Scaler ----
@@ -353,11 +408,36 @@ Scaler& Scaler::fit(const Tensor& x) {
   check_defined("Scaler::fit", x);
   if (x.numel() == 0) throw ValueError("Scaler::fit: no data");
   const Tensor flat = x.detach();
-  min_ = -kernel::max(kernel::neg(flat), {}, false).item();
-  max_ = kernel::max(flat, {}, false).item();
-  if (!std::isfinite(min_) || !std::isfinite(max_)) {
+  const double min = -kernel::max(kernel::neg(flat), {}, false).item();
+  const double max = kernel::max(flat, {}, false).item();
+  if (!std::isfinite(min) || !std::isfinite(max)) {
     throw ValueError("Scaler::fit: the data holds NaN or infinite values");
   }
+  return set_data_range(min, max);
+}
+
+// Besides order, a range whose width, or the factor that maps it to [lo, hi], is no finite
+// double is refused: it would scale every value to an infinity or NaN.
+Scaler& Scaler::set_data_range(double min, double max) {
+  if (!std::isfinite(min) || !std::isfinite(max)) {
+    throw_error<ValueError>("Scaler: the data range [{}, {}] is not finite", min, max);
+  }
+  if (min > max) {
+    throw_error<ValueError>("Scaler: the data minimum {} is above the maximum {}", min, max);
+  }
+  const double range = max - min;
+  if (!std::isfinite(range)) {
+    throw_error<ValueError>(
+        "Scaler: the data range [{}, {}] is wider than a double holds (max - min overflows)", min,
+        max);
+  }
+  if (range > 0 && !std::isfinite((hi_ - lo_) / range)) {
+    throw_error<ValueError>(
+        "Scaler: the data range [{}, {}] is too narrow to scale by (1 / (max - min) overflows)",
+        min, max);
+  }
+  min_ = min;
+  max_ = max;
   fitted_ = true;
   return *this;
 }

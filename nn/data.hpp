@@ -97,10 +97,13 @@ Split train_test_split(const Tensor& X, const Tensor& y, double fraction, bool s
 // One numeric column of a CSV file as an (N) tensor. By name, the first line is the header
 // and must hold the name; by 0-based index, a first line whose field is not a number is
 // taken as a header and skipped. A negative index counts from the end of the first line,
-// as in Python: -1 is the last column. Blank lines are skipped, \r\n endings and surrounding
-// spaces/quotes accepted (no quoted commas). A missing or unreadable file throws IOError;
-// an unknown column, a short line or a non-number throws ValueError naming path, line and
-// column.
+// as in Python: -1 is the last column. Blank lines are skipped, \r\n endings, a leading UTF-8
+// byte order mark and surrounding spaces/quotes accepted (no quoted commas). "nan" and "inf"
+// read as NaN and infinity. Only a regular file of at most kMaxCsvBytes is read: a missing or
+// unreadable file, a FIFO, a device or a directory (also behind a symbolic link) and a larger
+// file throw IOError; an unknown column, a short line, a non-number or a number out of the
+// range of the dtype throws ValueError naming path, line and column.
+inline constexpr std::uint64_t kMaxCsvBytes = std::uint64_t{256} << 20;  // 256 MiB
 Tensor read_csv_column(const std::string& path, const std::string& column, DType dtype = f32);
 Tensor read_csv_column(const std::string& path, int64_t column, DType dtype = f32);
 
@@ -138,7 +141,13 @@ PaddedSequences pad_sequences(const std::vector<Tensor>& sequences, const PadOpt
 class Scaler {
  public:
   explicit Scaler(double lo = 0.0, double hi = 1.0);
+  // Throws ValueError for data holding NaN or an infinity, and for a range set_data_range
+  // refuses.
   Scaler& fit(const Tensor& x);
+  // The scaler fitted elsewhere (one read back from a file): as if fit on data whose min and
+  // max are these. Throws ValueError unless both are finite, min <= max, and max - min is
+  // finite and, when not 0, wide enough that 1 / (max - min) is.
+  Scaler& set_data_range(double min, double max);
   Tensor transform(const Tensor& x) const;
   Tensor fit_transform(const Tensor& x) { return fit(x).transform(x); }
   Tensor inverse_transform(const Tensor& x) const;

@@ -5,6 +5,8 @@
 #include <cmath>
 #include <filesystem>
 #include <limits>
+#include <optional>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -34,14 +36,31 @@ bool is_index(const std::string& column) {
 
 }  // namespace
 
+std::optional<SeriesValue> first_non_finite(const Tensor& series) {
+  const std::vector<double> values = series.to(f64).to_vector<double>();
+  const auto it =
+      std::find_if(values.begin(), values.end(), [](double v) { return !std::isfinite(v); });
+  if (it == values.end()) return std::nullopt;
+  return SeriesValue{it - values.begin(), *it};
+}
+
 Tensor read_series(const DataConfig& c) {
   if (!fs::exists(c.path)) throw_error<IOError>("--data: no such file '{}'", c.path);
   if (fs::is_directory(c.path)) {
     throw_error<IOError>("--data: '{}' is a directory, not a CSV file", c.path);
   }
-  if (c.column.empty()) return data::read_csv_column(c.path, -1);
-  if (is_index(c.column)) return data::read_csv_column(c.path, column_index(c.column));
-  return data::read_csv_column(c.path, c.column);
+  const Tensor series = c.column.empty()     ? data::read_csv_column(c.path, -1)
+                        : is_index(c.column) ? data::read_csv_column(c.path, column_index(c.column))
+                                             : data::read_csv_column(c.path, c.column);
+  // Train refuses what it cannot scale; predict must refuse the same series, also when the
+  // weights file brings the scaler.
+  if (const auto bad = first_non_finite(series)) {
+    throw_error<ValueError>(
+        "--data: '{}' column {}: value {} of the series is {}; a series must hold finite numbers",
+        c.path, c.column.empty() ? std::string("-1") : tapegrad::quoted(c.column), bad->index,
+        bad->value);
+  }
+  return series;
 }
 
 Dataset load_data(const DataConfig& c, double validation_split) {

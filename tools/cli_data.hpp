@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include <tapegrad/tapegrad.hpp>
@@ -27,8 +28,16 @@ struct Dataset {
 };
 
 // The --column series of --data (a name, a 0-based index, negative from the end; default
-// the last column). IOError for a missing file or a directory.
+// the last column). IOError for a missing file or a directory; ValueError for a series
+// holding NaN or an infinity, which no scaler can map.
 Tensor read_series(const DataConfig& c);
+
+struct SeriesValue {
+  int64_t index;  // from 0
+  double value;
+};
+// The first NaN or infinity in a series, if any.
+std::optional<SeriesValue> first_non_finite(const Tensor& series);
 
 // The reference data, or --window windows of the --column series of --data, each followed by
 // the next value as its target. The min-max scaler is fitted on the values the training

@@ -20,22 +20,6 @@ constexpr const char* kScalerMax = "data.scaler_max";
 constexpr const char* kWindow = "data.window";
 constexpr const char* kColumn = "data.column";
 
-struct PredictConfig {
-  std::string weights;
-  DataConfig data;
-  bool window_given = false;
-  int64_t horizon = 0;  // 0: one prediction per window
-  std::uint64_t seed = 0;
-  std::string output = "pred.csv";
-};
-
-// The rows of the CSV file predict writes.
-struct Table {
-  std::string header;
-  std::vector<std::string> rows;
-  std::string data_description;
-};
-
 // A metadata number written by series_metadata; anything else in the file is refused.
 std::optional<double> stored_number(const nn::ModelFileInfo& info, const std::string& path,
                                     const char* key) {
@@ -45,15 +29,33 @@ std::optional<double> stored_number(const nn::ModelFileInfo& info, const std::st
   const char* end = it->second.data() + it->second.size();
   const auto [stop, ec] = std::from_chars(it->second.data(), end, value);
   if (it->second.empty() || ec != std::errc() || stop != end || !std::isfinite(value)) {
-    throw_error<IOError>("predict: '{}': metadata '{}' is not a number: '{}'", path, key,
-                         it->second);
+    throw_error<IOError>("predict: '{}': metadata '{}' is not a number: {}", path, key,
+                         tapegrad::quoted(it->second));
   }
   return value;
 }
 
-// Values as the model's dtype holds them: the shortest text that reads back the same.
+// The scaler train kept in the file; one that would map values to infinities or NaN, or whose
+// min is above its max, is refused rather than used (or silently re-sorted).
+data::Scaler stored_scaler(const std::string& path, double min, double max) {
+  data::Scaler scaler;
+  try {
+    scaler.set_data_range(min, max);
+  } catch (const ValueError& e) {
+    throw_error<IOError>("predict: '{}': metadata '{}' and '{}' hold no usable scaler: {}", path,
+                         kScalerMin, kScalerMax, e.what());
+  }
+  return scaler;
+}
+
+// Values as the model's dtype holds them: the shortest text that reads back the same. A
+// prediction unscaled to the series' units may lie beyond float's range (an f32 model's
+// output past [0, 1] times a range near float's): it keeps float's 9 digits, not "inf".
 std::string number(double v, DType dtype) {
-  return dtype == f32 ? fmt::format("{}", static_cast<float>(v)) : fmt::format("{}", v);
+  if (dtype != f32) return fmt::format("{}", v);
+  const auto as_float = static_cast<float>(v);
+  if (std::isinf(as_float) && std::isfinite(v)) return fmt::format("{:.9g}", v);
+  return fmt::format("{}", as_float);
 }
 
 // The model's outputs for X (N, T, 1), as N rows of values.
@@ -127,8 +129,7 @@ Series load_series(const PredictConfig& c, const nn::ModelFileInfo& info) {
   const std::optional<double> hi = stored_number(info, c.weights, kScalerMax);
   std::string scaling;
   if (lo && hi) {
-    // A scaler fitted on exactly its min and max is the one train fitted.
-    s.scaler.fit(tensor({*lo, *hi}));
+    s.scaler = stored_scaler(c.weights, *lo, *hi);
     scaling = fmt::format("scaled by train's [{}, {}]", *lo, *hi);
   } else {
     s.scaler.fit(s.raw);
@@ -139,6 +140,14 @@ Series load_series(const PredictConfig& c, const nn::ModelFileInfo& info) {
   {
     NoGradGuard no_grad;
     s.scaled = s.scaler.transform(s.raw).contiguous();
+  }
+  if (const auto bad = first_non_finite(s.scaled)) {
+    throw_error<ValueError>(
+        "--data: '{}': value {} of the series ({}) lies too far outside the scaler's range [{}, "
+        "{}] to be scaled (it becomes {})",
+        c.data.path, bad->index,
+        s.raw.to(f64).to_vector<double>()[static_cast<std::size_t>(bad->index)],
+        s.scaler.data_min(), s.scaler.data_max(), bad->value);
   }
   const int64_t n = s.raw.numel();
   if (n < s.window + (c.horizon > 0 ? 0 : 1) || s.window < 1) {
@@ -200,6 +209,15 @@ Table forecast(nn::Module& model, const Series& s, int64_t horizon) {
   return t;
 }
 
+}  // namespace
+
+Table predict_series(nn::Module& model, const nn::ModelFileInfo& info, const PredictConfig& c) {
+  const Series s = load_series(c, info);
+  return c.horizon > 0 ? forecast(model, s, c.horizon) : predict_windows(model, s);
+}
+
+namespace {
+
 int run_predict(const PredictConfig& c) {
   const nn::ModelFileInfo info = nn::read_model_info(c.weights);
   const std::shared_ptr<nn::Module> model = nn::load_model(c.weights);
@@ -214,8 +232,7 @@ int run_predict(const PredictConfig& c) {
   if (c.data.path.empty()) {
     t = predict_reference(*model, c);
   } else {
-    const Series s = load_series(c, info);
-    t = c.horizon > 0 ? forecast(*model, s, c.horizon) : predict_windows(*model, s);
+    t = predict_series(*model, info, c);
   }
   std::string text = t.header + "\n";
   for (const std::string& row : t.rows) text += row + "\n";

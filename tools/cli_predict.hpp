@@ -17,8 +17,10 @@
 
 #include <CLI/CLI.hpp>
 
+#include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
 #include <tapegrad/tapegrad.hpp>
 
@@ -28,6 +30,29 @@
 namespace tapegrad::cli {
 
 Command add_predict_command(CLI::App& app);
+
+struct PredictConfig {
+  std::string weights;
+  DataConfig data;
+  bool window_given = false;
+  int64_t horizon = 0;  // 0: one prediction per window
+  std::uint64_t seed = 0;
+  std::string output = "pred.csv";
+};
+
+// The rows of the CSV file predict writes.
+struct Table {
+  std::string header;
+  std::vector<std::string> rows;
+  std::string data_description;
+};
+
+// What predict does with --data (also the input of the fuzz target tests/fuzz/
+// fuzz_predict_csv.cpp): reads the series of c.data, refuses NaN and infinities, scales it by
+// the scaler of `info` (train's, refused when it cannot scale) or one fitted on the series,
+// and predicts each window's next value, or c.horizon values past the series' end. `model` is
+// the one c.weights holds and `info` its description. Throws tg::Error for any bad input.
+Table predict_series(nn::Module& model, const nn::ModelFileInfo& info, const PredictConfig& c);
 
 // What `train` keeps in its weights file so that predict reads and scales a series as it
 // did: "data.scaler_min", "data.scaler_max", "data.window" and "data.column" (when given).

@@ -221,26 +221,37 @@ void print_setup(const TrainConfig& c, const nn::Module& model, const optim::Opt
 void print_early_stopping(const nn::EarlyStopping& stop, const TrainConfig& c) {
   const char* monitor = c.validation_split > 0 ? "val_loss" : "loss";
   if (stop.stopped_epoch() >= 0) {
-    std::cout << fmt::format("Early stopping at epoch {}: {} did not improve for {} epochs\n",
-                             stop.stopped_epoch() + 1, monitor, c.early_stopping);
+    std::cout << fmt::format(
+        "Early stopping at epoch {} (loss.csv epoch {}): {} did not improve for {} epochs\n",
+        stop.stopped_epoch() + 1, stop.stopped_epoch(), monitor, c.early_stopping);
   }
   if (stop.restored_epoch() >= 0) {
-    std::cout << fmt::format("Restored the weights of epoch {} ({} {:.6g}), the best\n",
-                             stop.restored_epoch() + 1, monitor, stop.best());
+    std::cout << fmt::format(
+        "Restored the weights of epoch {} ({} {:.6g}; loss.csv epoch {}), the best\n",
+        stop.restored_epoch() + 1, monitor, stop.best(), stop.restored_epoch());
   }
 }
 
-void print_result(const TrainConfig& c, const nn::History& run, int epochs_run, double seconds,
-                  const std::string& csv_path, const std::string& model_path) {
+// Epochs count from 1 in what train prints (as the progress bar's "Epoch 8/100" and Keras's
+// messages do) and from 0 in loss.csv (Keras's CSVLogger); each line naming an epoch gives
+// both. The final loss is that of the weights written: the restored epoch's (`restored`, a
+// loss.csv row) after early stopping, else the last epoch's.
+void print_result(const TrainConfig& c, const nn::History& run, int restored, int epochs_run,
+                  double seconds, const std::string& csv_path, const std::string& model_path) {
   if (epochs_run == 0) {
     std::cout << fmt::format("Nothing to train: the checkpoint is at epoch {} of --epochs {}\n",
                              run.epochs, c.epochs);
   }
   if (run.epochs > 0) {
+    const auto row = static_cast<std::size_t>(restored >= 0 ? restored : run.epochs - 1);
     const std::string val =
-        run.has("val_loss") ? fmt::format(", val_loss: {:.6g}", run["val_loss"].back()) : "";
-    std::cout << fmt::format("Final loss: {:.6g}{} after {} epochs\n", run["loss"].back(), val,
-                             run.epochs);
+        run.has("val_loss") ? fmt::format(", val_loss: {:.6g}", run["val_loss"][row]) : "";
+    const std::string when =
+        restored >= 0
+            ? fmt::format("of epoch {} (loss.csv epoch {}), whose weights are saved; {} epochs run",
+                          row + 1, row, run.epochs)
+            : fmt::format("after {} epochs", run.epochs);
+    std::cout << fmt::format("Final loss: {:.6g}{} {}\n", run["loss"][row], val, when);
   }
   if (epochs_run > 0) {
     std::cout << fmt::format("Time: {:.2f} s for {} epochs, {:.1f} ms/epoch\n", seconds, epochs_run,
@@ -331,7 +342,8 @@ int run_train(const TrainConfig& c) {
   }
   if (c.verbose > 0) {
     if (stopping) print_early_stopping(*stopping, c);
-    print_result(c, csv->history(), h.epochs, seconds, csv_path, model_path);
+    print_result(c, csv->history(), stopping ? stopping->restored_epoch() : -1, h.epochs, seconds,
+                 csv_path, model_path);
   }
   return 0;
 }
@@ -417,7 +429,8 @@ void add_run_flags(CLI::App& train, TrainConfig& c) {
   train
       .add_option("--early-stopping", c.early_stopping,
                   "Stop after PATIENCE epochs without improvement of val_loss (else loss); the "
-                  "model keeps the best epoch's weights")
+                  "model keeps the best epoch's weights, and \"Final loss\" is that epoch's "
+                  "(epochs printed count from 1, loss.csv's from 0)")
       ->check(CLI::Range(0, 1000000).description(""))
       ->type_name("PATIENCE");
   train

@@ -3,7 +3,7 @@
 # fuzzes each one, then prints a summary: executions, coverage (cov: edges, ft: features),
 # corpus size and findings per target. Exits 1 when there is a finding.
 #   tools/fuzz.sh [--time SECONDS] [--jobs N] [--work DIR] [TARGET...]
-#     TARGET     safetensors, nn_load, checkpoint, csv, model_config (default: all)
+#     TARGET     safetensors, nn_load, checkpoint, csv, model_config, predict_csv (default: all)
 #     --time     seconds per target (default 600)
 #     --jobs     N: libFuzzer's fork mode with N child processes, which goes on after a
 #                finding and saves every one (for campaigns; 1 on a shared machine);
@@ -24,7 +24,7 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 build=${BUILD_DIR:-build-fuzz}
-all_targets=(safetensors nn_load checkpoint csv model_config)
+all_targets=(safetensors nn_load checkpoint csv model_config predict_csv)
 
 usage() {
   sed -n '2,25p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
@@ -74,6 +74,7 @@ dictionary() {
   local t=$1 out=$work/$1.dict
   : >"$out"
   [[ $t == nn_load || $t == checkpoint ]] && cat tests/fuzz/safetensors.dict >>"$out"
+  [[ $t == predict_csv ]] && cat tests/fuzz/csv.dict >>"$out"
   cat "tests/fuzz/$t.dict" >>"$out"
   echo "$out"
 }

@@ -27,11 +27,15 @@ struct Result {
 };
 
 #ifdef TAPEGRAD_CLI
-// Runs `tapegrad <args>` (args are shell words) with stdout and stderr captured.
-inline Result run(const ScratchDir& dir, const std::string& args) {
+// Runs `tapegrad <args>` (args are shell words) with stdout and stderr captured. With
+// timeout_seconds > 0 the program is killed then (exit code 124), so a program that blocks
+// fails its test instead of hanging the suite.
+inline Result run(const ScratchDir& dir, const std::string& args, int timeout_seconds = 0) {
   const std::string out = dir / "stdout.txt", err = dir / "stderr.txt";
+  const std::string timeout =
+      timeout_seconds > 0 ? "timeout " + std::to_string(timeout_seconds) + " " : "";
   const std::string cmd =
-      std::string("'") + TAPEGRAD_CLI + "' " + args + " >'" + out + "' 2>'" + err + "' </dev/null";
+      timeout + "'" + TAPEGRAD_CLI + "' " + args + " >'" + out + "' 2>'" + err + "' </dev/null";
   const int status = std::system(cmd.c_str());
   Result r;
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;

@@ -110,6 +110,37 @@ TEST_CASE("--early-stopping says where it stopped and saves the best epoch's wei
   CHECK(contains(no_val.out, "(loss "));
 }
 
+// Issue 19, item 13: "Final loss" gave the last epoch's loss while the file held the best
+// epoch's weights, and "epoch 8" (counted from 1) was loss.csv's row "epoch 7".
+TEST_CASE("--early-stopping: Final loss is the saved epoch's, named as loss.csv names it") {
+  ScratchDir dir("tapegrad-cli-flags");
+  const Result r =
+      run(dir, "train --epochs 300 --early-stopping 3 --data '" + airline() +
+                   "' --window 12 --validation-split 0.2 --units 8 --lr 0.01 --threads 1 "
+                   "--verbose 2" +
+                   out_dir(dir, "es"));
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  const int best = number_after(r.out, "Restored the weights of epoch ");
+  const std::string row = std::to_string(best - 1);
+  CHECK(contains(r.out, "; loss.csv epoch " + row + "), the best"));
+  std::smatch m;
+  REQUIRE_MESSAGE(std::regex_search(r.out, m,
+                                    std::regex("Final loss: ([^,]+), val_loss: (\\S+) of epoch " +
+                                               std::to_string(best) + " \\(loss.csv epoch " + row +
+                                               "\\), whose weights are saved")),
+                  r.out);
+  const std::string csv = dir / "es/loss.csv";
+  const auto header = lines_of(read_file(csv)).at(0);
+  CHECK(header.rfind("epoch,loss,val_loss", 0) == 0);
+  CHECK(csv_column(csv, 0).at(static_cast<std::size_t>(best - 1)) == row);
+  const double loss = std::stod(csv_column(csv, 1).at(static_cast<std::size_t>(best - 1)));
+  const double val_loss = std::stod(csv_column(csv, 2).at(static_cast<std::size_t>(best - 1)));
+  CHECK(std::stod(m[1]) == doctest::Approx(loss).epsilon(1e-5));
+  CHECK(std::stod(m[2]) == doctest::Approx(val_loss).epsilon(1e-5));
+  // The last epoch's (what it printed before) is another loss.
+  CHECK(std::stod(csv_column(csv, 2).back()) != doctest::Approx(val_loss).epsilon(1e-5));
+}
+
 TEST_CASE("--loss mae|huber trains with that loss, and --resume refuses another") {
   ScratchDir dir("tapegrad-cli-flags");
   const std::string flags = " --epochs 2 --units 4 --threads 1";

@@ -1,6 +1,10 @@
 // tg::data: batch sizes and contents, shuffling, splits, windows, the CSV reader on the
 // real airline series and on malformed files, and the Scaler.
+#include <sys/stat.h>
+
 #include <algorithm>
+#include <cmath>
+#include <filesystem>
 #include <set>
 
 #include <doctest/doctest.h>
@@ -213,4 +217,102 @@ TEST_CASE("Scaler maps the fitted range to [0, 1] and back") {
   CHECK(values(sym.fit_transform(s)) == std::vector<double>{-1, 0, 1});
   CHECK(values(data::Scaler().fit_transform(tg::tensor({5.0, 5.0}))) == std::vector<double>{0, 0});
   CHECK_THROWS_AS(data::Scaler(1, 1), tg::ValueError);
+}
+
+// Issue 19, item 4: a FIFO, a device or a link to one never blocks nor fills memory, and a
+// regular file is read up to data::kMaxCsvBytes.
+TEST_CASE("read_csv_column reads regular files only, and at most kMaxCsvBytes") {
+  tg_test::ScratchDir dir("csv-files");
+  const std::string fifo = dir / "fifo.csv", link = dir / "zero.csv", big = dir / "big.csv";
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  std::filesystem::create_symlink("/dev/zero", link);
+  CHECK_THROWS_WITH_AS(data::read_csv_column(fifo, 0),
+                       doctest::Contains("it is a FIFO, not a regular file"), tg::IOError);
+  CHECK_THROWS_WITH_AS(data::read_csv_column("/dev/zero", "value"),
+                       doctest::Contains("read_csv_column: '/dev/zero': it is a character device, "
+                                         "not a regular file"),
+                       tg::IOError);
+  CHECK_THROWS_WITH_AS(data::read_csv_column(link, -1),
+                       doctest::Contains("it is a character device, not a regular file"),
+                       tg::IOError);
+  // A sparse file one byte over the bound is refused before a byte of it is read.
+  tg_test::write_file(big, "1\n");
+  std::filesystem::resize_file(big, data::kMaxCsvBytes + 1);
+  CHECK_THROWS_WITH_AS(
+      data::read_csv_column(big, 0),
+      doctest::Contains("it is larger than the 268435456 bytes this reads at most"), tg::IOError);
+}
+
+// Item 5: a message quotes a bounded part of a field, however long the field.
+TEST_CASE("read_csv_column quotes at most a bounded part of a bad field or header") {
+  TempPath f("long.csv");
+  const std::string field(5'000'000, 'x');
+  f.write("value\n1\n" + field + "\n");
+  const std::string msg =
+      tg_test::message_of<tg::ValueError>([&] { data::read_csv_column(f.str(), "value"); });
+  CHECK(msg.size() < 400);
+  CHECK(tg_test::contains(msg, ":3: column 'value': 'xxxx"));
+  CHECK(tg_test::contains(msg, "... (+4999936 bytes) is not a number"));
+  f.write(field + "\n1\n");
+  const std::string header =
+      tg_test::message_of<tg::ValueError>([&] { data::read_csv_column(f.str(), "value"); });
+  CHECK(header.size() < 400);
+  CHECK(tg_test::contains(header, "no column 'value' in the header 'xxx"));
+  // Control bytes in a field are escaped, not written to the terminal.
+  f.write("value\n\x1b[2J\n");
+  CHECK_THROWS_WITH_AS(data::read_csv_column(f.str(), "value"),
+                       doctest::Contains("'\\x1b[2J' is not a number"), tg::ValueError);
+}
+
+// Item 10: the byte order mark spreadsheet programs write is not part of the first field.
+TEST_CASE("read_csv_column skips a leading UTF-8 byte order mark") {
+  TempPath f("bom.csv");
+  f.write(
+      "\xEF\xBB\xBF"
+      "112\n118\n132\n");
+  CHECK(values(data::read_csv_column(f.str(), 0, tg::f64)) == std::vector<double>{112, 118, 132});
+  f.write(
+      "\xEF\xBB\xBF"
+      "v\r\n1\r\n2\r\n");
+  CHECK(values(data::read_csv_column(f.str(), "v", tg::f64)) == std::vector<double>{1, 2});
+  CHECK(values(data::read_csv_column(f.str(), -1, tg::f64)) == std::vector<double>{1, 2});
+}
+
+// Item 14: a number beyond a double's range is out of range, not "not a number".
+TEST_CASE("read_csv_column says a number no double holds is out of range") {
+  TempPath f("range.csv");
+  f.write("value\n1\n1e400\n");
+  CHECK_THROWS_WITH_AS(data::read_csv_column(f.str(), "value", tg::f64),
+                       doctest::Contains(":3: column 'value': '1e400' is out of the range of f64"),
+                       tg::ValueError);
+  // Without a header line too: an out-of-range first value is data, not a header.
+  f.write("-1e400\n1\n");
+  CHECK_THROWS_WITH_AS(data::read_csv_column(f.str(), 0),
+                       doctest::Contains(":1: column 0: '-1e400' is out of the range of f64"),
+                       tg::ValueError);
+  f.write("1e-400\n");
+  CHECK_THROWS_WITH_AS(data::read_csv_column(f.str(), 0, tg::f64),
+                       doctest::Contains("'1e-400' is out of the range of f64"), tg::ValueError);
+}
+
+// Item 9: a scaler read back from a file is checked as fit() checks the data.
+TEST_CASE("Scaler::set_data_range takes a fitted range and refuses one that cannot scale") {
+  data::Scaler scaler;
+  scaler.set_data_range(100, 700);
+  CHECK(values(scaler.transform(tg::tensor({100.0, 400.0, 700.0}))) ==
+        std::vector<double>{0, 0.5, 1});
+  CHECK(values(data::Scaler().set_data_range(5, 5).transform(tg::tensor({5.0}))) ==
+        std::vector<double>{0});
+  CHECK_THROWS_WITH_AS(data::Scaler().set_data_range(1000, 622),
+                       doctest::Contains("the data minimum 1000 is above the maximum 622"),
+                       tg::ValueError);
+  CHECK_THROWS_WITH_AS(data::Scaler().set_data_range(-1.7e308, 1.7e308),
+                       doctest::Contains("wider than a double holds"), tg::ValueError);
+  CHECK_THROWS_WITH_AS(data::Scaler().set_data_range(0, 1e-320),
+                       doctest::Contains("too narrow to scale by"), tg::ValueError);
+  CHECK_THROWS_AS(data::Scaler().set_data_range(0, NAN), tg::ValueError);
+  CHECK_THROWS_AS(data::Scaler().set_data_range(-INFINITY, 0), tg::ValueError);
+  // fit() refuses such data the same way, instead of scaling it to NaN.
+  CHECK_THROWS_WITH_AS(data::Scaler().fit(tg::tensor({-1.7e308, 1.7e308})),
+                       doctest::Contains("wider than a double holds"), tg::ValueError);
 }
