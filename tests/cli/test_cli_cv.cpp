@@ -236,7 +236,7 @@ TEST_CASE("tapegrad cv: bad input, one line on stderr and exit code 2, before tr
   check_error("--window 4", "--window requires --data");
   tg_test::write_file(dir / "nan.csv", "value\n1\n2\n3\n4\n5\n6\nnan\n8\n");
   check_error("--data " + quoted(dir / "nan.csv") + " --window 2 --folds 2",
-              "holds NaN or infinite values");
+              "value 6 of the series is nan; a series must hold finite numbers");
   check_error("--data " + quoted(dir / "short.csv") + " --window 8",
               "short.csv' has 8 values, --window 8 needs at least 9 (a window and the value after "
               "it)");

@@ -238,9 +238,9 @@ TEST_CASE("read_csv_column reads regular files only, and at most kMaxCsvBytes") 
   // A sparse file one byte over the bound is refused before a byte of it is read.
   tg_test::write_file(big, "1\n");
   std::filesystem::resize_file(big, data::kMaxCsvBytes + 1);
-  CHECK_THROWS_WITH_AS(
-      data::read_csv_column(big, 0),
-      doctest::Contains("it is larger than the 268435456 bytes this reads at most"), tg::IOError);
+  CHECK_THROWS_WITH_AS(data::read_csv_column(big, 0),
+                       doctest::Contains("it is larger than the 256 MiB this reads at most"),
+                       tg::IOError);
 }
 
 // Item 5: a message quotes a bounded part of a field, however long the field.
