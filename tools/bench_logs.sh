@@ -18,26 +18,36 @@ cli=$build/tools/tapegrad
 work=$(mktemp -d "${TMPDIR:-/tmp}/tapegrad-bench-logs.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
-# Median wall seconds of `"$@"` over $runs runs (output discarded).
-median_seconds() {
-  for ((i = 0; i < runs; ++i)); do
-    local t0 t1
-    t0=$(date +%s.%N)
-    "$@" >/dev/null 2>&1 </dev/null
-    t1=$(date +%s.%N)
-    awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }'
-  done | sort -g | awk '{ v[NR] = $1 } END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.3f", m }'
+# Wall seconds of `"$@"` (output discarded).
+seconds_of() {
+  local t0 t1
+  t0=$(date +%s.%N)
+  "$@" >/dev/null 2>&1 </dev/null
+  t1=$(date +%s.%N)
+  awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }'
+}
+
+# The median of the numbers on stdin.
+median() {
+  sort -g | awk '{ v[NR] = $1 } END { printf "%.3f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
 common=(--threads 1 --seed 0)
 echo "tapegrad train against tapegrad bench (reference workload, --threads 1), median of $runs"
+echo "runs, the three kinds interleaved (the machine's load drifts)"
 printf '%8s %10s %10s %8s %14s %8s\n' epochs bench_s train_s ratio train+ckpt_s ratio
 for epochs in "${epoch_counts[@]}"; do
-  bench=$(median_seconds "$cli" bench --epochs "$epochs" "${common[@]}")
-  train=$(median_seconds "$cli" train --epochs "$epochs" --verbose 0 --out-dir "$work/t" "${common[@]}")
-  ckpt=$(median_seconds "$cli" train --epochs "$epochs" --verbose 0 --out-dir "$work/c" \
-    --checkpoint "$work/c/ckpt.safetensors" "${common[@]}")
-  awk -v e="$epochs" -v b="$bench" -v t="$train" -v c="$ckpt" \
+  bench=() train=() ckpt=()
+  for ((i = 0; i < runs; ++i)); do
+    bench+=("$(seconds_of "$cli" bench --epochs "$epochs" "${common[@]}")")
+    train+=("$(seconds_of "$cli" train --epochs "$epochs" --verbose 0 --out-dir "$work/t" "${common[@]}")")
+    ckpt+=("$(seconds_of "$cli" train --epochs "$epochs" --verbose 0 --out-dir "$work/c" \
+      --checkpoint "$work/c/ckpt.safetensors" "${common[@]}")")
+  done
+  b=$(printf '%s\n' "${bench[@]}" | median)
+  t=$(printf '%s\n' "${train[@]}" | median)
+  c=$(printf '%s\n' "${ckpt[@]}" | median)
+  awk -v e="$epochs" -v b="$b" -v t="$t" -v c="$c" \
     'BEGIN { printf "%8s %10s %10s %8.2f %14s %8.2f\n", e, b, t, t / b, c, c / b }'
 done
 
