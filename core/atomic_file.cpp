@@ -11,6 +11,7 @@
 #include <charconv>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <limits>
 #include <utility>
 
@@ -57,6 +58,18 @@ std::optional<long long> take_last_number(std::string_view& text) {
   return value;
 }
 
+// A killed process stays in the process table until its parent reaps it; in a container
+// whose init does not reap at once, that can outlast the next run. Its state in
+// /proc/PID/stat (after the parenthesized name, which may hold spaces) is then 'Z'.
+bool is_zombie(pid_t pid) {
+  std::ifstream in(fmt::format("/proc/{}/stat", pid));
+  std::string stat;
+  std::getline(in, stat);
+  const std::size_t name_end = stat.rfind(')');
+  return name_end != std::string::npos && name_end + 2 < stat.size() &&
+         (stat[name_end + 2] == 'Z' || stat[name_end + 2] == 'X');
+}
+
 }  // namespace
 
 std::string temporary_name(const std::string& target) {
@@ -75,7 +88,8 @@ std::optional<TemporaryName> parse_temporary_name(std::string_view file_name) {
 }
 
 bool writer_has_ended(pid_t writer) {
-  return ::kill(writer, 0) != 0 && errno == ESRCH;
+  if (::kill(writer, 0) != 0) return errno == ESRCH;
+  return is_zombie(writer);
 }
 
 namespace {

@@ -82,8 +82,9 @@ struct TemporaryName {
 // `file_name` (no directory) read as a temporary's name; nothing when it is not one exactly.
 std::optional<TemporaryName> parse_temporary_name(std::string_view file_name);
 
-// Whether the process that made a temporary has ended, so its temporary is litter. A pid in
-// use by another process (reused, or another user's) counts as alive: such a temporary stays.
+// Whether the process that made a temporary has ended, so its temporary is litter: no such
+// process, or a killed one its parent has not reaped yet (a zombie). A pid in use by another
+// process (reused, or another user's) counts as alive: such a temporary stays.
 bool writer_has_ended(pid_t writer);
 
 }  // namespace tapegrad

@@ -103,6 +103,21 @@ TEST_CASE("temporary names: '<target>.tmp.<pid>.<n>' exactly, read back as targe
   CHECK(!tg::writer_has_ended(1));  // alive (another user's to a non-root kill(): EPERM)
 }
 
+// A writer killed while its parent has not reaped it yet (a zombie: `timeout -s KILL` leaves
+// one to init, which may reap it late) has ended: its temporary is litter at once.
+TEST_CASE("writer_has_ended: a zombie has ended") {
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) ::_exit(0);
+  bool ended = false;
+  for (int i = 0; i < 200 && !ended; ++i) {  // the child exits within microseconds: 2 s bound
+    ended = tg::writer_has_ended(child);
+    if (!ended) ::usleep(10'000);
+  }
+  CHECK(ended);
+  CHECK(::waitpid(child, nullptr, 0) == child);
+}
+
 TEST_CASE("AtomicFileWriter: a write removes its target's temporaries whose writer has ended") {
   ScratchDir dir("tg-atomic");
   const std::string path = dir / "loss.csv";
