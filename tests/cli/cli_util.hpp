@@ -21,6 +21,11 @@ inline std::vector<std::string> lines_of(const std::string& text) {
   return out;
 }
 
+// A path as one shell word, for the argument strings run() takes.
+inline std::string quoted(const std::string& path) {
+  return "'" + path + "'";
+}
+
 struct Result {
   int code = -1;
   std::string out, err;

@@ -15,6 +15,7 @@
 
 using tg_test::contains;
 using tg_test::lines_of;
+using tg_test::quoted;
 using tg_test::read_file;
 using tg_test::Result;
 using tg_test::ScratchDir;
@@ -24,10 +25,6 @@ using tg_test::ScratchDir;
 namespace {
 
 const std::string kAirline = std::string(TAPEGRAD_TEST_DATA_DIR) + "/airline-passengers.csv";
-
-std::string quoted(const std::string& path) {
-  return "'" + path + "'";
-}
 
 // The fold losses of the one candidate in a cv.csv: name,complexity,fold_0,..,mean,std,rank.
 std::vector<double> fold_losses(const std::string& csv_path, int folds) {

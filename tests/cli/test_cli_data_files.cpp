@@ -20,6 +20,7 @@ namespace tg = tapegrad;
 
 using tg_test::contains;
 using tg_test::lines_of;
+using tg_test::quoted;
 using tg_test::Result;
 using tg_test::ScratchDir;
 using tg_test::write_file;
@@ -27,10 +28,6 @@ using tg_test::write_file;
 #ifdef TAPEGRAD_CLI
 
 namespace {
-
-std::string quoted(const std::string& path) {
-  return "'" + path + "'";
-}
 
 // `tapegrad <args>`, killed after 60 s: a read that blocks fails the test.
 Result run_bounded(const ScratchDir& dir, const std::string& args) {

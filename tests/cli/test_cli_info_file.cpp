@@ -17,6 +17,7 @@ namespace tg = tapegrad;
 
 using tg_test::contains;
 using tg_test::lines_of;
+using tg_test::quoted;
 using tg_test::Result;
 using tg_test::ScratchDir;
 using tg_test::write_file;
@@ -24,10 +25,6 @@ using tg_test::write_file;
 #ifdef TAPEGRAD_CLI
 
 namespace {
-
-std::string quoted(const std::string& path) {
-  return "'" + path + "'";
-}
 
 bool has_line(const std::string& out, const std::vector<std::string>& words) {
   for (const std::string& line : lines_of(out)) {

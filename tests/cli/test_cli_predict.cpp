@@ -19,6 +19,7 @@ namespace tg = tapegrad;
 
 using tg_test::contains;
 using tg_test::lines_of;
+using tg_test::quoted;
 using tg_test::read_file;
 using tg_test::Result;
 using tg_test::ScratchDir;
@@ -29,10 +30,6 @@ using tg_test::write_file;
 namespace {
 
 const std::string kAirline = std::string(TAPEGRAD_TEST_DATA_DIR) + "/airline-passengers.csv";
-
-std::string quoted(const std::string& path) {
-  return "'" + path + "'";
-}
 
 // Field `column` of CSV row `row` (0 = header) of `path`, as a number.
 double field(const std::string& path, std::size_t row, std::size_t column) {
