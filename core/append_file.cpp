@@ -20,9 +20,8 @@ AppendFile::AppendFile(std::string op, std::string path)
   if (fd_ < 0) fail("cannot open it", errno);
   struct stat st {};
   if (::fstat(fd_, &st) != 0) fail("cannot stat it", errno);
+  // A regular file ignores O_NONBLOCK, so its writes stay blocking.
   if (!S_ISREG(st.st_mode)) fail("not a regular file");
-  // Back to blocking writes: a regular file ignores the flag, but say what is meant.
-  ::fcntl(fd_, F_SETFL, ::fcntl(fd_, F_GETFL) & ~O_NONBLOCK);
 }
 
 AppendFile::~AppendFile() {
