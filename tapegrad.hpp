@@ -1,4 +1,6 @@
 // The whole of tapegrad: #include <tapegrad/tapegrad.hpp> and `namespace tg = tapegrad;`.
+// The library's layers link as tapegrad::tapegrad; what tools/ adds (graph dumps and charts,
+// the benchmark protocol, ScriptArgs) as tapegrad::viz, tapegrad::bench and tapegrad::script.
 #pragma once
 
 #include <tapegrad/autograd/autograd.hpp>
@@ -6,7 +8,7 @@
 #include <tapegrad/nn/nn.hpp>
 #include <tapegrad/ops/ops.hpp>
 #include <tapegrad/optim/optim.hpp>
-#include <tapegrad/tools/bench.hpp>
-#include <tapegrad/tools/chart.hpp>
-#include <tapegrad/tools/graph.hpp>
-#include <tapegrad/tools/script_args.hpp>
+#include <tapegrad/tools/bench/bench.hpp>
+#include <tapegrad/tools/run/script_args.hpp>
+#include <tapegrad/tools/viz/chart.hpp>
+#include <tapegrad/tools/viz/graph.hpp>

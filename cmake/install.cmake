@@ -1,9 +1,11 @@
 # Installation and the CMake package, so that another project can do
 #   find_package(tapegrad CONFIG REQUIRED)
-#   target_link_libraries(app PRIVATE tapegrad::tapegrad)
+#   target_link_libraries(app PRIVATE tapegrad::tapegrad)   # tensors, autograd, ops, optim, nn
+#   target_link_libraries(app PRIVATE tapegrad::viz)        # + graph dumps and charts
+# (and tapegrad::bench, the benchmark protocol; tapegrad::script, ScriptArgs)
 # Layout under the prefix:
 #   include/tapegrad/tapegrad.hpp, include/tapegrad/<layer>/*.hpp
-#   lib/libtapegrad.so (a static libtapegrad.a with -DBUILD_SHARED_LIBS=OFF)
+#   lib/libtapegrad.so, libtapegrad_{viz,bench,script}.so (static .a with -DBUILD_SHARED_LIBS=OFF)
 #   lib/libtapegrad_run_support.a, lib/tapegrad/pch/ (what `tapegrad run` gives scripts)
 #   lib/cmake/tapegrad/{tapegradConfig,tapegradConfigVersion,tapegradTargets*}.cmake
 include(CMakePackageConfigHelpers)
@@ -23,9 +25,10 @@ foreach(layer IN LISTS TAPEGRAD_LAYERS)
   endif()
 endforeach()
 
+# tools/ installs its libraries' headers itself (tapegrad_tools_library); the headers at the
+# top of tools/ keep the paths they had before tools/ was split by role.
 install(FILES ${PROJECT_SOURCE_DIR}/tools/graph.hpp ${PROJECT_SOURCE_DIR}/tools/chart.hpp
-              ${PROJECT_SOURCE_DIR}/tools/bench.hpp
-              ${PROJECT_SOURCE_DIR}/tools/script_args.hpp ${PROJECT_SOURCE_DIR}/tools/run_prelude.hpp
+              ${PROJECT_SOURCE_DIR}/tools/bench.hpp ${PROJECT_SOURCE_DIR}/tools/script_args.hpp
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/tapegrad/tools)
 
 # The library. Its include directory is $<INSTALL_INTERFACE:include>; tapegrad_warnings is

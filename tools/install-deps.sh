@@ -5,7 +5,7 @@
 #   tools/install-deps.sh --fuzz    also clang 14 and libFuzzer, for the fuzz targets
 #                                   (tests/fuzz, tools/fuzz.sh; .ci/run asks for them)
 #   tools/install-deps.sh --torch   also libtorch and PyTorch, for the side-by-side
-#                                   benchmarks (tools/bench_*.sh) and the parity fixtures
+#                                   benchmarks (tools/bench/bench_*.sh) and the parity fixtures
 set -euo pipefail
 
 packages=(
@@ -31,7 +31,7 @@ fuzz_packages=(
 )
 
 torch_packages=(
-  libtorch-dev        # the libtorch references of tools/bench_*.sh
+  libtorch-dev        # the libtorch references of tools/bench/bench_*.sh
   python3-torch       # tests/fixtures/generate_fixtures.py (with /usr/bin/python3)
 )
 

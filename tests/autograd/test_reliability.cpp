@@ -1,4 +1,4 @@
-// Regression tests of issue 8 for the engine: graphs across threads, hooks that outlive their
+// Regression tests for the engine: graphs across threads, hooks that outlive their
 // tensor's handle, gradcheck evaluating with grad mode on, anomaly messages that name where a
 // NaN came from.
 #include <atomic>

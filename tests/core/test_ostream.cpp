@@ -1,4 +1,4 @@
-// std::cout << tensor and << shape (issue 11): before, only fmt printed them and an iostream
+// std::cout << tensor and << shape: before, only fmt printed them and an iostream
 // gave a long template error; now both print what fmt::format("{}", ...) gives.
 #include <doctest/doctest.h>
 

@@ -15,8 +15,8 @@
 #include <memory>
 #include <string>
 
-#include "cli_predict.hpp"
 #include "fuzz_support.hpp"
+#include "predict.hpp"
 
 namespace {
 

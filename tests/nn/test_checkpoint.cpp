@@ -1,4 +1,4 @@
-// Checkpointing through time (RNNOptions::checkpoint_every, issue 12): the forward pass keeps
+// Checkpointing through time (RNNOptions::checkpoint_every): the forward pass keeps
 // every k-th state only and backward recomputes each segment of k steps. The reference for
 // every check is the same layer (same weights) with full BPTT: outputs, final states and the
 // gradients of the input, the initial state and every parameter must agree within 1e-12 in

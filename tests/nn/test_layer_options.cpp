@@ -1,4 +1,4 @@
-// The cell options on the layers (issue 12): SimpleRNN, LSTM and GRU take their cell's options
+// The cell options on the layers: SimpleRNN, LSTM and GRU take their cell's options
 // (dropout, recurrent_dropout, activation, unit_forget_bias, dtype) as their last argument,
 // as Keras's layers do, next to the (in, units, RNNOptions, DType) form outside code uses. The
 // layer is then the RNN over the cell built with those options, bit for bit, and load_model,

@@ -28,6 +28,14 @@ for f in include/tapegrad/tapegrad.hpp include/tapegrad/core/tensor.hpp lib/libt
     exit 1
   }
 done
+# libtapegrad (core to nn) needs neither Graphviz nor the charts: tapegrad::viz brings those.
+if [[ -e $prefix/lib/libtapegrad.so ]]; then
+  needed=$(readelf -d "$prefix/lib/libtapegrad.so" | grep NEEDED || true)
+  if grep -qE 'libgvc|libcgraph|plplot' <<<"$needed"; then
+    echo "package test: libtapegrad.so links a drawing library: $needed" >&2
+    exit 1
+  fi
+fi
 if [[ -x $build/tools/tapegrad ]]; then
   "$prefix/bin/tapegrad" --version
   # `tapegrad run` from the prefix compiles against the installed headers, precompiled header

@@ -1,0 +1,124 @@
+// `tapegrad bench`: the stacked-RNN training benchmark of shared/bench/reference, the twin of
+// its torch_rnn.py and torch_rnn.cpp: the same flags (defaults: the reference workload,
+// Keras's SimpleRNN(64) -> SimpleRNN(32) -> Dense(1) on 100 random sequences of 10 steps,
+// 100 epochs), the same workload and protocol (tools/bench.hpp), and the same one JSON line
+// on stdout with "impl": "tapegrad", so tools/bench_rnn.sh and the reference's summarize.py
+// read it beside theirs.
+//
+//   tapegrad bench                                      the reference workload, 1 thread
+//   tapegrad bench --cell gru --hidden 128 --seq 200 --features 16 --samples 512 --threads 2
+//
+// tapegrad bench: flags, data and model as the references make them, timing by
+// tools::benchmark_training, and their JSON line. tapegrad's ops run on the calling thread
+// and its only thread pool is OpenBLAS's, so --threads sizes that pool (unless --blas-threads
+// is given) and "torch_threads", the references' intra-op thread count, is 1.
+#include "command.hpp"
+
+#include <cstdint>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <tapegrad/tapegrad.hpp>
+
+#include "common.hpp"
+
+namespace tapegrad::cli {
+namespace {
+
+struct BenchConfig {
+  ModelConfig model;  // .units is --hidden
+  int64_t seq = 10, features = 1, samples = 100, batch = 32, epochs = 100;
+  int threads = 1;
+  int blas_threads = 0;  // 0: --threads
+  std::uint64_t seed = 0;
+};
+
+int64_t count_parameters(const nn::Module& model) {
+  int64_t n = 0;
+  for (const Tensor& p : model.parameters()) n += p.numel();
+  return n;
+}
+
+// The references' JSON line, key for key ("torch" names no torch version here).
+std::string json_line(const BenchConfig& c, int64_t params, const tools::TrainingBenchmark& b,
+                      double base_rss_mb) {
+  return fmt::format(
+      "{{\"impl\": \"tapegrad\", \"cell\": \"{}\", \"hidden\": [{}], \"seq\": {}, "
+      "\"features\": {}, \"samples\": {}, \"batch\": {}, \"epochs\": {}, \"threads\": {}, "
+      "\"blas_threads\": {}, \"seed\": {}, \"params\": {}, \"epoch_ms_median\": {:.3f}, "
+      "\"epoch_ms_min\": {:.3f}, \"train_s_total\": {:.4f}, \"final_loss\": {:.17g}, "
+      "\"peak_rss_mb\": {:.1f}, \"base_rss_mb\": {:.1f}, \"torch\": \"none (tapegrad)\", "
+      "\"torch_threads\": 1, \"blas\": \"{}\"}}",
+      c.model.cell, fmt::join(c.model.units, ", "), c.seq, c.features, c.samples, c.batch, c.epochs,
+      c.threads, c.blas_threads, c.seed, params, b.median_ms(), b.min_ms(), b.total_s(),
+      b.final_loss, tools::peak_rss_mb(), base_rss_mb, tools::blas_config());
+}
+
+int run_bench(BenchConfig c) {
+  const double base_rss_mb = tools::peak_rss_mb();  // libraries loaded, no data yet
+  if (c.blas_threads == 0) c.blas_threads = c.threads;
+  set_num_threads(c.blas_threads);
+  // Seed, data, model: the references' order.
+  manual_seed(c.seed);
+  const Tensor X = rand({c.samples, c.seq, c.features});
+  const Tensor y = rand({c.samples, 1});
+  const auto model = build_model(c.model, c.features);
+  const tools::TrainingBenchmark b = tools::benchmark_training(
+      *model, X, y, {.batch = c.batch, .epochs = c.epochs, .seed = c.seed});
+  std::cout << json_line(c, count_parameters(*model), b, base_rss_mb) << std::endl;
+  return 0;
+}
+
+CLI::Option* add_count(CLI::App& cmd, const std::string& name, int64_t& value,
+                       const std::string& help) {
+  return cmd.add_option(name, value, help)
+      ->check(positive_integer())
+      ->type_name("N")
+      ->capture_default_str();
+}
+
+void add_bench_flags(CLI::App& bench, BenchConfig& c) {
+  add_cell_flag(bench, c.model);
+  add_list_option(bench, "--hidden", c.model.units,
+                  "Units of each stacked recurrent layer, comma-separated; a Dense(1) follows",
+                  positive_integer())
+      ->type_name("N,N,...")
+      ->default_str("64,32");
+  add_count(bench, "--seq", c.seq, "Time steps per sequence");
+  add_count(bench, "--features", c.features, "Features per time step");
+  add_count(bench, "--samples", c.samples, "Random sequences in the training set");
+  add_count(bench, "--batch", c.batch, "Batch size (the last batch may be short)");
+  add_count(bench, "--epochs", c.epochs, "Timed epochs, after one untimed warm-up epoch");
+  bench.add_option("--threads", c.threads, "Threads: OpenBLAS's pool, unless --blas-threads")
+      ->check(positive_integer())
+      ->type_name("N")
+      ->capture_default_str();
+  bench.add_option("--blas-threads", c.blas_threads, "OpenBLAS threads (default: --threads)")
+      ->check(positive_integer())
+      ->type_name("N");
+  bench.add_option("--seed", c.seed, "Random seed (data and initial weights)")
+      ->check(unsigned_64())
+      ->type_name("N")
+      ->capture_default_str();
+}
+
+}  // namespace
+
+Command add_bench_command(CLI::App& app) {
+  auto config = std::make_shared<BenchConfig>();
+  CLI::App* bench = app.add_subcommand(
+      "bench", "Time training epochs of a stacked RNN, as the PyTorch reference benchmarks do");
+  bench->footer(
+      "Prints one JSON line, the one shared/bench/reference/torch_rnn.py prints, with\n"
+      "\"impl\": \"tapegrad\". The defaults are the reference workload (Keras's SimpleRNN\n"
+      "tutorial); tools/bench_rnn.sh runs this beside libtorch and PyTorch.");
+  add_bench_flags(*bench, *config);
+  return {bench, [config] { return run_bench(*config); }};
+}
+
+}  // namespace tapegrad::cli

@@ -1,0 +1,114 @@
+#include "command.hpp"
+
+#include <algorithm>
+#include <cstddef>
+#include <filesystem>
+#include <iostream>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <tapegrad/core/error.hpp>
+
+namespace tapegrad::cli {
+namespace {
+
+constexpr int kUsageError = 2;
+
+// A message on one line, whatever the error text holds.
+std::string one_line(std::string s) {
+  std::replace(s.begin(), s.end(), '\n', ' ');
+  while (!s.empty() && s.back() == ' ') s.pop_back();
+  return s;
+}
+
+// "tapegrad train" when the parse reached a subcommand, else "tapegrad".
+std::string invoked_name(CLI::App& app) {
+  const std::vector<CLI::App*> parsed = app.get_subcommands();
+  return parsed.empty() ? app.get_name() : app.get_name() + " " + parsed.front()->get_name();
+}
+
+// Edits (insert, delete, replace, swap two neighbours) from a to b, for "did you mean":
+// "trian" is one swap from "train".
+std::size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<std::vector<std::size_t>> d(a.size() + 1, std::vector<std::size_t>(b.size() + 1));
+  for (std::size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+  for (std::size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t replace = a[i - 1] == b[j - 1] ? 0 : 1;
+      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + replace});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
+        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+      }
+    }
+  }
+  return d[a.size()][b.size()];
+}
+
+// The chosen subcommand's run, with its errors reported in one line.
+int run_parsed(const CLI::App& app, const std::vector<Command>& commands) {
+  try {
+    for (const Command& command : commands) {
+      if (command.app->parsed()) return command.run();
+    }
+    return kUsageError;  // unreachable: require_subcommand(1) made parse() throw
+  } catch (const Error& e) {
+    std::cerr << app.get_name() << ": error: " << one_line(e.what()) << std::endl;
+    return kUsageError;
+  } catch (const std::filesystem::filesystem_error& e) {
+    std::cerr << app.get_name() << ": error: " << one_line(e.what()) << std::endl;
+    return kUsageError;
+  } catch (const std::exception& e) {
+    std::cerr << app.get_name() << ": internal error: " << one_line(e.what()) << std::endl;
+    return 1;
+  }
+}
+
+}  // namespace
+
+int run_program(CLI::App& app, std::span<const AddCommand> add_commands, int argc, char** argv) {
+  app.require_subcommand(1);
+  std::vector<Command> commands;
+  for (const AddCommand add : add_commands) commands.push_back(add(app));
+
+  if (argc > 1) {
+    if (const auto error = unknown_command(app, argv[1])) {
+      std::cerr << app.get_name() << ": error: " << *error << std::endl;
+      return kUsageError;
+    }
+  }
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+    const std::string where = invoked_name(app);
+    std::cerr << fmt::format("{}: error: {} (see {} --help)\n", where, one_line(e.what()), where);
+    return kUsageError;
+  }
+  return run_parsed(app, commands);
+}
+
+std::optional<std::string> unknown_command(const CLI::App& app, const std::string& word) {
+  if (word.empty() || word.front() == '-') return std::nullopt;
+  std::vector<std::string> names;
+  std::string closest;
+  std::size_t best = std::numeric_limits<std::size_t>::max();
+  for (const CLI::App* sub : app.get_subcommands({})) {
+    if (sub->get_name() == word) return std::nullopt;
+    names.push_back(sub->get_name());
+    if (const std::size_t d = edit_distance(word, sub->get_name()); d < best) {
+      best = d;
+      closest = sub->get_name();
+    }
+  }
+  const std::string guess =
+      best <= std::max<std::size_t>(1, word.size() / 3) ? "; did you mean '" + closest + "'?" : "";
+  return fmt::format("'{}' is not a {} command{} (commands: {})", word, app.get_name(), guess,
+                     fmt::join(names, ", "));
+}
+
+}  // namespace tapegrad::cli

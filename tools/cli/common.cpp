@@ -1,0 +1,193 @@
+#include "common.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+#include <limits>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+namespace tapegrad::cli {
+
+std::string join_units(const std::vector<int64_t>& units) {
+  return fmt::format("{}", fmt::join(units, ","));
+}
+
+std::string describe_layers(const ModelConfig& c) {
+  const std::string cell = c.cell == "rnn" ? "SimpleRNN" : c.cell == "lstm" ? "LSTM" : "GRU";
+  std::vector<std::string> layers;
+  for (int64_t units : c.units) layers.push_back(fmt::format("{}({})", cell, units));
+  layers.emplace_back("Dense(1)");
+  return fmt::format("{}", fmt::join(layers, " -> "));
+}
+
+namespace {
+
+// One recurrent layer of build_model, with c's dropout rates.
+template <class Layer, class CellOptions>
+nn::ModulePtr recurrent_layer(int64_t in, int64_t units, nn::RNNOptions opts,
+                              const ModelConfig& c) {
+  return std::make_shared<Layer>(
+      in, units, opts, CellOptions{.dropout = c.dropout, .recurrent_dropout = c.recurrent_dropout});
+}
+
+}  // namespace
+
+std::shared_ptr<nn::Sequential> build_model(const ModelConfig& c, int64_t in_features) {
+  auto model = std::make_shared<nn::Sequential>();
+  int64_t in = in_features;
+  for (std::size_t i = 0; i < c.units.size(); ++i) {
+    const nn::RNNOptions opts{.return_sequences = i + 1 < c.units.size()};
+    const int64_t units = c.units[i];
+    if (c.cell == "rnn") {
+      model->push_back(
+          recurrent_layer<nn::SimpleRNN, nn::SimpleRNNCellOptions>(in, units, opts, c));
+    } else if (c.cell == "lstm") {
+      model->push_back(recurrent_layer<nn::LSTM, nn::LSTMCellOptions>(in, units, opts, c));
+    } else if (c.cell == "gru") {
+      model->push_back(recurrent_layer<nn::GRU, nn::GRUCellOptions>(in, units, opts, c));
+    } else {
+      throw_error<ValueError>("unknown cell '{}' (rnn, lstm or gru)", c.cell);
+    }
+    in = units;
+  }
+  model->push_back(nn::Dense(in, 1));
+  return model;
+}
+
+void add_cell_flag(CLI::App& cmd, ModelConfig& m) {
+  cmd.add_option("--cell", m.cell, "Recurrent cell of every layer")
+      ->check(CLI::IsMember({"rnn", "lstm", "gru"}).description(""))
+      ->type_name("rnn|lstm|gru")
+      ->capture_default_str();
+}
+
+void add_model_flags(CLI::App& cmd, ModelConfig& m) {
+  add_cell_flag(cmd, m);
+  add_list_option(cmd, "--units", m.units,
+                  "Units of each recurrent layer, comma-separated; a Dense(1) layer follows",
+                  positive_integer())
+      ->type_name("N,N,...")
+      ->default_str("64,32");
+}
+
+void add_dropout_flags(CLI::App& cmd, ModelConfig& m) {
+  cmd.add_option("--dropout", m.dropout,
+                 "Dropout rate on the inputs x_t of every recurrent layer (training only)")
+      ->check(fraction_below_one())
+      ->type_name("R")
+      ->capture_default_str();
+  cmd.add_option("--recurrent-dropout", m.recurrent_dropout,
+                 "Dropout rate on the recurrent state h_{t-1} of every recurrent layer")
+      ->check(fraction_below_one())
+      ->type_name("R")
+      ->capture_default_str();
+}
+
+CLI::Validator positive_integer() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        if (text.empty() || !std::all_of(text.begin(), text.end(), ::isdigit) ||
+            text.find_first_not_of('0') == std::string::npos || text.size() > 9) {
+          return "must be a whole number > 0, got '" + text + "'";
+        }
+        return {};
+      },
+      "");
+}
+
+// CLI11 alone turns "-1" into 2^64 - 1 and saturates a longer number without a word, so two
+// different seeds would silently run alike.
+CLI::Validator unsigned_64() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        std::uint64_t v = 0;
+        const char* end = text.data() + text.size();
+        const auto [stop, ec] = std::from_chars(text.data(), end, v);
+        if (text.empty() || ec != std::errc() || stop != end) {
+          return "must be a whole number in [0, " +
+                 std::to_string(std::numeric_limits<std::uint64_t>::max()) + "], got '" + text +
+                 "'";
+        }
+        return {};
+      },
+      "");
+}
+
+namespace {
+
+// Validators whose messages read well ("--lr: must be a number > 0, got '-1'").
+CLI::Validator real_number(bool (*ok)(double), const std::string& rule) {
+  return CLI::Validator(
+      [ok, rule](std::string& text) -> std::string {
+        char* end = nullptr;
+        const double v = std::strtod(text.c_str(), &end);
+        if (text.empty() || *end != '\0' || !ok(v))
+          return "must be " + rule + ", got '" + text + "'";
+        return {};
+      },
+      "");
+}
+
+std::string trimmed(const std::string& s) {
+  const auto first = s.find_first_not_of(" \t");
+  if (first == std::string::npos) return {};
+  return s.substr(first, s.find_last_not_of(" \t") - first + 1);
+}
+
+// The items of a list flag's value, trimmed and each checked by `item`.
+std::vector<std::string> list_items(const std::string& flag, const std::string& text,
+                                    const CLI::Validator& item) {
+  std::vector<std::string> items;
+  for (std::size_t start = 0;;) {
+    const auto comma = text.find(',', start);
+    std::string value = trimmed(text.substr(start, comma - start));
+    if (value.empty()) {
+      throw CLI::ValidationError(
+          flag, "empty item in '" + text + "' (give comma-separated values, none empty)");
+    }
+    if (const std::string error = item(value); !error.empty()) {
+      throw CLI::ValidationError(flag, error + " in '" + text + "'");
+    }
+    items.push_back(value);
+    if (comma == std::string::npos) return items;
+    start = comma + 1;
+  }
+}
+
+}  // namespace
+
+CLI::Validator positive_number() {
+  return real_number([](double v) { return v > 0 && !std::isinf(v); }, "a number > 0");
+}
+
+CLI::Validator fraction_below_one() {
+  return real_number([](double v) { return v >= 0 && v < 1; }, "a number in [0, 1)");
+}
+
+CLI::Validator open_fraction() {
+  return real_number([](double v) { return v > 0 && v < 1; }, "a number in (0, 1)");
+}
+
+CLI::Option* add_list_option(CLI::App& cmd, const std::string& name, std::vector<int64_t>& out,
+                             const std::string& help, CLI::Validator item) {
+  return cmd.add_option_function<std::string>(
+      name,
+      [&out, name, item](const std::string& text) {
+        out.clear();
+        for (const std::string& value : list_items(name, text, item)) {
+          out.push_back(std::stoll(value));
+        }
+      },
+      help);
+}
+
+CLI::Option* add_list_option(CLI::App& cmd, const std::string& name, std::vector<std::string>& out,
+                             const std::string& help, CLI::Validator item) {
+  return cmd.add_option_function<std::string>(
+      name, [&out, name, item](const std::string& text) { out = list_items(name, text, item); },
+      help);
+}
+}  // namespace tapegrad::cli

@@ -1,0 +1,293 @@
+#include "predict.hpp"
+
+#include "command.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstdint>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+namespace tapegrad::cli {
+namespace {
+
+constexpr const char* kScalerMin = "data.scaler_min";
+constexpr const char* kScalerMax = "data.scaler_max";
+constexpr const char* kWindow = "data.window";
+constexpr const char* kColumn = "data.column";
+
+// A metadata number written by series_metadata; anything else in the file is refused.
+std::optional<double> stored_number(const nn::ModelFileInfo& info, const std::string& path,
+                                    const char* key) {
+  const auto it = info.metadata.find(key);
+  if (it == info.metadata.end()) return std::nullopt;
+  double value = 0;
+  const char* end = it->second.data() + it->second.size();
+  const auto [stop, ec] = std::from_chars(it->second.data(), end, value);
+  if (it->second.empty() || ec != std::errc() || stop != end || !std::isfinite(value)) {
+    throw_error<IOError>("predict: '{}': metadata '{}' is not a number: {}", path, key,
+                         tapegrad::quoted(it->second));
+  }
+  return value;
+}
+
+// The scaler train kept in the file; one that would map values to infinities or NaN, or whose
+// min is above its max, is refused rather than used (or silently re-sorted).
+data::Scaler stored_scaler(const std::string& path, double min, double max) {
+  data::Scaler scaler;
+  try {
+    scaler.set_data_range(min, max);
+  } catch (const ValueError& e) {
+    throw_error<IOError>("predict: '{}': metadata '{}' and '{}' hold no usable scaler: {}", path,
+                         kScalerMin, kScalerMax, e.what());
+  }
+  return scaler;
+}
+
+// Values as the model's dtype holds them: the shortest text that reads back the same. A
+// prediction unscaled to the series' units may lie beyond float's range (an f32 model's
+// output past [0, 1] times a range near float's): it keeps float's 9 digits, not "inf".
+std::string number(double v, DType dtype) {
+  if (dtype != f32) return fmt::format("{}", v);
+  const auto as_float = static_cast<float>(v);
+  if (std::isinf(as_float) && std::isfinite(v)) return fmt::format("{:.9g}", v);
+  return fmt::format("{}", as_float);
+}
+
+// The model's outputs for X (N, T, 1), as N rows of values.
+std::vector<std::vector<double>> predict_rows(nn::Module& model, const Tensor& X) {
+  NoGradGuard no_grad;
+  const Tensor out = model(X.to(model.dtype())).contiguous().to(f64);
+  const int64_t n = X.shape()[0];
+  if (out.dim() == 0 || out.shape()[0] != n) {
+    throw_error<ValueError>("predict: the model gives {} for {} samples, not one row per sample",
+                            out.shape(), n);
+  }
+  const int64_t width = out.numel() / std::max<int64_t>(n, 1);
+  std::vector<std::vector<double>> rows(static_cast<std::size_t>(n));
+  const double* p = out.data<double>();
+  for (int64_t i = 0; i < n; ++i) rows[i].assign(p + i * width, p + (i + 1) * width);
+  return rows;
+}
+
+std::string prediction_header(std::size_t width) {
+  if (width == 1) return "prediction";
+  std::string out;
+  for (std::size_t j = 0; j < width; ++j) out += fmt::format("{}prediction_{}", j ? "," : "", j);
+  return out;
+}
+
+std::string joined(const std::vector<double>& values, DType dtype) {
+  std::string out;
+  for (std::size_t j = 0; j < values.size(); ++j) out += (j ? "," : "") + number(values[j], dtype);
+  return out;
+}
+
+Table predict_reference(nn::Module& model, const PredictConfig& c) {
+  manual_seed(c.seed);  // train's order: the seed, then the data
+  const Dataset d = load_data(DataConfig{});
+  const auto predictions = predict_rows(model, d.X);
+  const Tensor y = d.y.to(f64).contiguous();
+  Table t{"sample,target," + prediction_header(predictions.front().size()), {}, {}};
+  for (std::size_t i = 0; i < predictions.size(); ++i) {
+    t.rows.push_back(fmt::format("{},{},{}", i, number(y.data<double>()[i], f32),
+                                 joined(predictions[i], model.dtype())));
+  }
+  t.data_description = fmt::format("{} (seed {}, as train draws them)", d.description, c.seed);
+  return t;
+}
+
+// The series of --data, its scaler (train's, from the file, or fitted here) and window.
+struct Series {
+  Tensor raw, scaled;
+  data::Scaler scaler;
+  int64_t window = 0;
+  std::string description;
+};
+
+Series load_series(const PredictConfig& c, const nn::ModelFileInfo& info) {
+  DataConfig series = c.data;  // --column, else the one train recorded, else the last
+  if (series.column.empty() && info.metadata.count(kColumn))
+    series.column = info.metadata.at(kColumn);
+  Series s;
+  s.raw = read_series(series);
+  s.window = c.data.window;
+  const std::optional<double> stored_window = stored_number(info, c.weights, kWindow);
+  if (!c.window_given && stored_window) {
+    if (!(*stored_window >= 1 && *stored_window <= (1 << 30)) ||
+        *stored_window != std::floor(*stored_window)) {
+      throw_error<IOError>("predict: '{}': metadata '{}' is not a window length: {}", c.weights,
+                           kWindow, *stored_window);
+    }
+    s.window = static_cast<int64_t>(*stored_window);
+  }
+  const std::optional<double> lo = stored_number(info, c.weights, kScalerMin);
+  const std::optional<double> hi = stored_number(info, c.weights, kScalerMax);
+  std::string scaling;
+  if (lo && hi) {
+    s.scaler = stored_scaler(c.weights, *lo, *hi);
+    scaling = fmt::format("scaled by train's [{}, {}]", *lo, *hi);
+  } else {
+    s.scaler.fit(s.raw);
+    scaling = fmt::format(
+        "scaled by [{}, {}], fitted here on the whole series (the weights file keeps no scaler)",
+        s.scaler.data_min(), s.scaler.data_max());
+  }
+  {
+    NoGradGuard no_grad;
+    s.scaled = s.scaler.transform(s.raw).contiguous();
+  }
+  if (const auto bad = first_non_finite(s.scaled)) {
+    throw_error<ValueError>(
+        "--data: '{}': value {} of the series ({}) lies too far outside the scaler's range [{}, "
+        "{}] to be scaled (it becomes {})",
+        c.data.path, bad->index,
+        s.raw.to(f64).to_vector<double>()[static_cast<std::size_t>(bad->index)],
+        s.scaler.data_min(), s.scaler.data_max(), bad->value);
+  }
+  const int64_t n = s.raw.numel();
+  if (n < s.window + (c.horizon > 0 ? 0 : 1) || s.window < 1) {
+    throw_error<ValueError>("--data: '{}' has {} values, --window {} needs at least {}",
+                            c.data.path, n, s.window, s.window + (c.horizon > 0 ? 0 : 1));
+  }
+  s.description =
+      fmt::format("'{}' column {}: {} values {}, window {}", c.data.path,
+                  series.column.empty() ? "-1 (the last)" : series.column, n, scaling, s.window);
+  return s;
+}
+
+std::vector<double> unscaled(const data::Scaler& scaler, const std::vector<double>& values) {
+  NoGradGuard no_grad;
+  const Tensor t =
+      scaler.inverse_transform(from_vector(values, {static_cast<int64_t>(values.size())}));
+  const Tensor c = t.to(f64).contiguous();
+  return {c.data<double>(), c.data<double>() + c.numel()};
+}
+
+// One prediction per window, beside the value that followed it.
+Table predict_windows(nn::Module& model, const Series& s) {
+  const auto [X, y] = data::windows(s.scaled, s.window, 1);
+  const auto predictions = predict_rows(model, X);
+  const Tensor raw = s.raw.to(f64).contiguous();
+  Table t{"sample,target," + prediction_header(predictions.front().size()), {}, s.description};
+  for (std::size_t i = 0; i < predictions.size(); ++i) {
+    t.rows.push_back(fmt::format("{},{},{}", i,
+                                 number(raw.data<double>()[i + s.window], raw.dtype()),
+                                 joined(unscaled(s.scaler, predictions[i]), model.dtype())));
+  }
+  return t;
+}
+
+// The `horizon` values after the series' end: each prediction becomes the last input of
+// the next window.
+Table forecast(nn::Module& model, const Series& s, int64_t horizon) {
+  const int64_t n = s.scaled.numel();
+  std::vector<double> window;
+  const Tensor tail = slice(s.scaled, 0, n - s.window, n).to(f64).contiguous();
+  window.assign(tail.data<double>(), tail.data<double>() + s.window);
+  std::vector<double> ahead;
+  for (int64_t step = 0; step < horizon; ++step) {
+    const Tensor x = from_vector(window, {1, s.window, 1});
+    const auto p = predict_rows(model, x).front();
+    if (p.size() != 1) {
+      throw_error<ValueError>(
+          "--horizon: the model gives {} values per sample; a forecast feeds one back", p.size());
+    }
+    ahead.push_back(p[0]);
+    window.erase(window.begin());
+    window.push_back(p[0]);
+  }
+  Table t{"step,prediction", {}, s.description};
+  const std::vector<double> values = unscaled(s.scaler, ahead);
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    t.rows.push_back(fmt::format("{},{}", i + 1, number(values[i], model.dtype())));
+  }
+  return t;
+}
+
+}  // namespace
+
+Table predict_series(nn::Module& model, const nn::ModelFileInfo& info, const PredictConfig& c) {
+  const Series s = load_series(c, info);
+  return c.horizon > 0 ? forecast(model, s, c.horizon) : predict_windows(model, s);
+}
+
+namespace {
+
+int run_predict(const PredictConfig& c) {
+  const nn::ModelFileInfo info = nn::read_model_info(c.weights);
+  const std::shared_ptr<nn::Module> model = nn::load_model(c.weights);
+  model->eval();
+  if (info.input_features > 1) {  // 0: not recorded; a mismatch then fails in the model
+    throw_error<ValueError>(
+        "predict: the model in '{}' takes {} input features; the reference data and a CSV series "
+        "have 1",
+        c.weights, info.input_features);
+  }
+  Table t;
+  if (c.data.path.empty()) {
+    t = predict_reference(*model, c);
+  } else {
+    t = predict_series(*model, info, c);
+  }
+  std::string text = t.header + "\n";
+  for (const std::string& row : t.rows) text += row + "\n";
+  write_file_atomically("tapegrad predict", c.output, text);
+  std::cout << fmt::format("Model: {} (from {})\nData: {}\nWrote {} ({} rows)\n", info.summary,
+                           c.weights, t.data_description, c.output, t.rows.size());
+  return 0;
+}
+
+}  // namespace
+
+std::map<std::string, std::string> series_metadata(const data::Scaler& scaler,
+                                                   const DataConfig& c) {
+  if (!scaler.fitted()) return {};
+  std::map<std::string, std::string> out{{kScalerMin, fmt::format("{}", scaler.data_min())},
+                                         {kScalerMax, fmt::format("{}", scaler.data_max())},
+                                         {kWindow, std::to_string(c.window)}};
+  if (!c.column.empty()) out.emplace(kColumn, c.column);
+  return out;
+}
+
+Command add_predict_command(CLI::App& app) {
+  auto c = std::make_shared<PredictConfig>();
+  CLI::App* predict =
+      app.add_subcommand("predict", "Predict with a saved model (rebuilt from its file)");
+  predict->add_option("--weights", c->weights, "Weights file written by train (nn::save)")
+      ->required()
+      ->check(CLI::Validator(CLI::ExistingFile).description(""))
+      ->type_name("FILE");
+  add_data_flags(*predict, c->data);
+  CLI::Option* data = predict->get_option("--data");
+  data->check(CLI::Validator(CLI::ExistingFile).description(""));
+  predict
+      ->add_option("--horizon", c->horizon,
+                   "Forecast this many steps after the series' end (predictions fed back)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20).description(""))
+      ->type_name("H")
+      ->needs(data);
+  predict->add_option("--seed", c->seed, "Seed of the reference data (as train's --seed)")
+      ->check(unsigned_64())
+      ->type_name("N")
+      ->capture_default_str();
+  predict->add_option("-o,--output", c->output, "CSV file for the predictions")
+      ->type_name("FILE")
+      ->capture_default_str();
+  predict->footer(
+      "Without --data, predicts the reference data train draws. --column and --window default\n"
+      "to the ones train recorded in the file. Errors give one line on stderr and exit code 2.");
+  CLI::Option* window = predict->get_option("--window");
+  return {predict, [c, window] {
+            c->window_given = window->count() > 0;
+            return run_predict(*c);
+          }};
+}
+
+}  // namespace tapegrad::cli

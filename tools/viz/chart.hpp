@@ -1,0 +1,46 @@
+// Line charts for teaching (gradient norms per time step, loss per epoch), drawn by PLplot.
+//
+//   tg::tools::write_line_chart("flow.svg", {{"SimpleRNN", steps, norms}, {"LSTM", steps, n2}},
+//                               {.title = "|dL/dh_t|", .x_label = "time step",
+//                                .y_label = "norm", .log_y = true});
+//
+// PLplot (Debian's libplplot) lays out the axes, ticks (decades on a log axis) and the
+// legend; this file only maps series onto its C API. The output format comes from the
+// extension: .svg (PLplot's own svg device: one <polyline> per drawn line, text as <text>),
+// .png and .pdf (its cairo devices). Each series is one line of its own colour and one
+// legend entry; a series with y_err also gets a vertical error bar y +- y_err at each point
+// (a validation curve's mean +- std). On a log axis a point <= 0 has no place; it is drawn at the
+// axis floor (a decade below the smallest positive value), so every series keeps all its points.
+// The file is written atomically (the chart is drawn into a temporary file, then moved).
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace tapegrad::tools {
+
+struct LineSeries {
+  std::string label = {};  // the legend text
+  std::vector<double> x = {}, y = {};
+  std::vector<double> y_err = {};  // empty, or a half-length >= 0 per point (error bars)
+};
+
+struct LineChartOptions {
+  std::string title = {};
+  std::string x_label = {};
+  std::string y_label = {};
+  bool log_y = false;
+  int width = 800, height = 500;  // pixels (png) or points (svg, pdf)
+};
+
+// Throws ValueError unless `path` ends in an extension write_line_chart draws (.svg, .png,
+// .pdf), naming them: a program can check its output path before long work.
+void check_chart_path(const std::string& path);
+
+// Throws ValueError for an unsupported extension (naming the supported ones), no series,
+// a series whose x and y differ in length or hold no point, a y_err neither empty nor of
+// y's length, a negative y_err, or a non-finite value.
+void write_line_chart(const std::string& path, const std::vector<LineSeries>& series,
+                      const LineChartOptions& opts = {});
+
+}  // namespace tapegrad::tools
