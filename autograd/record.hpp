@@ -212,11 +212,6 @@ class Record {
   bool step_state_ = false;
 };
 
-// Marks the record that produced `state` as the one holding the state its time step hands
-// on (TimeStepScope), as the RNN does with h_t when a step returns: reports read the mark,
-// so a cell may compute its state tensors in any order. Nothing for a tensor no op produced.
-void mark_step_state(const Tensor& state);
-
 class BackwardContext {
  public:
   BackwardContext(const Tensor& grad, const std::shared_ptr<Record>& record)

@@ -7,7 +7,7 @@
 #include <fmt/format.h>
 
 #include <tapegrad/autograd/checkpoint.hpp>
-#include <tapegrad/autograd/record.hpp>
+#include <tapegrad/autograd/grad_mode.hpp>
 #include <tapegrad/core/denormal.hpp>
 #include <tapegrad/core/random.hpp>
 
