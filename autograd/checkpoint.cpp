@@ -110,6 +110,7 @@ struct Segment {
     return InputGradient::slice(kernel::reshape(g, {g.numel()}), 0, offsets[k], 1,
                                 &no_recorded_form);
   }
+  // The slice's form under create_graph, which output_gradient has refused already.
   static Tensor no_recorded_form(const InputGradient&, const Shape&) {
     throw AutogradError("checkpoint: create_graph is not supported through tg::checkpoint");
   }
