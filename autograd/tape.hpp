@@ -4,7 +4,7 @@
 // (through the output it produced, or through a later record), so forward passes whose
 // results are dropped free their records, and the tape forgets dead entries as it grows.
 // Backward does not read the tape: it follows the records' edges from the roots
-// (engine.cpp). The tape is what prints the records of a thread, counts them and the bytes
+// (engine.hpp). The tape is what prints the records of a thread, counts them and the bytes
 // they keep, and numbers them: each record's sequence number is its place in creation
 // order, which the engine visits them by.
 //
