@@ -1,8 +1,9 @@
 // Everything in autograd/: the tape, backward and grad, grad modes, custom functions,
-// gradient checking.
+// checkpointing, gradient checking.
 #pragma once
 
 #include <tapegrad/autograd/autograd_meta.hpp>
+#include <tapegrad/autograd/checkpoint.hpp>
 #include <tapegrad/autograd/engine.hpp>
 #include <tapegrad/autograd/function.hpp>
 #include <tapegrad/autograd/grad_mode.hpp>

@@ -1,3 +1,4 @@
+// The backward pass; engine.hpp says how it works.
 #include <tapegrad/autograd/engine.hpp>
 
 #include <algorithm>
@@ -125,7 +126,7 @@ class PendingGradient {
 
   Tensor sum_;
   bool owned_ = false;  // sum_ is a dense buffer of this pass's own
-  // Only a buffer that slices fill has one, so that a pass's slots (one per tape position)
+  // Only a buffer that slices fill has one, so that a pass's slots (one per record number)
   // stay small.
   std::unique_ptr<Unwritten> unwritten_;
 };

@@ -1,22 +1,10 @@
 #include <tapegrad/autograd/function.hpp>
 
-#include <mutex>
-#include <unordered_set>
-
 namespace tapegrad {
-namespace {
-
-const char* intern_name(const std::string& name) {
-  static std::mutex mutex;
-  static std::unordered_set<std::string> names;
-  std::lock_guard lock(mutex);
-  return names.insert(name).first->c_str();
-}
-
-}  // namespace
-
 Function::Function(const std::string& name, Forward forward, Backward backward)
-    : name_(intern_name(name)), forward_(std::move(forward)), backward_(std::move(backward)) {
+    : name_(detail::intern_op_name(name)),
+      forward_(std::move(forward)),
+      backward_(std::move(backward)) {
   if (!forward_ || !backward_)
     throw_error<ValueError>("Function {}: needs a forward and a backward", name);
 }

@@ -7,8 +7,9 @@
 //                 graph dumps, tape prints and error messages show
 //   TimeStepScope records made inside carry, as data, the recurrent layer call they belong to
 //                 and its time step; graph dumps cluster and fold by these fields and the
-//                 gradient-flow report reads them. Time steps are never encoded in scope
-//                 strings, so a user's own NameScope("t2") is just a name.
+//                 gradient-flow report reads them, with the record of each step's h_t
+//                 (mark_step_state). Time steps are never encoded in scope strings, so a
+//                 user's own NameScope("t2") is just a name.
 #pragma once
 
 #include <cstdint>
@@ -108,5 +109,13 @@ class TimeStepScope {
   TimeStep previous_;
   const std::string* previous_scope_ = nullptr;  // set by the resuming constructor only
 };
+
+class Tensor;
+
+// Marks the record that produced `state` as the one holding the state its time step hands
+// on, as the RNN does with h_t when a step returns: the gradient-flow report and graph dumps
+// read the mark (Record::step_state), so a cell may make its state tensors in any order.
+// Nothing for a tensor no op produced.
+void mark_step_state(const Tensor& state);
 
 }  // namespace tapegrad

@@ -1,6 +1,8 @@
 #include <tapegrad/autograd/record.hpp>
 
 #include <cmath>
+#include <mutex>
+#include <unordered_set>
 
 #include <tapegrad/autograd/tape.hpp>
 #include <tapegrad/core/kernels.hpp>
@@ -40,6 +42,9 @@ Tensor plain_alias(const Tensor& t) {
 
 // The record whose gradient rule is running, so an anomaly inside a rule names that rule.
 thread_local const Record* rule_in_progress = nullptr;
+
+// The tg::checkpoint whose function is running on this thread, if any (ReadWatch).
+thread_local detail::ReadWatch* read_watch = nullptr;
 
 std::string where_of(const std::string& scope, const TimeStep& step) {
   if (!step.in_step()) return scope;
@@ -206,10 +211,11 @@ Tensor link_output(std::shared_ptr<Record> rec, const OpSpec& spec, Tensor outpu
   rec->output_shape_ = output.shape();
   rec->output_dtype_ = output.dtype();
   rec->inputs_.reserve(spec.inputs.size());
+  detail::ReadWatch* const watch = read_watch;
   for (const Tensor& in : spec.inputs) {
     Edge e{.shape = in.shape(), .dtype = in.dtype()};
     if (needs_grad(in)) {
-      const auto& meta = in.impl().autograd;
+      const auto& meta = watch ? watch->link(spec.op, in.impl().autograd) : in.impl().autograd;
       if (meta->producer) {
         check_same_thread(*meta->producer, tape, spec.op, rec->inputs_.size());
         e.producer = meta->producer;
@@ -246,10 +252,18 @@ Tensor link_output(std::shared_ptr<Record> rec, const OpSpec& spec, Tensor outpu
   return output;
 }
 
+void mark_step_state(const Tensor& state) {
+  const AutogradMeta* meta = state.defined() ? autograd_meta(state) : nullptr;
+  if (meta != nullptr && meta->producer) meta->producer->step_state_ = true;
+}
+
 namespace detail {
 
 bool should_record(const OpSpec& spec) {
-  if (!GradMode::enabled()) return false;
+  if (!GradMode::enabled()) {
+    if (read_watch != nullptr) read_watch->read_unrecorded(spec);
+    return false;
+  }
   for (const Tensor& in : spec.inputs) {
     if (needs_grad(in)) return true;
   }
@@ -282,6 +296,20 @@ void check_anomaly(const OpSpec& spec, const Tensor& output) {
       "anomaly: {}{} produced NaN/Inf (first at {} of its output, shape {}) from finite inputs "
       "{}",
       spec.op, where, index_in(output.shape(), out.first_bad), output.shape(), inputs);
+}
+
+ReadWatchScope::ReadWatchScope(ReadWatch& watch) : previous_(read_watch) {
+  read_watch = &watch;
+}
+ReadWatchScope::~ReadWatchScope() {
+  read_watch = previous_;
+}
+
+const char* intern_op_name(const std::string& name) {
+  static std::mutex mutex;
+  static std::unordered_set<std::string> names;
+  std::lock_guard lock(mutex);
+  return names.insert(name).first->c_str();
 }
 
 }  // namespace detail

@@ -174,6 +174,10 @@ class Record {
   // The meta of the output tensor while that tensor is alive (retain_grad).
   std::shared_ptr<AutogradMeta> output_meta() const { return output_meta_.lock(); }
 
+  // Whether the output is the state a time step hands on (mark_step_state): the record the
+  // gradient-flow report and graph dumps read as the step's h_t.
+  bool step_state() const { return step_state_; }
+
   // Hooks on the output's gradient; they outlive the output tensor's handles.
   void add_hook(GradHook hook) { hooks_.push_back(std::move(hook)); }
   const std::vector<GradHook>& hooks() const { return hooks_; }
@@ -190,6 +194,7 @@ class Record {
  private:
   friend class BackwardContext;
   friend Tensor link_output(std::shared_ptr<Record> rec, const OpSpec& spec, Tensor output);
+  friend void mark_step_state(const Tensor& state);
 
   const char* op_ = "";
   const std::string* scope_ = nullptr;
@@ -204,6 +209,7 @@ class Record {
   std::weak_ptr<AutogradMeta> output_meta_;
   std::vector<GradHook> hooks_;
   bool released_ = false;
+  bool step_state_ = false;
 };
 
 class BackwardContext {
@@ -240,6 +246,35 @@ class RecordWithRule final : public Record {
 
 bool should_record(const OpSpec& spec);
 void check_anomaly(const OpSpec& spec, const Tensor& output);
+
+// Sees the tensors that require grad as ops read them, for tg::checkpoint (checkpoint.cpp):
+// while its function runs unrecorded in the forward pass, each op reports its inputs
+// (read_unrecorded); while backward runs the function again, recorded, each edge an op
+// records leads to the meta link() returns (the one read, or a leaf standing in for it), or
+// link() throws. ReadWatchScope installs one on the calling thread.
+class ReadWatch {
+ public:
+  virtual void read_unrecorded(const OpSpec& spec) = 0;
+  virtual const std::shared_ptr<AutogradMeta>& link(const char* op,
+                                                    const std::shared_ptr<AutogradMeta>& read) = 0;
+
+ protected:
+  ~ReadWatch() = default;
+};
+
+class ReadWatchScope {
+ public:
+  explicit ReadWatchScope(ReadWatch& watch);
+  ~ReadWatchScope();
+  ReadWatchScope(const ReadWatchScope&) = delete;
+  ReadWatchScope& operator=(const ReadWatchScope&) = delete;
+
+ private:
+  ReadWatch* previous_;
+};
+
+// The name kept for the life of the program, as records keep op names (Function, checkpoint).
+const char* intern_op_name(const std::string& name);
 
 }  // namespace detail
 

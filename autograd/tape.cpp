@@ -57,7 +57,6 @@ void Tape::append(const std::shared_ptr<Record>& rec) {
   const bool mostly_dead = dead_ >= kMinCompaction && 2 * dead_ >= entries_.size();
   if (entries_.size() >= compact_at_ || mostly_dead) compact();
   entries_.push_back(rec);
-  seqs_.push_back(rec->seq());
   ++next_seq_;
 }
 
@@ -67,21 +66,12 @@ void Tape::compact() {
   std::size_t kept = 0;
   for (std::size_t i = 0; i < entries_.size(); ++i) {
     if (entries_[i].expired()) continue;
-    if (kept != i) {  // a self-move would empty the weak_ptr
-      entries_[kept] = std::move(entries_[i]);
-      seqs_[kept] = seqs_[i];
-    }
+    if (kept != i) entries_[kept] = std::move(entries_[i]);  // a self-move would empty it
     ++kept;
   }
   entries_.resize(kept);
-  seqs_.resize(kept);
   dead_ = 0;
   compact_at_ = std::max<std::size_t>(kMinCompaction, 2 * kept);
-}
-
-std::size_t Tape::position_of(std::uint64_t seq) const {
-  return static_cast<std::size_t>(std::lower_bound(seqs_.begin(), seqs_.end(), seq) -
-                                  seqs_.begin());
 }
 
 std::vector<std::shared_ptr<Record>> Tape::live_records() const {

@@ -1,11 +1,12 @@
 // The tape: every record of this thread, in creation order.
 //
-// Creation order is a topological order (an op's inputs exist before it runs), so backward
-// is a reverse loop over the tape, never a recursion over the graph. The tape holds records
-// weakly: a record lives as long as some tensor can still reach it (through the output it
-// produced, or through a later record), so forward passes whose results are dropped free
-// their records, and the tape forgets dead entries as it grows. The tape stays the one
-// picture of the graph that backward, printing and graph dumps read.
+// The tape holds records weakly: a record lives as long as some tensor can still reach it
+// (through the output it produced, or through a later record), so forward passes whose
+// results are dropped free their records, and the tape forgets dead entries as it grows.
+// Backward does not read the tape: it follows the records' edges from the roots
+// (engine.hpp). The tape is what prints the records of a thread, counts them and the bytes
+// they keep, and numbers them: each record's sequence number is its place in creation
+// order, which the engine visits them by.
 //
 // Dead entries are dropped when they make up half of the tape (so a loop of forward passes
 // without backward holds at most ~1024 dead entries) or when the tape doubles, which keeps
@@ -56,12 +57,10 @@ class Tape {
   // One line per live record: index, op, scope, inputs, output shape.
   void print(std::ostream& out) const;
 
-  // Engine interface.
+  // Used by record(): appends a new record, which link_output numbered next_seq().
   void append(const std::shared_ptr<Record>& rec);
+  // The sequence number the next record gets (a nested pass tells the records it made by it).
   std::uint64_t next_seq() const { return next_seq_; }
-  // Position of the record with this sequence number (records are sorted by seq).
-  std::size_t position_of(std::uint64_t seq) const;
-  std::shared_ptr<Record> at(std::size_t position) const { return entries_[position].lock(); }
 
  private:
   void compact();
@@ -69,7 +68,6 @@ class Tape {
 
   const std::uint64_t id_;
   std::vector<std::weak_ptr<Record>> entries_;
-  std::vector<std::uint64_t> seqs_;
   std::uint64_t next_seq_ = 0;
   std::size_t compact_at_ = kMinCompaction;
   std::size_t dead_ = 0;  // entries whose record died since the last compaction

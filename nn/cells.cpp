@@ -131,10 +131,7 @@ State LSTMCell::step_projected(const Tensor& p_t, const State& state) {
   // The gates and the c/h updates are one fused op (one pass, one record, the gates kept for
   // backward in its output); h and c are views of its stacked output.
   const Tensor y = lstm_gates(z, state[1]);
-  // h last: the tape's last record of a step is what reports read as its h_t (graph_tape.cpp).
-  const Tensor c = select(y, 0, 1);
-  const Tensor h = select(y, 0, 0);
-  return {h, c};
+  return {select(y, 0, 0), select(y, 0, 1)};
 }
 
 GRUCell::GRUCell(int64_t in_features, int64_t units, GRUCellOptions opts)

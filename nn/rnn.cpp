@@ -6,9 +6,8 @@
 
 #include <fmt/format.h>
 
-#include <tapegrad/autograd/engine.hpp>
-#include <tapegrad/autograd/function.hpp>
-#include <tapegrad/autograd/tape.hpp>
+#include <tapegrad/autograd/checkpoint.hpp>
+#include <tapegrad/autograd/grad_mode.hpp>
 #include <tapegrad/core/denormal.hpp>
 #include <tapegrad/core/random.hpp>
 
@@ -190,18 +189,18 @@ struct Unroll {
       throw ShapeError(fmt::format("{} at time step {} (input of shape {}): {}", layer, t,
                                    input_shape, e.what()));
     }
+    Tensor m_t;
     if (coverage[t] == Coverage::all) {
-      state = std::move(next);
+      state = next;
     } else {
       // Keras: h_t = m_t ? h_new : h_{t-1}, per sample, for every state tensor.
-      const Tensor m_t = select(in.mask, 0, t - in.first_time);
+      m_t = select(in.mask, 0, t - in.first_time);
       for (std::size_t k = 0; k < state.size(); ++k) state[k] = where(m_t, next[k], state[k]);
-      if (opts.return_sequences && opts.zero_output_for_mask) {
-        outputs.push_back(next[0] * m_t);
-        return;
-      }
     }
-    if (opts.return_sequences) outputs.push_back(state[0]);
+    // What reports read as the state this step hands on, in whatever order it was made.
+    mark_step_state(state[0]);
+    if (!opts.return_sequences) return;
+    outputs.push_back(m_t.defined() && opts.zero_output_for_mask ? next[0] * m_t : state[0]);
   }
 };
 
@@ -210,14 +209,15 @@ struct Unroll {
 // What the cell's per-sequence state (its dropout masks) was drawn from, so a segment
 // recomputed after the layer was called again can draw the same state again.
 struct SequenceReplay {
-  std::string rng_state;  // default_generator() just before begin_sequence
+  Generator generator;  // default_generator() just before begin_sequence
   bool training = true;
   std::uint64_t call = 0;
   std::shared_ptr<std::uint64_t> cell_sequence;  // the call the cell began a sequence for last
 };
 
-// For the life of a recompute: the cell in the mode, and with the per-sequence state, of
-// the forward pass that is being recomputed.
+// For the life of a segment's run: the cell in the mode, and with the per-sequence state, of
+// the layer call the segment belongs to (nothing to do unless backward recomputes it after
+// the layer ran again).
 class SequenceRestored {
  public:
   SequenceRestored(Cell& cell, const SequenceReplay& replay, int64_t batch)
@@ -225,10 +225,10 @@ class SequenceRestored {
     if (training_ != replay.training) cell_.train(replay.training);
     if (*replay.cell_sequence == replay.call) return;
     Generator& gen = default_generator();
-    const std::string now = gen.state();
-    gen.set_state(replay.rng_state);
+    const Generator now = gen;
+    gen = replay.generator;
     cell_.begin_sequence(batch);
-    gen.set_state(now);
+    gen = now;
     *replay.cell_sequence = replay.call;
   }
   ~SequenceRestored() {
@@ -242,152 +242,84 @@ class SequenceRestored {
   bool training_;
 };
 
-// What the segments of one checkpointed call share. A segment's record has the inputs
-// [state tensors..., raw rows (n*B, F), mask rows (n, B, 1) if masked, cell parameters...]
-// and saves exactly those; its one output packs the final state and, with
-// return_sequences, the segment's outputs, each flattened, into one vector.
+// What the segments of one checkpointed call share. A segment is one tg::checkpoint of the
+// function `run` over the inputs [state tensors..., raw rows (n*B, F), mask rows (n, B, 1) if
+// masked]; the cell's parameters are read from the cell, and checkpoint routes their
+// gradients.
 struct Checkpointed {
   Unroll unroll;
   std::size_t state_size = 0;
   bool masked = false;
-  std::vector<Tensor> parameters;
   SequenceReplay replay;
 
-  std::size_t parameters_at() const { return state_size + (masked ? 2 : 1); }
-
-  // Runs the steps [begin, end) from the record's inputs; returns the packed output and
-  // the final state's shapes.
-  Tensor run(int64_t begin, int64_t end, const std::vector<Tensor>& inputs, TimeStepScope& scope,
-             std::vector<Shape>* state_shapes = nullptr) const {
+  // The steps [begin, end) from a segment's inputs: the final state, then with
+  // return_sequences the segment's outputs (n, B, units). The forward pass and backward's
+  // recompute both run it, in the layer call, step by step.
+  std::vector<Tensor> run(int64_t begin, int64_t end, const std::vector<Tensor>& inputs) const {
+    TimeStepScope scope(unroll.call);
+    SequenceRestored sequence(*unroll.cell, replay, unroll.batch);
     State state(inputs.begin(), inputs.begin() + static_cast<std::ptrdiff_t>(state_size));
     const Unroll::StepInputs in{unroll.cell_inputs(inputs[state_size], end - begin),
                                 masked ? inputs[state_size + 1] : Tensor{},
                                 unroll.time_range(begin, end).first};
     std::vector<Tensor> outputs;
     unroll.run_steps(begin, end, in, state, outputs, scope);
-    std::vector<Tensor> flat;
-    for (const Tensor& s : state) {
-      if (state_shapes != nullptr) state_shapes->push_back(s.shape());
-      flat.push_back(reshape(s, {s.numel()}));
+    if (!outputs.empty()) state.push_back(stack(outputs, 0));
+    return state;
+  }
+
+  std::string create_graph_refusal(int64_t begin, int64_t end) const {
+    return fmt::format(
+        "{}: create_graph is not supported through a layer with checkpoint_every = {} (the "
+        "backward of steps {}..{} recomputes them with tg::checkpoint, which differentiates "
+        "them in a nested pass that is not recorded); use checkpoint_every = 0 for "
+        "higher-order derivatives",
+        unroll.layer, unroll.opts.checkpoint_every, unroll.time_of(begin), unroll.time_of(end - 1));
+  }
+
+  // The cell's trainable tensors are its parameters (what optimizers, save and gradcheck
+  // see): a checkpointed layer refuses a cell step that reads another tensor requiring grad.
+  void check_captured(const CapturedRead& read) const {
+    const std::vector<Tensor> parameters = unroll.cell->parameters();
+    if (std::any_of(parameters.begin(), parameters.end(),
+                    [&](const Tensor& p) { return p.impl_ptr() == read.tensor.impl_ptr(); })) {
+      return;
     }
-    if (!outputs.empty()) {
-      const Tensor slab = stack(outputs, 0);
-      flat.push_back(reshape(slab, {slab.numel()}));
-    }
-    return concat(flat, 0);
+    throw_error<AutogradError>(
+        "{}: with checkpoint_every = {}, the cell's {} {} reads a tensor of shape {} that "
+        "requires grad but is neither the step's input or state nor a parameter of the cell. "
+        "Register it with register_parameter, or use checkpoint_every = 0",
+        unroll.layer, unroll.opts.checkpoint_every, read.op,
+        read.step.in_step() ? fmt::format("at time step {}", read.step.index)
+                            : std::string("in its input projection"),
+        read.tensor.shape());
   }
 };
 
-// The recompute may read the segment's inputs and the cell's parameters only. A tensor of
-// the graph outside the segment that the cell also reads (one that requires grad but is not
-// a registered parameter) would get no gradient from it, or, if an op produced it, have the
-// nested pass walk the outer graph: refuse it, naming the step.
-void check_reads_inputs_only(const Unroll& unroll, std::uint64_t first_seq,
-                             const std::vector<Tensor>& wrt) {
-  const Tape& tape = Tape::current();
-  const auto is_target = [&](const Edge& e) {
-    return std::any_of(wrt.begin(), wrt.end(),
-                       [&](const Tensor& t) { return autograd_meta(t) == e.leaf.get(); });
-  };
-  const std::size_t end = tape.position_of(tape.next_seq());
-  for (std::size_t pos = tape.position_of(first_seq); pos < end; ++pos) {
-    const std::shared_ptr<Record> rec = tape.at(pos);
-    if (!rec) continue;
-    for (const Edge& e : rec->inputs()) {
-      if ((e.producer && e.producer->seq() < first_seq) || (e.leaf && !is_target(e))) {
-        const int64_t t = rec->time_step().index;
-        throw_error<AutogradError>(
-            "{}: with checkpoint_every = {}, the cell's {} {} reads a tensor of shape {} that "
-            "requires grad but is neither the step's input or state nor a parameter of the "
-            "cell, so its gradient cannot be recomputed. Register it with register_parameter, "
-            "or use checkpoint_every = 0",
-            unroll.layer, unroll.opts.checkpoint_every, rec->op(),
-            t == TimeStep::kNoStep ? std::string("in its input projection")
-                                   : fmt::format("at time step {}", t),
-            e.shape);
-      }
-    }
-  }
-}
-
-// The backward of a segment: recomputes its steps, recorded, from detached copies of the
-// saved inputs (so the nested backward pass walks only the new records), and
-// differentiates them against the gradient of the segment's output.
-Grads recompute_segment(const Checkpointed& plan, int64_t begin, int64_t end,
-                        const BackwardContext& c) {
-  const Unroll& unroll = plan.unroll;
-  if (GradMode::enabled()) {
-    throw_error<AutogradError>(
-        "{}: create_graph is not supported through a layer with checkpoint_every = {} (the "
-        "backward of steps {}..{} recomputes them and differentiates them in a nested "
-        "pass); use checkpoint_every = 0 for higher-order derivatives",
-        unroll.layer, unroll.opts.checkpoint_every, unroll.time_of(begin), unroll.time_of(end - 1));
-  }
-  std::vector<Tensor> inputs;
-  std::vector<Tensor> wrt;
-  std::vector<std::size_t> wrt_index;
-  for (std::size_t i = 0; i < c.input_count(); ++i) {
-    // The parameters are the cell's own leaves, which the recompute reads directly.
-    const bool parameter = i >= plan.parameters_at();
-    Tensor t = parameter ? c.saved(i) : c.saved(i).detach();
-    if (c.needs_input_grad(i)) {
-      if (!parameter) t.requires_grad_(true);
-      wrt.push_back(t);
-      wrt_index.push_back(i);
-    }
-    inputs.push_back(std::move(t));
-  }
-  const std::uint64_t first_seq = Tape::current().next_seq();
-  Tensor packed;
-  {
-    EnableGradGuard recording;
-    TimeStepScope scope(unroll.call);
-    SequenceRestored sequence(*unroll.cell, plan.replay, unroll.batch);
-    packed = plan.run(begin, end, inputs, scope);
-  }
-  check_reads_inputs_only(unroll, first_seq, wrt);
-  Grads grads(c.input_count());
-  if (!packed.requires_grad()) return grads;  // tbptt cut every path to the inputs
-  const std::vector<Tensor> g = grad({packed}, wrt, {.allow_unused = true}, {c.grad});
-  for (std::size_t k = 0; k < g.size(); ++k) grads[wrt_index[k]] = g[k];
-  return grads;
-}
-
-// One segment, steps [begin, end): one tg::Function that runs them without recording and
-// saves only its inputs. Returns the final state; appends the segment's outputs
-// (n, B, units) to `pieces`.
+// One segment, steps [begin, end), checkpointed. Returns the final state; appends the
+// segment's outputs (n, B, units) to `pieces`.
 State checkpointed_segment(const std::shared_ptr<const Checkpointed>& plan, int64_t begin,
                            int64_t end, const Tensor& raw, const Tensor& mask, const State& state,
                            std::vector<Tensor>& pieces, TimeStepScope& scope) {
+  const Unroll& unroll = plan->unroll;
   std::vector<Tensor> inputs = state;
-  inputs.push_back(plan->unroll.raw_rows(raw, begin, end));
-  if (plan->masked) inputs.push_back(plan->unroll.mask_rows(mask, begin, end));
-  inputs.insert(inputs.end(), plan->parameters.begin(), plan->parameters.end());
-  std::vector<Shape> shapes;
-  const Function segment(
-      "rnn_checkpoint",
-      [&](const TensorList& in, TensorList& save) {
-        save = in;
-        return plan->run(begin, end, in, scope, &shapes);
-      },
-      [plan, begin, end](const BackwardContext& c) {
-        return recompute_segment(*plan, begin, end, c);
-      });
-  const Tensor packed = segment(inputs);
-  // Function records the segment after its steps ran: the record carries the last step.
-  State final_state;
-  int64_t offset = 0;
-  for (const Shape& shape : shapes) {
-    const int64_t n = shape.numel();
-    final_state.push_back(reshape(slice(packed, 0, offset, offset + n), shape));
-    offset += n;
+  inputs.push_back(unroll.raw_rows(raw, begin, end));
+  if (plan->masked) inputs.push_back(unroll.mask_rows(mask, begin, end));
+  // The segment's records carry its last step: they hand on that step's state.
+  scope.set_step(unroll.time_of(end - 1));
+  State out = checkpoint(
+      [plan, begin, end](const std::vector<Tensor>& in) { return plan->run(begin, end, in); },
+      inputs,
+      {.name = "rnn_checkpoint",
+       .create_graph_refusal = [plan, begin,
+                                end] { return plan->create_graph_refusal(begin, end); },
+       .check_captured = [plan](const CapturedRead& read) { plan->check_captured(read); }});
+  if (unroll.opts.return_sequences) {
+    pieces.push_back(std::move(out.back()));
+    out.pop_back();
   }
-  if (plan->unroll.opts.return_sequences) {
-    Shape piece{end - begin};
-    for (int64_t d : shapes[0]) piece.push_back(d);
-    pieces.push_back(reshape(slice(packed, 0, offset, packed.numel()), piece));
-  }
-  return final_state;
+  mark_step_state(out[0]);
+  return out;
 }
 
 // A segment whose steps are all masked computes nothing, as without checkpointing: the
@@ -484,7 +416,7 @@ RNNOutput RNN::run(const Tensor& x, const State& initial, const Tensor& mask) {
   const bool checkpointing = opts_.checkpoint_every > 0;
   // A checkpointed segment recomputed after a later call draws this call's dropout masks
   // again from the generator's state before begin_sequence.
-  SequenceReplay replay{.rng_state = checkpointing ? default_generator().state() : std::string{},
+  SequenceReplay replay{.generator = default_generator(),
                         .training = cell_->is_training(),
                         .call = TimeStepScope::current().call,
                         .cell_sequence = cell_sequence_};
@@ -520,7 +452,6 @@ RNNOutput RNN::run(const Tensor& x, const State& initial, const Tensor& mask) {
         std::make_shared<const Checkpointed>(Checkpointed{.unroll = std::move(unroll),
                                                           .state_size = state.size(),
                                                           .masked = masked,
-                                                          .parameters = cell_->parameters(),
                                                           .replay = std::move(replay)});
     for (int64_t begin = 0; begin < steps; begin += opts_.checkpoint_every) {
       const int64_t end = std::min(steps, begin + opts_.checkpoint_every);

@@ -5,8 +5,10 @@
 // T steps when T*B is smaller) is projected by one GEMM of (n*B, F) x (F, k*units) before
 // its steps; otherwise each step calls cell.step(x_t, state).
 // Each call runs in a TimeStepScope that marks its steps, so the tape, graph dumps and errors
-// say which layer call and step an op belongs to (as fields of the record, not in its scope). No
-// backward is written anywhere: BPTT is the tape's reverse walk over the unrolled steps.
+// say which layer call and step an op belongs to (as fields of the record, not in its scope),
+// and each step marks the record of its h_t (mark_step_state), which reports read as the
+// state the step hands on. No backward is written anywhere: BPTT is the engine's reverse walk
+// over the unrolled steps' records.
 //
 // Options follow Keras: return_sequences (B, T, units) instead of h_T; go_backwards reads
 // the sequence from the end (outputs in processing order); stateful keeps the final state
@@ -25,31 +27,30 @@
 // to its layers (Module::forward_masked) and fit/evaluate/predict take one in their options.
 //
 // Checkpointing through time: checkpoint_every = k splits the steps (in processing order)
-// into segments of k; each segment is one tg::Function whose forward runs its steps without
-// recording and saves only its inputs: the segment's input state, its raw input rows (the
-// input projection is done per segment, inside it, so no (T*B, k*units) projection is kept),
-// its mask rows and the cell's parameters. Its one output packs the final state (and, with
-// return_sequences, the segment's outputs). Its backward runs the same steps again (same
-// code: the loop body is shared), recorded on the thread's tape in the same layer call and
-// time steps, from detached copies of the saved inputs, and differentiates them with a
-// nested tg::grad: the gradients are those of full BPTT (in f64 to rounding). The forward
-// keeps O(T/k) states and the backward O(k) steps of records at a time (k ~ sqrt(T)
-// balances the two), for one more forward pass in time. Measured by tools/bench_checkpoint
-// (T = 10,000, B = 8, units 64, k = 100): peak memory 1/20 (SimpleRNN) and 1/50 (LSTM) of
-// full BPTT's; time 0.6-0.7x (SimpleRNN) and 0.7-1.5x (LSTM; runs on a loaded machine):
-// the forward pass without recording is ~3x faster than the recorded one, and the recompute
-// works on a segment's records while they are in cache.
+// into segments of k, and runs each through tg::checkpoint (autograd/checkpoint.hpp): its
+// forward runs the steps without recording and keeps only the segment's inputs (its input
+// state, its raw input rows, since the input projection is done per segment, inside it, so
+// no (T*B, k*units) projection is kept, and its mask rows); its backward runs the same steps
+// again (the loop body is shared), recorded in the same layer call and time steps, and
+// differentiates them in a nested pass: the gradients are those of full BPTT (in f64 to
+// rounding). The layer only cuts the steps into segments. The forward keeps O(T/k) states
+// and the backward O(k) steps of records at a time (k ~ sqrt(T) balances the two), for one
+// more forward pass in time. Measured by tools/bench_checkpoint (T = 10,000, B = 8, units
+// 64, k = 100): peak memory 1/20 (SimpleRNN) and 1/50 (LSTM) of full BPTT's; time 0.6-0.7x
+// (SimpleRNN) and 0.7-1.5x (LSTM; runs on a loaded machine): the forward pass without
+// recording is ~3x faster than the recorded one, and the recompute works on a segment's
+// records while they are in cache.
 // Every option works with it: go_backwards, masks, return_sequences, return_state, stateful
 // and tbptt (the recompute cuts at the same steps).
-// Limits: create_graph through a checkpointed layer throws AutogradError (the nested pass is
-// not recorded; use checkpoint_every = 0 for higher derivatives). The cell's step may read,
-// of the tensors that require grad, its input, its state and its registered parameters
-// only: backward throws AutogradError naming the op and step that read another one. Hooks on
-// the cell's parameters run in each segment's nested pass too. The recompute needs the
-// cell's per-sequence state (dropout masks) of the forward pass: if the layer ran again
-// before backward, it draws them again from the generator state saved before that call's
-// begin_sequence, which assumes that begin_sequence draws from default_generator() only and
-// that no other layer drives the same cell.
+// Limits: create_graph through a checkpointed layer throws AutogradError (use
+// checkpoint_every = 0 for higher derivatives). The cell's step may read, of the tensors
+// that require grad, its input, its state and its registered parameters only: backward
+// throws AutogradError naming the op and step that read another one (a cell's trainable
+// tensors are its parameters). The recompute needs the cell's per-sequence state (dropout
+// masks) of the forward pass: if the layer ran again before backward, it draws them again
+// from the generator state saved before that call's begin_sequence, which assumes that
+// begin_sequence draws from default_generator() only and that no other layer drives the
+// same cell.
 #pragma once
 
 #include <memory>

@@ -14,17 +14,20 @@ Graph collect(const Tensor& root, const char* what) {
     throw_error<ValueError>("{}: the tensor of shape {} was not produced by a recorded op", what,
                             root.shape());
   }
-  Tape& tape = Tape::owning(*meta->producer, what);
-  std::unordered_set<const Record*> wanted{meta->producer.get()};
-  for (std::size_t pos = tape.position_of(meta->producer->seq()) + 1; pos-- > 0;) {
-    std::shared_ptr<Record> rec = tape.at(pos);
-    if (!rec || !wanted.contains(rec.get())) continue;
-    g.records.push_back(rec);
+  Tape::owning(*meta->producer, what);
+  // Every record reachable through the edges, then in creation order (by sequence number).
+  std::unordered_set<const Record*> seen{meta->producer.get()};
+  std::vector<std::shared_ptr<Record>> to_visit{meta->producer};
+  while (!to_visit.empty()) {
+    std::shared_ptr<Record> rec = std::move(to_visit.back());
+    to_visit.pop_back();
     for (const Edge& e : rec->inputs()) {
-      if (e.producer) wanted.insert(e.producer.get());
+      if (e.producer && seen.insert(e.producer.get()).second) to_visit.push_back(e.producer);
     }
+    g.records.push_back(std::move(rec));
   }
-  std::reverse(g.records.begin(), g.records.end());
+  std::sort(g.records.begin(), g.records.end(),
+            [](const auto& a, const auto& b) { return a->seq() < b->seq(); });
   for (std::size_t i = 0; i < g.records.size(); ++i) {
     g.record_id[g.records[i].get()] = static_cast<int>(i);
     for (const Edge& e : g.records[i]->inputs()) {
@@ -64,9 +67,11 @@ LayerCalls layer_calls(const Graph& g) {
   return out;
 }
 
-// The last record of each step carries the state the step hands on (h_t).
 const Record* step_state(const Graph& g, const StepRecords& step) {
-  return g.records[step.records.back()].get();
+  for (auto it = step.records.rbegin(); it != step.records.rend(); ++it) {
+    if (g.records[*it]->step_state()) return g.records[*it].get();
+  }
+  return nullptr;
 }
 
 }  // namespace tapegrad::tools

@@ -24,10 +24,8 @@ struct Graph {
   std::unordered_map<const AutogradMeta*, int> leaf_id;
 };
 
-// The records reachable from root: a reverse walk over the tape, like backward's. `what`
-
-// The records reachable from root: a reverse walk over the tape, like backward's. `what`
-// names the caller in errors.
+// The records reachable from root through their edges, oldest first. `what` names the caller
+// in errors.
 Graph collect(const Tensor& root, const char* what);
 
 // One step of a layer call and its records, oldest first.
@@ -51,7 +49,8 @@ struct LayerCalls {
 
 LayerCalls layer_calls(const Graph& g);
 
-// The last record of each step carries the state the step hands on (h_t).
+// The record of the step marked as holding the state it hands on (h_t: mark_step_state), or
+// null when the step marks none.
 const Record* step_state(const Graph& g, const StepRecords& step);
 
 }  // namespace tapegrad::tools
