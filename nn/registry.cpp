@@ -4,6 +4,7 @@
 #include <tapegrad/nn/registry.hpp>
 
 #include <array>
+#include <type_traits>
 #include <utility>
 
 #include <fmt/format.h>
@@ -45,6 +46,21 @@ using detail::module_path;
 using detail::ModulePlan;
 using detail::ModulePlanner;
 
+// What sizes the parameters of each built-in cell: its gates and bias rows; and its type name.
+struct CellShape {
+  const char* type;
+  int gates, bias_rows;
+};
+constexpr CellShape cell_shape(std::type_identity<SimpleRNNCell>) {
+  return {"SimpleRNNCell", 1, 1};
+}
+constexpr CellShape cell_shape(std::type_identity<LSTMCell>) {
+  return {"LSTMCell", 4, 1};
+}
+constexpr CellShape cell_shape(std::type_identity<GRUCell>) {
+  return {"GRUCell", 3, 2};
+}
+
 // `options` of a built-in cell completed with what every built-in cell reads: `dtype` (the
 // one its parameters are charged and built in) and its dropout rates from `n` (the cell's own
 // node, or a layer's child "cell").
@@ -56,39 +72,19 @@ Options with_dtype_and_dropout(Options options, const ConfigNode& n, DType dtype
   return options;
 }
 
-// What planning needs of each built-in cell: its type name, the gates and bias rows that
-// size its parameters, and its options read from a node.
-template <class C>
-struct CellKind;
-
-template <>
-struct CellKind<SimpleRNNCell> {
-  static constexpr const char* type = "SimpleRNNCell";
-  static constexpr int gates = 1, bias_rows = 1;
-  static SimpleRNNCellOptions options(const ConfigNode& n, DType dtype) {
-    return with_dtype_and_dropout(
-        SimpleRNNCellOptions{.activation = n.activation(Activation::tanh)}, n, dtype);
-  }
-};
-
-template <>
-struct CellKind<LSTMCell> {
-  static constexpr const char* type = "LSTMCell";
-  static constexpr int gates = 4, bias_rows = 1;
-  static LSTMCellOptions options(const ConfigNode& n, DType dtype) {
-    return with_dtype_and_dropout(
-        LSTMCellOptions{.unit_forget_bias = n.flag("unit_forget_bias", true)}, n, dtype);
-  }
-};
-
-template <>
-struct CellKind<GRUCell> {
-  static constexpr const char* type = "GRUCell";
-  static constexpr int gates = 3, bias_rows = 2;
-  static GRUCellOptions options(const ConfigNode& n, DType dtype) {
-    return with_dtype_and_dropout(GRUCellOptions{}, n, dtype);
-  }
-};
+// The options of each built-in cell, read from a node.
+SimpleRNNCellOptions cell_options(std::type_identity<SimpleRNNCell>, const ConfigNode& n,
+                                  DType dtype) {
+  return with_dtype_and_dropout(SimpleRNNCellOptions{.activation = n.activation(Activation::tanh)},
+                                n, dtype);
+}
+LSTMCellOptions cell_options(std::type_identity<LSTMCell>, const ConfigNode& n, DType dtype) {
+  return with_dtype_and_dropout(
+      LSTMCellOptions{.unit_forget_bias = n.flag("unit_forget_bias", true)}, n, dtype);
+}
+GRUCellOptions cell_options(std::type_identity<GRUCell>, const ConfigNode& n, DType dtype) {
+  return with_dtype_and_dropout(GRUCellOptions{}, n, dtype);
+}
 
 // in_features, units and dtype of a cell C from `node` (the cell's or its layer's), and its
 // parameters (at `cell`), shaped as GatedCell makes them (nn/cells.cpp; a difference fails
@@ -101,8 +97,9 @@ struct CellArgs {
 template <class C>
 CellArgs cell_args(ModulePlanner& planner, const ConfigNode& node, const ConfigNode& cell) {
   const CellArgs a{node.size("in_features"), node.size("units"), node.dtype()};
-  constexpr int bias_rows = CellKind<C>::bias_rows;
-  const int64_t columns = CellKind<C>::gates * a.units;
+  constexpr CellShape shape = cell_shape(std::type_identity<C>());
+  constexpr int bias_rows = shape.bias_rows;
+  const int64_t columns = shape.gates * a.units;
   planner.charge(node, (static_cast<double>(a.in) + static_cast<double>(a.units) + bias_rows) *
                            static_cast<double>(columns));
   planner.expect(cell, "kernel", a.dtype, {a.in, columns});
@@ -191,14 +188,16 @@ ModulePlan plan_dense(ModulePlanner& planner, const ConfigNode& node, int) {
 template <class Layer, class C>
 ModulePlan plan_layer(ModulePlanner& planner, const ConfigNode& node, int) {
   const ConfigNode cell(*cell_child(node).node, module_path(node.where(), "cell"), node.who());
-  if (cell.type() != CellKind<C>::type) {
-    cell.fail(fmt::format("is not the cell of a {} layer ({})", node.type(), CellKind<C>::type));
+  constexpr const char* cell_type = cell_shape(std::type_identity<C>()).type;
+  if (cell.type() != cell_type) {
+    cell.fail(fmt::format("is not the cell of a {} layer ({})", node.type(), cell_type));
   }
   const CellArgs a = cell_args<C>(planner, node, cell);
   return {ModulePlan::Kind::rnn_layer,
           [a, options = node.rnn_options(),
-           cell_options = CellKind<C>::options(cell, a.dtype)]() -> std::shared_ptr<Module> {
-            return std::make_shared<Layer>(a.in, a.units, options, cell_options);
+           of_cell =
+               cell_options(std::type_identity<C>(), cell, a.dtype)]() -> std::shared_ptr<Module> {
+            return std::make_shared<Layer>(a.in, a.units, options, of_cell);
           }};
 }
 
@@ -206,9 +205,8 @@ template <class C>
 ModulePlan plan_cell(ModulePlanner& planner, const ConfigNode& node, int) {
   const CellArgs a = cell_args<C>(planner, node, node);
   return {ModulePlan::Kind::cell,
-          [a, options = CellKind<C>::options(node, a.dtype)]() -> std::shared_ptr<Module> {
-            return std::make_shared<C>(a.in, a.units, options);
-          }};
+          [a, options = cell_options(std::type_identity<C>(), node, a.dtype)]()
+              -> std::shared_ptr<Module> { return std::make_shared<C>(a.in, a.units, options); }};
 }
 
 ModulePlan plan_dropout(ModulePlanner&, const ConfigNode& node, int) {
