@@ -1,8 +1,9 @@
-// Everything in core/: tensors, factories, kernels, random numbers, printing, memory.
+// Everything in core/: tensors, factories, kernels, random numbers, printing, memory, files.
 #pragma once
 
 #include <tapegrad/core/allocator.hpp>
 #include <tapegrad/core/atomic_file.hpp>
+#include <tapegrad/core/csv.hpp>
 #include <tapegrad/core/denormal.hpp>
 #include <tapegrad/core/dtype.hpp>
 #include <tapegrad/core/error.hpp>
@@ -13,3 +14,4 @@
 #include <tapegrad/core/safetensors.hpp>
 #include <tapegrad/core/shape.hpp>
 #include <tapegrad/core/tensor.hpp>
+#include <tapegrad/core/version.hpp>

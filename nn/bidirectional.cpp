@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <tapegrad/nn/model_config.hpp>
+#include <tapegrad/nn/registry.hpp>
 #include <tapegrad/ops/ops.hpp>
 
 namespace tapegrad::nn {
@@ -37,17 +38,7 @@ std::size_t state_size(const RNN& layer) {
 }  // namespace
 
 std::string to_string(MergeMode mode) {
-  switch (mode) {
-    case MergeMode::concat:
-      return "concat";
-    case MergeMode::sum:
-      return "sum";
-    case MergeMode::mul:
-      return "mul";
-    case MergeMode::ave:
-      return "ave";
-  }
-  return "unknown";
+  return name_of(merge_modes(), mode);
 }
 
 Bidirectional::Bidirectional(std::shared_ptr<RNN> layer, BidirectionalOptions opts)
@@ -152,6 +143,10 @@ State Bidirectional::last_state() const {
   const State& b = backward_->last_state();
   s.insert(s.end(), b.begin(), b.end());
   return s;
+}
+
+std::optional<ModuleConfig> Bidirectional::config() const {
+  return ModuleConfig{{"merge", to_string(opts_.merge)}};
 }
 
 }  // namespace tapegrad::nn

@@ -42,7 +42,7 @@ namespace tapegrad::nn {
 
 enum class MergeMode { concat, sum, mul, ave };
 
-// "concat", "sum", "mul", "ave" (Keras's merge_mode strings).
+// "concat", "sum", "mul", "ave" (Keras's merge_mode strings; nn::merge_modes()).
 std::string to_string(MergeMode mode);
 
 struct BidirectionalOptions {

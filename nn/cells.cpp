@@ -95,6 +95,24 @@ State GatedCell::step(const Tensor& x_t, const State& state) {
   return step_projected(project_inputs(x_t), state);
 }
 
+ModuleConfig GatedCell::sizes_config() const {
+  return {{"in_features", kernel.shape()[0]},
+          {"units", units()},
+          {"dtype", std::string(dtype_name(kernel.dtype()))}};
+}
+
+namespace {
+
+// A built-in cell on its own: its sizes and its dropout rates.
+ModuleConfig gated_cell_config(const GatedCell& cell) {
+  ModuleConfig c = cell.sizes_config();
+  c.emplace("dropout", cell.dropout());
+  c.emplace("recurrent_dropout", cell.recurrent_dropout());
+  return c;
+}
+
+}  // namespace
+
 SimpleRNNCell::SimpleRNNCell(int64_t in_features, int64_t units, SimpleRNNCellOptions opts)
     : GatedCell(in_features, units, 1,
                 init::zeros({cell_units("SimpleRNNCell", in_features, units, 1)}, opts.dtype),
@@ -103,6 +121,12 @@ SimpleRNNCell::SimpleRNNCell(int64_t in_features, int64_t units, SimpleRNNCellOp
 
 State SimpleRNNCell::step_projected(const Tensor& p_t, const State& state) {
   return {activate(activation_, addmm(p_t, recurrent_input(state[0]), recurrent_kernel))};
+}
+
+std::optional<ModuleConfig> SimpleRNNCell::config() const {
+  ModuleConfig c = gated_cell_config(*this);
+  c.emplace("activation", to_string(activation_));
+  return c;
 }
 
 namespace {
@@ -134,6 +158,12 @@ State LSTMCell::step_projected(const Tensor& p_t, const State& state) {
   return {select(y, 0, 0), select(y, 0, 1)};
 }
 
+std::optional<ModuleConfig> LSTMCell::config() const {
+  ModuleConfig c = gated_cell_config(*this);
+  c.emplace("unit_forget_bias", unit_forget_bias_);
+  return c;
+}
+
 GRUCell::GRUCell(int64_t in_features, int64_t units, GRUCellOptions opts)
     : GatedCell(in_features, units, 3,
                 init::zeros({2, 3 * cell_units("GRUCell", in_features, units, 3)}, opts.dtype),
@@ -148,6 +178,10 @@ State GRUCell::step_projected(const Tensor& p_t, const State& state) {
   const Tensor mh = addmm(select(bias, 0, 1), recurrent_input(h), recurrent_kernel);
   // The gates and the update of h are one fused op; h' is a view of its stacked output.
   return {select(gru_gates(p_t, mh, h), 0, 0)};
+}
+
+std::optional<ModuleConfig> GRUCell::config() const {
+  return gated_cell_config(*this);
 }
 
 }  // namespace tapegrad::nn

@@ -36,6 +36,9 @@ class GatedCell : public Cell {
   void begin_sequence(int64_t batch) override;
   double dropout() const { return dropout_.input; }
   double recurrent_dropout() const { return dropout_.recurrent; }
+  // {"in_features", "units", "dtype"} from the parameters (so right after Module::to(dtype)):
+  // what the configs of the cell and of a built-in layer over it (SimpleRNN, ...) both hold.
+  ModuleConfig sizes_config() const;
 
   Tensor kernel;            // (in_features, k*units), glorot_uniform
   Tensor recurrent_kernel;  // (units, k*units), orthogonal

@@ -1,6 +1,7 @@
 #include <tapegrad/nn/dense.hpp>
 
 #include <tapegrad/nn/init.hpp>
+#include <tapegrad/nn/registry.hpp>
 #include <tapegrad/ops/ops.hpp>
 
 namespace tapegrad::nn {
@@ -22,19 +23,7 @@ Tensor activate(Activation a, const Tensor& x) {
 }
 
 std::string to_string(Activation a) {
-  switch (a) {
-    case Activation::linear:
-      return "linear";
-    case Activation::tanh:
-      return "tanh";
-    case Activation::sigmoid:
-      return "sigmoid";
-    case Activation::relu:
-      return "relu";
-    case Activation::softmax:
-      return "softmax";
-  }
-  return "unknown";
+  return name_of(activations(), a);
 }
 
 Dense::Dense(int64_t in_features, int64_t units, DenseOptions opts)
@@ -54,6 +43,14 @@ Tensor Dense::forward(const Tensor& x) {
         label(), x.shape(), kernel.shape(), kernel.shape()[0]);
   }
   return activate(opts_.activation, bias.defined() ? addmm(bias, x, kernel) : matmul(x, kernel));
+}
+
+std::optional<ModuleConfig> Dense::config() const {
+  return ModuleConfig{{"in_features", kernel.shape()[0]},
+                      {"units", kernel.shape()[1]},
+                      {"activation", to_string(opts_.activation)},
+                      {"use_bias", opts_.use_bias},
+                      {"dtype", std::string(dtype_name(kernel.dtype()))}};
 }
 
 }  // namespace tapegrad::nn

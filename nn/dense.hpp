@@ -9,7 +9,7 @@ enum class Activation { linear, tanh, sigmoid, relu, softmax };
 
 // Applies one of the built-in activations (softmax over the last axis).
 Tensor activate(Activation a, const Tensor& x);
-// "linear", "tanh", ...: Keras's names, as model configs store them.
+// "linear", "tanh", ...: Keras's names, as model configs store them (nn::activations()).
 std::string to_string(Activation a);
 
 struct DenseOptions {

@@ -36,4 +36,8 @@ Tensor Dropout::forward(const Tensor& x) {
   return x * dropout_mask(x.shape(), rate_, x.dtype());
 }
 
+std::optional<ModuleConfig> Dropout::config() const {
+  return ModuleConfig{{"rate", rate_}};
+}
+
 }  // namespace tapegrad::nn

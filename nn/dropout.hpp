@@ -31,7 +31,7 @@ class Dropout : public Module {
   // x * dropout_mask(x.shape()) in train() mode, x itself in eval() mode or with rate 0.
   Tensor forward(const Tensor& x) override;
   std::string type_name() const override { return "Dropout"; }
-  std::optional<ModuleConfig> config() const override;  // {"rate": ...}; nn/model_config.cpp
+  std::optional<ModuleConfig> config() const override;  // {"rate": ...}
   double rate() const { return rate_; }
 
  private:

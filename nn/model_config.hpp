@@ -23,19 +23,19 @@
 // of its "kernel" (else of its first matrix parameter), as for every built-in layer; null
 // when that module tells neither. Checkpoints (nn::save_checkpoint) carry the same entry.
 //
-// load_model rebuilds the built-in modules: Sequential, Dense, Dropout, RNN over any built-in
-// cell, SimpleRNN, LSTM, GRU, Bidirectional and the cells SimpleRNNCell, LSTMCell, GRUCell (a
-// layer's cell options, such as dropout, are read from its child "cell"). It trusts nothing
-// in the file: malformed JSON, a config nested deeper than 136 levels, declaring more than
-// 10,000 modules or holding more than 640,000 JSON values (refused while it is parsed), a
-// field of the wrong type or range, or layers asking for more values than the file holds
-// throw IOError naming the file and the module; messages show a bad value by its kind ("got
-// an array") or, a string, through tg::quoted. A module without a config, or of a type it
-// cannot build, throws IOError naming the type and the way out (build the model in code, then
-// nn::load). The names, shapes and dtypes of the parameters the config describes are checked
-// against the file's header, with nn::load's messages, before any module is built, so a file
-// that does not fit costs no initialization; the weights are then loaded by nn::load. Files
-// written before configs existed have no "model_config" and still load with nn::load.
+// load_model rebuilds the built-in modules, those nn::built_in_module_names() lists
+// (nn/registry.hpp); a layer's cell options, such as dropout, are read from its child "cell".
+// It trusts nothing in the file: malformed JSON, a config nested deeper than 136 levels,
+// declaring more than 10,000 modules or holding more than 640,000 JSON values (refused while
+// it is parsed), a field of the wrong type or range, or layers asking for more values than the
+// file holds throw IOError naming the file and the module; messages show a bad value by its
+// kind ("got an array") or, a string, through tg::quoted. A module without a config, or of a
+// type it cannot build, throws IOError naming the type, the modules it builds and the way out
+// (build the model in code, then nn::load). The names, shapes and dtypes of the parameters the
+// config describes are checked against the file's header, with nn::load's messages, before
+// any module is built, so a file that does not fit costs no initialization; the weights are
+// then loaded by nn::load. Files written before configs existed have no "model_config" and
+// still load with nn::load.
 #pragma once
 
 #include <cstdint>
@@ -45,14 +45,8 @@
 #include <vector>
 
 #include <tapegrad/core/safetensors.hpp>
+#include <tapegrad/core/version.hpp>  // version(), which the config records
 #include <tapegrad/nn/module.hpp>
-
-namespace tapegrad {
-
-// The version of this tapegrad build ("0.1.0"), as files record it.
-std::string version();
-
-}  // namespace tapegrad
 
 namespace tapegrad::nn {
 

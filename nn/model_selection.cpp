@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 
 #include <tapegrad/core/atomic_file.hpp>
+#include <tapegrad/core/csv.hpp>
 #include <tapegrad/core/error.hpp>
 #include <tapegrad/core/random.hpp>
 #include <tapegrad/nn/data.hpp>
@@ -398,14 +399,6 @@ void check_choices(const char* who, const GridSearchResult& r) {
   }
 }
 
-// A CSV field, quoted as RFC 4180 has it when it holds a comma, quote or line break.
-std::string csv_field(const std::string& s) {
-  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
-  std::string quoted = "\"";
-  for (char c : s) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return quoted + "\"";
-}
-
 }  // namespace
 
 std::vector<Fold> kfold_splits(int64_t n, int folds, bool shuffle, std::uint64_t seed) {
@@ -516,7 +509,8 @@ void GridSearchResult::write_csv(const std::string& path) const {
   }
   text += ",mean,std,rank\n";
   for (const CandidateScore& s : candidates) {
-    text += fmt::format("{},{}", csv_field(s.name), s.complexity);
+    write_csv_field(text, s.name);
+    text += fmt::format(",{}", s.complexity);
     for (double loss : s.fold_losses) text += fmt::format(",{}", loss);
     text += fmt::format(",{},{},{}\n", s.mean, s.std, s.rank);
   }

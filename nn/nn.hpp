@@ -15,6 +15,7 @@
 #include <tapegrad/nn/model_config.hpp>
 #include <tapegrad/nn/model_selection.hpp>
 #include <tapegrad/nn/module.hpp>
+#include <tapegrad/nn/registry.hpp>
 #include <tapegrad/nn/rnn.hpp>
 #include <tapegrad/nn/sequential.hpp>
 #include <tapegrad/nn/serialize.hpp>

@@ -503,4 +503,39 @@ GRU::GRU(int64_t in_features, int64_t units, RNNOptions opts, DType dtype)
 GRU::GRU(int64_t in_features, int64_t units, RNNOptions opts, GRUCellOptions cell)
     : RNN(make_cell<GRUCell>("GRU", in_features, units, cell), opts) {}
 
+namespace {
+
+ModuleConfig rnn_options_config(const RNNOptions& o) {
+  return {{"return_sequences", o.return_sequences},
+          {"return_state", o.return_state},
+          {"go_backwards", o.go_backwards},
+          {"stateful", o.stateful},
+          {"tbptt", o.tbptt},
+          {"zero_output_for_mask", o.zero_output_for_mask},
+          {"checkpoint_every", o.checkpoint_every}};
+}
+
+// A built-in layer: its cell's sizes and the RNN options (the cell's own options are in the
+// config of its child "cell").
+ModuleConfig built_in_layer_config(const RNN& layer) {
+  ModuleConfig c = static_cast<const GatedCell&>(layer.cell()).sizes_config();
+  c.merge(rnn_options_config(layer.options()));
+  return c;
+}
+
+}  // namespace
+
+std::optional<ModuleConfig> RNN::config() const {
+  return rnn_options_config(opts_);
+}
+std::optional<ModuleConfig> SimpleRNN::config() const {
+  return built_in_layer_config(*this);
+}
+std::optional<ModuleConfig> LSTM::config() const {
+  return built_in_layer_config(*this);
+}
+std::optional<ModuleConfig> GRU::config() const {
+  return built_in_layer_config(*this);
+}
+
 }  // namespace tapegrad::nn

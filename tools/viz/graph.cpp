@@ -9,6 +9,7 @@
 
 #include <tapegrad/autograd/engine.hpp>
 #include <tapegrad/core/atomic_file.hpp>
+#include <tapegrad/core/csv.hpp>
 #include <tapegrad/tools/viz/chart.hpp>
 #include <tapegrad/tools/viz/graph_tape.hpp>
 
@@ -32,14 +33,6 @@ std::vector<StepGradient> step_gradients(const Tensor& loss, const GradientNorms
   return out;
 }
 
-// A CSV field: quoted when it holds a comma or a quote (layer scopes are user text).
-std::string csv_field(const std::string& s) {
-  if (s.find_first_of(",\"\n") == std::string::npos) return s;
-  std::string quoted = "\"";
-  for (char c : s) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return quoted + "\"";
-}
-
 }  // namespace
 
 std::vector<StepGradient> gradient_flow(const Tensor& loss) {
@@ -59,12 +52,15 @@ GradientFlow gradient_flow_report(const Tensor& loss, const NamedTensors& names)
 
 std::string write_csv(const GradientFlow& flow, const std::string& path) {
   std::string steps = "layer,step,norm\n";
+  // Layer scopes and parameter names are user text: written as CSV fields.
   for (const StepGradient& r : flow.steps) {
-    steps += fmt::format("{},{},{}\n", csv_field(r.layer), r.step, r.norm);
+    write_csv_field(steps, r.layer);
+    steps += fmt::format(",{},{}\n", r.step, r.norm);
   }
   std::string parameters = "parameter,norm\n";
   for (const ParameterGradient& p : flow.parameters) {
-    parameters += fmt::format("{},{}\n", csv_field(p.name), p.norm);
+    write_csv_field(parameters, p.name);
+    parameters += fmt::format(",{}\n", p.norm);
   }
   const std::filesystem::path p(path);
   const std::string parameters_path =
