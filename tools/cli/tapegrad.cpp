@@ -14,12 +14,14 @@
 
 #include <array>
 
+#include <tapegrad/core/version.hpp>
+
 #include "command.hpp"
 
 int main(int argc, char** argv) {
   using namespace tapegrad::cli;
   CLI::App app{"tapegrad: train recurrent networks from the command line", "tapegrad"};
-  app.set_version_flag("--version", "tapegrad 0.1.0");
+  app.set_version_flag("--version", "tapegrad " + tapegrad::version());
   app.get_formatter()->column_width(34);
   app.footer("Run 'tapegrad <command> --help' for the flags of a command.");
 
