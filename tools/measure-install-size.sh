@@ -26,15 +26,16 @@ fi
 
 root=$(mktemp -d "${TMPDIR:-/tmp}/tapegrad-measure.XXXXXX")
 cleanup() {
-  umount "$root/proc" 2>/dev/null || true
-  rm -rf "$root"
+  if mountpoint -q "$root/proc"; then umount "$root/proc"; fi
+  rm -rf --one-file-system "$root"
 }
 trap cleanup EXIT
 cp -a "$base/." "$root/"
 cp "$install_deps" "$root/install-deps.sh"
 mount -t proc proc "$root/proc"
 
-sizes() { chroot "$root" dpkg-query -W -f='${Package} ${Installed-Size}\n' | sort; }
+# shellcheck disable=SC2016 # ${Package} is dpkg-query's field syntax, not the shell's
+sizes() { chroot "$root" dpkg-query -W -f='${Package} ${Installed-Size}\n'; }
 before=$(sizes)
 chroot "$root" bash /install-deps.sh "$@" >"$root/install.log" 2>&1 ||
   { tail -n 20 "$root/install.log" >&2; exit 1; }
