@@ -1,49 +1,55 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages tapegrad needs to build, test and format, only those that
-# are missing, so a second run costs nothing. Works as root (CI, containers) or through sudo.
-#   tools/install-deps.sh           what building, testing and formatting need
+# Installs the Debian 12 packages tapegrad needs to build, run and test, only those that are
+# missing, so a second run costs nothing. Works as root (CI, containers) or through sudo.
+# Options add what only some need (they combine):
+#   tools/install-deps.sh           what building, running and testing need
+#   tools/install-deps.sh --ci      also the tools of .ci/run's own checks: clang-format
+#                                   (the format check), git, python3 (its JSON check)
 #   tools/install-deps.sh --fuzz    also clang 14 and libFuzzer, for the fuzz targets
 #                                   (tests/fuzz, tools/fuzz.sh; .ci/run asks for them)
 #   tools/install-deps.sh --torch   also libtorch and PyTorch, for the side-by-side
-#                                   benchmarks (tools/bench/bench_*.sh) and the parity fixtures
+#                                   benchmarks (tools/bench/bench_*.sh) and to regenerate the
+#                                   parity fixtures (the tests read the committed ones)
 set -euo pipefail
 
 packages=(
   build-essential     # g++ 12, make, libc headers; g++ brings the ASan/UBSan runtimes
   cmake               # cmake, ctest
-  pkg-config
+  pkg-config          # finds Graphviz for cmake
   libopenblas-dev     # BLAS (cblas) for matmul
   libfmt-dev          # printing
   doctest-dev         # the test suites
-  libgraphviz-dev     # graph rendering (libgvc)
-  graphviz            # the `dot` program
-  libplplot-dev       # charts (tools/chart): gradient flow, loss curves
-  plplot-driver-cairo # PLplot's png and pdf devices (svg is built in)
+  libgraphviz-dev     # graph rendering (libgvc, with its layout and svg/png/pdf plugins)
   nlohmann-json3-dev  # safetensors headers
   libcli11-dev        # the tapegrad command line
+  gnuplot-nox         # the program that draws the charts (tools/chart): svg, png, pdf
+)
+ci_packages=(
   clang-format        # the format check in .ci/run
   git                 # the format check lists tracked files
+  python3             # .ci/run reads the benchmark's JSON line
 )
 fuzz_packages=(
   clang-14            # libFuzzer is clang's; g++ has no -fsanitize=fuzzer
   libclang-rt-14-dev  # clang's ASan/UBSan runtimes
   libfuzzer-14-dev    # libFuzzer itself
 )
-
 torch_packages=(
   libtorch-dev        # the libtorch references of tools/bench/bench_*.sh
   python3-torch       # tests/fixtures/generate_fixtures.py (with /usr/bin/python3)
 )
 
-case ${1:-} in
-  "") ;;
-  --fuzz) packages+=("${fuzz_packages[@]}") ;;
-  --torch) packages+=("${torch_packages[@]}") ;;
-  *)
-    echo "usage: tools/install-deps.sh [--fuzz | --torch]" >&2
-    exit 2
-    ;;
-esac
+for option in "$@"; do
+  case $option in
+    --ci) packages+=("${ci_packages[@]}") ;;
+    --fuzz) packages+=("${fuzz_packages[@]}") ;;
+    --torch) packages+=("${torch_packages[@]}") ;;
+    *)
+      echo "usage: tools/install-deps.sh [--ci] [--fuzz] [--torch]" >&2
+      exit 2
+      ;;
+  esac
+done
 
 missing=()
 for p in "${packages[@]}"; do

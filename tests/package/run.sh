@@ -31,7 +31,7 @@ done
 # libtapegrad (core to nn) needs neither Graphviz nor the charts: tapegrad::viz brings those.
 if [[ -e $prefix/lib/libtapegrad.so ]]; then
   needed=$(readelf -d "$prefix/lib/libtapegrad.so" | grep NEEDED || true)
-  if grep -qE 'libgvc|libcgraph|plplot' <<<"$needed"; then
+  if grep -qE 'libgvc|libcgraph|libplplot' <<<"$needed"; then
     echo "package test: libtapegrad.so links a drawing library: $needed" >&2
     exit 1
   fi

@@ -1,37 +1,50 @@
 #include <tapegrad/tools/viz/chart.hpp>
 
-#include <plplot.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
+#include <cerrno>
+#include <chrono>
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <limits>
-#include <mutex>
-#include <sstream>
+#include <optional>
+#include <thread>
+
+#include <fmt/format.h>
 
 #include <tapegrad/core/atomic_file.hpp>
 #include <tapegrad/core/error.hpp>
+
+extern char** environ;
 
 namespace tapegrad::tools {
 namespace {
 
 namespace fs = std::filesystem;
+using namespace std::chrono_literals;
 
-struct Device {
+struct Terminal {
   const char* extension;
-  const char* plplot_name;
+  const char* gnuplot_name;
 };
-constexpr std::array<Device, 3> kDevices{
+constexpr std::array<Terminal, 3> kTerminals{
     {{".svg", "svg"}, {".png", "pngcairo"}, {".pdf", "pdfcairo"}}};
 
-const char* device_for(const std::string& path) {
+const Terminal& terminal_for(const std::string& path) {
   const std::string ext = fs::path(path).extension().string();
-  for (const Device& d : kDevices) {
-    if (ext == d.extension) return d.plplot_name;
+  for (const Terminal& t : kTerminals) {
+    if (ext == t.extension) return t;
   }
   throw_error<ValueError>(
       "write_line_chart: '{}': unknown chart extension '{}' (use .svg, .png or .pdf)", path, ext);
@@ -91,8 +104,8 @@ bool has_error_bars(const std::vector<LineSeries>& series) {
                      [](const LineSeries& s) { return !s.y_err.empty(); });
 }
 
-// The axis ranges, in plotted units (log10 of y on a log axis), with a margin so no line
-// runs along the frame.
+// The axis ranges, with a margin so no line runs along the frame. On a log axis y_min,
+// y_max and y_floor are decades (log10 of the value).
 struct Ranges {
   double x_min, x_max, y_min, y_max;
   double y_floor;  // a log axis draws values <= 0 here
@@ -140,81 +153,31 @@ Ranges ranges(const std::vector<LineSeries>& series, bool log_y) {
   return r;
 }
 
-// Values in plotted units (log10 on a log axis, where values <= 0 sit at the floor).
-std::vector<double> plotted(std::vector<double> y, const LineChartOptions& opts, const Ranges& r) {
-  if (opts.log_y) {
-    for (double& v : y) v = v > 0 ? std::log10(v) : r.y_floor;
-  }
-  return y;
+// The value drawn for `v`: on a log axis a value <= 0 has no place, and sits at the floor.
+double drawn(double v, bool log_y, const Ranges& r) {
+  return log_y && v <= 0 ? std::pow(10.0, r.y_floor) : v;
 }
 
-std::vector<double> plotted_y(const LineSeries& s, const LineChartOptions& opts, const Ranges& r) {
-  return plotted(s.y, opts, r);
-}
-
-// A vertical bar from y - y_err to y + y_err at each point, in the series' colour.
-void draw_error_bars(const LineSeries& s, const LineChartOptions& opts, const Ranges& r) {
-  if (s.y_err.empty()) return;
-  std::vector<double> lo(s.y.size()), hi(s.y.size());
-  for (std::size_t i = 0; i < s.y.size(); ++i) {
-    lo[i] = s.y[i] - s.y_err[i];
-    hi[i] = s.y[i] + s.y_err[i];
-  }
-  lo = plotted(std::move(lo), opts, r);
-  hi = plotted(std::move(hi), opts, r);
-  plerry(static_cast<PLINT>(s.x.size()), s.x.data(), lo.data(), hi.data());
-}
-
-// Colour map 0: white background, black frame and text, then one colour per series (the
-// Tableau 10 palette, readable on a projector and for most colour-blind readers).
-constexpr int kFirstSeriesColour = 2;
-constexpr std::array<std::array<int, 3>, 10> kPalette{{{31, 119, 180},
-                                                       {255, 127, 14},
-                                                       {44, 160, 44},
-                                                       {214, 39, 40},
-                                                       {148, 103, 189},
-                                                       {140, 86, 75},
-                                                       {227, 119, 194},
-                                                       {127, 127, 127},
-                                                       {188, 189, 34},
-                                                       {23, 190, 207}}};
-
-void set_colours() {
-  plscol0(0, 255, 255, 255);
-  plscol0(1, 0, 0, 0);
-  for (std::size_t i = 0; i < kPalette.size(); ++i) {
-    plscol0(kFirstSeriesColour + static_cast<int>(i), kPalette[i][0], kPalette[i][1],
-            kPalette[i][2]);
-  }
-}
-
-// PLplot reads '#' as the start of an escape sequence (#u superscript, #gx Greek); "##" is
-// a literal '#', so user text (layer names, titles) is drawn as written.
-std::string plplot_text(const std::string& s) {
-  std::string out;
-  for (char c : s) out += c == '#' ? std::string("##") : std::string(1, c);
-  return out;
-}
-
-int series_colour(std::size_t i) {
-  return kFirstSeriesColour + static_cast<int>(i % kPalette.size());
+// Where `p` lies in the plot, as fractions of the width and height from the bottom left.
+Point fraction_of_plot(Point p, bool log_y, const Ranges& r) {
+  const double v = drawn(p.y, log_y, r);
+  const double y = log_y ? std::log10(v) : v;
+  return {(p.x - r.x_min) / (r.x_max - r.x_min), (y - r.y_min) / (r.y_max - r.y_min)};
 }
 
 // The corner of the plot whose quarter-size box holds the fewest points (error bar ends
-// count as points), so the legend hides
-// as little data as it can (a vanishing gradient rises to the top right; a loss curve falls
-// to the bottom right).
-PLINT emptiest_corner(const std::vector<LineSeries>& series, const LineChartOptions& opts,
-                      const Ranges& r) {
-  const std::array<PLINT, 4> corners{
-      PL_POSITION_TOP | PL_POSITION_RIGHT, PL_POSITION_BOTTOM | PL_POSITION_RIGHT,
-      PL_POSITION_TOP | PL_POSITION_LEFT, PL_POSITION_BOTTOM | PL_POSITION_LEFT};
+// count as points), so the legend hides as little data as it can (a vanishing gradient
+// rises to the top right; a loss curve falls to the bottom right). Named as gnuplot's
+// `set key` reads it.
+const char* emptiest_corner(const std::vector<LineSeries>& series, bool log_y, const Ranges& r) {
+  constexpr std::array<const char*, 4> corners{"top right", "bottom right", "top left",
+                                               "bottom left"};
   std::array<int, 4> counts{};
   for (const LineSeries& s : series) {
     for (const Point& p : reached(s)) {
-      const double fx = (p.x - r.x_min) / (r.x_max - r.x_min);
-      const double fy = (plotted({p.y}, opts, r)[0] - r.y_min) / (r.y_max - r.y_min);
-      const bool right = fx > 0.6, left = fx<0.4, top = fy> 0.7, bottom = fy < 0.3;
+      const auto [fx, fy] = fraction_of_plot(p, log_y, r);
+      const bool right = fx > 0.6, left = fx < 0.4;
+      const bool top = fy > 0.7, bottom = fy < 0.3;
       counts[0] += top && right;
       counts[1] += bottom && right;
       counts[2] += top && left;
@@ -224,50 +187,119 @@ PLINT emptiest_corner(const std::vector<LineSeries>& series, const LineChartOpti
   return corners[std::min_element(counts.begin(), counts.end()) - counts.begin()];
 }
 
-void draw_legend(const std::vector<LineSeries>& series, PLINT corner) {
-  const auto n = static_cast<PLINT>(series.size());
-  std::vector<PLINT> opt(n, PL_LEGEND_LINE), colours(n), styles(n, 1), text_colours(n, 1);
-  std::vector<PLFLT> widths(n, 2.0);
-  std::vector<std::string> labels(n);
-  std::vector<const char*> text(n);
-  for (PLINT i = 0; i < n; ++i) {
-    colours[i] = series_colour(i);
-    labels[i] = plplot_text(series[i].label);
-    text[i] = labels[i].c_str();
+// One colour per series: the Tableau 10 palette, readable on a projector and for most
+// colour-blind readers.
+constexpr std::array<const char*, 10> kPalette{"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728",
+                                               "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+                                               "#bcbd22", "#17becf"};
+
+// A gnuplot string: in single quotes nothing is special but the quote itself, written
+// twice. A line break would end the command, so control characters become spaces.
+std::string gnuplot_text(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\'') {
+      out += "''";
+    } else {
+      out += static_cast<unsigned char>(c) < 0x20 || c == 0x7f ? ' ' : c;
+    }
   }
-  PLFLT width = 0, height = 0;
-  pllegend(&width, &height, PL_LEGEND_BACKGROUND | PL_LEGEND_BOUNDING_BOX,
-           corner | PL_POSITION_INSIDE, 0.02, 0.02, 0.08, 0, 1, 1, 0, 0, n, opt.data(), 1.0, 0.9,
-           2.0, 0.0, text_colours.data(), text.data(), nullptr, nullptr, nullptr, nullptr,
-           colours.data(), styles.data(), widths.data(), nullptr, nullptr, nullptr, nullptr);
+  return out + "'";
 }
 
-void draw(const std::string& file, const char* device, const std::vector<LineSeries>& series,
-          const LineChartOptions& opts) {
-  const Ranges r = ranges(series, opts.log_y);
-  PLINT stream = 0;
-  plmkstrm(&stream);
-  plsdev(device);
-  plsfnam(file.c_str());
-  plspage(0, 0, opts.width, opts.height, 0, 0);
-  set_colours();
-  plinit();
-  plcol0(1);
-  // axis 20: log y (ticks at decades, labels 10^k); 0: linear axes with a frame.
-  plenv(r.x_min, r.x_max, r.y_min, r.y_max, 0, opts.log_y ? 20 : 0);
-  pllab(plplot_text(opts.x_label).c_str(), plplot_text(opts.y_label).c_str(),
-        plplot_text(opts.title).c_str());
-  for (std::size_t i = 0; i < series.size(); ++i) {
-    const std::vector<double> y = plotted_y(series[i], opts, r);
-    plcol0(series_colour(i));
-    plwidth(2.0);
-    plline(static_cast<PLINT>(y.size()), series[i].x.data(), y.data());
-    draw_error_bars(series[i], opts, r);
+std::string number(double v) {
+  return fmt::format("{:.17g}", v);
+}
+
+// The page: size, font, white background. Text is "enhanced" (10^{-3} is a superscript) for
+// the log axis' labels only; user text (titles, labels, legend) is set `noenhanced`, so it
+// is drawn as written, whatever '^', '_' or '@' it holds.
+std::string terminal_command(const Terminal& t, const LineChartOptions& opts) {
+  const std::string_view name = t.gnuplot_name;
+  if (name == "pdfcairo") {
+    // pdfcairo measures in inches (the options give points) and halves fonts and lines
+    // unless told otherwise: the same proportions as the png.
+    return fmt::format(
+        "set terminal pdfcairo enhanced size {}in,{}in font 'sans,12' fontscale 1 linewidth 2\n",
+        number(opts.width / 72.0), number(opts.height / 72.0));
   }
-  plwidth(1.0);
-  plcol0(1);
-  draw_legend(series, emptiest_corner(series, opts, r));
-  plend1();
+  return fmt::format("set terminal {} enhanced size {},{} font 'sans,{}' background '#ffffff'\n",
+                     name, opts.width, opts.height, name == "svg" ? 14 : 12);
+}
+
+// Decades on a log axis: a label at every one while they are few, else at every k-th; the
+// values in between as minor ticks.
+std::string log_axis_commands(const Ranges& r) {
+  const int decades = static_cast<int>(std::lround(r.y_max - r.y_min));
+  const int step = std::max(1, (decades + 11) / 12);
+  return fmt::format("set logscale y 10\nset format y '10^{{%T}}'\nset ytics {}\nset mytics {}\n",
+                     number(std::pow(10.0, step)), step == 1 ? 10 : step);
+}
+
+// A data block of x y rows; blank lines between blocks make separate lines.
+std::string data_block(const std::string& name, const std::string& rows) {
+  return fmt::format("${} << EOD\n{}EOD\n", name, rows);
+}
+
+std::string line_rows(const LineSeries& s, bool log_y, const Ranges& r) {
+  std::string rows;
+  for (std::size_t i = 0; i < s.x.size(); ++i) {
+    rows += number(s.x[i]) + " " + number(drawn(s.y[i], log_y, r)) + "\n";
+  }
+  return rows;
+}
+
+// A vertical bar from y - y_err to y + y_err at each point and a cap at each end, each its
+// own line (two rows and a blank one).
+std::string error_bar_rows(const LineSeries& s, bool log_y, const Ranges& r) {
+  const double cap = 0.008 * (r.x_max - r.x_min);  // half a cap's width
+  std::string rows;
+  const auto segment = [&](double x0, double y0, double x1, double y1) {
+    rows += fmt::format("{} {}\n{} {}\n\n", number(x0), number(drawn(y0, log_y, r)), number(x1),
+                        number(drawn(y1, log_y, r)));
+  };
+  for (std::size_t i = 0; i < s.y_err.size(); ++i) {
+    const double x = s.x[i], lo = s.y[i] - s.y_err[i], hi = s.y[i] + s.y_err[i];
+    segment(x, lo, x, hi);
+    segment(x - cap, lo, x + cap, lo);
+    segment(x - cap, hi, x + cap, hi);
+  }
+  return rows;
+}
+
+// The whole gnuplot script: settings, the data inline, one `plot` of every line.
+std::string chart_script(const Terminal& t, const fs::path& output,
+                         const std::vector<LineSeries>& series, const LineChartOptions& opts) {
+  const Ranges r = ranges(series, opts.log_y);
+  std::string script = terminal_command(t, opts);
+  script += "set encoding utf8\nset output " + gnuplot_text(output.string()) + "\n";
+  script += "set title " + gnuplot_text(opts.title) + " noenhanced\n";
+  script += "set xlabel " + gnuplot_text(opts.x_label) + " noenhanced\n";
+  script += "set ylabel " + gnuplot_text(opts.y_label) + " noenhanced\n";
+  const auto [y_min, y_max] = opts.log_y
+                                  ? std::pair{std::pow(10.0, r.y_min), std::pow(10.0, r.y_max)}
+                                  : std::pair{r.y_min, r.y_max};
+  script += fmt::format("set xrange [{}:{}]\nset yrange [{}:{}]\n", number(r.x_min),
+                        number(r.x_max), number(y_min), number(y_max));
+  // Tick labels without gnuplot's default room for a minus sign (" 10").
+  script += "set format x '%h'\n";
+  script += opts.log_y ? log_axis_commands(r) : "set format y '%h'\n";
+  // The legend is drawn last, over the lines (opaque), in the emptiest corner.
+  script += fmt::format("set key inside {} opaque box Left reverse samplen 3 spacing 1.3 width 2\n",
+                        emptiest_corner(series, opts.log_y, r));
+  std::vector<std::string> plots;
+  for (std::size_t i = 0; i < series.size(); ++i) {
+    const LineSeries& s = series[i];
+    const std::string colour = kPalette[i % kPalette.size()];
+    script += data_block(fmt::format("line{}", i), line_rows(s, opts.log_y, r));
+    plots.push_back(fmt::format("$line{} with lines lw 2 lc rgb '{}' title {} noenhanced", i,
+                                colour, gnuplot_text(s.label)));
+    if (s.y_err.empty()) continue;
+    script += data_block(fmt::format("bars{}", i), error_bar_rows(s, opts.log_y, r));
+    plots.push_back(fmt::format("$bars{} with lines lw 1.5 lc rgb '{}' notitle", i, colour));
+  }
+  script += "plot " + fmt::format("{}", fmt::join(plots, ", \\\n     ")) + "\n";
+  return script;
 }
 
 std::string read_all(const fs::path& file) {
@@ -275,38 +307,156 @@ std::string read_all(const fs::path& file) {
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
-// PLplot keeps global state (the current stream): one chart at a time per program.
-std::mutex& plplot_mutex() {
-  static std::mutex m;
-  return m;
+// A fresh private directory for one chart's script, output and gnuplot's messages, removed
+// with everything in it when the chart is done, drawn or not.
+class ScratchDirectory {
+ public:
+  explicit ScratchDirectory(const std::string& chart) {
+    std::string name = (fs::temp_directory_path() / "tapegrad-chart-XXXXXX").string();
+    if (::mkdtemp(name.data()) == nullptr) {
+      throw_error<IOError>("write_line_chart: {}: cannot create a temporary directory '{}': {}",
+                           chart, name, std::strerror(errno));
+    }
+    path_ = name;
+  }
+  ~ScratchDirectory() {
+    std::error_code ignored;
+    fs::remove_all(path_, ignored);
+  }
+  ScratchDirectory(const ScratchDirectory&) = delete;
+  ScratchDirectory& operator=(const ScratchDirectory&) = delete;
+
+  fs::path operator/(const std::string& name) const { return path_ / name; }
+
+ private:
+  fs::path path_;
+};
+
+// The gnuplot program: found on PATH when the chart is drawn, unless TAPEGRAD_GNUPLOT names
+// another one.
+std::string gnuplot_program() {
+  const char* program = std::getenv("TAPEGRAD_GNUPLOT");
+  return program && *program ? program : "gnuplot";
+}
+
+// How long gnuplot may take (it draws a chart in milliseconds): TAPEGRAD_GNUPLOT_TIMEOUT
+// seconds, default 60.
+std::chrono::duration<double> gnuplot_timeout() {
+  const char* text = std::getenv("TAPEGRAD_GNUPLOT_TIMEOUT");
+  if (text == nullptr || *text == '\0') return 60s;
+  char* end = nullptr;
+  const double seconds = std::strtod(text, &end);
+  if (*end != '\0' || !(seconds > 0) || !std::isfinite(seconds)) {
+    throw_error<ValueError>(
+        "write_line_chart: TAPEGRAD_GNUPLOT_TIMEOUT is {} (expected a number of seconds > 0)",
+        tapegrad::quoted(text));
+  }
+  return std::chrono::duration<double>(seconds);
+}
+
+// Starts `program` on `script`, reading nothing and writing its messages to `log`.
+// --default-settings: a user's ~/.gnuplot does not restyle the chart.
+pid_t start_gnuplot(const std::string& chart, const std::string& program, const fs::path& script,
+                    const fs::path& log) {
+  posix_spawn_file_actions_t io;
+  ::posix_spawn_file_actions_init(&io);
+  ::posix_spawn_file_actions_addopen(&io, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  ::posix_spawn_file_actions_addopen(&io, STDOUT_FILENO, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                     0600);
+  ::posix_spawn_file_actions_adddup2(&io, STDOUT_FILENO, STDERR_FILENO);
+  std::string arg0 = program, defaults = "--default-settings", file = script.string();
+  std::array<char*, 4> argv{arg0.data(), defaults.data(), file.data(), nullptr};
+  pid_t pid = 0;
+  const int err = ::posix_spawnp(&pid, program.c_str(), &io, nullptr, argv.data(), environ);
+  ::posix_spawn_file_actions_destroy(&io);
+  if (err != 0) {
+    throw_error<IOError>(
+        "write_line_chart: {}: cannot start the plotting program '{}': {} (install gnuplot, on "
+        "Debian `apt-get install gnuplot-nox`, or name it in TAPEGRAD_GNUPLOT)",
+        chart, program, std::strerror(err));
+  }
+  return pid;
+}
+
+// The exit status of `pid`, or none if it is still running after `timeout`: then it is
+// killed (and reaped), so a stuck plotting program never hangs its caller.
+std::optional<int> wait_within(pid_t pid, std::chrono::duration<double> timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (auto pause = 1ms;; pause = std::min(2 * pause, 50ms)) {
+    int status = 0;
+    const pid_t done = ::waitpid(pid, &status, WNOHANG);
+    if (done == pid) return status;
+    if (done < 0 && errno != EINTR) {
+      throw_error<IOError>("write_line_chart: waitpid failed: {}", std::strerror(errno));
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+      ::kill(pid, SIGKILL);
+      while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+      }
+      return std::nullopt;
+    }
+    std::this_thread::sleep_for(pause);
+  }
+}
+
+// What gnuplot said last (its error names the line of the script), for an error message.
+std::string last_words(const fs::path& log) {
+  const std::string text = read_all(log);
+  constexpr std::size_t kTail = 300;
+  return tapegrad::quoted(text.size() > kTail ? text.substr(text.size() - kTail) : text, kTail);
+}
+
+// Runs gnuplot on the chart's script; returns the bytes it drew.
+std::string draw(const std::string& chart, const Terminal& t, const std::vector<LineSeries>& series,
+                 const LineChartOptions& opts) {
+  const std::string program = gnuplot_program();
+  const auto timeout = gnuplot_timeout();
+  const ScratchDirectory scratch(chart);
+  const fs::path script = scratch / "chart.gp",
+                 output = scratch / (std::string("chart") + t.extension),
+                 log = scratch / "gnuplot.log";
+  write_file_atomically("write_line_chart", script.string(), chart_script(t, output, series, opts));
+  const std::optional<int> status =
+      wait_within(start_gnuplot(chart, program, script, log), timeout);
+  if (!status) {
+    throw_error<IOError>(
+        "write_line_chart: {}: '{}' did not finish within {} s and was stopped "
+        "(TAPEGRAD_GNUPLOT_TIMEOUT sets the limit)",
+        chart, program, timeout.count());
+  }
+  if (!WIFEXITED(*status) || WEXITSTATUS(*status) != 0) {
+    const std::string how = WIFEXITED(*status) ? fmt::format("exit code {}", WEXITSTATUS(*status))
+                                               : fmt::format("signal {}", WTERMSIG(*status));
+    throw_error<IOError>("write_line_chart: {}: '{}' failed ({}): {}", chart, program, how,
+                         last_words(log));
+  }
+  std::string bytes = read_all(output);
+  if (bytes.empty()) {
+    throw_error<IOError>("write_line_chart: {}: '{}' wrote nothing: {}", chart, program,
+                         last_words(log));
+  }
+  return bytes;
+}
+
+// The chart as error messages name it: its title (when it has one) and its path.
+std::string chart_name(const std::string& path, const LineChartOptions& opts) {
+  return opts.title.empty() ? fmt::format("chart '{}'", path)
+                            : fmt::format("chart {} ('{}')", tapegrad::quoted(opts.title), path);
 }
 
 }  // namespace
 
 void check_chart_path(const std::string& path) {
-  device_for(path);
+  terminal_for(path);
 }
 
+// gnuplot draws into a private temporary directory; the bytes then replace `path`
+// atomically, so a failed or killed drawing leaves no half-written chart.
 void write_line_chart(const std::string& path, const std::vector<LineSeries>& series,
                       const LineChartOptions& opts) {
-  const char* device = device_for(path);
+  const Terminal& t = terminal_for(path);
   check_series(series);
-  // PLplot writes to a name of its own choosing; the bytes then replace `path` atomically.
-  const fs::path tmp = fs::temp_directory_path() / ("tapegrad-chart-" + std::to_string(::getpid()) +
-                                                    fs::path(path).extension().string());
-  std::string bytes;
-  {
-    std::lock_guard<std::mutex> lock(plplot_mutex());
-    draw(tmp.string(), device, series, opts);
-    bytes = read_all(tmp);
-    std::error_code ignored;
-    fs::remove(tmp, ignored);
-  }
-  if (bytes.empty()) {
-    throw_error<IOError>("write_line_chart: PLplot's '{}' device wrote nothing for '{}'", device,
-                         path);
-  }
-  write_file_atomically("write_line_chart", path, bytes);
+  write_file_atomically("write_line_chart", path, draw(chart_name(path, opts), t, series, opts));
 }
 
 }  // namespace tapegrad::tools

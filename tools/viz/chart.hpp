@@ -1,17 +1,23 @@
-// Line charts for teaching (gradient norms per time step, loss per epoch), drawn by PLplot.
+// Line charts for teaching (gradient norms per time step, loss per epoch), drawn by gnuplot.
 //
 //   tg::tools::write_line_chart("flow.svg", {{"SimpleRNN", steps, norms}, {"LSTM", steps, n2}},
 //                               {.title = "|dL/dh_t|", .x_label = "time step",
 //                                .y_label = "norm", .log_y = true});
 //
-// PLplot (Debian's libplplot) lays out the axes, ticks (decades on a log axis) and the
-// legend; this file only maps series onto its C API. The output format comes from the
-// extension: .svg (PLplot's own svg device: one <polyline> per drawn line, text as <text>),
-// .png and .pdf (its cairo devices). Each series is one line of its own colour and one
-// legend entry; a series with y_err also gets a vertical error bar y +- y_err at each point
-// (a validation curve's mean +- std). On a log axis a point <= 0 has no place; it is drawn at the
-// axis floor (a decade below the smallest positive value), so every series keeps all its points.
-// The file is written atomically (the chart is drawn into a temporary file, then moved).
+// gnuplot (a program; Debian's gnuplot-nox) lays out the axes, ticks (decades on a log axis)
+// and the legend; this file writes it a script with the data inline and runs it. The output
+// format comes from the extension: .svg (gnuplot's svg terminal: each drawn line a path, text
+// as <text>), .png and .pdf (its cairo terminals). Each series is one line of its own colour
+// and one legend entry; a series with y_err also gets a vertical error bar y +- y_err at each
+// point (a validation curve's mean +- std). On a log axis a point <= 0 has no place; it is
+// drawn at the axis floor (a decade below the smallest positive value), so every series keeps
+// all its points. The file is written atomically (the chart is drawn into a temporary
+// directory, then moved).
+//
+// The program is `gnuplot`, looked up on PATH when a chart is drawn, or the one
+// TAPEGRAD_GNUPLOT names. It may take TAPEGRAD_GNUPLOT_TIMEOUT seconds (default 60), then it
+// is stopped. A missing, failing or stopped program is an IOError naming the chart and its
+// path, with gnuplot's last message; the path is then left as it was.
 #pragma once
 
 #include <string>
@@ -39,7 +45,7 @@ void check_chart_path(const std::string& path);
 
 // Throws ValueError for an unsupported extension (naming the supported ones), no series,
 // a series whose x and y differ in length or hold no point, a y_err neither empty nor of
-// y's length, a negative y_err, or a non-finite value.
+// y's length, a negative y_err, or a non-finite value; IOError when gnuplot cannot draw it.
 void write_line_chart(const std::string& path, const std::vector<LineSeries>& series,
                       const LineChartOptions& opts = {});
 

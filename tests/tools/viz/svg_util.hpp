@@ -1,35 +1,61 @@
-// Reading what PLplot's svg device wrote: the drawn lines (one <polyline> each, with its
-// stroke colour and points) and the text, whose characters it writes as &#xNN; entities.
+// Reading what gnuplot's svg terminal wrote: the drawn lines (with their stroke colour and
+// points) and the text.
+//
+// A <path> holds one or more lines, each starting at a move ("M x,y") and going on with draws
+// ("L x,y"); its stroke is "rgb(r, g, b)" or a colour name. A line of length zero (a bar of
+// an error of 0) is a move alone, as gnuplot writes no draw to the point it is at: it counts
+// as two points at one place. The markers and patterns declared in <defs> are not drawn
+// lines. A <text> holds its characters XML-escaped, and each part of enhanced text (a
+// decade's "10" and its exponent "-3") is a <tspan> of its own.
 #pragma once
 
 #include <algorithm>
 #include <cstddef>
+#include <map>
 #include <regex>
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
+
 namespace tg_test {
 
 struct SvgLine {
-  std::string stroke;
+  std::string stroke;  // #RRGGBB
   std::size_t points = 0;
 };
 
+// "rgb( 31, 119, 180)" or a name as "#1F77B4".
+inline std::string svg_colour(const std::string& stroke) {
+  static const std::regex rgb(R"(rgb\(\s*(\d+),\s*(\d+),\s*(\d+)\))");
+  static const std::map<std::string, std::string> names{{"black", "#000000"}, {"white", "#FFFFFF"}};
+  std::smatch m;
+  if (std::regex_match(stroke, m, rgb)) {
+    return fmt::format("#{:02X}{:02X}{:02X}", std::stoi(m[1]), std::stoi(m[2]), std::stoi(m[3]));
+  }
+  const auto named = names.find(stroke);
+  return named != names.end() ? named->second : stroke;
+}
+
+inline std::string without_defs(const std::string& svg) {
+  static const std::regex defs(R"(<defs>[\s\S]*?</defs>)");
+  return std::regex_replace(svg, defs, "");
+}
+
 inline std::vector<SvgLine> svg_polylines(const std::string& svg) {
-  static const std::regex polyline(R"(<polyline([^/]*)/>)");
-  static const std::regex stroke(R"re(stroke="(#[0-9A-Fa-f]{6})")re");
-  static const std::regex points(R"re(points="([^"]*)")re");
+  static const std::regex path(R"re(<path\s+stroke=['"]([^'"]*)['"]\s+d=['"]([^'"]*)['"])re");
+  static const std::regex move(R"(M[^M]*)");
+  const std::string drawn = without_defs(svg);
   std::vector<SvgLine> out;
-  for (auto it = std::sregex_iterator(svg.begin(), svg.end(), polyline);
+  for (auto it = std::sregex_iterator(drawn.begin(), drawn.end(), path);
        it != std::sregex_iterator(); ++it) {
-    const std::string body = (*it)[1];
-    std::smatch s, p;
-    std::regex_search(body, s, stroke);
-    std::regex_search(body, p, points);
-    // Points are "x,y" pairs, separated by spaces and line breaks.
-    const std::string pts = p[1];
-    const auto n = static_cast<std::size_t>(std::count(pts.begin(), pts.end(), ','));
-    out.push_back({s[1], n});
+    const std::string stroke = svg_colour((*it)[1]), d = (*it)[2];
+    for (auto m = std::sregex_iterator(d.begin(), d.end(), move); m != std::sregex_iterator();
+         ++m) {
+      const std::string line = m->str();
+      const auto draws = static_cast<std::size_t>(std::count(line.begin(), line.end(), 'L'));
+      out.push_back({stroke, 1 + std::max<std::size_t>(draws, 1)});
+    }
   }
   return out;
 }
@@ -43,20 +69,43 @@ inline std::vector<SvgLine> svg_coloured_lines(const std::string& svg) {
   return out;
 }
 
-// Every <text> element's characters, decoded, one string per element.
+inline std::string xml_unescaped(const std::string& text) {
+  static const std::regex entity(R"(&(#x[0-9A-Fa-f]+|#[0-9]+|amp|lt|gt|quot|apos);)");
+  static const std::map<std::string, char> named{
+      {"amp", '&'}, {"lt", '<'}, {"gt", '>'}, {"quot", '"'}, {"apos", '\''}};
+  std::string out;
+  auto from = text.cbegin();
+  for (auto e = std::sregex_iterator(text.begin(), text.end(), entity); e != std::sregex_iterator();
+       ++e) {
+    out.append(from, (*e)[0].first);
+    const std::string name = (*e)[1];
+    if (name[0] != '#') {
+      out += named.at(name);
+    } else {
+      out += static_cast<char>(name[1] == 'x' ? std::stoi(name.substr(2), nullptr, 16)
+                                              : std::stoi(name.substr(1)));
+    }
+    from = (*e)[0].second;
+  }
+  return out.append(from, text.cend());
+}
+
+// Every piece of text, decoded: one string per <text> element, or per <tspan> in it.
 inline std::vector<std::string> svg_texts(const std::string& svg) {
-  static const std::regex text(R"(<text[^>]*>(.*?)</text>)");
-  static const std::regex entity(R"(&#x([0-9A-Fa-f]+);)");
+  static const std::regex text(R"(<text[^>]*>([\s\S]*?)</text>)");
+  static const std::regex tspan(R"(<tspan[^>]*>([^<]*)</tspan>)");
   std::vector<std::string> out;
   for (auto it = std::sregex_iterator(svg.begin(), svg.end(), text); it != std::sregex_iterator();
        ++it) {
     const std::string inner = (*it)[1];
-    std::string decoded;
-    for (auto e = std::sregex_iterator(inner.begin(), inner.end(), entity);
-         e != std::sregex_iterator(); ++e) {
-      decoded += static_cast<char>(std::stoi((*e)[1], nullptr, 16));
+    if (inner.find("<tspan") == std::string::npos) {
+      out.push_back(xml_unescaped(inner));
+      continue;
     }
-    out.push_back(decoded);
+    for (auto t = std::sregex_iterator(inner.begin(), inner.end(), tspan);
+         t != std::sregex_iterator(); ++t) {
+      out.push_back(xml_unescaped((*t)[1]));
+    }
   }
   return out;
 }

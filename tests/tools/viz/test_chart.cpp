@@ -1,7 +1,14 @@
 #include <doctest/doctest.h>
 
+#include <stdlib.h>
+
 #include <algorithm>
+#include <chrono>
 #include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <optional>
+#include <string>
 
 #include <tapegrad/tapegrad.hpp>
 
@@ -109,4 +116,92 @@ TEST_CASE("write_line_chart: bad extension, no series, mismatched or non-finite 
   });
   CHECK(tg_test::contains(nan, "'n' point 1"));
   CHECK(dir.listing().empty());
+}
+
+namespace {
+
+// Sets an environment variable for one scope, then restores what it was.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const std::string& value) : name_(name) {
+    const char* old = std::getenv(name);
+    if (old != nullptr) old_ = old;
+    ::setenv(name, value.c_str(), 1);
+  }
+  ~ScopedEnv() {
+    if (old_) {
+      ::setenv(name_, old_->c_str(), 1);
+    } else {
+      ::unsetenv(name_);
+    }
+  }
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+ private:
+  const char* name_;
+  std::optional<std::string> old_;
+};
+
+// A stand-in for gnuplot: a shell script with `body`.
+std::string fake_gnuplot(const tg_test::ScratchDir& dir, const std::string& body) {
+  const std::string program = dir / "fake-gnuplot";
+  tg_test::write_file(program, "#!/bin/sh\n" + body + "\n");
+  std::filesystem::permissions(program, std::filesystem::perms::owner_all);
+  return program;
+}
+
+// Draws into dir/out.svg, which holds "before", with gnuplot's temporaries under dir/tmp;
+// returns the IOError's message.
+std::string failed_drawing(const tg_test::ScratchDir& dir) {
+  std::filesystem::create_directory(dir / "tmp");
+  const ScopedEnv tmpdir("TMPDIR", dir / "tmp");
+  tg_test::write_file(dir / "out.svg", "before");
+  return tg_test::message_of<tg::IOError>(
+      [&] { tg::tools::write_line_chart(dir / "out.svg", decays(), kLogChart); });
+}
+
+// A failed drawing leaves the target as it was and no temporary behind.
+void check_nothing_written(const tg_test::ScratchDir& dir) {
+  CHECK(tg_test::read_file(dir / "out.svg") == "before");
+  CHECK(std::filesystem::is_empty(dir / "tmp"));
+}
+
+}  // namespace
+
+TEST_CASE("write_line_chart: a missing gnuplot is an IOError naming the chart and the fix") {
+  tg_test::ScratchDir dir("chart-gnuplot");
+  const ScopedEnv program("TAPEGRAD_GNUPLOT", "tapegrad-no-such-gnuplot");
+  const std::string message = failed_drawing(dir);
+  CHECK(tg_test::contains(message, "write_line_chart: chart 'Gradient flow' ('" + dir / "out.svg"));
+  CHECK(tg_test::contains(message, "cannot start the plotting program 'tapegrad-no-such-gnuplot'"));
+  CHECK(tg_test::contains(message, "apt-get install gnuplot-nox"));
+  check_nothing_written(dir);
+}
+
+TEST_CASE("write_line_chart: a failing gnuplot is an IOError with its exit code and message") {
+  tg_test::ScratchDir dir("chart-gnuplot");
+  const ScopedEnv program("TAPEGRAD_GNUPLOT",
+                          fake_gnuplot(dir, "echo 'line 3: unknown terminal' >&2; exit 3"));
+  const std::string message = failed_drawing(dir);
+  CHECK(tg_test::contains(message, "('" + dir / "out.svg" + "')"));
+  CHECK(tg_test::contains(message, "failed (exit code 3): 'line 3: unknown terminal\\n'"));
+  check_nothing_written(dir);
+}
+
+TEST_CASE("write_line_chart: a gnuplot that does not finish is stopped after the timeout") {
+  tg_test::ScratchDir dir("chart-gnuplot");
+  const ScopedEnv program("TAPEGRAD_GNUPLOT", fake_gnuplot(dir, "exec sleep 60"));
+  const ScopedEnv timeout("TAPEGRAD_GNUPLOT_TIMEOUT", "0.2");
+  const auto start = std::chrono::steady_clock::now();
+  const std::string message = failed_drawing(dir);
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(10));
+  CHECK(tg_test::contains(message, "did not finish within 0.2 s and was stopped"));
+  check_nothing_written(dir);
+
+  const ScopedEnv bad("TAPEGRAD_GNUPLOT_TIMEOUT", "soon");
+  CHECK_THROWS_WITH_AS(
+      tg::tools::write_line_chart(dir / "out.svg", decays()),
+      "write_line_chart: TAPEGRAD_GNUPLOT_TIMEOUT is 'soon' (expected a number of seconds > 0)",
+      tg::ValueError);
 }
