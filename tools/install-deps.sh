@@ -22,7 +22,7 @@ packages=(
   libgraphviz-dev     # graph rendering (libgvc, with its layout and svg/png/pdf plugins)
   nlohmann-json3-dev  # safetensors headers
   libcli11-dev        # the tapegrad command line
-  gnuplot-nox         # the program that draws the charts (tools/chart): svg, png, pdf
+  gnuplot-nox         # the program that draws the charts (tools/viz/chart.cpp): svg, png, pdf
 )
 ci_packages=(
   clang-format        # the format check in .ci/run

@@ -1,6 +1,6 @@
 // A user's own cell against the built-in cell of the same math (the goal: within 10%, and >= 5x
-// faster than the same cell in PyTorch's Python loop, tools/bench/bench_custom_cell.py). Not a test:
-// run it by hand, on a quiet machine, in a Release build,
+// faster than the same cell in PyTorch's Python loop, tools/bench/bench_custom_cell.py). Not a
+// test: run it by hand, on a quiet machine, in a Release build,
 //   cmake --build build -j2 --target bench_custom_cell
 //   ./build/tools/bench_custom_cell [--config A|B|both] [--runs 5]
 //   /usr/bin/python3 tools/bench/bench_custom_cell.py [--config A|B|both] [--runs 5]

@@ -2,7 +2,7 @@
 //
 // tapegrad dot: the graph a teacher shows, drawn from one forward pass and MSE loss of the
 // model `train` builds, on tg::rand data seeded by --seed (the same flags draw the same
-// graph, byte for byte in .dot). The drawing is tools/graph.hpp's: --fold, --modules,
+// graph, byte for byte in .dot). The drawing is tools/viz/graph.hpp's: --fold, --modules,
 // --grads and --values are its DotOptions; the output's extension picks DOT text or a
 // Graphviz rendering.
 #include "command.hpp"
@@ -21,8 +21,8 @@
 
 #include <tapegrad/tapegrad.hpp>
 
-#include "common.hpp"
 #include <tapegrad/tools/viz/graph.hpp>
+#include "common.hpp"
 
 namespace tapegrad::cli {
 namespace {

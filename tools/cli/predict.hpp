@@ -29,7 +29,6 @@
 
 namespace tapegrad::cli {
 
-
 struct PredictConfig {
   std::string weights;
   DataConfig data;

@@ -1,5 +1,5 @@
 // `tapegrad run exp.cpp [-- args...]`: compile one C++ file against this tapegrad (cached)
-// and run it with the args, passing its exit code through (tools/script_build.hpp).
+// and run it with the args, passing its exit code through (tools/run/script_build.hpp).
 #include "command.hpp"
 
 #include <iostream>

@@ -51,8 +51,10 @@ Layout locate_layout(const std::string& mode) {
   std::error_code ec;
   const fs::path self = this_program();
   if (fs::equivalent(self, config::kBuildProgram, ec)) {
-    return {config::kBuildIncludeDir, fs::path(config::kBuildPchDir) / mode,
-            {config::kBuildLibraries.begin(), config::kBuildLibraries.end()}, config::kBuildSupport};
+    return {config::kBuildIncludeDir,
+            fs::path(config::kBuildPchDir) / mode,
+            {config::kBuildLibraries.begin(), config::kBuildLibraries.end()},
+            config::kBuildSupport};
   }
   fs::path prefix = self.parent_path();
   for (const auto& part : fs::path(config::kInstallBinDir)) {
@@ -283,9 +285,9 @@ ScriptToolchain ScriptToolchain::locate(BuildMode mode) {
   t.link_flags.insert(t.link_flags.end(), config::kLinkDependencies.begin(),
                       config::kLinkDependencies.end());
   for (const fs::path& library : at.libraries) t.identity_files.push_back(library.string());
-  t.identity_files.insert(t.identity_files.end(),
-                          {at.support.string(),
-                           (at.pch_dir / "tapegrad/tools/run/run_prelude.hpp.gch").string()});
+  t.identity_files.insert(
+      t.identity_files.end(),
+      {at.support.string(), (at.pch_dir / "tapegrad/tools/run/run_prelude.hpp.gch").string()});
   return t;
 }
 

@@ -1,5 +1,5 @@
 // How `tapegrad run` turns one C++ file into a program: the compile line, the cache, and
-// running the result. Internal to the tapegrad program (tools/cli_run.cpp is its flags).
+// running the result. Internal to the tapegrad program (tools/cli/run.cpp is its flags).
 //
 // The compile line is the one the build used for its precompiled headers (tools/CMakeLists.txt
 // holds the flags once and writes them into script_config.hpp), pointed at the tapegrad the
