@@ -1,4 +1,5 @@
-// Everything in nn/: modules, initializers, layers, cells, losses, training.
+// Everything in nn/: modules, initializers, layers, cells, losses, training, broadcasting a
+// model to every rank.
 #pragma once
 
 #include <tapegrad/nn/bidirectional.hpp>
@@ -7,6 +8,7 @@
 #include <tapegrad/nn/cells.hpp>
 #include <tapegrad/nn/data.hpp>
 #include <tapegrad/nn/dense.hpp>
+#include <tapegrad/nn/dist.hpp>
 #include <tapegrad/nn/dropout.hpp>
 #include <tapegrad/nn/fit.hpp>
 #include <tapegrad/nn/gradcheck.hpp>

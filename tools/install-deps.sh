@@ -23,6 +23,8 @@ packages=(
   nlohmann-json3-dev  # safetensors headers
   libcli11-dev        # the tapegrad command line
   gnuplot-nox         # the program that draws the charts (tools/viz/chart.cpp): svg, png, pdf
+  libopenmpi-dev      # distributed training (core/dist.cpp, TAPEGRAD_MPI): MPI's C API
+  openmpi-bin         # mpirun, which runs the multi-rank tests (tests/mpi)
 )
 ci_packages=(
   clang-format        # the format check in .ci/run

@@ -1,0 +1,79 @@
+// Distributed training over MPI: the process group and the collectives on tensors.
+//
+// A program opens one tg::dist::Session in main. Started by a launcher (mpirun, srun: it
+// leaves OMPI_COMM_WORLD_SIZE, PMIX_RANK or PMI_SIZE in the environment) the session starts
+// MPI and every rank of the job takes part; started alone, or built without MPI
+// (-DTAPEGRAD_MPI=OFF), it is a world of one, where every collective leaves its tensor as
+// it is. So the same program runs alone or on N ranks unchanged.
+//
+// The collectives live in core/ because they need nothing but tensors; what moves a whole
+// model (broadcast_parameters) needs nn::Module and lives in nn/dist.hpp. MPI itself stays
+// out of every header: <mpi.h> is included by core/dist_mpi.cpp alone.
+//
+// Every collective is called by every rank, in the same order, with tensors of the same
+// shape and dtype, as MPI requires. Tensors must be contiguous, f32 or f64; results are
+// written in place. A failed MPI call throws CommunicationError naming the call.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include <tapegrad/core/error.hpp>
+#include <tapegrad/core/tensor.hpp>
+
+namespace tapegrad::dist {
+
+// An MPI call failed (a rank died, a network error): the message names the tapegrad
+// collective, the MPI call and MPI's own description.
+class CommunicationError : public Error {
+ public:
+  using Error::Error;
+};
+
+// MPI for the lifetime of this object: MPI_Init_thread (asking for MPI_THREAD_MULTIPLE,
+// taking the best level MPI gives) .. MPI_Finalize, with errors returned as exceptions
+// rather than aborting the job. One per program, in main: MPI cannot start again in a
+// process once it finalized. If something else started MPI already, the session uses it
+// and leaves finalizing to its owner.
+class Session {
+ public:
+  Session();  // MPI sees no command line
+  Session(int& argc, char**& argv);
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+ private:
+  void start(int* argc, char*** argv);
+  bool finalizes_mpi_ = false;  // this session started MPI, so it ends it
+};
+
+// This process's rank in 0..world_size()-1; 0 and 1 in a world of one.
+int rank();
+int world_size();
+bool is_root();  // rank() == 0: the rank that prints and writes files
+
+enum class Op { sum, max, min, mean };
+
+// How a sum (and so a mean) is added up.
+//   rank_order (the default): every element is added in rank order 0, 1, ..., n-1, so the
+//     result is bitwise the same on every rank and from run to run with the same number of
+//     ranks. Each rank sums one 1/n slice of the tensor (MPI_Alltoallv of the slices, then
+//     a local sum) and the slices are gathered back (MPI_Allgatherv): the same bytes on
+//     the wire as a ring all-reduce, and no more memory than one copy of the tensor.
+//   any_order: MPI_Allreduce, which may add in any order (it depends on the algorithm MPI
+//     picks for the message size and the transport), so the last bits may differ between
+//     runs and, in principle, between ranks.
+// max and min are exact in any order.
+enum class Order { rank_order, any_order };
+
+// In place: t becomes the elementwise sum (max, min, mean) of t over all ranks.
+void all_reduce(const Tensor& t, Op op = Op::sum, Order order = Order::rank_order);
+// In place: t becomes root's t on every rank.
+void broadcast(const Tensor& t, int root = 0);
+// Returns when every rank has called it.
+void barrier();
+// Every rank's `value`, indexed by rank (e.g. to compare a hash of what each rank built).
+std::vector<std::uint64_t> all_gather(std::uint64_t value);
+
+}  // namespace tapegrad::dist

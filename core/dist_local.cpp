@@ -1,0 +1,39 @@
+// tg::dist built without MPI (-DTAPEGRAD_MPI=OFF): every program is a world of one, where
+// each collective checks its arguments as with MPI and leaves its tensor as it is.
+#if !TAPEGRAD_MPI
+
+#include <tapegrad/core/dist.hpp>
+#include <tapegrad/core/dist_detail.hpp>
+
+namespace tapegrad::dist {
+
+Session::Session() = default;
+Session::Session(int& /*argc*/, char**& /*argv*/) {}
+Session::~Session() = default;
+
+int rank() {
+  return 0;
+}
+
+int world_size() {
+  return 1;
+}
+
+void all_reduce(const Tensor& t, Op /*op*/, Order /*order*/) {
+  detail::check_tensor("all_reduce", t);
+}
+
+void broadcast(const Tensor& t, int root) {
+  detail::check_tensor("broadcast", t);
+  detail::check_root("broadcast", root, 1);
+}
+
+void barrier() {}
+
+std::vector<std::uint64_t> all_gather(std::uint64_t value) {
+  return {value};
+}
+
+}  // namespace tapegrad::dist
+
+#endif
