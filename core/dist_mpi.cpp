@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <string>
 #include <string_view>
 #include <type_traits>
 #include <vector>
@@ -45,13 +46,25 @@ bool mpi_running() {
   return mpi_initialized() && !mpi_finalized();
 }
 
+// "rank R of N", asked without check(), which calls this: a failing MPI_Comm_rank must not
+// recurse.
+std::string this_rank() {
+  int r = 0;
+  int n = 1;
+  if (mpi_running()) {
+    MPI_Comm_rank(MPI_COMM_WORLD, &r);
+    MPI_Comm_size(MPI_COMM_WORLD, &n);
+  }
+  return fmt::format("rank {} of {}", r, n);
+}
+
 void check(int code, std::string_view op, std::string_view call) {
   if (code == MPI_SUCCESS) return;
   char text[MPI_MAX_ERROR_STRING];
   int length = 0;
   MPI_Error_string(code, text, &length);
-  throw_error<CommunicationError>("dist::{}: {} failed on rank {} of {}: {}", op, call, rank(),
-                                  world_size(), std::string_view(text, length));
+  throw_error<CommunicationError>("dist::{}: {} failed on {}: {}", op, call, this_rank(),
+                                  std::string_view(text, length));
 }
 
 template <class T>
