@@ -13,8 +13,14 @@
 // Every collective is called by every rank, in the same order, with tensors of the same
 // shape and dtype, as MPI requires. Tensors must be contiguous, f32 or f64; results are
 // written in place. A failed MPI call throws CommunicationError naming the call.
+//
+// No wait is unbounded: a collective that the other ranks do not complete within timeout()
+// throws CommunicationError, so a rank that stopped answering (stopped, hung, its machine
+// gone) ends the job instead of holding every other rank forever. A rank that cannot go on
+// ends the job on every rank with abort(); a Session left by an exception does so itself.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <vector>
 
@@ -30,11 +36,15 @@ class CommunicationError : public Error {
   using Error::Error;
 };
 
+using Seconds = std::chrono::duration<double>;
+
 // MPI for the lifetime of this object: MPI_Init_thread (asking for MPI_THREAD_MULTIPLE,
 // taking the best level MPI gives) .. MPI_Finalize, with errors returned as exceptions
 // rather than aborting the job. One per program, in main: MPI cannot start again in a
 // process once it finalized. If something else started MPI already, the session uses it
-// and leaves finalizing to its owner.
+// and leaves finalizing to its owner. A session destroyed while an exception leaves main's
+// scope, or after a collective failed or timed out, ends the job with abort(1) instead of
+// MPI_Finalize: the other ranks would otherwise wait for this one until their timeout.
 class Session {
  public:
   Session();  // MPI sees no command line
@@ -45,7 +55,8 @@ class Session {
 
  private:
   void start(int* argc, char*** argv);
-  bool finalizes_mpi_ = false;  // this session started MPI, so it ends it
+  bool finalizes_mpi_ = false;   // this session started MPI, so it ends it
+  int exceptions_at_start_ = 0;  // std::uncaught_exceptions() when the session opened
 };
 
 // This process's rank in 0..world_size()-1; 0 and 1 in a world of one.
@@ -75,5 +86,16 @@ void broadcast(const Tensor& t, int root = 0);
 void barrier();
 // Every rank's `value`, indexed by rank (e.g. to compare a hash of what each rank built).
 std::vector<std::uint64_t> all_gather(std::uint64_t value);
+
+// How long a collective waits for the other ranks: 300 s by default, or the environment's
+// TAPEGRAD_DIST_TIMEOUT (seconds) when set. A limit must leave room for the longest work a
+// rank does alone between two collectives (rank 0 writing a checkpoint, an evaluation).
+void set_timeout(Seconds limit);
+Seconds timeout();
+
+// Ends the job on every rank now, with this exit status (MPI_Abort; mpirun reports the
+// rank). For a rank that cannot go on, after it has said why: the others may be waiting in
+// a collective it will never join. In a world of one, std::exit(exit_code).
+[[noreturn]] void abort(int exit_code);
 
 }  // namespace tapegrad::dist

@@ -14,5 +14,11 @@ namespace tapegrad::dist::detail {
 void check_tensor(std::string_view op, const Tensor& t);
 // 0 <= root < world_size; else a ValueError naming `op`.
 void check_root(std::string_view op, int root, int world_size);
+// Whether a thread other than the one that started MPI may call the collectives while that
+// one computes (MPI gave MPI_THREAD_SERIALIZED or more): DataParallel's communication
+// thread needs it.
+bool communication_thread_allowed();
+// Flushes std::cout, std::cerr and C's streams: abort() ends the process without it.
+void flush_output();
 
 }  // namespace tapegrad::dist::detail

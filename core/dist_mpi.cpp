@@ -6,9 +6,13 @@
 #include <mpi.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cstdlib>
+#include <exception>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <type_traits>
 #include <vector>
 
@@ -19,6 +23,10 @@ namespace tapegrad::dist {
 namespace {
 
 bool session_open = false;
+int thread_level = MPI_THREAD_SINGLE;  // what MPI_Init_thread provided
+// A collective failed or timed out: its request may still be pending, and MPI_Finalize
+// would wait for ranks that will never answer.
+std::atomic<bool> communication_broken{false};
 
 // mpirun and srun leave these in each rank's environment (Open MPI, PMIx, PMI-1/2). Without
 // them MPI would start as a "singleton", which spawns a helper daemon and can fail in a
@@ -46,25 +54,83 @@ bool mpi_running() {
   return mpi_initialized() && !mpi_finalized();
 }
 
-// "rank R of N", asked without check(), which calls this: a failing MPI_Comm_rank must not
-// recurse.
+struct World {
+  int rank = 0;
+  int size = 1;
+};
+
+// Asked of MPI once: rank() and world_size() are then safe from any thread while the
+// communication thread of a DataParallel is inside MPI (MPI_THREAD_SERIALIZED allows one
+// thread in MPI at a time).
+World world_now() {
+  if (!mpi_running()) return {};
+  static const World world = [] {
+    World w;
+    MPI_Comm_rank(MPI_COMM_WORLD, &w.rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &w.size);
+    return w;
+  }();
+  return world;
+}
+
 std::string this_rank() {
-  int r = 0;
-  int n = 1;
-  if (mpi_running()) {
-    MPI_Comm_rank(MPI_COMM_WORLD, &r);
-    MPI_Comm_size(MPI_COMM_WORLD, &n);
-  }
-  return fmt::format("rank {} of {}", r, n);
+  const World w = world_now();
+  return fmt::format("rank {} of {}", w.rank, w.size);
 }
 
 void check(int code, std::string_view op, std::string_view call) {
   if (code == MPI_SUCCESS) return;
+  communication_broken = true;
   char text[MPI_MAX_ERROR_STRING];
   int length = 0;
   MPI_Error_string(code, text, &length);
   throw_error<CommunicationError>("dist::{}: {} failed on {}: {}", op, call, this_rank(),
                                   std::string_view(text, length));
+}
+
+// How a rank waits for the others: ranks that arrive together finish a collective within
+// microseconds, so it polls at first; then it yields, and after a millisecond it sleeps in
+// growing steps (at most 1 ms), so that a rank waiting for a slower one, or a communication
+// thread waiting beside backward, leaves its core to the computation.
+void pause_after(std::chrono::steady_clock::duration waited) {
+  using namespace std::chrono_literals;
+  if (waited < 50us) return;
+  if (waited < 1ms) {
+    std::this_thread::yield();
+    return;
+  }
+  std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(waited / 8, 1ms));
+}
+
+// Completes a non-blocking collective, or throws CommunicationError after timeout(): a
+// blocking MPI call would wait forever for a rank that stopped answering.
+void wait(MPI_Request& request, std::string_view op, std::string_view call) {
+  using clock = std::chrono::steady_clock;
+  const auto start = clock::now();
+  const auto limit = std::chrono::duration_cast<clock::duration>(timeout());
+  for (;;) {
+    int done = 0;
+    check(MPI_Test(&request, &done, MPI_STATUS_IGNORE), op, call);
+    if (done != 0) return;
+    const auto waited = clock::now() - start;
+    if (waited > limit) {
+      communication_broken = true;
+      throw_error<CommunicationError>(
+          "dist::{}: {} waited {:.0f} s on {} and not every rank answered: a rank has stopped, "
+          "hung or lost its connection (a longer limit: tg::dist::set_timeout, tapegrad "
+          "--timeout, TAPEGRAD_DIST_TIMEOUT)",
+          op, call, Seconds(waited).count(), this_rank());
+    }
+    pause_after(waited);
+  }
+}
+
+// Starts a non-blocking collective with `start` (which fills in the request) and waits for it.
+template <class Start>
+void collective(std::string_view op, std::string_view call, Start start) {
+  MPI_Request request = MPI_REQUEST_NULL;
+  check(start(&request), op, call);
+  wait(request, op, call);
 }
 
 template <class T>
@@ -96,34 +162,40 @@ void sum_in_rank_order(T* data, int count) {
   std::vector<T> parts(static_cast<std::size_t>(mine) * ranks);
   std::vector<int> part_counts(ranks, mine), part_offsets(ranks);
   for (int i = 0; i < ranks; ++i) part_offsets[i] = i * mine;
-  check(
-      MPI_Alltoallv(data, slices.counts.data(), slices.offsets.data(), mpi_type<T>(), parts.data(),
-                    part_counts.data(), part_offsets.data(), mpi_type<T>(), MPI_COMM_WORLD),
-      "all_reduce", "MPI_Alltoallv");
+  collective("all_reduce", "MPI_Ialltoallv", [&](MPI_Request* request) {
+    return MPI_Ialltoallv(data, slices.counts.data(), slices.offsets.data(), mpi_type<T>(),
+                          parts.data(), part_counts.data(), part_offsets.data(), mpi_type<T>(),
+                          MPI_COMM_WORLD, request);
+  });
   T* sum = data + slices.offsets[me];
   std::copy_n(parts.data(), mine, sum);
   for (int i = 1; i < ranks; ++i) {
     const T* part = parts.data() + static_cast<std::size_t>(i) * mine;
     for (int k = 0; k < mine; ++k) sum[k] += part[k];
   }
-  check(MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, data, slices.counts.data(),
-                       slices.offsets.data(), mpi_type<T>(), MPI_COMM_WORLD),
-        "all_reduce", "MPI_Allgatherv");
+  collective("all_reduce", "MPI_Iallgatherv", [&](MPI_Request* request) {
+    return MPI_Iallgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, data, slices.counts.data(),
+                           slices.offsets.data(), mpi_type<T>(), MPI_COMM_WORLD, request);
+  });
+}
+
+template <class T>
+void allreduce_by_mpi(T* data, int count, MPI_Op op) {
+  collective("all_reduce", "MPI_Iallreduce", [&](MPI_Request* request) {
+    return MPI_Iallreduce(MPI_IN_PLACE, data, count, mpi_type<T>(), op, MPI_COMM_WORLD, request);
+  });
 }
 
 template <class T>
 void reduce(T* data, int count, Op op, Order order) {
   if (op == Op::max || op == Op::min) {
-    check(MPI_Allreduce(MPI_IN_PLACE, data, count, mpi_type<T>(), op == Op::max ? MPI_MAX : MPI_MIN,
-                        MPI_COMM_WORLD),
-          "all_reduce", "MPI_Allreduce");
+    allreduce_by_mpi(data, count, op == Op::max ? MPI_MAX : MPI_MIN);
     return;
   }
   if (order == Order::rank_order) {
     sum_in_rank_order(data, count);
   } else {
-    check(MPI_Allreduce(MPI_IN_PLACE, data, count, mpi_type<T>(), MPI_SUM, MPI_COMM_WORLD),
-          "all_reduce", "MPI_Allreduce");
+    allreduce_by_mpi(data, count, MPI_SUM);
   }
   if (op == Op::mean) {
     const T ranks = static_cast<T>(world_size());
@@ -141,9 +213,10 @@ bool start_mpi(int* argc, char*** argv) {
   }
   const bool starts = !mpi_initialized();
   if (starts) {
-    int provided = 0;
-    check(MPI_Init_thread(argc, argv, MPI_THREAD_MULTIPLE, &provided), "Session",
+    check(MPI_Init_thread(argc, argv, MPI_THREAD_MULTIPLE, &thread_level), "Session",
           "MPI_Init_thread");
+  } else {
+    check(MPI_Query_thread(&thread_level), "Session", "MPI_Query_thread");
   }
   check(MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN), "Session",
         "MPI_Comm_set_errhandler");
@@ -166,26 +239,29 @@ void Session::start(int* argc, char*** argv) {
         "dist::Session: a session is already open; open one in main, for the whole program");
   }
   if (started_by_launcher()) finalizes_mpi_ = start_mpi(argc, argv);
+  exceptions_at_start_ = std::uncaught_exceptions();
   session_open = true;
 }
 
 Session::~Session() {
-  if (finalizes_mpi_) MPI_Finalize();
   session_open = false;
+  if (!finalizes_mpi_) return;
+  if (std::uncaught_exceptions() > exceptions_at_start_ || communication_broken) dist::abort(1);
+  MPI_Finalize();
 }
 
 int rank() {
-  if (!mpi_running()) return 0;
-  int r = 0;
-  check(MPI_Comm_rank(MPI_COMM_WORLD, &r), "rank", "MPI_Comm_rank");
-  return r;
+  return world_now().rank;
 }
 
 int world_size() {
-  if (!mpi_running()) return 1;
-  int n = 1;
-  check(MPI_Comm_size(MPI_COMM_WORLD, &n), "world_size", "MPI_Comm_size");
-  return n;
+  return world_now().size;
+}
+
+void abort(int exit_code) {
+  detail::flush_output();
+  if (mpi_running() && world_size() > 1) MPI_Abort(MPI_COMM_WORLD, exit_code);
+  std::exit(exit_code);
 }
 
 void all_reduce(const Tensor& t, Op op, Order order) {
@@ -201,25 +277,37 @@ void broadcast(const Tensor& t, int root) {
   detail::check_root("broadcast", root, world_size());
   if (world_size() == 1) return;
   dispatch(t.dtype(), [&]<class T>(T) {
-    check(MPI_Bcast(t.data<T>(), static_cast<int>(t.numel()), mpi_type<T>(), root, MPI_COMM_WORLD),
-          "broadcast", "MPI_Bcast");
+    collective("broadcast", "MPI_Ibcast", [&](MPI_Request* request) {
+      return MPI_Ibcast(t.data<T>(), static_cast<int>(t.numel()), mpi_type<T>(), root,
+                        MPI_COMM_WORLD, request);
+    });
   });
   t.bump_version();
 }
 
 void barrier() {
   if (world_size() == 1) return;
-  check(MPI_Barrier(MPI_COMM_WORLD), "barrier", "MPI_Barrier");
+  collective("barrier", "MPI_Ibarrier",
+             [](MPI_Request* request) { return MPI_Ibarrier(MPI_COMM_WORLD, request); });
 }
 
 std::vector<std::uint64_t> all_gather(std::uint64_t value) {
   std::vector<std::uint64_t> values(world_size(), value);
   if (values.size() == 1) return values;
-  check(MPI_Allgather(&value, 1, MPI_UINT64_T, values.data(), 1, MPI_UINT64_T, MPI_COMM_WORLD),
-        "all_gather", "MPI_Allgather");
+  collective("all_gather", "MPI_Iallgather", [&](MPI_Request* request) {
+    return MPI_Iallgather(&value, 1, MPI_UINT64_T, values.data(), 1, MPI_UINT64_T, MPI_COMM_WORLD,
+                          request);
+  });
   return values;
 }
 
+namespace detail {
+
+bool communication_thread_allowed() {
+  return !mpi_running() || thread_level >= MPI_THREAD_SERIALIZED;
+}
+
+}  // namespace detail
 }  // namespace tapegrad::dist
 
 #endif
