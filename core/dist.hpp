@@ -22,6 +22,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include <tapegrad/core/error.hpp>
@@ -82,6 +83,8 @@ enum class Order { rank_order, any_order };
 void all_reduce(const Tensor& t, Op op = Op::sum, Order order = Order::rank_order);
 // In place: t becomes root's t on every rank.
 void broadcast(const Tensor& t, int root = 0);
+// In place: `bytes` becomes root's on every rank (a generator's state, a file's contents).
+void broadcast(std::string& bytes, int root = 0);
 // Returns when every rank has called it.
 void barrier();
 // Every rank's `value`, indexed by rank (e.g. to compare a hash of what each rank built).

@@ -30,6 +30,10 @@ void broadcast(const Tensor& t, int root) {
   detail::check_root("broadcast", root, 1);
 }
 
+void broadcast(std::string& /*bytes*/, int root) {
+  detail::check_root("broadcast", root, 1);
+}
+
 void barrier() {}
 
 std::vector<std::uint64_t> all_gather(std::uint64_t value) {

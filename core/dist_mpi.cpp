@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <climits>
 #include <cstdlib>
 #include <exception>
 #include <string>
@@ -283,6 +284,24 @@ void broadcast(const Tensor& t, int root) {
     });
   });
   t.bump_version();
+}
+
+void broadcast(std::string& bytes, int root) {
+  detail::check_root("broadcast", root, world_size());
+  if (world_size() == 1) return;
+  std::uint64_t size = bytes.size();
+  collective("broadcast", "MPI_Ibcast", [&](MPI_Request* request) {
+    return MPI_Ibcast(&size, 1, MPI_UINT64_T, root, MPI_COMM_WORLD, request);
+  });
+  if (size > INT_MAX) {
+    throw_error<ValueError>("dist::broadcast: {} bytes; MPI counts at most {} per call", size,
+                            INT_MAX);
+  }
+  bytes.resize(size);
+  collective("broadcast", "MPI_Ibcast", [&](MPI_Request* request) {
+    return MPI_Ibcast(bytes.data(), static_cast<int>(size), MPI_BYTE, root, MPI_COMM_WORLD,
+                      request);
+  });
 }
 
 void barrier() {
