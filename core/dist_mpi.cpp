@@ -4,6 +4,7 @@
 #if TAPEGRAD_MPI
 
 #include <mpi.h>
+#include <sched.h>
 
 #include <algorithm>
 #include <atomic>
@@ -19,6 +20,7 @@
 
 #include <tapegrad/core/dist.hpp>
 #include <tapegrad/core/dist_detail.hpp>
+#include <tapegrad/core/kernels.hpp>
 
 namespace tapegrad::dist {
 namespace {
@@ -204,6 +206,28 @@ void reduce(T* data, int count, Op op, Order order) {
   }
 }
 
+// The BLAS threads of each rank: the cores it may run on, shared with the other ranks of its
+// machine, never more (two ranks of two threads on two cores would each run at a fraction of
+// their speed). mpirun binds each rank to one core by default with 2 ranks or fewer, so a
+// rank that should use several cores needs `mpirun --bind-to none` (README). A thread count
+// the user chose (OPENBLAS_NUM_THREADS, OMP_NUM_THREADS, or set_num_threads later) wins.
+void share_cores_among_local_ranks() {
+  if (std::getenv("OPENBLAS_NUM_THREADS") != nullptr || std::getenv("OMP_NUM_THREADS") != nullptr) {
+    return;
+  }
+  MPI_Comm machine = MPI_COMM_NULL;
+  check(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &machine),
+        "Session", "MPI_Comm_split_type");
+  int local_ranks = 1;
+  MPI_Comm_size(machine, &local_ranks);
+  MPI_Comm_free(&machine);
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  const int mine = sched_getaffinity(0, sizeof allowed, &allowed) == 0 ? CPU_COUNT(&allowed) : 1;
+  const int cores = static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
+  kernel::set_num_threads(std::max(1, std::min(mine, cores / local_ranks)));
+}
+
 // Starts MPI, or joins it when something else started it; true when this call started it
 // (and so the session must finalize it).
 bool start_mpi(int* argc, char*** argv) {
@@ -221,6 +245,7 @@ bool start_mpi(int* argc, char*** argv) {
   }
   check(MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN), "Session",
         "MPI_Comm_set_errhandler");
+  if (starts && world_size() > 1) share_cores_among_local_ranks();
   return starts;
 }
 
