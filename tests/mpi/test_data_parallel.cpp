@@ -82,6 +82,22 @@ TEST_CASE("mpi: DataParallel leaves the gradient of the whole batch's mean loss 
   CHECK(tg_test::same_on_every_rank(gradients_hash(model)));
 }
 
+TEST_CASE("mpi: DataParallel sees the gradients a checkpointed RNN routes through its segments") {
+  const Data data;
+  auto make = [] {
+    tg::manual_seed(7);
+    tg::nn::Sequential model{tg::nn::LSTM(1, 6, {.checkpoint_every = 2}), tg::nn::Dense(6, 1)};
+    model.to(tg::f64);
+    return model;
+  };
+  tg::nn::Sequential whole = make();
+  tg::nn::MSE()(whole(data.X), data.y).backward();
+  tg::nn::Sequential model = make();
+  dist::DataParallel ddp(model, {.first_bucket_bytes = 1, .bucket_bytes = 1});
+  data.my_loss(model).backward();
+  check_close(gradients(model), gradients(whole));
+}
+
 TEST_CASE("mpi: replicas trained by DataParallel stay bitwise equal, and so does a rerun") {
   const Data data;
   std::vector<std::uint64_t> runs;
