@@ -70,18 +70,28 @@ run_job() {
 
 train=("$tapegrad" train --epochs 1000000 --verbose 0)
 
+# signal_rank_1 NAME SIGNAL ARGS...: trains on 2 ranks with a checkpoint per epoch (and
+# ARGS), sends SIGNAL to rank 1 once a checkpoint exists, waits for the job to end; it must
+# end within 30 s. Leaves rank 1's pid in $pid.
+signal_rank_1() {
+  local name=$1 signal=$2
+  shift 2
+  run_job "$name" -np 2 "${train[@]}" --out-dir "$work/$name" \
+    --checkpoint "$work/$name/run.ckpt" "$@"
+  wait_for_file "$work/$name/run.ckpt"
+  sleep 0.5
+  pid=$(rank_pid 1)
+  [[ -n $pid ]] || fail "rank 1 not found"
+  local start=$SECONDS
+  kill "-$signal" "$pid"
+  wait "$job"
+  local took=$((SECONDS - start))
+  echo "   the job ended $took s after SIG$signal, exit status $(cat "$work/$name.status")"
+  ((took <= 30)) || fail "the job took $took s to end after SIG$signal to a rank"
+}
+
 echo "1. SIGKILL of rank 1 in the middle of training"
-run_job kill -np 2 "${train[@]}" --out-dir "$work/kill" --checkpoint "$work/kill/run.ckpt"
-wait_for_file "$work/kill/run.ckpt"
-sleep 0.5
-pid=$(rank_pid 1)
-[[ -n $pid ]] || fail "rank 1 not found"
-start=$SECONDS
-kill -KILL "$pid"
-wait "$job"
-took=$((SECONDS - start))
-echo "   the job ended $took s after the kill, exit status $(cat "$work/kill.status")"
-((took <= 30)) || fail "the job took $took s to end after a rank was killed"
+signal_rank_1 kill KILL
 [[ $(cat "$work/kill.status") != 0 ]] || fail "the job ended with status 0"
 expect_in "$work/kill.out" "rank 1"
 expect_in "$work/kill.out" "signal 9"
@@ -92,17 +102,7 @@ expect_in "$work/resume.out" "Resumed from"
 expect_in "$work/resume.out" "written by 2 rank(s)"
 
 echo "2. SIGSTOP of rank 1: --timeout 3"
-run_job stop -np 2 "${train[@]}" --out-dir "$work/stop" --checkpoint "$work/stop/run.ckpt" \
-  --timeout 3
-wait_for_file "$work/stop/run.ckpt"
-pid=$(rank_pid 1)
-[[ -n $pid ]] || fail "rank 1 not found"
-start=$SECONDS
-kill -STOP "$pid"
-wait "$job"
-took=$((SECONDS - start))
-echo "   the job ended $took s after the stop, exit status $(cat "$work/stop.status")"
-((took <= 30)) || fail "the job took $took s to end after a rank stopped"
+signal_rank_1 stop STOP --timeout 3
 [[ $(cat "$work/stop.status") == 2 ]] || fail "exit status $(cat "$work/stop.status"), expected 2"
 expect_in "$work/stop.out" "not every rank answered"
 kill -KILL "$pid" 2>/dev/null
