@@ -2,7 +2,8 @@
 # The faults of a job on several ranks, through `mpirun tapegrad train`: each must end the
 # whole job, soon and with a line that says what happened, never hang it.
 #   1. a rank killed (SIGKILL) in the middle of training: the job ends within 30 s, a line
-#      names the lost rank, and the last checkpoint resumes;
+#      names the lost rank, and the last checkpoint resumes (on 1 rank; what that rank
+#      writes then resumes on 3);
 #   2. a rank that stops answering (SIGSTOP): --timeout ends the job with a clear message;
 #   3. a rank that throws (bad data on that rank alone): every rank ends, exit status 2, with
 #      that rank's message;
@@ -100,6 +101,14 @@ epochs=$(("$(grep -c . "$work/kill/loss.csv")" + 2))
   --resume "$work/kill/run.ckpt" >"$work/resume.out" 2>&1 || fail "resume failed"
 expect_in "$work/resume.out" "Resumed from"
 expect_in "$work/resume.out" "written by 2 rank(s)"
+# and what one rank wrote resumes on three
+"$tapegrad" train --epochs "$epochs" --verbose 0 --out-dir "$work/kill" \
+  --checkpoint "$work/kill/run.ckpt" >/dev/null 2>&1 || fail "the one-rank run failed"
+timeout 120 "$mpiexec" --oversubscribe -np 3 "$tapegrad" train --epochs $((epochs + 2)) \
+  --verbose 1 --out-dir "$work/kill" --resume "$work/kill/run.ckpt" >"$work/resume3.out" 2>&1 ||
+  fail "resuming on 3 ranks failed"
+expect_in "$work/resume3.out" "written by 1 rank(s)"
+[[ $(grep -c "^Resumed from" "$work/resume3.out") == 1 ]] || fail "3 ranks printed more than once"
 
 echo "2. SIGSTOP of rank 1: --timeout 3"
 signal_rank_1 stop STOP --timeout 3
