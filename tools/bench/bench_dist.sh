@@ -3,7 +3,9 @@
 # ../shared/bench/reference (configs.sh) trained on 1 and 2 ranks of this machine, 1 BLAS /
 # torch thread per rank, in the same run, and a table: median epoch ms, samples/s, the ratio
 # DDP / tapegrad at the same ranks, the scaling 1 rank / 2 ranks, and the communication per
-# step with the share of the time backward waited for it.
+# step with the share of the time backward waited for it. A row "tapegrad-nocomm" is the
+# ceiling of the scaling on this machine: two `tapegrad bench` processes at once, each on a
+# rank's share (half the samples in half-size batches), no communication.
 #
 # usage: tools/bench/bench_dist.sh BUILD_DIR [--runs N] [--configs "A B"] [--epochs-a N]
 #                                  [--epochs-b N] [--buckets "F,B F,B ..."] [--smoke]
@@ -84,6 +86,38 @@ epochs_of() {
   esac
 }
 
+# The flags of a rank's share of 2: half the samples, in half-size batches.
+halve() {
+  local out=() prev=""
+  for word in "$@"; do
+    if [[ $prev == --samples || $prev == --batch ]]; then out+=($((word / 2))); else out+=("$word"); fi
+    prev=$word
+  done
+  echo "${out[*]}"
+}
+
+# The 2 ranks' work without their communication: two `tapegrad bench` processes at once, each
+# on a rank's share. The slower one's line, made a 2-rank line of "impl" "tapegrad-nocomm":
+# what this machine gives 2 ranks if communicating cost nothing (the ceiling of the scaling).
+run_no_comm() {  # config
+  local flags pids=() i
+  # shellcheck disable=SC2046  # the config's flags are meant to split
+  read -r -a flags <<<"$(halve $(config_args "$1" "$(epochs_of "$1")"))"
+  for i in 0 1; do
+    "$tg_bin" bench "${flags[@]}" --threads 1 | tail -n 1 >"$tmp/no_comm.$i" &
+    pids+=($!)
+  done
+  wait "${pids[@]}"
+  "$python" - "$tmp/no_comm.0" "$tmp/no_comm.1" "$1" <<'EOF'
+import json, sys
+lines = [json.loads(open(path).read()) for path in sys.argv[1:3]]
+r = max(lines, key=lambda line: line["epoch_ms_median"])
+r.update(impl="tapegrad-nocomm", ranks=2, samples=2 * r["samples"], batch=2 * r["batch"],
+         samples_per_s=2 * r["samples_per_s"], config=sys.argv[3])
+print(json.dumps(r))
+EOF
+}
+
 # One run: the program's JSON line with "config" appended.
 run_one() {  # config impl ranks [first_kb,bucket_kb]
   local prog=() extra=()
@@ -104,6 +138,8 @@ run_one() {  # config impl ranks [first_kb,bucket_kb]
 }
 
 : >"$out"
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/bench_dist.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
 for ((r = 1; r <= runs; ++r)); do
   for cfg in $configs; do
     for ranks in 1 2; do
@@ -111,6 +147,7 @@ for ((r = 1; r <= runs; ++r)); do
         run_one "$cfg" "$impl" "$ranks" | tee -a "$out" | cut -c1-120 >&2
       done
     done
+    run_no_comm "$cfg" | tee -a "$out" | cut -c1-120 >&2
     for pair in $buckets; do
       run_one "$cfg" tapegrad 2 "$pair" | sed 's/}$/, "sweep": true}/' | tee -a "$out" |
         cut -c1-120 >&2
@@ -122,7 +159,8 @@ done
 import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
 smoke = sys.argv[2] == "1"
-order = {"tapegrad": 0, "torch-ddp": 1}
+order = {"tapegrad": 0, "tapegrad-nocomm": 1, "torch-ddp": 2}
+base = {"tapegrad-nocomm": "tapegrad"}  # whose 1-rank run a row scales from
 
 def median(g, key):
     values = [r[key] for r in g if r.get(key) is not None]
@@ -148,15 +186,16 @@ for key in sorted(main, key=lambda k: (k[0], k[2], order.get(k[1], 9))):
     c, impl, ranks = key
     g = main[key]
     ratio = None
-    if (c, "tapegrad", ranks) in ms and (c, "torch-ddp", ranks) in ms:
+    if impl not in base and (c, "tapegrad", ranks) in ms and (c, "torch-ddp", ranks) in ms:
         ratio = ms[(c, "torch-ddp", ranks)] / ms[(c, "tapegrad", ranks)]
-    scaling = ms[(c, impl, 1)] / ms[key] if ranks == 2 and (c, impl, 1) in ms else None
+    one = (c, base.get(impl, impl), 1)
+    scaling = ms[one] / ms[key] if ranks == 2 and one in ms else None
     print(f"| {c} | {impl} | {ranks} | {len(g)} | {ms[key]:.2f} "
           f"| {fmt(median(g, 'samples_per_s'), '.0f')} | {fmt(ratio, '.2f')} "
           f"| {fmt(scaling, '.2f')} | {fmt(median(g, 'comm_ms_per_step'), '.3f')} "
           f"| {fmt(median(g, 'exposed_ms_per_step'), '.3f')} "
           f"| {fmt(median(g, 'exposed_comm_share'), '.3f')} "
-          f"| {median(g, 'final_loss'):.6g} |")
+          f"| {'-' if impl in base else format(median(g, 'final_loss'), '.6g')} |")
 
 sweep = {}
 for r in rows:
@@ -175,19 +214,22 @@ if sweep:
               f"| {median(g, 'exposed_comm_share'):.3f} |")
 
 if smoke:
-    # 2 ranks take the steps of 1 rank on the whole batch: the same losses, to rounding.
-    failed = []
-    for (c, impl, ranks), g in main.items():
-        one = main.get((c, impl, 1))
-        if ranks == 2 and one:
-            a, b = one[0]["final_loss"], g[0]["final_loss"]
-            if not abs(a - b) <= 1e-4 * abs(a):
-                failed.append(f"{c} {impl}: final loss {b} on 2 ranks, {a} on 1")
-    expected = {(c, i, n) for c in {k[0] for k in main} for i in {k[1] for k in main}
-                for n in (1, 2)}
-    failed += [f"no run of {k}" for k in sorted(expected - set(main))]
-    for f in failed:
-        print("bench_dist.sh --smoke:", f, file=sys.stderr)
-    print(f"bench_dist smoke: {len(main) - len(failed)} passed, {len(failed)} failed")
+    # Every (impl, ranks) printed its line, and 2 ranks, which take the steps of 1 rank on
+    # whole batches, end at its loss (to rounding).
+    checks = []
+    for c in sorted({k[0] for k in main}):
+        for impl in sorted({k[1] for k in main} - set(base)):
+            one, two = main.get((c, impl, 1)), main.get((c, impl, 2))
+            checks.append((f"{c} {impl}: a line from 1 and 2 ranks", one and two))
+            if one and two:
+                a, b = one[0]["final_loss"], two[0]["final_loss"]
+                checks.append((f"{c} {impl}: final loss {b} on 2 ranks, {a} on 1",
+                               abs(a - b) <= 1e-4 * abs(a)))
+    checks += [(f"{k[0]}: bucket sizes {k[1]},{k[2]} ran", True) for k in sweep]
+    for name, ok in checks:
+        if not ok:
+            print("bench_dist.sh --smoke: failed:", name, file=sys.stderr)
+    failed = sum(1 for _, ok in checks if not ok)
+    print(f"smoke: {len(checks) - failed} passed, {failed} failed")
     sys.exit(1 if failed else 0)
 EOF
