@@ -13,10 +13,11 @@
 // tools::benchmark_training, and their JSON line. tapegrad's ops run on the calling thread
 // and its only thread pool is OpenBLAS's, so --threads sizes that pool (unless --blas-threads
 // is given) and "torch_threads", the references' intra-op thread count, is 1.
-// Under mpirun every rank trains its share of each batch through a tg::dist::DataParallel
-// with --first-bucket-kb and --bucket-kb (tools/bench/bench.hpp), --threads is per rank, and
-// rank 0 prints the line, with "ranks", the global "samples_per_s" and the communication per
-// step; tools/bench/bench_dist.sh runs it beside PyTorch's DDP.
+// Under mpirun every rank trains its share of each batch (tools/bench/bench.hpp) through a
+// tg::dist::DataParallel whose options are --first-bucket-kb, --bucket-kb, --any-order and
+// --no-comm-thread, --threads is per rank, and rank 0 prints the line, with "ranks", the
+// global "samples_per_s" and the communication per step; tools/bench/bench_dist.sh runs it
+// beside PyTorch's DDP.
 #include "command.hpp"
 
 #include <cstdint>
@@ -44,6 +45,8 @@ struct BenchConfig {
   std::uint64_t seed = 0;
   int64_t first_bucket_kb = dist::DataParallelOptions{}.first_bucket_bytes / 1024;
   int64_t bucket_kb = dist::DataParallelOptions{}.bucket_bytes / 1024;
+  bool any_order = false;       // DataParallelOptions::order = any_order (MPI_Allreduce)
+  bool no_comm_thread = false;  // DataParallelOptions::communication_thread = false
 };
 
 int64_t count_parameters(const nn::Module& model) {
@@ -66,21 +69,26 @@ std::string json_line(const BenchConfig& c, int64_t params, const tools::Trainin
       "\"epoch_ms_min\": {:.3f}, \"train_s_total\": {:.4f}, \"final_loss\": {:.17g}, "
       "\"peak_rss_mb\": {:.1f}, \"base_rss_mb\": {:.1f}, \"torch\": \"none (tapegrad)\", "
       "\"torch_threads\": 1, \"blas\": \"{}\", \"ranks\": {}, \"samples_per_s\": {:.1f}, "
-      "\"first_bucket_kb\": {}, \"bucket_kb\": {}, \"buckets\": {}, \"comm_ms_per_step\": {:.4f}, "
+      "\"first_bucket_kb\": {}, \"bucket_kb\": {}, \"sum_order\": \"{}\", "
+      "\"comm_thread\": {}, \"buckets\": {}, \"comm_ms_per_step\": {:.4f}, "
       "\"exposed_ms_per_step\": {:.4f}, \"exposed_comm_share\": {:.4f}}}",
       c.model.cell, fmt::join(c.model.units, ", "), c.seq, c.features, c.samples, c.batch, c.epochs,
       c.threads, c.blas_threads, c.seed, params, b.median_ms(), b.min_ms(), b.total_s(),
       b.final_loss, tools::peak_rss_mb(), base_rss_mb, tools::blas_config(), dist::world_size(),
       median_s > 0 ? static_cast<double>(c.samples) / median_s : 0.0, c.first_bucket_kb,
-      c.bucket_kb, b.buckets, comm.communicating_seconds * per_step_ms,
-      comm.exposed_seconds * per_step_ms, b.exposed_communication_share());
+      c.bucket_kb, c.any_order ? "any" : "rank", !c.no_comm_thread, b.buckets,
+      comm.communicating_seconds * per_step_ms, comm.exposed_seconds * per_step_ms,
+      b.exposed_communication_share());
 }
 
 // Data-parallel under a launcher, with the flags' bucket sizes; alone, whole batches.
 std::optional<dist::DataParallelOptions> data_parallel(const BenchConfig& c) {
   if (dist::world_size() == 1) return std::nullopt;
-  return dist::DataParallelOptions{.first_bucket_bytes = c.first_bucket_kb * 1024,
-                                   .bucket_bytes = c.bucket_kb * 1024};
+  return dist::DataParallelOptions{
+      .first_bucket_bytes = c.first_bucket_kb * 1024,
+      .bucket_bytes = c.bucket_kb * 1024,
+      .order = c.any_order ? dist::Order::any_order : dist::Order::rank_order,
+      .communication_thread = !c.no_comm_thread};
 }
 
 int run_bench(BenchConfig c) {
@@ -135,6 +143,10 @@ void add_bench_flags(CLI::App& bench, BenchConfig& c) {
             "Under mpirun: KiB of gradient in the first bucket DataParallel sends");
   add_count(bench, "--bucket-kb", c.bucket_kb,
             "Under mpirun: KiB of gradient in each later bucket");
+  bench.add_flag("--any-order", c.any_order,
+                 "Under mpirun: sum gradients with MPI_Allreduce in any order, not in rank order");
+  bench.add_flag("--no-comm-thread", c.no_comm_thread,
+                 "Under mpirun: send every bucket from backward's thread when backward ends");
 }
 
 }  // namespace

@@ -118,7 +118,8 @@ TEST_CASE("tapegrad bench: the seed fixes data, weights and batches; every cell 
 TEST_CASE(
     "tapegrad bench alone: 1 rank, samples per second of the median epoch, no communication") {
   ScratchDir dir("tapegrad-cli-bench");
-  const Result r = run(dir, kTiny + " --batch 8 --first-bucket-kb 64 --bucket-kb 512");
+  const Result r = run(
+      dir, kTiny + " --batch 8 --first-bucket-kb 64 --bucket-kb 512 --any-order --no-comm-thread");
   REQUIRE_MESSAGE(r.code == 0, r.err);
   const nlohmann::json j = json_of(r);
   CHECK(j["ranks"] == 1);
@@ -126,6 +127,8 @@ TEST_CASE(
         doctest::Approx(16 / (j["epoch_ms_median"].get<double>() * 1e-3)).epsilon(1e-3));
   CHECK(j["first_bucket_kb"] == 64);
   CHECK(j["bucket_kb"] == 512);
+  CHECK(j["sum_order"] == "any");
+  CHECK(j["comm_thread"] == false);
   CHECK(j["buckets"] == 0);
   CHECK(j["comm_ms_per_step"] == 0);
   CHECK(j["exposed_ms_per_step"] == 0);
