@@ -88,12 +88,12 @@ epochs_of() {
 
 # The flags of a rank's share of 2: half the samples, in half-size batches.
 halve() {
-  local out=() prev=""
+  local words=() prev=""
   for word in "$@"; do
-    if [[ $prev == --samples || $prev == --batch ]]; then out+=($((word / 2))); else out+=("$word"); fi
+    if [[ $prev == --samples || $prev == --batch ]]; then words+=($((word / 2))); else words+=("$word"); fi
     prev=$word
   done
-  echo "${out[*]}"
+  echo "${words[*]}"
 }
 
 # The 2 ranks' work without their communication: two `tapegrad bench` processes at once, each
