@@ -6,6 +6,8 @@
 #include <chrono>
 #include <cmath>
 #include <numeric>
+#include <optional>
+#include <span>
 
 #include <cblas.h>
 
@@ -13,6 +15,7 @@
 #include <tapegrad/core/core.hpp>
 #include <tapegrad/core/error.hpp>
 #include <tapegrad/nn/data.hpp>
+#include <tapegrad/nn/dist.hpp>
 #include <tapegrad/ops/ops.hpp>
 
 namespace tapegrad::tools {
@@ -32,37 +35,82 @@ void check_options(const Tensor& X, const Tensor& y, const TrainingBenchmarkOpti
   }
 }
 
-// One epoch in shuffled batches; the sample-weighted mean of the batch losses.
-double train_epoch(nn::Module& model, optim::Optimizer& opt, const Tensor& X, const Tensor& y,
-                   int64_t batch) {
+// The rows [begin, end) of a batch of `rows` rows that this process trains on: all of them
+// alone; data-parallel, its rank's share, as fit splits a batch (shares differ by one row at
+// most).
+struct Share {
+  int64_t begin, end;
+};
+
+Share share_of(int64_t rows, const dist::DataParallel* ddp) {
+  if (!ddp) return {0, rows};
+  const int64_t r = dist::rank(), n = dist::world_size();
+  return {rows * r / n, rows * (r + 1) / n};
+}
+
+// One step on this process's share of the batch `rows`; returns the share's term of the
+// batch loss (its loss weighted by its part of the batch: the batch loss itself alone).
+double train_step(nn::Module& model, optim::Optimizer& opt, dist::DataParallel* ddp,
+                  const Tensor& X, const Tensor& y, std::span<const int64_t> rows) {
+  const auto batch = static_cast<int64_t>(rows.size());
+  const Share share = share_of(batch, ddp);
+  const double weight = static_cast<double>(share.end - share.begin) / static_cast<double>(batch);
+  if (ddp) ddp->set_weight(weight);
+  opt.zero_grad();  // set-to-none, like the references
+  double term = 0.0;
+  if (share.end > share.begin) {
+    const std::vector<int64_t> mine(rows.begin() + share.begin, rows.begin() + share.end);
+    const Tensor loss = mean(square(model(data::take(X, mine)) - data::take(y, mine)));
+    loss.backward();
+    term = loss.item() * weight;
+  } else {
+    ddp->synchronize();  // the other ranks' backward sums over this rank too
+  }
+  opt.step();
+  return term;
+}
+
+// One epoch in shuffled batches; the sample-weighted mean of this process's terms of the
+// batch losses (alone: of the batch losses).
+double train_epoch(nn::Module& model, optim::Optimizer& opt, dist::DataParallel* ddp,
+                   const Tensor& X, const Tensor& y, int64_t batch) {
   const int64_t n = X.shape()[0];
   const std::vector<int64_t> perm = randperm(n);
   double total = 0.0;
   for (int64_t start = 0; start < n; start += batch) {
     const int64_t stop = std::min(start + batch, n);
-    const std::vector<int64_t> rows(perm.begin() + start, perm.begin() + stop);
-    const Tensor xb = data::take(X, rows);
-    const Tensor yb = data::take(y, rows);
-    opt.zero_grad();  // set-to-none, like the references
-    const Tensor loss = mean(square(model(xb) - yb));
-    loss.backward();
-    opt.step();
-    total += loss.item() * static_cast<double>(stop - start);
+    const std::span<const int64_t> rows(perm.data() + start, perm.data() + stop);
+    total += train_step(model, opt, ddp, X, y, rows) * static_cast<double>(stop - start);
   }
   return total / static_cast<double>(n);
 }
 
 // The warm-up epoch, then the weights as they were before it and no gradients.
-void warm_up(nn::Module& model, const Tensor& X, const Tensor& y,
+void warm_up(nn::Module& model, dist::DataParallel* ddp, const Tensor& X, const Tensor& y,
              const TrainingBenchmarkOptions& opts) {
   const std::vector<Tensor> params = model.parameters();
   std::vector<Tensor> initial;
   for (const Tensor& p : params) initial.push_back(p.detach().clone());
   optim::Adam warm(model.named_parameters(), opts.adam);
-  train_epoch(model, warm, X, y, opts.batch);
+  train_epoch(model, warm, ddp, X, y, opts.batch);
   NoGradGuard no_grad;
   for (std::size_t i = 0; i < params.size(); ++i) kernel::copy_into(params[i], initial[i]);
   model.zero_grad();
+}
+
+// The epoch loss of the whole batches from each rank's terms (alone: as it is).
+double global_loss(double local, const dist::DataParallel* ddp) {
+  if (!ddp) return local;
+  const Tensor sum = scalar_tensor(local, f64);
+  dist::all_reduce(sum);
+  return sum.item();
+}
+
+dist::DataParallelStats since(const dist::DataParallelStats& now,
+                              const dist::DataParallelStats& then) {
+  return {.steps = now.steps - then.steps,
+          .communicating_seconds = now.communicating_seconds - then.communicating_seconds,
+          .exposed_seconds = now.exposed_seconds - then.exposed_seconds};
 }
 
 }  // namespace
@@ -83,18 +131,33 @@ double TrainingBenchmark::total_s() const {
   return std::accumulate(epoch_ms.begin(), epoch_ms.end(), 0.0) * 1e-3;
 }
 
+double TrainingBenchmark::exposed_communication_share() const {
+  const double total = total_s();
+  return total > 0 ? communication.exposed_seconds / total : 0.0;
+}
+
 TrainingBenchmark benchmark_training(nn::Module& model, const Tensor& X, const Tensor& y,
                                      const TrainingBenchmarkOptions& opts) {
   check_options(X, y, opts);
-  warm_up(model, X, y, opts);
+  std::optional<dist::DataParallel> data_parallel;
+  if (opts.data_parallel) data_parallel.emplace(model, *opts.data_parallel);
+  dist::DataParallel* ddp = data_parallel ? &*data_parallel : nullptr;
+  warm_up(model, ddp, X, y, opts);
+  const dist::DataParallelStats before = ddp ? ddp->stats() : dist::DataParallelStats{};
   optim::Adam opt(model.named_parameters(), opts.adam);
   manual_seed(opts.seed + 1);
   TrainingBenchmark result{.final_loss = std::nan("")};
+  double last_epoch = result.final_loss;
   for (int64_t e = 0; e < opts.epochs; ++e) {
     const auto t0 = std::chrono::steady_clock::now();
-    result.final_loss = train_epoch(model, opt, X, y, opts.batch);
+    last_epoch = train_epoch(model, opt, ddp, X, y, opts.batch);
     const std::chrono::duration<double, std::milli> took = std::chrono::steady_clock::now() - t0;
     result.epoch_ms.push_back(took.count());
+  }
+  result.final_loss = global_loss(last_epoch, ddp);
+  if (ddp) {
+    result.communication = since(ddp->stats(), before);
+    result.buckets = static_cast<int64_t>(ddp->buckets().size());
   }
   return result;
 }

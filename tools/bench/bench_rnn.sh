@@ -80,15 +80,8 @@ else
   echo "$python cannot import torch: torch-py skipped" >&2
 fi
 
-config_args() {
-  case $1 in
-    A) echo "--cell rnn --hidden 64,32 --seq 10 --features 1 --samples 100 --batch 32 --epochs 100" ;;
-    B) echo "--cell rnn --hidden 256,256 --seq 50 --features 32 --samples 2048 --batch 64 --epochs 3" ;;
-    C) echo "--cell lstm --hidden 512 --seq 100 --features 128 --samples 1024 --batch 128 --epochs 2" ;;
-    D) echo "--cell gru --hidden 128 --seq 200 --features 16 --samples 512 --batch 32 --epochs 2" ;;
-    *) echo "unknown config $1" >&2; exit 2 ;;
-  esac
-}
+# shellcheck source=configs.sh
+source "$repo/tools/bench/configs.sh"
 
 runs_of() { [[ $1 == t1 ]] && echo "$runs1" || echo "$runs2"; }
 

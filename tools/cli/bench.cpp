@@ -7,16 +7,23 @@
 //
 //   tapegrad bench                                      the reference workload, 1 thread
 //   tapegrad bench --cell gru --hidden 128 --seq 200 --features 16 --samples 512 --threads 2
+//   mpirun -np 2 tapegrad bench --hidden 256,256 --batch 64    data-parallel on 2 ranks
 //
 // tapegrad bench: flags, data and model as the references make them, timing by
 // tools::benchmark_training, and their JSON line. tapegrad's ops run on the calling thread
 // and its only thread pool is OpenBLAS's, so --threads sizes that pool (unless --blas-threads
 // is given) and "torch_threads", the references' intra-op thread count, is 1.
+// Under mpirun every rank trains its share of each batch (tools/bench/bench.hpp) through a
+// tg::dist::DataParallel whose options are --first-bucket-kb, --bucket-kb, --any-order and
+// --no-comm-thread, --threads is per rank, and rank 0 prints the line, with "ranks", the
+// global "samples_per_s" and the communication per step; tools/bench/bench_dist.sh runs it
+// beside PyTorch's DDP.
 #include "command.hpp"
 
 #include <cstdint>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,6 +43,10 @@ struct BenchConfig {
   int threads = 1;
   int blas_threads = 0;  // 0: --threads
   std::uint64_t seed = 0;
+  int64_t first_bucket_kb = dist::DataParallelOptions{}.first_bucket_bytes / 1024;
+  int64_t bucket_kb = dist::DataParallelOptions{}.bucket_bytes / 1024;
+  bool any_order = false;       // DataParallelOptions::order = any_order (MPI_Allreduce)
+  bool no_comm_thread = false;  // DataParallelOptions::communication_thread = false
 };
 
 int64_t count_parameters(const nn::Module& model) {
@@ -44,19 +55,40 @@ int64_t count_parameters(const nn::Module& model) {
   return n;
 }
 
-// The references' JSON line, key for key ("torch" names no torch version here).
+// The references' JSON line, key for key ("torch" names no torch version here), and the
+// data-parallel figures: ranks, global throughput, communication per step and its share.
 std::string json_line(const BenchConfig& c, int64_t params, const tools::TrainingBenchmark& b,
                       double base_rss_mb) {
+  const dist::DataParallelStats& comm = b.communication;
+  const double per_step_ms = comm.steps > 0 ? 1e3 / static_cast<double>(comm.steps) : 0.0;
+  const double median_s = b.median_ms() * 1e-3;
   return fmt::format(
       "{{\"impl\": \"tapegrad\", \"cell\": \"{}\", \"hidden\": [{}], \"seq\": {}, "
       "\"features\": {}, \"samples\": {}, \"batch\": {}, \"epochs\": {}, \"threads\": {}, "
       "\"blas_threads\": {}, \"seed\": {}, \"params\": {}, \"epoch_ms_median\": {:.3f}, "
       "\"epoch_ms_min\": {:.3f}, \"train_s_total\": {:.4f}, \"final_loss\": {:.17g}, "
       "\"peak_rss_mb\": {:.1f}, \"base_rss_mb\": {:.1f}, \"torch\": \"none (tapegrad)\", "
-      "\"torch_threads\": 1, \"blas\": \"{}\"}}",
+      "\"torch_threads\": 1, \"blas\": \"{}\", \"ranks\": {}, \"samples_per_s\": {:.1f}, "
+      "\"first_bucket_kb\": {}, \"bucket_kb\": {}, \"sum_order\": \"{}\", "
+      "\"comm_thread\": {}, \"buckets\": {}, \"comm_ms_per_step\": {:.4f}, "
+      "\"exposed_ms_per_step\": {:.4f}, \"exposed_comm_share\": {:.4f}}}",
       c.model.cell, fmt::join(c.model.units, ", "), c.seq, c.features, c.samples, c.batch, c.epochs,
       c.threads, c.blas_threads, c.seed, params, b.median_ms(), b.min_ms(), b.total_s(),
-      b.final_loss, tools::peak_rss_mb(), base_rss_mb, tools::blas_config());
+      b.final_loss, tools::peak_rss_mb(), base_rss_mb, tools::blas_config(), dist::world_size(),
+      median_s > 0 ? static_cast<double>(c.samples) / median_s : 0.0, c.first_bucket_kb,
+      c.bucket_kb, c.any_order ? "any" : "rank", !c.no_comm_thread, b.buckets,
+      comm.communicating_seconds * per_step_ms, comm.exposed_seconds * per_step_ms,
+      b.exposed_communication_share());
+}
+
+// Data-parallel under a launcher, with the flags' bucket sizes; alone, whole batches.
+std::optional<dist::DataParallelOptions> data_parallel(const BenchConfig& c) {
+  if (dist::world_size() == 1) return std::nullopt;
+  return dist::DataParallelOptions{
+      .first_bucket_bytes = c.first_bucket_kb * 1024,
+      .bucket_bytes = c.bucket_kb * 1024,
+      .order = c.any_order ? dist::Order::any_order : dist::Order::rank_order,
+      .communication_thread = !c.no_comm_thread};
 }
 
 int run_bench(BenchConfig c) {
@@ -69,8 +101,10 @@ int run_bench(BenchConfig c) {
   const Tensor y = rand({c.samples, 1});
   const auto model = build_model(c.model, c.features);
   const tools::TrainingBenchmark b = tools::benchmark_training(
-      *model, X, y, {.batch = c.batch, .epochs = c.epochs, .seed = c.seed});
-  std::cout << json_line(c, count_parameters(*model), b, base_rss_mb) << std::endl;
+      *model, X, y,
+      {.batch = c.batch, .epochs = c.epochs, .seed = c.seed, .data_parallel = data_parallel(c)});
+  if (dist::is_root())
+    std::cout << json_line(c, count_parameters(*model), b, base_rss_mb) << std::endl;
   return 0;
 }
 
@@ -105,6 +139,14 @@ void add_bench_flags(CLI::App& bench, BenchConfig& c) {
       ->check(unsigned_64())
       ->type_name("N")
       ->capture_default_str();
+  add_count(bench, "--first-bucket-kb", c.first_bucket_kb,
+            "Under mpirun: KiB of gradient in the first bucket DataParallel sends");
+  add_count(bench, "--bucket-kb", c.bucket_kb,
+            "Under mpirun: KiB of gradient in each later bucket");
+  bench.add_flag("--any-order", c.any_order,
+                 "Under mpirun: sum gradients with MPI_Allreduce in any order, not in rank order");
+  bench.add_flag("--no-comm-thread", c.no_comm_thread,
+                 "Under mpirun: send every bucket from backward's thread when backward ends");
 }
 
 }  // namespace

@@ -66,3 +66,23 @@ TEST_CASE("benchmark_training: bad options and mismatched data are ValueErrors n
   CHECK_THROWS_WITH_AS(tg::tools::benchmark_training(*model, X, tg::rand({5, 1})),
                        doctest::Contains("X [6,4,2] and y [5,1]"), tg::ValueError);
 }
+
+TEST_CASE("benchmark_training: data-parallel in a world of one trains as one process") {
+  tg::manual_seed(0);
+  const tg::Tensor X = tg::rand({10, 4, 2}), y = tg::rand({10, 1});
+  const tg::tools::TrainingBenchmarkOptions alone{.batch = 4, .epochs = 2, .seed = 5};
+  tg::tools::TrainingBenchmarkOptions data_parallel = alone;
+  data_parallel.data_parallel = tg::dist::DataParallelOptions{};
+  tg::manual_seed(1);
+  const tg::tools::TrainingBenchmark one =
+      tg::tools::benchmark_training(*tiny_model(), X, y, alone);
+  tg::manual_seed(1);
+  const tg::tools::TrainingBenchmark many =
+      tg::tools::benchmark_training(*tiny_model(), X, y, data_parallel);
+  CHECK(many.final_loss == one.final_loss);  // the same batches, the same steps
+  // DataParallel does nothing in a world of one: no buckets, no communication.
+  CHECK(many.buckets == 0);
+  CHECK(many.communication.steps == 0);
+  CHECK(many.communication.communicating_seconds == 0);
+  CHECK(many.exposed_communication_share() == 0);
+}

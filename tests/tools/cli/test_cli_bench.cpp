@@ -115,14 +115,35 @@ TEST_CASE("tapegrad bench: the seed fixes data, weights and batches; every cell 
   }
 }
 
+TEST_CASE(
+    "tapegrad bench alone: 1 rank, samples per second of the median epoch, no communication") {
+  ScratchDir dir("tapegrad-cli-bench");
+  const Result r = run(
+      dir, kTiny + " --batch 8 --first-bucket-kb 64 --bucket-kb 512 --any-order --no-comm-thread");
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  const nlohmann::json j = json_of(r);
+  CHECK(j["ranks"] == 1);
+  CHECK(j["samples_per_s"].get<double>() ==
+        doctest::Approx(16 / (j["epoch_ms_median"].get<double>() * 1e-3)).epsilon(1e-3));
+  CHECK(j["first_bucket_kb"] == 64);
+  CHECK(j["bucket_kb"] == 512);
+  CHECK(j["sum_order"] == "any");
+  CHECK(j["comm_thread"] == false);
+  CHECK(j["buckets"] == 0);
+  CHECK(j["comm_ms_per_step"] == 0);
+  CHECK(j["exposed_ms_per_step"] == 0);
+  CHECK(j["exposed_comm_share"] == 0);
+}
+
 TEST_CASE("tapegrad bench: a bad flag is one line on stderr naming it, exit code 2") {
   ScratchDir dir("tapegrad-cli-bench");
   const std::vector<std::pair<std::string, std::string> > cases{
-      {"--cell cnn", "--cell"},      {"--hidden 64,,32", "--hidden"},
-      {"--hidden 0", "--hidden"},    {"--epochs 0", "--epochs"},
-      {"--samples -5", "--samples"}, {"--batch x", "--batch"},
-      {"--threads 0", "--threads"},  {"--blas-threads -1", "--blas-threads"},
-      {"--seed -1", "--seed"},       {"--units 8", "--units"}};
+      {"--cell cnn", "--cell"},         {"--hidden 64,,32", "--hidden"},
+      {"--hidden 0", "--hidden"},       {"--epochs 0", "--epochs"},
+      {"--samples -5", "--samples"},    {"--batch x", "--batch"},
+      {"--threads 0", "--threads"},     {"--blas-threads -1", "--blas-threads"},
+      {"--seed -1", "--seed"},          {"--units 8", "--units"},
+      {"--bucket-kb 0", "--bucket-kb"}, {"--first-bucket-kb x", "--first-bucket-kb"}};
   for (const auto& [args, named] : cases) {
     CAPTURE(args);
     const Result r = run(dir, "bench " + args);
