@@ -16,6 +16,14 @@ bool is_root() {
   return rank() == 0;
 }
 
+Share share_of(std::int64_t count, int r, int ranks) {
+  return {count * r / ranks, count * (r + 1) / ranks};
+}
+
+Share share_of(std::int64_t count) {
+  return share_of(count, rank(), world_size());
+}
+
 namespace {
 
 constexpr double kDefaultTimeoutSeconds = 300;

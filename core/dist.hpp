@@ -65,6 +65,16 @@ int rank();
 int world_size();
 bool is_root();  // rank() == 0: the rank that prints and writes files
 
+// The part of `count` items (the rows of a batch) that rank r of `ranks` takes when they are
+// split as evenly as possible: [begin, end), sizes differing by one at most, the larger ones
+// on the later ranks. fit's distributed mode gives each rank this share of every batch.
+struct Share {
+  std::int64_t begin = 0, end = 0;
+  std::int64_t size() const { return end - begin; }
+};
+Share share_of(std::int64_t count, int r, int ranks);
+Share share_of(std::int64_t count);  // this rank's
+
 enum class Op { sum, max, min, mean };
 
 // How a sum (and so a mean) is added up.

@@ -57,8 +57,10 @@ struct DataParallelOptions {
 };
 
 // Time spent communicating, summed over the steps since construction: `communicating` is
-// the time the buckets' collectives took, `exposed` the part of it backward's thread waited
-// for at the end of backward (what the overlap did not hide).
+// the time the buckets' collectives took, `exposed` the time backward's thread waited at the
+// end of backward for the buckets still in flight (what the overlap did not hide, with the
+// communication thread's queueing and wake-up, so it may exceed `communicating` when the
+// buckets are tiny).
 struct DataParallelStats {
   std::int64_t steps = 0;
   double communicating_seconds = 0;

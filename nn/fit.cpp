@@ -201,21 +201,11 @@ CallbackList callbacks_for(const FitOptions& opts, bool distributed) {
   return all;
 }
 
-// Rows [start, stop) of a batch of `rows` rows that this rank takes: shares differ by one
-// row at most.
-struct Share {
-  int64_t start, stop;
-  int64_t rows() const { return stop - start; }
-};
-
-Share share_of(int64_t rows) {
-  const int64_t r = dist::rank();
-  const int64_t n = dist::world_size();
-  return {rows * r / n, rows * (r + 1) / n};
-}
+using dist::Share;
+using dist::share_of;
 
 Tensor rows_of(const Tensor& t, Share s) {
-  return t.defined() ? kernel::slice(t, 0, s.start, s.stop).contiguous() : Tensor{};
+  return t.defined() ? kernel::slice(t, 0, s.begin, s.end).contiguous() : Tensor{};
 }
 
 double sum_over_ranks(double value) {
@@ -244,7 +234,7 @@ class Replicas {
     ddp_.set_weight(weight);
     opt.zero_grad();
     double local = 0;
-    if (share.rows() > 0) {
+    if (share.size() > 0) {
       const Tensor l = batch_loss(model_, loss_, mine, "fit");
       l.backward();
       local = l.item();
@@ -262,10 +252,10 @@ class Replicas {
     const int64_t n = X.shape()[0];
     const Share share = share_of(n);
     double local = 0;
-    if (share.rows() > 0) {
+    if (share.size() > 0) {
       local = nn::evaluate(model_, loss_, rows_of(X, share), rows_of(y, share), batch_size,
                            rows_of(mask, share), rows_of(weight, share)) *
-              static_cast<double>(share.rows());
+              static_cast<double>(share.size());
     }
     return sum_over_ranks(local) / static_cast<double>(n);
   }
@@ -277,7 +267,7 @@ class Replicas {
     if (loss_.reduction() == Reduction::sum) return 1.0;
     const Tensor global_mask = global.loss_mask();
     if (!global_mask.defined()) {
-      return static_cast<double>(share.rows()) / static_cast<double>(global.x.shape()[0]);
+      return static_cast<double>(share.size()) / static_cast<double>(global.x.shape()[0]);
     }
     const double valid = count_nonzero(global_mask);
     return valid == 0 ? 0.0 : count_nonzero(mine.mask) / valid;

@@ -36,16 +36,9 @@ void check_options(const Tensor& X, const Tensor& y, const TrainingBenchmarkOpti
 }
 
 // The rows [begin, end) of a batch of `rows` rows that this process trains on: all of them
-// alone; data-parallel, its rank's share, as fit splits a batch (shares differ by one row at
-// most).
-struct Share {
-  int64_t begin, end;
-};
-
-Share share_of(int64_t rows, const dist::DataParallel* ddp) {
-  if (!ddp) return {0, rows};
-  const int64_t r = dist::rank(), n = dist::world_size();
-  return {rows * r / n, rows * (r + 1) / n};
+// alone; data-parallel, its rank's share, as fit splits a batch.
+dist::Share share_of(int64_t rows, const dist::DataParallel* ddp) {
+  return ddp ? dist::share_of(rows) : dist::Share{0, rows};
 }
 
 // One step on this process's share of the batch `rows`; returns the share's term of the
@@ -53,7 +46,7 @@ Share share_of(int64_t rows, const dist::DataParallel* ddp) {
 double train_step(nn::Module& model, optim::Optimizer& opt, dist::DataParallel* ddp,
                   const Tensor& X, const Tensor& y, std::span<const int64_t> rows) {
   const auto batch = static_cast<int64_t>(rows.size());
-  const Share share = share_of(batch, ddp);
+  const dist::Share share = share_of(batch, ddp);
   const double weight = static_cast<double>(share.end - share.begin) / static_cast<double>(batch);
   if (ddp) ddp->set_weight(weight);
   opt.zero_grad();  // set-to-none, like the references
