@@ -15,7 +15,11 @@
 // written in place. A failed MPI call throws CommunicationError naming the call.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include <tapegrad/core/error.hpp>
@@ -75,5 +79,54 @@ void broadcast(const Tensor& t, int root = 0);
 void barrier();
 // Every rank's `value`, indexed by rank (e.g. to compare a hash of what each rank built).
 std::vector<std::uint64_t> all_gather(std::uint64_t value);
+
+}  // namespace tapegrad::dist
+
+namespace tapegrad::dist {
+
+// Work handed out as ranks become free: a counter that every thread of every rank draws task
+// indices from, each index going to exactly one caller, and at the end every rank's results
+// gathered to all. For tasks of uneven length (cross-validation folds that grow), which a
+// fixed split would leave some ranks idle on. Alone (a world of one, or built without MPI) it
+// is an atomic counter and finish() returns {result}.
+//
+//   TaskCounter counter;                            // collective: every rank, same order
+//   for (auto i = counter.next(); i < tasks; i = counter.next()) results += run(i);
+//   std::vector<std::string> all = counter.finish(results);   // collective
+//
+// No wait is unbounded: an answer from rank 0 overdue by opts.timeout throws CommunicationError,
+// and so does, in finish(), a rank not heard from for that long (every rank reports itself
+// alive about once a second while the counter lives, also while it computes a long task, so
+// a rank that is merely slow is waited for).
+class TaskCounter {
+ public:
+  // next() returns this or more once close() was called by any rank.
+  static constexpr std::uint64_t kClosed = std::uint64_t{1} << 62;
+
+  struct Options {
+    bool across_ranks = true;  // false: this process's threads alone (each rank counts apart)
+    std::chrono::milliseconds timeout = std::chrono::minutes(3);
+  };
+  // Collective when across_ranks (and the world has more than one rank).
+  explicit TaskCounter(const Options& opts);
+  TaskCounter() : TaskCounter(Options{}) {}
+  ~TaskCounter();
+  TaskCounter(const TaskCounter&) = delete;
+  TaskCounter& operator=(const TaskCounter&) = delete;
+
+  // 0, 1, 2, ... across all threads of all ranks; thread-safe.
+  std::uint64_t next();
+  // Every later next(), on every rank, returns kClosed or more: stops the handing out (after
+  // a failure) while tasks already handed out run on.
+  void close();
+  // Collective, once, after this rank's last next(): every rank's `result`, indexed by rank.
+  std::vector<std::string> finish(std::string_view result);
+
+  // What a counter is on one rank alone or on several (core/dist_detail.hpp).
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
 
 }  // namespace tapegrad::dist

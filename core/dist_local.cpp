@@ -36,4 +36,12 @@ std::vector<std::uint64_t> all_gather(std::uint64_t value) {
 
 }  // namespace tapegrad::dist
 
+namespace tapegrad::dist::detail {
+
+std::unique_ptr<TaskCounter::Impl> make_task_counter(std::chrono::milliseconds /*timeout*/) {
+  return std::make_unique<LocalCounter>();
+}
+
+}  // namespace tapegrad::dist::detail
+
 #endif

@@ -6,9 +6,16 @@
 #include <mpi.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <climits>
+#include <condition_variable>
 #include <cstdlib>
+#include <functional>
+#include <mutex>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <type_traits>
 #include <vector>
 
@@ -221,5 +228,271 @@ std::vector<std::uint64_t> all_gather(std::uint64_t value) {
 }
 
 }  // namespace tapegrad::dist
+
+// TaskCounter over MPI. Rank 0 holds the count (a LocalCounter) and a service thread answers
+// the other ranks' requests for it; rank 0's own threads count locally. Chosen over MPI's
+// one-sided MPI_Fetch_and_op on a window at rank 0 because Open MPI's one-sided operations
+// between machines (TCP) progress only when the target calls into MPI, so a rank 0 busy
+// training would hold every other rank up: the service thread is that progress, made
+// explicit. Every wait polls (MPI_Test, then a short sleep) rather than blocking, because a
+// blocking wait in Open MPI spins a core the training threads need, and because polling is
+// what bounds each wait with a timeout.
+namespace tapegrad::dist::detail {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr auto kPollPause = std::chrono::milliseconds(1);
+constexpr auto kAlivePeriod = std::chrono::seconds(1);
+constexpr int kRequestTag = 0;        // requests to rank 0's service
+constexpr int kReplyTags = 32000;     // replies use tags 1..kReplyTags (MPI_TAG_UB >= 32767)
+constexpr std::uint64_t kNobody = 0;  // the answer to kAlive when every rank was heard from
+
+enum Kind : std::int64_t { kNext, kClose, kAlive };
+struct Request {
+  std::int64_t kind, reply_tag;
+};
+
+// The pending wait was given up (its thread is asked to stop): nothing to report.
+struct Abandoned {};
+
+double seconds(std::chrono::milliseconds t) {
+  return std::chrono::duration<double>(t).count();
+}
+
+// Polls `request` until it completes; `give_up` runs between polls and throws to stop
+// waiting (a collective cannot be cancelled: it is left to MPI_Finalize).
+MPI_Status poll(MPI_Request& request, std::string_view call, const std::function<void()>& give_up) {
+  MPI_Status status;
+  for (;;) {
+    int done = 0;
+    check(MPI_Test(&request, &done, &status), "TaskCounter", call);
+    if (done) return status;
+    give_up();
+    std::this_thread::sleep_for(kPollPause);
+  }
+}
+
+// Receives `count` elements into `data` as poll() waits, the receive cancelled if given up.
+MPI_Status receive(void* data, int count, MPI_Datatype type, int source, int tag, MPI_Comm comm,
+                   const std::function<void()>& give_up) {
+  MPI_Request request;
+  check(MPI_Irecv(data, count, type, source, tag, comm, &request), "TaskCounter", "MPI_Irecv");
+  try {
+    return poll(request, "MPI_Irecv", give_up);
+  } catch (...) {
+    MPI_Cancel(&request);
+    MPI_Wait(&request, MPI_STATUS_IGNORE);
+    throw;
+  }
+}
+
+// A give_up that throws CommunicationError once `timeout` has passed.
+std::function<void()> deadline(std::chrono::milliseconds timeout, std::string what) {
+  const Clock::time_point end = Clock::now() + timeout;
+  return [end, timeout, what = std::move(what)] {
+    if (Clock::now() > end) {
+      throw_error<CommunicationError>("dist::TaskCounter: {} for {} s, on {}", what,
+                                      seconds(timeout), this_rank());
+    }
+  };
+}
+
+class SharedCounter final : public TaskCounter::Impl {
+ public:
+  // Rank 0 reports a rank silent after `timeout`: the others report several times in it.
+  explicit SharedCounter(std::chrono::milliseconds timeout)
+      : timeout_(timeout),
+        alive_period_(std::min<std::chrono::milliseconds>(kAlivePeriod, timeout / 4)) {
+    int level = 0;
+    check(MPI_Query_thread(&level), "TaskCounter", "MPI_Query_thread");
+    if (level < MPI_THREAD_MULTIPLE) {
+      throw_error<CommunicationError>(
+          "dist::TaskCounter: the threads of {} call MPI at once, which this MPI does not "
+          "support (it gave thread level {}, MPI_THREAD_MULTIPLE is {})",
+          this_rank(), level, MPI_THREAD_MULTIPLE);
+    }
+    // Its own communicator, so that its messages never match anyone else's.
+    MPI_Request dup;
+    check(MPI_Comm_idup(MPI_COMM_WORLD, &comm_, &dup), "TaskCounter", "MPI_Comm_idup");
+    poll(dup, "MPI_Comm_idup", deadline(timeout_, "not every rank created its counter"));
+    if (rank() == 0) {
+      last_heard_.assign(world_size(), Clock::now());
+      service_ = std::jthread([this](std::stop_token stop) { guarded([&] { serve(stop); }); });
+    } else {
+      alive_ = std::jthread([this](std::stop_token stop) { guarded([&] { report_alive(stop); }); });
+    }
+  }
+
+  ~SharedCounter() override {
+    end(service_);
+    end(alive_);
+    MPI_Comm_free(&comm_);
+  }
+
+  std::uint64_t next() override { return rank() == 0 ? local_.next() : ask(kNext); }
+
+  void close() override {
+    if (rank() == 0) {
+      local_.close();
+    } else {
+      ask(kClose);
+    }
+  }
+
+  std::vector<std::string> finish(std::string_view result) override {
+    const std::function<void()> check_alive = [this] { throw_if_silent(); };
+    std::vector<std::string> results = gather(result, check_alive);
+    // Every rank got every result; the service runs on until no rank can ask it anything.
+    end(alive_);
+    MPI_Request barrier;
+    check(MPI_Ibarrier(comm_, &barrier), "TaskCounter", "MPI_Ibarrier");
+    poll(barrier, "MPI_Ibarrier", deadline(timeout_, "not every rank finished its counter"));
+    end(service_);
+    throw_if_silent();  // a thread that failed
+    return results;
+  }
+
+ private:
+  static void end(std::jthread& thread) {
+    if (!thread.joinable()) return;
+    thread.request_stop();
+    thread.join();
+  }
+
+  // Runs a thread's body, keeping its error for finish() (a thread cannot throw to anyone).
+  void guarded(const std::function<void()>& body) {
+    try {
+      body();
+    } catch (const Abandoned&) {
+    } catch (const std::exception& e) {
+      const std::lock_guard lock(mutex_);
+      thread_error_ = e.what();
+    }
+  }
+
+  // A request to rank 0 and its answer, within the timeout (or until `stop` is requested).
+  std::uint64_t ask(Kind kind, std::stop_token stop = {}) {
+    const int tag = 1 + static_cast<int>(reply_tags_.fetch_add(1) % kReplyTags);
+    // Sixteen bytes go out eagerly: MPI_Send returns without waiting for rank 0.
+    const Request request{kind, tag};
+    check(MPI_Send(&request, 2, MPI_INT64_T, 0, kRequestTag, comm_), "TaskCounter", "MPI_Send");
+    const std::function<void()> overdue = deadline(timeout_, "rank 0 did not answer");
+    std::uint64_t answer = 0;
+    receive(&answer, 1, MPI_UINT64_T, 0, tag, comm_, [&] {
+      if (stop.stop_requested()) throw Abandoned{};
+      overdue();
+    });
+    return answer;
+  }
+
+  // Rank 0: answers requests until asked to stop.
+  void serve(std::stop_token stop) {
+    for (;;) {
+      Request request{};
+      const MPI_Status status =
+          receive(&request, 2, MPI_INT64_T, MPI_ANY_SOURCE, kRequestTag, comm_, [&] {
+            if (stop.stop_requested()) throw Abandoned{};
+          });
+      const std::uint64_t answer = answer_to(request.kind, status.MPI_SOURCE);
+      check(MPI_Send(&answer, 1, MPI_UINT64_T, status.MPI_SOURCE,
+                     static_cast<int>(request.reply_tag), comm_),
+            "TaskCounter", "MPI_Send");
+    }
+  }
+
+  std::uint64_t answer_to(std::int64_t kind, int from) {
+    {
+      const std::lock_guard lock(mutex_);
+      last_heard_[from] = Clock::now();
+    }
+    if (kind == kNext) return local_.next();
+    if (kind == kClose) local_.close();
+    return silent_rank_plus_one();
+  }
+
+  // Rank 0: 1 + the first rank not heard from within the timeout, or kNobody.
+  std::uint64_t silent_rank_plus_one() {
+    const std::lock_guard lock(mutex_);
+    for (std::size_t r = 1; r < last_heard_.size(); ++r) {
+      if (Clock::now() - last_heard_[r] > timeout_) return r + 1;
+    }
+    return kNobody;
+  }
+
+  // The other ranks: tells rank 0 this rank is alive, about once a second, and learns from it
+  // whether some rank fell silent.
+  void report_alive(std::stop_token stop) {
+    std::mutex m;
+    std::condition_variable_any pause;
+    while (!stop.stop_requested()) {
+      silent_.store(ask(kAlive, stop));
+      std::unique_lock lock(m);
+      pause.wait_for(lock, stop, alive_period_, [] { return false; });
+    }
+  }
+
+  // What ends finish() early: a rank silent for the timeout, or a failed service or reporter.
+  void throw_if_silent() {
+    const std::uint64_t silent = rank() == 0 ? silent_rank_plus_one() : silent_.load();
+    if (silent != kNobody) {
+      throw_error<CommunicationError>(
+          "dist::TaskCounter: rank {} has not been heard from for {} s (it stopped or died), "
+          "seen on {}",
+          silent - 1, seconds(timeout_), this_rank());
+    }
+    const std::lock_guard lock(mutex_);
+    if (!thread_error_.empty()) throw CommunicationError(thread_error_);
+  }
+
+  // Every rank's `result`, indexed by rank.
+  std::vector<std::string> gather(std::string_view result, const std::function<void()>& give_up) {
+    const int ranks = world_size();
+    const auto size = static_cast<std::uint64_t>(result.size());
+    std::vector<std::uint64_t> sizes(ranks);
+    MPI_Request request;
+    check(MPI_Iallgather(&size, 1, MPI_UINT64_T, sizes.data(), 1, MPI_UINT64_T, comm_, &request),
+          "TaskCounter", "MPI_Iallgather");
+    poll(request, "MPI_Iallgather", give_up);
+    std::vector<int> counts(ranks), offsets(ranks);
+    std::uint64_t total = 0;
+    for (int r = 0; r < ranks; ++r) {
+      offsets[r] = static_cast<int>(total);
+      counts[r] = static_cast<int>(sizes[r]);
+      total += sizes[r];
+    }
+    if (total > INT_MAX) {
+      throw_error<CommunicationError>(
+          "dist::TaskCounter: the ranks' results hold {} bytes, more than MPI sends at once ({})",
+          total, INT_MAX);
+    }
+    std::string all(total, '\0');
+    check(MPI_Iallgatherv(result.data(), static_cast<int>(result.size()), MPI_BYTE, all.data(),
+                          counts.data(), offsets.data(), MPI_BYTE, comm_, &request),
+          "TaskCounter", "MPI_Iallgatherv");
+    poll(request, "MPI_Iallgatherv", give_up);
+    std::vector<std::string> results(ranks);
+    for (int r = 0; r < ranks; ++r) results[r] = all.substr(offsets[r], counts[r]);
+    return results;
+  }
+
+  const std::chrono::milliseconds timeout_, alive_period_;
+  MPI_Comm comm_ = MPI_COMM_NULL;
+  LocalCounter local_;                          // rank 0: the count
+  std::mutex mutex_;                            // guards last_heard_ and thread_error_
+  std::vector<Clock::time_point> last_heard_;   // rank 0: each rank's last request
+  std::string thread_error_;                    // what ended the service or the reporter
+  std::atomic<std::uint64_t> silent_{kNobody};  // other ranks: rank 0's last kAlive answer
+  std::atomic<std::uint32_t> reply_tags_{0};
+  std::jthread service_, alive_;  // rank 0's service; the other ranks' reporter
+};
+
+}  // namespace
+
+std::unique_ptr<TaskCounter::Impl> make_task_counter(std::chrono::milliseconds timeout) {
+  if (world_size() == 1) return std::make_unique<LocalCounter>();
+  return std::make_unique<SharedCounter>(timeout);
+}
+
+}  // namespace tapegrad::dist::detail
 
 #endif

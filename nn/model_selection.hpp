@@ -113,6 +113,7 @@ struct CVOptions {
   std::shared_ptr<const Loss> loss = {};          // empty: MSE
   int jobs = 1;  // threads running folds/candidates; 0: std::thread::hardware_concurrency()
   FoldPreprocess preprocess = {};  // fitted per fold on its training rows; empty: none
+  bool distributed = false;        // spread the tasks over the MPI ranks (a no-op alone)
 };
 
 struct CVResult {
