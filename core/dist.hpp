@@ -94,10 +94,12 @@ namespace tapegrad::dist {
 //   for (auto i = counter.next(); i < tasks; i = counter.next()) results += run(i);
 //   std::vector<std::string> all = counter.finish(results);   // collective
 //
-// No wait is unbounded: an answer from rank 0 overdue by opts.timeout throws CommunicationError,
-// and so does, in finish(), a rank not heard from for that long (every rank reports itself
-// alive about once a second while the counter lives, also while it computes a long task, so
-// a rank that is merely slow is waited for).
+// Rank 0 keeps the count; a thread of rank 0 answers the other ranks' requests for it (why
+// not MPI's one-sided operations: core/dist_mpi.cpp), so MPI must give MPI_THREAD_MULTIPLE,
+// as Open MPI does. No wait is unbounded: an answer from rank 0 overdue by opts.timeout
+// throws CommunicationError, and so does, in finish(), a rank not heard from for that long.
+// A thread of each rank reports it alive to rank 0 about once a second while the counter
+// lives, also while the rank computes a long task: a rank that is merely slow is waited for.
 class TaskCounter {
  public:
   // next() returns this or more once close() was called by any rank.

@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <functional>
 #include <mutex>
+#include <numeric>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -302,7 +303,8 @@ class SharedCounter final : public TaskCounter::Impl {
   // Rank 0 reports a rank silent after `timeout`: the others report several times in it.
   explicit SharedCounter(std::chrono::milliseconds timeout)
       : timeout_(timeout),
-        alive_period_(std::min<std::chrono::milliseconds>(kAlivePeriod, timeout / 4)) {
+        alive_period_(std::min<std::chrono::milliseconds>(kAlivePeriod, timeout / 4)),
+        rank_(rank()) {
     int level = 0;
     check(MPI_Query_thread(&level), "TaskCounter", "MPI_Query_thread");
     if (level < MPI_THREAD_MULTIPLE) {
@@ -315,7 +317,7 @@ class SharedCounter final : public TaskCounter::Impl {
     MPI_Request dup;
     check(MPI_Comm_idup(MPI_COMM_WORLD, &comm_, &dup), "TaskCounter", "MPI_Comm_idup");
     poll(dup, "MPI_Comm_idup", deadline(timeout_, "not every rank created its counter"));
-    if (rank() == 0) {
+    if (rank_ == 0) {
       last_heard_.assign(world_size(), Clock::now());
       service_ = std::jthread([this](std::stop_token stop) { guarded([&] { serve(stop); }); });
     } else {
@@ -329,10 +331,10 @@ class SharedCounter final : public TaskCounter::Impl {
     MPI_Comm_free(&comm_);
   }
 
-  std::uint64_t next() override { return rank() == 0 ? local_.next() : ask(kNext); }
+  std::uint64_t next() override { return rank_ == 0 ? local_.next() : ask(kNext); }
 
   void close() override {
-    if (rank() == 0) {
+    if (rank_ == 0) {
       local_.close();
     } else {
       ask(kClose);
@@ -340,19 +342,20 @@ class SharedCounter final : public TaskCounter::Impl {
   }
 
   std::vector<std::string> finish(std::string_view result) override {
-    const std::function<void()> check_alive = [this] { throw_if_silent(); };
-    std::vector<std::string> results = gather(result, check_alive);
-    // Every rank got every result; the service runs on until no rank can ask it anything.
-    end(alive_);
+    std::vector<std::string> results = gather(result, [this] { check_alive(); });
+    // Every rank got every result. The service runs on until no rank can ask it anything:
+    // until every reporter's last report was answered.
+    stop_reporting();
     MPI_Request barrier;
     check(MPI_Ibarrier(comm_, &barrier), "TaskCounter", "MPI_Ibarrier");
     poll(barrier, "MPI_Ibarrier", deadline(timeout_, "not every rank finished its counter"));
     end(service_);
-    throw_if_silent();  // a thread that failed
+    throw_if_thread_failed();
     return results;
   }
 
  private:
+  // Ends a thread at once, abandoning its wait (the destructor's way, also after an error).
   static void end(std::jthread& thread) {
     if (!thread.joinable()) return;
     thread.request_stop();
@@ -422,24 +425,37 @@ class SharedCounter final : public TaskCounter::Impl {
   // The other ranks: tells rank 0 this rank is alive, about once a second, and learns from it
   // whether some rank fell silent.
   void report_alive(std::stop_token stop) {
-    std::mutex m;
-    std::condition_variable_any pause;
-    while (!stop.stop_requested()) {
+    for (;;) {
       silent_.store(ask(kAlive, stop));
-      std::unique_lock lock(m);
-      pause.wait_for(lock, stop, alive_period_, [] { return false; });
+      std::unique_lock lock(pause_mutex_);
+      if (pause_.wait_for(lock, stop, alive_period_, [this] { return finishing_; })) return;
+      if (stop.stop_requested()) return;
     }
   }
 
+  // Ends the reporter after its report in flight, if any, was answered.
+  void stop_reporting() {
+    {
+      const std::lock_guard lock(pause_mutex_);
+      finishing_ = true;
+    }
+    pause_.notify_all();
+    if (alive_.joinable()) alive_.join();
+  }
+
   // What ends finish() early: a rank silent for the timeout, or a failed service or reporter.
-  void throw_if_silent() {
-    const std::uint64_t silent = rank() == 0 ? silent_rank_plus_one() : silent_.load();
+  void check_alive() {
+    const std::uint64_t silent = rank_ == 0 ? silent_rank_plus_one() : silent_.load();
     if (silent != kNobody) {
       throw_error<CommunicationError>(
           "dist::TaskCounter: rank {} has not been heard from for {} s (it stopped or died), "
           "seen on {}",
           silent - 1, seconds(timeout_), this_rank());
     }
+    throw_if_thread_failed();
+  }
+
+  void throw_if_thread_failed() {
     const std::lock_guard lock(mutex_);
     if (!thread_error_.empty()) throw CommunicationError(thread_error_);
   }
@@ -453,17 +469,16 @@ class SharedCounter final : public TaskCounter::Impl {
     check(MPI_Iallgather(&size, 1, MPI_UINT64_T, sizes.data(), 1, MPI_UINT64_T, comm_, &request),
           "TaskCounter", "MPI_Iallgather");
     poll(request, "MPI_Iallgather", give_up);
-    std::vector<int> counts(ranks), offsets(ranks);
-    std::uint64_t total = 0;
-    for (int r = 0; r < ranks; ++r) {
-      offsets[r] = static_cast<int>(total);
-      counts[r] = static_cast<int>(sizes[r]);
-      total += sizes[r];
-    }
+    const std::uint64_t total = std::accumulate(sizes.begin(), sizes.end(), std::uint64_t{0});
     if (total > INT_MAX) {
       throw_error<CommunicationError>(
           "dist::TaskCounter: the ranks' results hold {} bytes, more than MPI sends at once ({})",
           total, INT_MAX);
+    }
+    std::vector<int> counts(ranks), offsets(ranks);
+    for (int r = 0; r < ranks; ++r) {
+      counts[r] = static_cast<int>(sizes[r]);
+      offsets[r] = r == 0 ? 0 : offsets[r - 1] + counts[r - 1];
     }
     std::string all(total, '\0');
     check(MPI_Iallgatherv(result.data(), static_cast<int>(result.size()), MPI_BYTE, all.data(),
@@ -476,6 +491,7 @@ class SharedCounter final : public TaskCounter::Impl {
   }
 
   const std::chrono::milliseconds timeout_, alive_period_;
+  const int rank_;
   MPI_Comm comm_ = MPI_COMM_NULL;
   LocalCounter local_;                          // rank 0: the count
   std::mutex mutex_;                            // guards last_heard_ and thread_error_
@@ -483,6 +499,9 @@ class SharedCounter final : public TaskCounter::Impl {
   std::string thread_error_;                    // what ended the service or the reporter
   std::atomic<std::uint64_t> silent_{kNobody};  // other ranks: rank 0's last kAlive answer
   std::atomic<std::uint32_t> reply_tags_{0};
+  std::mutex pause_mutex_;  // the reporter's pause between reports, which finish() ends
+  std::condition_variable_any pause_;
+  bool finishing_ = false;
   std::jthread service_, alive_;  // rank 0's service; the other ranks' reporter
 };
 
