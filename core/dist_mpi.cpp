@@ -12,6 +12,7 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <numeric>
 #include <string>
@@ -287,6 +288,20 @@ MPI_Status receive(void* data, int count, MPI_Datatype type, int source, int tag
   }
 }
 
+// Polls a collective as poll() does. One given up stays posted (MPI cannot cancel it), and
+// if the missing rank comes back MPI still writes into its buffers: they are then leaked
+// rather than freed.
+template <class Buffers>
+void poll_collective(MPI_Request& request, std::string_view call,
+                     const std::function<void()>& give_up, std::unique_ptr<Buffers>& buffers) {
+  try {
+    poll(request, call, give_up);
+  } catch (...) {
+    static_cast<void>(buffers.release());
+    throw;
+  }
+}
+
 // A give_up that throws CommunicationError once `timeout` has passed.
 std::function<void()> deadline(std::chrono::milliseconds timeout, std::string what) {
   const Clock::time_point end = Clock::now() + timeout;
@@ -314,9 +329,12 @@ class SharedCounter final : public TaskCounter::Impl {
           this_rank(), level, MPI_THREAD_MULTIPLE);
     }
     // Its own communicator, so that its messages never match anyone else's.
+    auto comm = std::make_unique<MPI_Comm>();
     MPI_Request dup;
-    check(MPI_Comm_idup(MPI_COMM_WORLD, &comm_, &dup), "TaskCounter", "MPI_Comm_idup");
-    poll(dup, "MPI_Comm_idup", deadline(timeout_, "not every rank created its counter"));
+    check(MPI_Comm_idup(MPI_COMM_WORLD, comm.get(), &dup), "TaskCounter", "MPI_Comm_idup");
+    poll_collective(dup, "MPI_Comm_idup", deadline(timeout_, "not every rank created its counter"),
+                    comm);
+    comm_ = *comm;
     if (rank_ == 0) {
       last_heard_.assign(world_size(), Clock::now());
       service_ = std::jthread([this](std::stop_token stop) { guarded([&] { serve(stop); }); });
@@ -410,14 +428,14 @@ class SharedCounter final : public TaskCounter::Impl {
     }
     if (kind == kNext) return local_.next();
     if (kind == kClose) local_.close();
-    return silent_rank_plus_one();
+    return silent_rank_plus_one(timeout_);
   }
 
-  // Rank 0: 1 + the first rank not heard from within the timeout, or kNobody.
-  std::uint64_t silent_rank_plus_one() {
+  // Rank 0: 1 + the first rank not heard from for `silence`, or kNobody.
+  std::uint64_t silent_rank_plus_one(std::chrono::milliseconds silence) {
     const std::lock_guard lock(mutex_);
     for (std::size_t r = 1; r < last_heard_.size(); ++r) {
-      if (Clock::now() - last_heard_[r] > timeout_) return r + 1;
+      if (Clock::now() - last_heard_[r] > silence) return r + 1;
     }
     return kNobody;
   }
@@ -444,8 +462,11 @@ class SharedCounter final : public TaskCounter::Impl {
   }
 
   // What ends finish() early: a rank silent for the timeout, or a failed service or reporter.
+  // Rank 0 tells the others of a silent rank for two of their reports before it gives up
+  // itself (and its service ends), so that they name that rank rather than rank 0.
   void check_alive() {
-    const std::uint64_t silent = rank_ == 0 ? silent_rank_plus_one() : silent_.load();
+    const std::uint64_t silent =
+        rank_ == 0 ? silent_rank_plus_one(timeout_ + 2 * alive_period_) : silent_.load();
     if (silent != kNobody) {
       throw_error<CommunicationError>(
           "dist::TaskCounter: rank {} has not been heard from for {} s (it stopped or died), "
@@ -463,30 +484,41 @@ class SharedCounter final : public TaskCounter::Impl {
   // Every rank's `result`, indexed by rank.
   std::vector<std::string> gather(std::string_view result, const std::function<void()>& give_up) {
     const int ranks = world_size();
-    const auto size = static_cast<std::uint64_t>(result.size());
-    std::vector<std::uint64_t> sizes(ranks);
+    struct Buffers {
+      std::string mine;
+      std::uint64_t size;
+      std::vector<std::uint64_t> sizes;
+      std::vector<int> counts, offsets;
+      std::string all;
+    };
+    auto b = std::make_unique<Buffers>(Buffers{.mine = std::string(result),
+                                               .size = result.size(),
+                                               .sizes = std::vector<std::uint64_t>(ranks),
+                                               .counts = std::vector<int>(ranks),
+                                               .offsets = std::vector<int>(ranks),
+                                               .all = {}});
     MPI_Request request;
-    check(MPI_Iallgather(&size, 1, MPI_UINT64_T, sizes.data(), 1, MPI_UINT64_T, comm_, &request),
+    check(MPI_Iallgather(&b->size, 1, MPI_UINT64_T, b->sizes.data(), 1, MPI_UINT64_T, comm_,
+                         &request),
           "TaskCounter", "MPI_Iallgather");
-    poll(request, "MPI_Iallgather", give_up);
-    const std::uint64_t total = std::accumulate(sizes.begin(), sizes.end(), std::uint64_t{0});
+    poll_collective(request, "MPI_Iallgather", give_up, b);
+    const std::uint64_t total = std::accumulate(b->sizes.begin(), b->sizes.end(), std::uint64_t{0});
     if (total > INT_MAX) {
       throw_error<CommunicationError>(
           "dist::TaskCounter: the ranks' results hold {} bytes, more than MPI sends at once ({})",
           total, INT_MAX);
     }
-    std::vector<int> counts(ranks), offsets(ranks);
     for (int r = 0; r < ranks; ++r) {
-      counts[r] = static_cast<int>(sizes[r]);
-      offsets[r] = r == 0 ? 0 : offsets[r - 1] + counts[r - 1];
+      b->counts[r] = static_cast<int>(b->sizes[r]);
+      b->offsets[r] = r == 0 ? 0 : b->offsets[r - 1] + b->counts[r - 1];
     }
-    std::string all(total, '\0');
-    check(MPI_Iallgatherv(result.data(), static_cast<int>(result.size()), MPI_BYTE, all.data(),
-                          counts.data(), offsets.data(), MPI_BYTE, comm_, &request),
+    b->all.resize(total);
+    check(MPI_Iallgatherv(b->mine.data(), static_cast<int>(b->mine.size()), MPI_BYTE, b->all.data(),
+                          b->counts.data(), b->offsets.data(), MPI_BYTE, comm_, &request),
           "TaskCounter", "MPI_Iallgatherv");
-    poll(request, "MPI_Iallgatherv", give_up);
+    poll_collective(request, "MPI_Iallgatherv", give_up, b);
     std::vector<std::string> results(ranks);
-    for (int r = 0; r < ranks; ++r) results[r] = all.substr(offsets[r], counts[r]);
+    for (int r = 0; r < ranks; ++r) results[r] = b->all.substr(b->offsets[r], b->counts[r]);
     return results;
   }
 
