@@ -3,6 +3,7 @@
 #pragma once
 
 #include <tapegrad/autograd/autograd_meta.hpp>
+#include <tapegrad/autograd/backward_hooks.hpp>
 #include <tapegrad/autograd/checkpoint.hpp>
 #include <tapegrad/autograd/engine.hpp>
 #include <tapegrad/autograd/function.hpp>

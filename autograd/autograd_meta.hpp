@@ -1,8 +1,10 @@
 // The autograd half of a tensor. core/ holds only a pointer to it (TensorImpl::autograd).
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include <tapegrad/core/allocator.hpp>
@@ -14,6 +16,8 @@ class Record;
 
 // Reads a gradient, or replaces it by returning a defined tensor of the same shape.
 using GradHook = std::function<Tensor(const Tensor&)>;
+// Called with a leaf's .grad() once backward has added the pass's gradient (backward_hooks.hpp).
+using PostAccumulateHook = std::function<void(const Tensor& grad)>;
 
 struct AutogradMeta {
   bool requires_grad = false;
@@ -25,6 +29,8 @@ struct AutogradMeta {
   // Hooks of a leaf. A non-leaf's hooks live on its producer record, so they fire even when
   // the program has let go of the tensor before backward (as PyTorch keeps them on grad_fn).
   std::vector<GradHook> hooks;
+  // A leaf's post-accumulate hooks, by the id their HookHandle removes them with.
+  std::vector<std::pair<std::uint64_t, PostAccumulateHook>> post_accumulate_hooks;
 };
 
 // The meta of t, or null when t carries none.

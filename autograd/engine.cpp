@@ -3,9 +3,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <memory>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
+#include <tapegrad/autograd/backward_hooks.hpp>
 #include <tapegrad/autograd/primitives.hpp>
 #include <tapegrad/autograd/record.hpp>
 #include <tapegrad/autograd/tape.hpp>
@@ -141,6 +145,30 @@ struct RecordSlot {
 struct LeafSlot {
   std::shared_ptr<AutogradMeta> meta;
   PendingGradient grad;
+  bool finished = false;  // its gradient is in .grad() already (backward_hooks.hpp)
+};
+
+// What a pass counts before it starts when leaves have post-accumulate hooks
+// (backward_hooks.hpp): per leaf, the edges from reachable records still to run.
+struct LeafUses {
+  std::unordered_map<const AutogradMeta*, std::int64_t> left;
+  std::vector<const AutogradMeta*> order;  // the order the counts will reach zero
+};
+
+class BackwardPass;
+// The innermost pass running on this thread, which queue_backward_callback and
+// backward_leaf_order answer for.
+thread_local BackwardPass* running_pass = nullptr;
+
+class RunningPassScope {
+ public:
+  explicit RunningPassScope(BackwardPass* pass) : outer_(std::exchange(running_pass, pass)) {}
+  ~RunningPassScope() { running_pass = outer_; }
+  RunningPassScope(const RunningPassScope&) = delete;
+  RunningPassScope& operator=(const RunningPassScope&) = delete;
+
+ private:
+  BackwardPass* outer_;
 };
 
 Tensor ones_for(const Tensor& t) {
@@ -224,7 +252,9 @@ class BackwardPass {
     EnableGradGuard grad_mode(create_graph_);
     // Vanishing gradients turn subnormal, and every op on them slows down many times.
     const FlushDenormalScope flush;
+    const RunningPassScope running(this);
     start_ = find_start(roots);
+    if (accumulate_leaves_ && detail::post_accumulate_hooks_exist()) count_leaf_uses(roots);
     for (std::size_t i = 0; i < roots.size(); ++i) {
       const Tensor seed =
           i < seeds.size() && seeds[i].defined() ? seeds[i] : default_seed(roots[i]);
@@ -234,8 +264,13 @@ class BackwardPass {
     }
     walk();
     finish_leaves();
+    // Callbacks may queue more callbacks: index, not iterators.
+    for (std::size_t i = 0; i < callbacks_.size(); ++i) callbacks_[i]();
     return std::move(captured_);
   }
+
+  void queue_callback(std::function<void()> fn) { callbacks_.push_back(std::move(fn)); }
+  const std::vector<const AutogradMeta*>& leaf_order() const { return uses_.order; }
 
  private:
   static void check_root(const Tensor& root) {
@@ -246,6 +281,47 @@ class BackwardPass {
           "was it computed under NoGradGuard, or from inputs that do not require grad?",
           root.shape());
     }
+  }
+
+  // Counts, per leaf, the edges to it from the records reachable from the roots, and orders
+  // the leaves by when the walk will run the last of them: the lowest-numbered reader runs
+  // last, and within one record the edges are taken in input order.
+  void count_leaf_uses(const std::vector<Tensor>& roots) {
+    std::vector<bool> seen;  // by slot index, as slots_
+    std::vector<const Record*> stack;
+    auto reach = [&](const std::shared_ptr<Record>& rec) {
+      const std::size_t i = start_ - 1 - rec->seq();
+      if (i >= seen.size()) seen.resize(i + 1);
+      if (seen[i]) return;
+      seen[i] = true;
+      stack.push_back(rec.get());
+    };
+    for (const Tensor& root : roots) {
+      if (const auto& producer = root.impl().autograd->producer) reach(producer);
+    }
+    // Per leaf: (sequence number, input index) of the edge the walk will take last.
+    std::unordered_map<const AutogradMeta*, std::pair<std::uint64_t, std::size_t>> last_edge;
+    while (!stack.empty()) {
+      const Record* rec = stack.back();
+      stack.pop_back();
+      const auto& inputs = rec->inputs();
+      for (std::size_t i = 0; i < inputs.size(); ++i) {
+        if (inputs[i].producer) reach(inputs[i].producer);
+        if (!inputs[i].leaf) continue;
+        ++uses_.left[inputs[i].leaf.get()];
+        const auto [it, first] = last_edge.try_emplace(inputs[i].leaf.get(), rec->seq(), i);
+        if (!first && (rec->seq() < it->second.first ||
+                       (rec->seq() == it->second.first && i > it->second.second))) {
+          it->second = {rec->seq(), i};
+        }
+      }
+    }
+    for (const auto& [leaf, edge] : last_edge) uses_.order.push_back(leaf);
+    std::sort(uses_.order.begin(), uses_.order.end(), [&](const auto* a, const auto* b) {
+      const auto& [seq_a, input_a] = last_edge.at(a);
+      const auto& [seq_b, input_b] = last_edge.at(b);
+      return seq_a != seq_b ? seq_a > seq_b : input_a < input_b;
+    });
   }
 
   // One past the newest root's sequence number (0 when every root is a leaf).
@@ -308,10 +384,12 @@ class BackwardPass {
     if (AnomalyGuard::enabled()) check_anomaly_in_rule(*rec, grads);
     for (std::size_t i = 0; i < inputs.size(); ++i) {
       const Edge& e = inputs[i];
-      if (!e.needs_grad() || !grads[i].defined()) continue;
-      check_dtype(*rec, i, grads[i].values);
-      PendingGradient& pending = e.producer ? pending_of(e.producer) : pending_of(e.leaf);
-      add_gradient(pending, *rec, i, std::move(grads[i]));
+      if (e.needs_grad() && grads[i].defined()) {
+        check_dtype(*rec, i, grads[i].values);
+        PendingGradient& pending = e.producer ? pending_of(e.producer) : pending_of(e.leaf);
+        add_gradient(pending, *rec, i, std::move(grads[i]));
+      }
+      if (e.leaf) leaf_edge_done(e.leaf);
     }
     if (!retain_graph_) rec->release();
   }
@@ -388,17 +466,33 @@ class BackwardPass {
     return leaves_.back().grad;
   }
 
-  void finish_leaves() {
+  // With leaf uses counted, a leaf is finished as soon as the last edge to it has run.
+  void leaf_edge_done(const std::shared_ptr<AutogradMeta>& leaf) {
+    const auto it = uses_.left.find(leaf.get());
+    if (it == uses_.left.end() || --it->second > 0) return;
     for (LeafSlot& slot : leaves_) {
-      // A hook's result may alias anything; the pass's own buffer aliases nothing.
-      const bool owned = slot.grad.owned() && slot.meta->hooks.empty();
-      Tensor g = run_hooks(slot.meta->hooks, slot.grad.take());
-      if (trace_ != nullptr) trace_->leaves[slot.meta.get()] = l2_norm(g);
-      for (std::size_t i = 0; i < targets_.size(); ++i) {
-        if (targets_[i] == slot.meta) captured_[i] = g;
-      }
-      if (accumulate_leaves_) accumulate_into_grad(*slot.meta, g, create_graph_, owned);
+      if (slot.meta == leaf) finish_leaf(slot);
     }
+  }
+
+  void finish_leaves() {
+    for (LeafSlot& slot : leaves_) finish_leaf(slot);
+  }
+
+  void finish_leaf(LeafSlot& slot) {
+    if (std::exchange(slot.finished, true)) return;
+    // A hook's result may alias anything; the pass's own buffer aliases nothing.
+    const bool owned = slot.grad.owned() && slot.meta->hooks.empty();
+    Tensor g = run_hooks(slot.meta->hooks, slot.grad.take());
+    if (trace_ != nullptr) trace_->leaves[slot.meta.get()] = l2_norm(g);
+    for (std::size_t i = 0; i < targets_.size(); ++i) {
+      if (targets_[i] == slot.meta) captured_[i] = g;
+    }
+    if (!accumulate_leaves_) return;
+    accumulate_into_grad(*slot.meta, g, create_graph_, owned);
+    // A copy: a hook may remove itself (or another) while they run.
+    const auto hooks = slot.meta->post_accumulate_hooks;
+    for (const auto& [id, hook] : hooks) hook(slot.meta->grad);
   }
 
   bool create_graph_;
@@ -416,7 +510,19 @@ class BackwardPass {
   std::vector<std::shared_ptr<AutogradMeta>> targets_;
   std::vector<Tensor> captured_;
   GradientNorms* trace_ = nullptr;
+  LeafUses uses_;  // counted only when some leaf has post-accumulate hooks
+  std::vector<std::function<void()>> callbacks_;
 };
+
+BackwardPass& running_pass_for(const char* what) {
+  if (running_pass == nullptr) {
+    throw_error<AutogradError>(
+        "{}: no backward pass is running on this thread; call it from a hook, while backward "
+        "runs",
+        what);
+  }
+  return *running_pass;
+}
 
 void check_seeds(const std::vector<Tensor>& roots, const std::vector<Tensor>& seeds) {
   if (!seeds.empty() && seeds.size() != roots.size()) {
@@ -432,6 +538,14 @@ void check_seeds(const std::vector<Tensor>& roots, const std::vector<Tensor>& se
 }
 
 }  // namespace
+
+void queue_backward_callback(std::function<void()> fn) {
+  running_pass_for("queue_backward_callback").queue_callback(std::move(fn));
+}
+
+std::vector<const AutogradMeta*> backward_leaf_order() {
+  return running_pass_for("backward_leaf_order").leaf_order();
+}
 
 GradientNorms gradient_norms(const Tensor& root) {
   GradientNorms norms;

@@ -19,9 +19,10 @@
 // A visit: the hooks on the record's output run first (they may replace its gradient), then
 // retain_grad and grad's captured inputs see it, then the rule returns one gradient per input
 // and the pass adds each to its sum. Leaves are finished last: their hooks, then .grad
-// (backward) or the captured result (grad). Without retain_graph each visited record frees
-// its saved tensors; visiting it again throws, naming the fix. With create_graph the rules
-// run with grad mode on, so the gradients come out recorded (Hessian-vector products).
+// (backward) or the captured result (grad); a leaf with post-accumulate hooks is finished as
+// soon as its last reader has run instead (backward_hooks.hpp). Without retain_graph each visited
+// record frees its saved tensors; visiting it again throws, naming the fix. With create_graph the
+// rules run with grad mode on, so the gradients come out recorded (Hessian-vector products).
 //
 // Gradient forms (record.hpp's InputGradient), each finished here, where the sums are:
 //  - dense: a tensor of the input's shape, or one that broadcasts to it, which is summed

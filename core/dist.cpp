@@ -1,6 +1,12 @@
 #include <tapegrad/core/dist.hpp>
 
+#include <atomic>
 #include <climits>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <string>
 
 #include <tapegrad/core/dist_detail.hpp>
 
@@ -8,6 +14,46 @@ namespace tapegrad::dist {
 
 bool is_root() {
   return rank() == 0;
+}
+
+namespace {
+
+constexpr double kDefaultTimeoutSeconds = 300;
+
+void check_timeout(double seconds, std::string_view where) {
+  if (!(std::isfinite(seconds) && seconds > 0)) {
+    throw_error<ValueError>("dist::set_timeout: {} is {} s; expected a positive number of seconds",
+                            where, seconds);
+  }
+}
+
+double timeout_from_environment() {
+  const char* text = std::getenv("TAPEGRAD_DIST_TIMEOUT");
+  if (text == nullptr || *text == '\0') return kDefaultTimeoutSeconds;
+  char* end = nullptr;
+  const double seconds = std::strtod(text, &end);
+  if (end == text || *end != '\0') {
+    throw_error<ValueError>("dist: TAPEGRAD_DIST_TIMEOUT is '{}'; expected a number of seconds",
+                            text);
+  }
+  check_timeout(seconds, "TAPEGRAD_DIST_TIMEOUT");
+  return seconds;
+}
+
+std::atomic<double>& timeout_seconds() {
+  static std::atomic<double> seconds{timeout_from_environment()};
+  return seconds;
+}
+
+}  // namespace
+
+void set_timeout(Seconds limit) {
+  check_timeout(limit.count(), "the limit");
+  timeout_seconds() = limit.count();
+}
+
+Seconds timeout() {
+  return Seconds(timeout_seconds().load());
 }
 
 namespace detail {
@@ -28,6 +74,12 @@ void check_tensor(std::string_view op, const Tensor& t) {
   }
 }
 
+void flush_output() {
+  std::cout.flush();
+  std::cerr.flush();
+  std::fflush(nullptr);
+}
+
 void check_root(std::string_view op, int root, int world_size) {
   if (root < 0 || root >= world_size) {
     throw_error<ValueError>("dist::{}: root {} is not a rank of this world of {} (0..{})", op, root,
@@ -41,7 +93,7 @@ void check_root(std::string_view op, int root, int world_size) {
 namespace tapegrad::dist {
 
 TaskCounter::TaskCounter(const Options& opts)
-    : impl_(opts.across_ranks ? detail::make_task_counter(opts.timeout)
+    : impl_(opts.across_ranks ? detail::make_task_counter()
                               : std::make_unique<detail::LocalCounter>()) {}
 
 TaskCounter::~TaskCounter() = default;

@@ -13,6 +13,11 @@
 // Every collective is called by every rank, in the same order, with tensors of the same
 // shape and dtype, as MPI requires. Tensors must be contiguous, f32 or f64; results are
 // written in place. A failed MPI call throws CommunicationError naming the call.
+//
+// No wait is unbounded: a collective that the other ranks do not complete within timeout()
+// throws CommunicationError, so a rank that stopped answering (stopped, hung, its machine
+// gone) ends the job instead of holding every other rank forever. A rank that cannot go on
+// ends the job on every rank with abort(); a Session left by an exception does so itself.
 #pragma once
 
 #include <chrono>
@@ -34,11 +39,15 @@ class CommunicationError : public Error {
   using Error::Error;
 };
 
+using Seconds = std::chrono::duration<double>;
+
 // MPI for the lifetime of this object: MPI_Init_thread (asking for MPI_THREAD_MULTIPLE,
 // taking the best level MPI gives) .. MPI_Finalize, with errors returned as exceptions
 // rather than aborting the job. One per program, in main: MPI cannot start again in a
 // process once it finalized. If something else started MPI already, the session uses it
-// and leaves finalizing to its owner.
+// and leaves finalizing to its owner. A session destroyed while an exception leaves main's
+// scope, or after a collective failed or timed out, ends the job with abort(1) instead of
+// MPI_Finalize: the other ranks would otherwise wait for this one until their timeout.
 class Session {
  public:
   Session();  // MPI sees no command line
@@ -49,7 +58,8 @@ class Session {
 
  private:
   void start(int* argc, char*** argv);
-  bool finalizes_mpi_ = false;  // this session started MPI, so it ends it
+  bool finalizes_mpi_ = false;   // this session started MPI, so it ends it
+  int exceptions_at_start_ = 0;  // std::uncaught_exceptions() when the session opened
 };
 
 // This process's rank in 0..world_size()-1; 0 and 1 in a world of one.
@@ -75,10 +85,23 @@ enum class Order { rank_order, any_order };
 void all_reduce(const Tensor& t, Op op = Op::sum, Order order = Order::rank_order);
 // In place: t becomes root's t on every rank.
 void broadcast(const Tensor& t, int root = 0);
+// In place: `bytes` becomes root's on every rank (a generator's state, a file's contents).
+void broadcast(std::string& bytes, int root = 0);
 // Returns when every rank has called it.
 void barrier();
 // Every rank's `value`, indexed by rank (e.g. to compare a hash of what each rank built).
 std::vector<std::uint64_t> all_gather(std::uint64_t value);
+
+// How long a collective waits for the other ranks: 300 s by default, or the environment's
+// TAPEGRAD_DIST_TIMEOUT (seconds) when set. A limit must leave room for the longest work a
+// rank does alone between two collectives (rank 0 writing a checkpoint, an evaluation).
+void set_timeout(Seconds limit);
+Seconds timeout();
+
+// Ends the job on every rank now, with this exit status (MPI_Abort; mpirun reports the
+// rank). For a rank that cannot go on, after it has said why: the others may be waiting in
+// a collective it will never join. In a world of one, std::exit(exit_code).
+[[noreturn]] void abort(int exit_code);
 
 }  // namespace tapegrad::dist
 
@@ -96,10 +119,12 @@ namespace tapegrad::dist {
 //
 // Rank 0 keeps the count; a thread of rank 0 answers the other ranks' requests for it (why
 // not MPI's one-sided operations: core/dist_mpi.cpp), so MPI must give MPI_THREAD_MULTIPLE,
-// as Open MPI does. No wait is unbounded: an answer from rank 0 overdue by opts.timeout
-// throws CommunicationError, and so does, in finish(), a rank not heard from for that long.
-// A thread of each rank reports it alive to rank 0 about once a second while the counter
-// lives, also while the rank computes a long task: a rank that is merely slow is waited for.
+// as Open MPI does. No wait is unbounded: an answer from rank 0 overdue by timeout() (taken
+// when the counter is made) throws CommunicationError, and so does, in finish(), a rank not
+// heard from for that long. Unlike a collective's, finish()'s wait has no limit of its own,
+// as the other ranks may still compute long tasks: a thread of each rank reports it alive to
+// rank 0 several times per timeout() (at least once a second) while the counter lives, also
+// while the rank computes, so a rank that is merely slow is waited for.
 class TaskCounter {
  public:
   // next() returns this or more once close() was called by any rank.
@@ -107,7 +132,6 @@ class TaskCounter {
 
   struct Options {
     bool across_ranks = true;  // false: this process's threads alone (each rank counts apart)
-    std::chrono::milliseconds timeout = std::chrono::minutes(3);
   };
   // Collective when across_ranks (and the world has more than one rank).
   explicit TaskCounter(const Options& opts);

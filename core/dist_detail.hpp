@@ -1,10 +1,10 @@
 // What both builds of tg::dist share (core/dist_mpi.cpp with MPI, core/dist_local.cpp
 // without): the checks of a collective's arguments, so that a program that is wrong on N
-// ranks is already refused, with the same message, when it runs alone.
+// ranks is already refused, with the same message, when it runs alone; and the workings of a
+// TaskCounter.
 #pragma once
 
 #include <atomic>
-#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -12,7 +12,6 @@
 #include <vector>
 
 #include <tapegrad/core/dist.hpp>
-
 #include <tapegrad/core/tensor.hpp>
 
 namespace tapegrad::dist::detail {
@@ -22,6 +21,12 @@ namespace tapegrad::dist::detail {
 void check_tensor(std::string_view op, const Tensor& t);
 // 0 <= root < world_size; else a ValueError naming `op`.
 void check_root(std::string_view op, int root, int world_size);
+// Whether a thread other than the one that started MPI may call the collectives while that
+// one computes (MPI gave MPI_THREAD_SERIALIZED or more): DataParallel's communication
+// thread needs it.
+bool communication_thread_allowed();
+// Flushes std::cout, std::cerr and C's streams: abort() ends the process without it.
+void flush_output();
 
 }  // namespace tapegrad::dist::detail
 
@@ -52,7 +57,7 @@ class LocalCounter final : public TaskCounter::Impl {
 
 // A LocalCounter in a world of one, else the one shared by every rank (core/dist_mpi.cpp).
 // Collective.
-std::unique_ptr<TaskCounter::Impl> make_task_counter(std::chrono::milliseconds timeout);
+std::unique_ptr<TaskCounter::Impl> make_task_counter();
 
 }  // namespace detail
 }  // namespace tapegrad::dist

@@ -2,6 +2,8 @@
 // each collective checks its arguments as with MPI and leaves its tensor as it is.
 #if !TAPEGRAD_MPI
 
+#include <cstdlib>
+
 #include <tapegrad/core/dist.hpp>
 #include <tapegrad/core/dist_detail.hpp>
 
@@ -28,17 +30,34 @@ void broadcast(const Tensor& t, int root) {
   detail::check_root("broadcast", root, 1);
 }
 
+void broadcast(std::string& /*bytes*/, int root) {
+  detail::check_root("broadcast", root, 1);
+}
+
 void barrier() {}
 
 std::vector<std::uint64_t> all_gather(std::uint64_t value) {
   return {value};
 }
 
+void abort(int exit_code) {
+  detail::flush_output();
+  std::exit(exit_code);
+}
+
+namespace detail {
+
+bool communication_thread_allowed() {
+  return true;
+}
+
+}  // namespace detail
+
 }  // namespace tapegrad::dist
 
 namespace tapegrad::dist::detail {
 
-std::unique_ptr<TaskCounter::Impl> make_task_counter(std::chrono::milliseconds /*timeout*/) {
+std::unique_ptr<TaskCounter::Impl> make_task_counter() {
   return std::make_unique<LocalCounter>();
 }
 

@@ -4,6 +4,7 @@
 #if TAPEGRAD_MPI
 
 #include <mpi.h>
+#include <sched.h>
 
 #include <algorithm>
 #include <atomic>
@@ -11,6 +12,7 @@
 #include <climits>
 #include <condition_variable>
 #include <cstdlib>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -23,11 +25,16 @@
 
 #include <tapegrad/core/dist.hpp>
 #include <tapegrad/core/dist_detail.hpp>
+#include <tapegrad/core/kernels.hpp>
 
 namespace tapegrad::dist {
 namespace {
 
 bool session_open = false;
+int thread_level = MPI_THREAD_SINGLE;  // what MPI_Init_thread provided
+// A collective failed or timed out: its request may still be pending, and MPI_Finalize
+// would wait for ranks that will never answer.
+std::atomic<bool> communication_broken{false};
 
 // mpirun and srun leave these in each rank's environment (Open MPI, PMIx, PMI-1/2). Without
 // them MPI would start as a "singleton", which spawns a helper daemon and can fail in a
@@ -55,25 +62,83 @@ bool mpi_running() {
   return mpi_initialized() && !mpi_finalized();
 }
 
-// "rank R of N", asked without check(), which calls this: a failing MPI_Comm_rank must not
-// recurse.
+struct World {
+  int rank = 0;
+  int size = 1;
+};
+
+// Asked of MPI once: rank() and world_size() are then safe from any thread while the
+// communication thread of a DataParallel is inside MPI (MPI_THREAD_SERIALIZED allows one
+// thread in MPI at a time).
+World world_now() {
+  if (!mpi_running()) return {};
+  static const World world = [] {
+    World w;
+    MPI_Comm_rank(MPI_COMM_WORLD, &w.rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &w.size);
+    return w;
+  }();
+  return world;
+}
+
 std::string this_rank() {
-  int r = 0;
-  int n = 1;
-  if (mpi_running()) {
-    MPI_Comm_rank(MPI_COMM_WORLD, &r);
-    MPI_Comm_size(MPI_COMM_WORLD, &n);
-  }
-  return fmt::format("rank {} of {}", r, n);
+  const World w = world_now();
+  return fmt::format("rank {} of {}", w.rank, w.size);
 }
 
 void check(int code, std::string_view op, std::string_view call) {
   if (code == MPI_SUCCESS) return;
+  communication_broken = true;
   char text[MPI_MAX_ERROR_STRING];
   int length = 0;
   MPI_Error_string(code, text, &length);
   throw_error<CommunicationError>("dist::{}: {} failed on {}: {}", op, call, this_rank(),
                                   std::string_view(text, length));
+}
+
+// How a rank waits for the others: ranks that arrive together finish a collective within
+// microseconds, so it polls at first; then it yields, and after a millisecond it sleeps in
+// growing steps (at most 1 ms), so that a rank waiting for a slower one, or a communication
+// thread waiting beside backward, leaves its core to the computation.
+void pause_after(std::chrono::steady_clock::duration waited) {
+  using namespace std::chrono_literals;
+  if (waited < 50us) return;
+  if (waited < 1ms) {
+    std::this_thread::yield();
+    return;
+  }
+  std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(waited / 8, 1ms));
+}
+
+// Completes a non-blocking collective, or throws CommunicationError after timeout(): a
+// blocking MPI call would wait forever for a rank that stopped answering.
+void wait(MPI_Request& request, std::string_view op, std::string_view call) {
+  using clock = std::chrono::steady_clock;
+  const auto start = clock::now();
+  const auto limit = std::chrono::duration_cast<clock::duration>(timeout());
+  for (;;) {
+    int done = 0;
+    check(MPI_Test(&request, &done, MPI_STATUS_IGNORE), op, call);
+    if (done != 0) return;
+    const auto waited = clock::now() - start;
+    if (waited > limit) {
+      communication_broken = true;
+      throw_error<CommunicationError>(
+          "dist::{}: {} waited {:.0f} s on {} and not every rank answered: a rank has stopped, "
+          "hung or lost its connection (a longer limit: tg::dist::set_timeout, tapegrad "
+          "--timeout, TAPEGRAD_DIST_TIMEOUT)",
+          op, call, Seconds(waited).count(), this_rank());
+    }
+    pause_after(waited);
+  }
+}
+
+// Starts a non-blocking collective with `start` (which fills in the request) and waits for it.
+template <class Start>
+void collective(std::string_view op, std::string_view call, Start start) {
+  MPI_Request request = MPI_REQUEST_NULL;
+  check(start(&request), op, call);
+  wait(request, op, call);
 }
 
 template <class T>
@@ -105,39 +170,67 @@ void sum_in_rank_order(T* data, int count) {
   std::vector<T> parts(static_cast<std::size_t>(mine) * ranks);
   std::vector<int> part_counts(ranks, mine), part_offsets(ranks);
   for (int i = 0; i < ranks; ++i) part_offsets[i] = i * mine;
-  check(
-      MPI_Alltoallv(data, slices.counts.data(), slices.offsets.data(), mpi_type<T>(), parts.data(),
-                    part_counts.data(), part_offsets.data(), mpi_type<T>(), MPI_COMM_WORLD),
-      "all_reduce", "MPI_Alltoallv");
+  collective("all_reduce", "MPI_Ialltoallv", [&](MPI_Request* request) {
+    return MPI_Ialltoallv(data, slices.counts.data(), slices.offsets.data(), mpi_type<T>(),
+                          parts.data(), part_counts.data(), part_offsets.data(), mpi_type<T>(),
+                          MPI_COMM_WORLD, request);
+  });
   T* sum = data + slices.offsets[me];
   std::copy_n(parts.data(), mine, sum);
   for (int i = 1; i < ranks; ++i) {
     const T* part = parts.data() + static_cast<std::size_t>(i) * mine;
     for (int k = 0; k < mine; ++k) sum[k] += part[k];
   }
-  check(MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, data, slices.counts.data(),
-                       slices.offsets.data(), mpi_type<T>(), MPI_COMM_WORLD),
-        "all_reduce", "MPI_Allgatherv");
+  collective("all_reduce", "MPI_Iallgatherv", [&](MPI_Request* request) {
+    return MPI_Iallgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, data, slices.counts.data(),
+                           slices.offsets.data(), mpi_type<T>(), MPI_COMM_WORLD, request);
+  });
+}
+
+template <class T>
+void allreduce_by_mpi(T* data, int count, MPI_Op op) {
+  collective("all_reduce", "MPI_Iallreduce", [&](MPI_Request* request) {
+    return MPI_Iallreduce(MPI_IN_PLACE, data, count, mpi_type<T>(), op, MPI_COMM_WORLD, request);
+  });
 }
 
 template <class T>
 void reduce(T* data, int count, Op op, Order order) {
   if (op == Op::max || op == Op::min) {
-    check(MPI_Allreduce(MPI_IN_PLACE, data, count, mpi_type<T>(), op == Op::max ? MPI_MAX : MPI_MIN,
-                        MPI_COMM_WORLD),
-          "all_reduce", "MPI_Allreduce");
+    allreduce_by_mpi(data, count, op == Op::max ? MPI_MAX : MPI_MIN);
     return;
   }
   if (order == Order::rank_order) {
     sum_in_rank_order(data, count);
   } else {
-    check(MPI_Allreduce(MPI_IN_PLACE, data, count, mpi_type<T>(), MPI_SUM, MPI_COMM_WORLD),
-          "all_reduce", "MPI_Allreduce");
+    allreduce_by_mpi(data, count, MPI_SUM);
   }
   if (op == Op::mean) {
     const T ranks = static_cast<T>(world_size());
     for (int k = 0; k < count; ++k) data[k] /= ranks;
   }
+}
+
+// The BLAS threads of each rank: the cores it may run on, shared with the other ranks of its
+// machine, never more (two ranks of two threads on two cores would each run at a fraction of
+// their speed). mpirun binds each rank to one core by default with 2 ranks or fewer, so a
+// rank that should use several cores needs `mpirun --bind-to none` (README). A thread count
+// the user chose (OPENBLAS_NUM_THREADS, OMP_NUM_THREADS, or set_num_threads later) wins.
+void share_cores_among_local_ranks() {
+  if (std::getenv("OPENBLAS_NUM_THREADS") != nullptr || std::getenv("OMP_NUM_THREADS") != nullptr) {
+    return;
+  }
+  MPI_Comm machine = MPI_COMM_NULL;
+  check(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &machine),
+        "Session", "MPI_Comm_split_type");
+  int local_ranks = 1;
+  MPI_Comm_size(machine, &local_ranks);
+  MPI_Comm_free(&machine);
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  const int mine = sched_getaffinity(0, sizeof allowed, &allowed) == 0 ? CPU_COUNT(&allowed) : 1;
+  const int cores = static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
+  kernel::set_num_threads(std::max(1, std::min(mine, cores / local_ranks)));
 }
 
 // Starts MPI, or joins it when something else started it; true when this call started it
@@ -150,12 +243,14 @@ bool start_mpi(int* argc, char*** argv) {
   }
   const bool starts = !mpi_initialized();
   if (starts) {
-    int provided = 0;
-    check(MPI_Init_thread(argc, argv, MPI_THREAD_MULTIPLE, &provided), "Session",
+    check(MPI_Init_thread(argc, argv, MPI_THREAD_MULTIPLE, &thread_level), "Session",
           "MPI_Init_thread");
+  } else {
+    check(MPI_Query_thread(&thread_level), "Session", "MPI_Query_thread");
   }
   check(MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN), "Session",
         "MPI_Comm_set_errhandler");
+  if (starts && world_size() > 1) share_cores_among_local_ranks();
   return starts;
 }
 
@@ -175,26 +270,29 @@ void Session::start(int* argc, char*** argv) {
         "dist::Session: a session is already open; open one in main, for the whole program");
   }
   if (started_by_launcher()) finalizes_mpi_ = start_mpi(argc, argv);
+  exceptions_at_start_ = std::uncaught_exceptions();
   session_open = true;
 }
 
 Session::~Session() {
-  if (finalizes_mpi_) MPI_Finalize();
   session_open = false;
+  if (!finalizes_mpi_) return;
+  if (std::uncaught_exceptions() > exceptions_at_start_ || communication_broken) dist::abort(1);
+  MPI_Finalize();
 }
 
 int rank() {
-  if (!mpi_running()) return 0;
-  int r = 0;
-  check(MPI_Comm_rank(MPI_COMM_WORLD, &r), "rank", "MPI_Comm_rank");
-  return r;
+  return world_now().rank;
 }
 
 int world_size() {
-  if (!mpi_running()) return 1;
-  int n = 1;
-  check(MPI_Comm_size(MPI_COMM_WORLD, &n), "world_size", "MPI_Comm_size");
-  return n;
+  return world_now().size;
+}
+
+void abort(int exit_code) {
+  detail::flush_output();
+  if (mpi_running() && world_size() > 1) MPI_Abort(MPI_COMM_WORLD, exit_code);
+  std::exit(exit_code);
 }
 
 void all_reduce(const Tensor& t, Op op, Order order) {
@@ -210,25 +308,55 @@ void broadcast(const Tensor& t, int root) {
   detail::check_root("broadcast", root, world_size());
   if (world_size() == 1) return;
   dispatch(t.dtype(), [&]<class T>(T) {
-    check(MPI_Bcast(t.data<T>(), static_cast<int>(t.numel()), mpi_type<T>(), root, MPI_COMM_WORLD),
-          "broadcast", "MPI_Bcast");
+    collective("broadcast", "MPI_Ibcast", [&](MPI_Request* request) {
+      return MPI_Ibcast(t.data<T>(), static_cast<int>(t.numel()), mpi_type<T>(), root,
+                        MPI_COMM_WORLD, request);
+    });
   });
   t.bump_version();
 }
 
+void broadcast(std::string& bytes, int root) {
+  detail::check_root("broadcast", root, world_size());
+  if (world_size() == 1) return;
+  std::uint64_t size = bytes.size();
+  collective("broadcast", "MPI_Ibcast", [&](MPI_Request* request) {
+    return MPI_Ibcast(&size, 1, MPI_UINT64_T, root, MPI_COMM_WORLD, request);
+  });
+  if (size > INT_MAX) {
+    throw_error<ValueError>("dist::broadcast: {} bytes; MPI counts at most {} per call", size,
+                            INT_MAX);
+  }
+  bytes.resize(size);
+  collective("broadcast", "MPI_Ibcast", [&](MPI_Request* request) {
+    return MPI_Ibcast(bytes.data(), static_cast<int>(size), MPI_BYTE, root, MPI_COMM_WORLD,
+                      request);
+  });
+}
+
 void barrier() {
   if (world_size() == 1) return;
-  check(MPI_Barrier(MPI_COMM_WORLD), "barrier", "MPI_Barrier");
+  collective("barrier", "MPI_Ibarrier",
+             [](MPI_Request* request) { return MPI_Ibarrier(MPI_COMM_WORLD, request); });
 }
 
 std::vector<std::uint64_t> all_gather(std::uint64_t value) {
   std::vector<std::uint64_t> values(world_size(), value);
   if (values.size() == 1) return values;
-  check(MPI_Allgather(&value, 1, MPI_UINT64_T, values.data(), 1, MPI_UINT64_T, MPI_COMM_WORLD),
-        "all_gather", "MPI_Allgather");
+  collective("all_gather", "MPI_Iallgather", [&](MPI_Request* request) {
+    return MPI_Iallgather(&value, 1, MPI_UINT64_T, values.data(), 1, MPI_UINT64_T, MPI_COMM_WORLD,
+                          request);
+  });
   return values;
 }
 
+namespace detail {
+
+bool communication_thread_allowed() {
+  return !mpi_running() || thread_level >= MPI_THREAD_SERIALIZED;
+}
+
+}  // namespace detail
 }  // namespace tapegrad::dist
 
 // TaskCounter over MPI. Rank 0 holds the count (a LocalCounter) and a service thread answers
@@ -236,14 +364,12 @@ std::vector<std::uint64_t> all_gather(std::uint64_t value) {
 // one-sided MPI_Fetch_and_op on a window at rank 0 because Open MPI's one-sided operations
 // between machines (TCP) progress only when the target calls into MPI, so a rank 0 busy
 // training would hold every other rank up: the service thread is that progress, made
-// explicit. Every wait polls (MPI_Test, then a short sleep) rather than blocking, because a
-// blocking wait in Open MPI spins a core the training threads need, and because polling is
-// what bounds each wait with a timeout.
+// explicit. Every wait polls as wait() does, bounded by timeout() or, in finish(), by the
+// other ranks' reports that they are alive.
 namespace tapegrad::dist::detail {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-constexpr auto kPollPause = std::chrono::milliseconds(1);
 constexpr auto kAlivePeriod = std::chrono::seconds(1);
 constexpr int kRequestTag = 0;        // requests to rank 0's service
 constexpr int kReplyTags = 32000;     // replies use tags 1..kReplyTags (MPI_TAG_UB >= 32767)
@@ -261,16 +387,22 @@ double seconds(std::chrono::milliseconds t) {
   return std::chrono::duration<double>(t).count();
 }
 
-// Polls `request` until it completes; `give_up` runs between polls and throws to stop
-// waiting (a collective cannot be cancelled: it is left to MPI_Finalize).
+// Polls `request` until it completes, as wait() does; `give_up` runs between polls and throws
+// to stop waiting (Abandoned, or a CommunicationError that leaves MPI unfinished).
 MPI_Status poll(MPI_Request& request, std::string_view call, const std::function<void()>& give_up) {
+  const Clock::time_point start = Clock::now();
   MPI_Status status;
   for (;;) {
     int done = 0;
     check(MPI_Test(&request, &done, &status), "TaskCounter", call);
     if (done) return status;
-    give_up();
-    std::this_thread::sleep_for(kPollPause);
+    try {
+      give_up();
+    } catch (const CommunicationError&) {
+      communication_broken = true;
+      throw;
+    }
+    pause_after(Clock::now() - start);
   }
 }
 
@@ -307,18 +439,20 @@ std::function<void()> deadline(std::chrono::milliseconds timeout, std::string wh
   const Clock::time_point end = Clock::now() + timeout;
   return [end, timeout, what = std::move(what)] {
     if (Clock::now() > end) {
-      throw_error<CommunicationError>("dist::TaskCounter: {} for {} s, on {}", what,
-                                      seconds(timeout), this_rank());
+      throw_error<CommunicationError>(
+          "dist::TaskCounter: {} for {} s, on {} (a longer limit: tg::dist::set_timeout, "
+          "TAPEGRAD_DIST_TIMEOUT)",
+          what, seconds(timeout), this_rank());
     }
   };
 }
 
 class SharedCounter final : public TaskCounter::Impl {
  public:
-  // Rank 0 reports a rank silent after `timeout`: the others report several times in it.
-  explicit SharedCounter(std::chrono::milliseconds timeout)
-      : timeout_(timeout),
-        alive_period_(std::min<std::chrono::milliseconds>(kAlivePeriod, timeout / 4)),
+  // Rank 0 reports a rank silent after timeout(): the others report several times within it.
+  SharedCounter()
+      : timeout_(std::chrono::duration_cast<std::chrono::milliseconds>(timeout())),
+        alive_period_(std::min<std::chrono::milliseconds>(kAlivePeriod, timeout_ / 4)),
         rank_(rank()) {
     int level = 0;
     check(MPI_Query_thread(&level), "TaskCounter", "MPI_Query_thread");
@@ -329,11 +463,16 @@ class SharedCounter final : public TaskCounter::Impl {
           this_rank(), level, MPI_THREAD_MULTIPLE);
     }
     // Its own communicator, so that its messages never match anyone else's.
+    // Given up, MPI may still write the handle: then leaked rather than freed.
     auto comm = std::make_unique<MPI_Comm>();
-    MPI_Request dup;
-    check(MPI_Comm_idup(MPI_COMM_WORLD, comm.get(), &dup), "TaskCounter", "MPI_Comm_idup");
-    poll_collective(dup, "MPI_Comm_idup", deadline(timeout_, "not every rank created its counter"),
-                    comm);
+    try {
+      collective("TaskCounter", "MPI_Comm_idup", [&](MPI_Request* request) {
+        return MPI_Comm_idup(MPI_COMM_WORLD, comm.get(), request);
+      });
+    } catch (...) {
+      static_cast<void>(comm.release());
+      throw;
+    }
     comm_ = *comm;
     if (rank_ == 0) {
       last_heard_.assign(world_size(), Clock::now());
@@ -364,9 +503,8 @@ class SharedCounter final : public TaskCounter::Impl {
     // Every rank got every result. The service runs on until no rank can ask it anything:
     // until every reporter's last report was answered.
     stop_reporting();
-    MPI_Request barrier;
-    check(MPI_Ibarrier(comm_, &barrier), "TaskCounter", "MPI_Ibarrier");
-    poll(barrier, "MPI_Ibarrier", deadline(timeout_, "not every rank finished its counter"));
+    collective("TaskCounter", "MPI_Ibarrier",
+               [&](MPI_Request* request) { return MPI_Ibarrier(comm_, request); });
     end(service_);
     throw_if_thread_failed();
     return results;
@@ -539,9 +677,9 @@ class SharedCounter final : public TaskCounter::Impl {
 
 }  // namespace
 
-std::unique_ptr<TaskCounter::Impl> make_task_counter(std::chrono::milliseconds timeout) {
+std::unique_ptr<TaskCounter::Impl> make_task_counter() {
   if (world_size() == 1) return std::make_unique<LocalCounter>();
-  return std::make_unique<SharedCounter>(timeout);
+  return std::make_unique<SharedCounter>();
 }
 
 }  // namespace tapegrad::dist::detail

@@ -65,6 +65,10 @@ class Callback {
   virtual void on_epoch_end(int /*epoch*/, const Logs& /*logs*/) {}
   virtual void on_train_end(const Logs& /*logs*/) {}
 
+  // A callback that prints or writes files: a distributed fit runs it on rank 0 alone (every
+  // rank sees the same logs, and one copy of a file or a progress bar is what is wanted).
+  virtual bool root_only() const { return false; }
+
   bool stop_training() const { return stop_training_; }
   void request_stop() { stop_training_ = true; }
 
@@ -137,6 +141,7 @@ struct CheckpointOptions {
 //   [&](const std::string& path, int) { tg::nn::save(model, path); }
 class ModelCheckpoint : public Callback {
  public:
+  bool root_only() const override { return true; }
   using SaveFn = std::function<void(const std::string& path, int epoch)>;
   ModelCheckpoint(std::string path_pattern, SaveFn save_fn, CheckpointOptions opts = {});
   // Without a path: save_fn(epoch) does all the work.
@@ -169,6 +174,7 @@ class ModelCheckpoint : public Callback {
 // Keras's CSVLogger(append=True) continues a file). history() is that whole run.
 class CSVLogger : public Callback {
  public:
+  bool root_only() const override { return true; }
   explicit CSVLogger(std::string path, History earlier = {});
   ~CSVLogger() override;
   void on_train_begin(const Logs& logs) override;

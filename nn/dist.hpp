@@ -1,11 +1,13 @@
-// Distributed training, the part that needs a model: broadcast_parameters.
+// Distributed training, the part that needs a model: broadcast_parameters, and
+// DataParallel (data_parallel.hpp), which this header brings along.
 //
 // The collectives themselves (Session, all_reduce, broadcast, ...) need nothing but tensors
-// and live in core/dist.hpp; moving a whole model needs nn::Module, so it lives here, in
+// and live in core/dist.hpp; what moves a whole model needs nn::Module, so it lives here, in
 // the same namespace tg::dist.
 #pragma once
 
 #include <tapegrad/core/dist.hpp>
+#include <tapegrad/nn/data_parallel.hpp>
 #include <tapegrad/nn/module.hpp>
 
 namespace tapegrad::dist {

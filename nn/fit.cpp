@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <iostream>
@@ -11,6 +12,7 @@
 #include <tapegrad/autograd/grad_mode.hpp>
 #include <tapegrad/core/kernels.hpp>
 #include <tapegrad/nn/data.hpp>
+#include <tapegrad/nn/dist.hpp>
 
 namespace tapegrad::nn {
 
@@ -186,13 +188,114 @@ FitData fit_data(const Tensor& X, const Tensor& y, const FitOptions& opts) {
           test_mask, test_weight};
 }
 
-CallbackList callbacks_for(const FitOptions& opts) {
+// The callbacks this rank runs: all of them, but on ranks other than 0 of a distributed fit
+// none that prints or writes (Callback::root_only).
+CallbackList callbacks_for(const FitOptions& opts, bool distributed) {
   CallbackList all;
   if (opts.verbose > 0 && opts.out)
     all.push_back(std::make_shared<ProgbarLogger>(opts.verbose, *opts.out));
   all.insert(all.end(), opts.callbacks.begin(), opts.callbacks.end());
+  if (distributed && !dist::is_root()) {
+    std::erase_if(all, [](const auto& cb) { return cb->root_only(); });
+  }
   return all;
 }
+
+// Rows [start, stop) of a batch of `rows` rows that this rank takes: shares differ by one
+// row at most.
+struct Share {
+  int64_t start, stop;
+  int64_t rows() const { return stop - start; }
+};
+
+Share share_of(int64_t rows) {
+  const int64_t r = dist::rank();
+  const int64_t n = dist::world_size();
+  return {rows * r / n, rows * (r + 1) / n};
+}
+
+Tensor rows_of(const Tensor& t, Share s) {
+  return t.defined() ? kernel::slice(t, 0, s.start, s.stop).contiguous() : Tensor{};
+}
+
+double sum_over_ranks(double value) {
+  const Tensor t = scalar_tensor(value, f64);
+  dist::all_reduce(t);
+  return t.item();
+}
+
+// A distributed fit's step on each rank's share of a global batch (fit.hpp): the share's
+// loss is weighted by its part of the batch loss's denominator, so that the weighted sums
+// over the ranks of losses and gradients are the global batch's.
+class Replicas {
+ public:
+  Replicas(Module& model, const Loss& loss) : model_(model), loss_(loss), ddp_(model) {
+    std::string state = default_generator().state();
+    dist::broadcast(state);  // the same batch order on every rank
+    default_generator().set_state(state);
+  }
+
+  // Returns the global batch's loss.
+  double step(optim::Optimizer& opt, const Batch& global) {
+    const Share share = share_of(global.x.shape()[0]);
+    const Batch mine{rows_of(global.x, share), rows_of(global.y, share),
+                     rows_of(global.mask, share), rows_of(global.weight, share)};
+    const double weight = share_weight(global, mine, share);
+    ddp_.set_weight(weight);
+    opt.zero_grad();
+    double local = 0;
+    if (share.rows() > 0) {
+      const Tensor l = batch_loss(model_, loss_, mine, "fit");
+      l.backward();
+      local = l.item();
+    } else {
+      ddp_.synchronize();
+    }
+    opt.step();
+    return sum_over_ranks(local * weight);
+  }
+
+  // evaluate() over the ranks: each takes its share of the rows, and the batch-size weighted
+  // sums are added up.
+  double evaluate(const Tensor& X, const Tensor& y, int64_t batch_size, const Tensor& mask,
+                  const Tensor& weight) {
+    const int64_t n = X.shape()[0];
+    const Share share = share_of(n);
+    double local = 0;
+    if (share.rows() > 0) {
+      local = nn::evaluate(model_, loss_, rows_of(X, share), rows_of(y, share), batch_size,
+                           rows_of(mask, share), rows_of(weight, share)) *
+              static_cast<double>(share.rows());
+    }
+    return sum_over_ranks(local) / static_cast<double>(n);
+  }
+
+ private:
+  // This share's part of the batch loss's denominator: rows, or valid steps when a per-step
+  // mask reaches the loss; a sum has none, and each share counts whole.
+  double share_weight(const Batch& global, const Batch& mine, Share share) const {
+    if (loss_.reduction() == Reduction::sum) return 1.0;
+    const Tensor global_mask = global.loss_mask();
+    if (!global_mask.defined()) {
+      return static_cast<double>(share.rows()) / static_cast<double>(global.x.shape()[0]);
+    }
+    const double valid = count_nonzero(global_mask);
+    return valid == 0 ? 0.0 : count_nonzero(mine.mask) / valid;
+  }
+
+  static double count_nonzero(const Tensor& mask) {
+    if (!mask.defined()) return 0;
+    return dispatch(mask.dtype(), [&]<class T>(T) {
+      const Tensor m = mask.contiguous();
+      const T* p = m.data<T>();
+      return static_cast<double>(std::count_if(p, p + m.numel(), [](T v) { return v != T(0); }));
+    });
+  }
+
+  Module& model_;
+  const Loss& loss_;
+  dist::DataParallel ddp_;
+};
 
 bool stop_requested(const CallbackList& callbacks) {
   for (const auto& cb : callbacks) {
@@ -201,17 +304,23 @@ bool stop_requested(const CallbackList& callbacks) {
   return false;
 }
 
-// One pass over the batches; returns the epoch loss.
+// One optimizer step on a batch; returns its loss.
+double train_step(Module& model, const Loss& loss, optim::Optimizer& opt, const Batch& b) {
+  opt.zero_grad();
+  const Tensor l = batch_loss(model, loss, b, "fit");
+  l.backward();
+  opt.step();
+  return l.item();
+}
+
+// One pass over the batches; returns the epoch loss. `replicas`: a distributed fit's.
 double train_epoch(Module& model, const Loss& loss, optim::Optimizer& opt,
-                   const data::Batches& batches, const FitData& d, const CallbackList& callbacks) {
+                   const data::Batches& batches, const FitData& d, const CallbackList& callbacks,
+                   Replicas* replicas) {
   WeightedMean epoch_loss;
   for (int64_t index = 0; index < batches.size(); ++index) {
     const Batch b = batch_of(batches, index, d.mask, d.weight);
-    opt.zero_grad();
-    const Tensor l = batch_loss(model, loss, b, "fit");
-    l.backward();
-    opt.step();
-    const double value = l.item();
+    const double value = replicas ? replicas->step(opt, b) : train_step(model, loss, opt, b);
     const int64_t size = b.x.shape()[0];
     epoch_loss.add(value, size);
     const Logs logs{
@@ -235,7 +344,10 @@ History fit(Module& model, const Loss& loss, optim::Optimizer& opt, const Tensor
                                     .shuffle = opts.shuffle && !full};
   const int64_t steps = data::Batches(d.X, d.y, {.batch_size = batching.batch_size}).size();
 
-  const CallbackList callbacks = callbacks_for(opts);
+  const bool distributed = opts.distributed && dist::world_size() > 1;
+  std::optional<Replicas> replicas;
+  if (distributed) replicas.emplace(model, loss);
+  const CallbackList callbacks = callbacks_for(opts, distributed);
   for (const auto& cb : callbacks)
     cb->set_context(model, opt, {opts.epochs, steps, opts.verbose, opts.initial_epoch});
   const ModeGuard training(model, true);
@@ -247,11 +359,15 @@ History fit(Module& model, const Loss& loss, optim::Optimizer& opt, const Tensor
     for (const auto& cb : callbacks) cb->on_epoch_begin(epoch, {});
     const double lr = opt.lr();  // after on_epoch_begin, where schedulers set it
     const data::Batches batches(d.X, d.y, batching);
-    logs = {{"loss", train_epoch(model, loss, opt, batches, d, callbacks)}, {"lr", lr}};
+    logs = {{"loss",
+             train_epoch(model, loss, opt, batches, d, callbacks, replicas ? &*replicas : nullptr)},
+            {"lr", lr}};
     if (d.validation) {
       const auto& [Xv, yv] = *d.validation;
-      logs["val_loss"] = evaluate(model, loss, Xv, yv, batching.batch_size, d.validation_mask,
-                                  d.validation_weight);
+      logs["val_loss"] = replicas ? replicas->evaluate(Xv, yv, batching.batch_size,
+                                                       d.validation_mask, d.validation_weight)
+                                  : evaluate(model, loss, Xv, yv, batching.batch_size,
+                                             d.validation_mask, d.validation_weight);
     }
     h.record(logs);
     for (const auto& cb : callbacks) cb->on_epoch_end(epoch, logs);

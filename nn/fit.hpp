@@ -40,6 +40,21 @@
 // mean of batch losses weighted by batch size (samples, not weights), as Keras reports it.
 // evaluate takes a sample_weight too; predict has no use for one.
 //
+// Distributed (opts.distributed, in a tg::dist::Session of N > 1 ranks, Keras 3's
+// DataParallel): every rank runs fit with the same arguments. batch_size is the global
+// batch; rank r trains on rows [r*b/N, (r+1)*b/N) of each batch of b rows, so shares differ
+// by one row at most (100 samples on 3 ranks, batch 32: 10, 11 and 11 rows, and 1, 1, 2 in
+// the last batch of 4); a rank whose share of a small last batch is empty still takes part
+// in the step. Every rank starts from rank 0's weights and shuffles with rank 0's generator
+// state, and a tg::dist::DataParallel averages the gradients during backward, each rank's
+// weighted by its share of the batch's loss denominator (rows; valid steps with a per-step
+// mask; 1 for Reduction::sum), so each step is the one a single process takes on the whole
+// batch, to rounding. The losses shown, logged and returned are the global ones, the same
+// on every rank; the validation set is split over the ranks by rows and its loss summed. So
+// callbacks see the same logs everywhere and decide alike (early stopping, schedules);
+// those whose root_only() is true (progress bar, CSVLogger, ModelCheckpoint) run on rank 0
+// alone, so one rank prints and writes.
+//
 // evaluate and predict run under NoGradGuard with the model in eval mode (restored to its
 // previous mode afterwards, even on error): they record nothing on the tape, so they can be
 // called any number of times without growing memory.
@@ -76,6 +91,9 @@ struct FitOptions {
   Tensor validation_mask = {};           // the same for validation_data
   Tensor sample_weight = {};             // (N) per sample or (N, T, ...) per step; undefined: all 1
   Tensor validation_sample_weight = {};  // the same for validation_data
+  // Data-parallel training over the ranks of a tg::dist::Session (below); a no-op in a world
+  // of one.
+  bool distributed = false;
 };
 
 History fit(Module& model, const Loss& loss, optim::Optimizer& opt, const Tensor& X,
@@ -100,6 +118,7 @@ Tensor predict(Module& model, const Tensor& X, int64_t batch_size = 32, const Te
 // bar once per epoch and no '\r', as Keras does when its output is not interactive.
 class ProgbarLogger : public Callback {
  public:
+  bool root_only() const override { return true; }
   ProgbarLogger(int verbose, std::ostream& out);
   // `redraw`: draw the bar after each batch with '\r' (as on a terminal) or not.
   ProgbarLogger(int verbose, std::ostream& out, bool redraw);

@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <tapegrad/core/dist.hpp>
 #include <tapegrad/core/error.hpp>
 
 namespace tapegrad::cli {
@@ -49,6 +50,19 @@ std::size_t edit_distance(const std::string& a, const std::string& b) {
   return d[a.size()][b.size()];
 }
 
+// Reports an error of the run in one line and returns the exit status. On one rank of
+// several, the line names the rank, and the job ends on every rank: the others may be waiting
+// for this one in a collective.
+int report(const CLI::App& app, const char* kind, const std::exception& e, int status) {
+  const std::string rank = dist::world_size() > 1
+                               ? fmt::format(" on rank {} of {}", dist::rank(), dist::world_size())
+                               : "";
+  std::cerr << fmt::format("{}: {}{}: {}", app.get_name(), kind, rank, one_line(e.what()))
+            << std::endl;
+  if (dist::world_size() > 1) dist::abort(status);
+  return status;
+}
+
 // The chosen subcommand's run, with its errors reported in one line.
 int run_parsed(const CLI::App& app, const std::vector<Command>& commands) {
   try {
@@ -57,14 +71,11 @@ int run_parsed(const CLI::App& app, const std::vector<Command>& commands) {
     }
     return kUsageError;  // unreachable: require_subcommand(1) made parse() throw
   } catch (const Error& e) {
-    std::cerr << app.get_name() << ": error: " << one_line(e.what()) << std::endl;
-    return kUsageError;
+    return report(app, "error", e, kUsageError);
   } catch (const std::filesystem::filesystem_error& e) {
-    std::cerr << app.get_name() << ": error: " << one_line(e.what()) << std::endl;
-    return kUsageError;
+    return report(app, "error", e, kUsageError);
   } catch (const std::exception& e) {
-    std::cerr << app.get_name() << ": internal error: " << one_line(e.what()) << std::endl;
-    return 1;
+    return report(app, "internal error", e, 1);
   }
 }
 
@@ -75,15 +86,17 @@ int run_program(CLI::App& app, std::span<const AddCommand> add_commands, int arg
   std::vector<Command> commands;
   for (const AddCommand add : add_commands) commands.push_back(add(app));
 
+  // A mistake on the command line is the same on every rank: rank 0 alone says so.
   if (argc > 1) {
     if (const auto error = unknown_command(app, argv[1])) {
-      std::cerr << app.get_name() << ": error: " << *error << std::endl;
+      if (dist::is_root()) std::cerr << app.get_name() << ": error: " << *error << std::endl;
       return kUsageError;
     }
   }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
+    if (!dist::is_root()) return e.get_exit_code() == 0 ? 0 : kUsageError;
     if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
     const std::string where = invoked_name(app);
     std::cerr << fmt::format("{}: error: {} (see {} --help)\n", where, one_line(e.what()), where);

@@ -73,6 +73,16 @@ void add_model_flags(CLI::App& cmd, ModelConfig& m) {
       ->default_str("64,32");
 }
 
+void add_timeout_flag(CLI::App& cmd) {
+  cmd.add_option_function<double>(
+         "--timeout", [](double seconds) { dist::set_timeout(dist::Seconds(seconds)); },
+         fmt::format("Under mpirun: seconds a rank waits for the others before the job ends "
+                     "(default {:g}, or TAPEGRAD_DIST_TIMEOUT)",
+                     dist::timeout().count()))
+      ->check(CLI::PositiveNumber.description(""))
+      ->type_name("S");
+}
+
 void add_dropout_flags(CLI::App& cmd, ModelConfig& m) {
   cmd.add_option("--dropout", m.dropout,
                  "Dropout rate on the inputs x_t of every recurrent layer (training only)")

@@ -38,6 +38,8 @@ void add_model_flags(CLI::App& cmd, ModelConfig& m);
 void add_cell_flag(CLI::App& cmd, ModelConfig& m);
 // --dropout and --recurrent-dropout, for the commands that train.
 void add_dropout_flags(CLI::App& cmd, ModelConfig& m);
+// --timeout S: how long a rank waits for the others under mpirun (tg::dist::set_timeout).
+void add_timeout_flag(CLI::App& cmd);
 
 // A whole number in [1, 10^9).
 CLI::Validator positive_integer();

@@ -16,7 +16,8 @@
 // in the series' own unit and the folds compare. --jobs runs folds and candidates on
 // threads, with one BLAS thread each; the numbers do not change. Under mpirun (or srun) the
 // ranks share the fits, each taking the next one as it becomes free, and rank 0 alone prints
-// and writes: the same table and cv.csv, byte for byte, as one process gives.
+// and writes: the same table and cv.csv, byte for byte, as one process gives. A rank not
+// heard from for --timeout seconds ends the job.
 //
 // Prints the cv_results_-like table, the best candidate (lowest mean) and the
 // one-standard-error choice (the smallest within one std of the best), writes the table to
@@ -269,6 +270,7 @@ Command add_cv_command(CLI::App& app) {
       ->check(CLI::Range(0, 1024).description(""))
       ->type_name("N")
       ->capture_default_str();
+  add_timeout_flag(*cmd);
   cmd->add_option("-o,--out", c->out, "The table as CSV: name,complexity,fold_0..,mean,std,rank")
       ->type_name("FILE")
       ->capture_default_str();

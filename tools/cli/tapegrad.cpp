@@ -21,8 +21,8 @@
 
 int main(int argc, char** argv) {
   using namespace tapegrad::cli;
-  // Under mpirun or srun every rank takes part; started alone, a world of one.
-  const tapegrad::dist::Session session(argc, argv);
+  // Under mpirun or srun every rank runs this program; alone it is a world of one.
+  tapegrad::dist::Session session(argc, argv);
   CLI::App app{"tapegrad: train recurrent networks from the command line", "tapegrad"};
   app.set_version_flag("--version", "tapegrad " + tapegrad::version());
   app.get_formatter()->column_width(34);

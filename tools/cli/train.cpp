@@ -168,7 +168,7 @@ void check_resume_matches(const TrainConfig& c, const nn::CheckpointInfo& info) 
   }
   for (const char* key : {"seed", "data", "window"}) {
     const auto it = info.extra.find(key);
-    if (it != info.extra.end() && it->second != now.at(key)) {
+    if (it != info.extra.end() && it->second != now.at(key) && dist::is_root()) {
       std::cerr << fmt::format("tapegrad: warning: '{}' was made with {} '{}', this run has '{}'\n",
                                c.resume, key, it->second, now.at(key));
     }
@@ -210,8 +210,12 @@ Resumed resume(const TrainConfig& c, nn::Module& model, optim::Optimizer& opt,
         "--resume: '{}' is at epoch {}, past --epochs {}: give --epochs {} or more to continue it",
         c.resume, info.epoch, c.epochs, info.epoch);
   }
-  if (c.verbose > 0) {
-    std::cout << fmt::format("Resumed from '{}' at epoch {}/{}\n", c.resume, info.epoch, c.epochs);
+  if (c.verbose > 0 && dist::is_root()) {
+    const auto ranks = info.extra.find("ranks");
+    const std::string written_by =
+        ranks == info.extra.end() ? "" : fmt::format(" (written by {} rank(s))", ranks->second);
+    std::cout << fmt::format("Resumed from '{}' at epoch {}/{}{}\n", c.resume, info.epoch, c.epochs,
+                             written_by);
   }
   return {info.epoch, earlier_history(csv_path, info.epoch, c.validation_split > 0)};
 }
@@ -317,7 +321,8 @@ int run_train(const TrainConfig& c) {
   const auto loss_fn = build_loss(c.loss);
   const auto schedule = schedule_callback(c, *opt);
   const Resumed start = c.resume.empty() ? Resumed{} : resume(c, *model, *opt, csv_path);
-  if (c.verbose > 0) print_setup(c, *model, *opt, *loss_fn, data);
+  // Under mpirun every rank trains its share of each batch; rank 0 alone prints and writes.
+  if (c.verbose > 0 && dist::is_root()) print_setup(c, *model, *opt, *loss_fn, data);
 
   // The order matters: loss.csv has this epoch's row before the checkpoint is saved, and the
   // checkpoint the lr the schedule set for the next; early stopping restores the best weights
@@ -329,11 +334,14 @@ int run_train(const TrainConfig& c) {
                           .verbose = c.verbose,
                           .validation_split = c.validation_split,
                           .callbacks = {csv}};
+  fit_opts.distributed = true;
   if (schedule) fit_opts.callbacks.push_back(schedule);
   if (!c.checkpoint.empty()) {
     fit_opts.callbacks.push_back(std::make_shared<nn::ModelCheckpoint>([&](int epoch) {
-      nn::save_checkpoint(c.checkpoint, *model, *opt,
-                          {.epoch = epoch + 1, .extra = run_description(c)});
+      // The world size is recorded, not checked: any number of ranks resumes the run.
+      auto extra = run_description(c);
+      extra["ranks"] = std::to_string(dist::world_size());
+      nn::save_checkpoint(c.checkpoint, *model, *opt, {.epoch = epoch + 1, .extra = extra});
     }));
   }
   std::shared_ptr<nn::EarlyStopping> stopping;
@@ -348,6 +356,7 @@ int run_train(const TrainConfig& c) {
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
+  if (!dist::is_root()) return 0;
   nn::save(*model, model_path, series_metadata(data.scaler, c.data));
   const std::vector<tools::LineSeries> curve = loss_series(csv->history());
   if (!c.plot.empty() && !curve.empty()) {
@@ -461,6 +470,7 @@ void add_run_flags(CLI::App& train, TrainConfig& c) {
       ->check(unsigned_64())
       ->type_name("N")
       ->capture_default_str();
+  add_timeout_flag(train);
   train.add_option("--threads", c.threads, "BLAS threads (0: library default)")
       ->check(CLI::Range(0, 1024).description(""))
       ->type_name("N")
