@@ -47,8 +47,9 @@
 // original where it ran, one of the same type and message elsewhere. Only rank 0 prints fit's
 // progress and "fold i/k" lines (for the tasks it runs); make_model and the fit callbacks of
 // a rank see that rank's tasks alone (opts.preprocess still sees every fold on every rank).
-// Waits between ranks are bounded (see dist::TaskCounter): a rank that stops answering ends
-// the search with a CommunicationError.
+// Waits between ranks are bounded (see dist::TaskCounter): a rank not heard from for
+// dist::timeout() ends the search with a CommunicationError naming it, once the others have
+// run the tasks they hold (a rank notices when it waits, not while it trains).
 //
 // Preprocessing that learns from the data (a scaler) must learn from each fold's training
 // rows alone, or every validation fold has shaped its own input: opts.preprocess is called
