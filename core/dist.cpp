@@ -97,3 +97,25 @@ void check_root(std::string_view op, int root, int world_size) {
 
 }  // namespace detail
 }  // namespace tapegrad::dist
+
+namespace tapegrad::dist {
+
+TaskCounter::TaskCounter(const Options& opts)
+    : impl_(opts.across_ranks ? detail::make_task_counter()
+                              : std::make_unique<detail::LocalCounter>()) {}
+
+TaskCounter::~TaskCounter() = default;
+
+std::uint64_t TaskCounter::next() {
+  return impl_->next();
+}
+
+void TaskCounter::close() {
+  impl_->close();
+}
+
+std::vector<std::string> TaskCounter::finish(std::string_view result) {
+  return impl_->finish(result);
+}
+
+}  // namespace tapegrad::dist

@@ -22,7 +22,9 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <tapegrad/core/error.hpp>
@@ -110,5 +112,57 @@ Seconds timeout();
 // rank). For a rank that cannot go on, after it has said why: the others may be waiting in
 // a collective it will never join. In a world of one, std::exit(exit_code).
 [[noreturn]] void abort(int exit_code);
+
+}  // namespace tapegrad::dist
+
+namespace tapegrad::dist {
+
+// Work handed out as ranks become free: a counter that every thread of every rank draws task
+// indices from, each index going to exactly one caller, and at the end every rank's results
+// gathered to all. For tasks of uneven length (cross-validation folds that grow), which a
+// fixed split would leave some ranks idle on. Alone (a world of one, or built without MPI) it
+// is an atomic counter and finish() returns {result}.
+//
+//   TaskCounter counter;                            // collective: every rank, same order
+//   for (auto i = counter.next(); i < tasks; i = counter.next()) results += run(i);
+//   std::vector<std::string> all = counter.finish(results);   // collective
+//
+// Rank 0 keeps the count; a thread of rank 0 answers the other ranks' requests for it (why
+// not MPI's one-sided operations: core/dist_mpi.cpp), so MPI must give MPI_THREAD_MULTIPLE,
+// as Open MPI does. No wait is unbounded: an answer from rank 0 overdue by timeout() (taken
+// when the counter is made) throws CommunicationError, and so does, in finish(), a rank not
+// heard from for that long. Unlike a collective's, finish()'s wait has no limit of its own,
+// as the other ranks may still compute long tasks: a thread of each rank reports it alive to
+// rank 0 several times per timeout() (at least once a second) while the counter lives, also
+// while the rank computes, so a rank that is merely slow is waited for.
+class TaskCounter {
+ public:
+  // next() returns this or more once close() was called by any rank.
+  static constexpr std::uint64_t kClosed = std::uint64_t{1} << 62;
+
+  struct Options {
+    bool across_ranks = true;  // false: this process's threads alone (each rank counts apart)
+  };
+  // Collective when across_ranks (and the world has more than one rank).
+  explicit TaskCounter(const Options& opts);
+  TaskCounter() : TaskCounter(Options{}) {}
+  ~TaskCounter();
+  TaskCounter(const TaskCounter&) = delete;
+  TaskCounter& operator=(const TaskCounter&) = delete;
+
+  // 0, 1, 2, ... across all threads of all ranks; thread-safe.
+  std::uint64_t next();
+  // Every later next(), on every rank, returns kClosed or more: stops the handing out (after
+  // a failure) while tasks already handed out run on.
+  void close();
+  // Collective, once, after this rank's last next(): every rank's `result`, indexed by rank.
+  std::vector<std::string> finish(std::string_view result);
+
+  // What a counter is on one rank alone or on several (core/dist_detail.hpp).
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
 
 }  // namespace tapegrad::dist

@@ -1,10 +1,17 @@
 // What both builds of tg::dist share (core/dist_mpi.cpp with MPI, core/dist_local.cpp
 // without): the checks of a collective's arguments, so that a program that is wrong on N
-// ranks is already refused, with the same message, when it runs alone.
+// ranks is already refused, with the same message, when it runs alone; and the workings of a
+// TaskCounter.
 #pragma once
 
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
 #include <string_view>
+#include <vector>
 
+#include <tapegrad/core/dist.hpp>
 #include <tapegrad/core/tensor.hpp>
 
 namespace tapegrad::dist::detail {
@@ -22,3 +29,35 @@ bool communication_thread_allowed();
 void flush_output();
 
 }  // namespace tapegrad::dist::detail
+
+namespace tapegrad::dist {
+
+// A TaskCounter's workings: local (an atomic) or shared by several ranks (MPI's).
+struct TaskCounter::Impl {
+  virtual ~Impl() = default;
+  virtual std::uint64_t next() = 0;
+  virtual void close() = 0;
+  virtual std::vector<std::string> finish(std::string_view result) = 0;
+};
+
+namespace detail {
+
+// The counter of a world of one; rank 0 of several counts with it too (core/dist.cpp).
+class LocalCounter final : public TaskCounter::Impl {
+ public:
+  std::uint64_t next() override { return next_.fetch_add(1); }
+  void close() override { next_.store(TaskCounter::kClosed); }
+  std::vector<std::string> finish(std::string_view result) override {
+    return {std::string(result)};
+  }
+
+ private:
+  std::atomic<std::uint64_t> next_{0};
+};
+
+// A LocalCounter in a world of one, else the one shared by every rank (core/dist_mpi.cpp).
+// Collective.
+std::unique_ptr<TaskCounter::Impl> make_task_counter();
+
+}  // namespace detail
+}  // namespace tapegrad::dist

@@ -55,4 +55,12 @@ bool communication_thread_allowed() {
 
 }  // namespace tapegrad::dist
 
+namespace tapegrad::dist::detail {
+
+std::unique_ptr<TaskCounter::Impl> make_task_counter() {
+  return std::make_unique<LocalCounter>();
+}
+
+}  // namespace tapegrad::dist::detail
+
 #endif

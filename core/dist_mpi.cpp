@@ -10,8 +10,13 @@
 #include <atomic>
 #include <chrono>
 #include <climits>
+#include <condition_variable>
 #include <cstdlib>
 #include <exception>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <numeric>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -355,5 +360,330 @@ bool communication_thread_allowed() {
 
 }  // namespace detail
 }  // namespace tapegrad::dist
+
+// TaskCounter over MPI. Rank 0 holds the count (a LocalCounter) and a service thread answers
+// the other ranks' requests for it; rank 0's own threads count locally. Chosen over MPI's
+// one-sided MPI_Fetch_and_op on a window at rank 0 because Open MPI's one-sided operations
+// between machines (TCP) progress only when the target calls into MPI, so a rank 0 busy
+// training would hold every other rank up: the service thread is that progress, made
+// explicit. Every wait polls as wait() does, bounded by timeout() or, in finish(), by the
+// other ranks' reports that they are alive.
+namespace tapegrad::dist::detail {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr auto kAlivePeriod = std::chrono::seconds(1);
+constexpr int kRequestTag = 0;        // requests to rank 0's service
+constexpr int kReplyTags = 32000;     // replies use tags 1..kReplyTags (MPI_TAG_UB >= 32767)
+constexpr std::uint64_t kNobody = 0;  // the answer to kAlive when every rank was heard from
+
+enum Kind : std::int64_t { kNext, kClose, kAlive };
+struct Request {
+  std::int64_t kind, reply_tag;
+};
+
+// The pending wait was given up (its thread is asked to stop): nothing to report.
+struct Abandoned {};
+
+double seconds(std::chrono::milliseconds t) {
+  return std::chrono::duration<double>(t).count();
+}
+
+// Polls `request` until it completes, as wait() does; `give_up` runs between polls and throws
+// to stop waiting (Abandoned, or a CommunicationError that leaves MPI unfinished).
+MPI_Status poll(MPI_Request& request, std::string_view call, const std::function<void()>& give_up) {
+  const Clock::time_point start = Clock::now();
+  MPI_Status status;
+  for (;;) {
+    int done = 0;
+    check(MPI_Test(&request, &done, &status), "TaskCounter", call);
+    if (done) return status;
+    try {
+      give_up();
+    } catch (const CommunicationError&) {
+      communication_broken = true;
+      throw;
+    }
+    pause_after(Clock::now() - start);
+  }
+}
+
+// Receives `count` elements into `data` as poll() waits, the receive cancelled if given up.
+MPI_Status receive(void* data, int count, MPI_Datatype type, int source, int tag, MPI_Comm comm,
+                   const std::function<void()>& give_up) {
+  MPI_Request request;
+  check(MPI_Irecv(data, count, type, source, tag, comm, &request), "TaskCounter", "MPI_Irecv");
+  try {
+    return poll(request, "MPI_Irecv", give_up);
+  } catch (...) {
+    MPI_Cancel(&request);
+    MPI_Wait(&request, MPI_STATUS_IGNORE);
+    throw;
+  }
+}
+
+// Polls a collective as poll() does. One given up stays posted (MPI cannot cancel it), and
+// if the missing rank comes back MPI still writes into its buffers: they are then leaked
+// rather than freed.
+template <class Buffers>
+void poll_collective(MPI_Request& request, std::string_view call,
+                     const std::function<void()>& give_up, std::unique_ptr<Buffers>& buffers) {
+  try {
+    poll(request, call, give_up);
+  } catch (...) {
+    static_cast<void>(buffers.release());
+    throw;
+  }
+}
+
+// A give_up that throws CommunicationError once `timeout` has passed.
+std::function<void()> deadline(std::chrono::milliseconds timeout, std::string what) {
+  const Clock::time_point end = Clock::now() + timeout;
+  return [end, timeout, what = std::move(what)] {
+    if (Clock::now() > end) {
+      throw_error<CommunicationError>(
+          "dist::TaskCounter: {} for {} s, on {} (a longer limit: tg::dist::set_timeout, "
+          "TAPEGRAD_DIST_TIMEOUT)",
+          what, seconds(timeout), this_rank());
+    }
+  };
+}
+
+class SharedCounter final : public TaskCounter::Impl {
+ public:
+  // Rank 0 reports a rank silent after timeout(): the others report several times within it.
+  SharedCounter()
+      : timeout_(std::chrono::duration_cast<std::chrono::milliseconds>(timeout())),
+        alive_period_(std::min<std::chrono::milliseconds>(kAlivePeriod, timeout_ / 4)),
+        rank_(rank()) {
+    int level = 0;
+    check(MPI_Query_thread(&level), "TaskCounter", "MPI_Query_thread");
+    if (level < MPI_THREAD_MULTIPLE) {
+      throw_error<CommunicationError>(
+          "dist::TaskCounter: the threads of {} call MPI at once, which this MPI does not "
+          "support (it gave thread level {}, MPI_THREAD_MULTIPLE is {})",
+          this_rank(), level, MPI_THREAD_MULTIPLE);
+    }
+    // Its own communicator, so that its messages never match anyone else's.
+    // Given up, MPI may still write the handle: then leaked rather than freed.
+    auto comm = std::make_unique<MPI_Comm>();
+    try {
+      collective("TaskCounter", "MPI_Comm_idup", [&](MPI_Request* request) {
+        return MPI_Comm_idup(MPI_COMM_WORLD, comm.get(), request);
+      });
+    } catch (...) {
+      static_cast<void>(comm.release());
+      throw;
+    }
+    comm_ = *comm;
+    if (rank_ == 0) {
+      last_heard_.assign(world_size(), Clock::now());
+      service_ = std::jthread([this](std::stop_token stop) { guarded([&] { serve(stop); }); });
+    } else {
+      alive_ = std::jthread([this](std::stop_token stop) { guarded([&] { report_alive(stop); }); });
+    }
+  }
+
+  ~SharedCounter() override {
+    end(service_);
+    end(alive_);
+    MPI_Comm_free(&comm_);
+  }
+
+  std::uint64_t next() override { return rank_ == 0 ? local_.next() : ask(kNext); }
+
+  void close() override {
+    if (rank_ == 0) {
+      local_.close();
+    } else {
+      ask(kClose);
+    }
+  }
+
+  std::vector<std::string> finish(std::string_view result) override {
+    std::vector<std::string> results = gather(result, [this] { check_alive(); });
+    // Every rank got every result. The service runs on until no rank can ask it anything:
+    // until every reporter's last report was answered.
+    stop_reporting();
+    collective("TaskCounter", "MPI_Ibarrier",
+               [&](MPI_Request* request) { return MPI_Ibarrier(comm_, request); });
+    end(service_);
+    throw_if_thread_failed();
+    return results;
+  }
+
+ private:
+  // Ends a thread at once, abandoning its wait (the destructor's way, also after an error).
+  static void end(std::jthread& thread) {
+    if (!thread.joinable()) return;
+    thread.request_stop();
+    thread.join();
+  }
+
+  // Runs a thread's body, keeping its error for finish() (a thread cannot throw to anyone).
+  void guarded(const std::function<void()>& body) {
+    try {
+      body();
+    } catch (const Abandoned&) {
+    } catch (const std::exception& e) {
+      const std::lock_guard lock(mutex_);
+      thread_error_ = e.what();
+    }
+  }
+
+  // A request to rank 0 and its answer, within the timeout (or until `stop` is requested).
+  std::uint64_t ask(Kind kind, std::stop_token stop = {}) {
+    const int tag = 1 + static_cast<int>(reply_tags_.fetch_add(1) % kReplyTags);
+    // Sixteen bytes go out eagerly: MPI_Send returns without waiting for rank 0.
+    const Request request{kind, tag};
+    check(MPI_Send(&request, 2, MPI_INT64_T, 0, kRequestTag, comm_), "TaskCounter", "MPI_Send");
+    const std::function<void()> overdue = deadline(timeout_, "rank 0 did not answer");
+    std::uint64_t answer = 0;
+    receive(&answer, 1, MPI_UINT64_T, 0, tag, comm_, [&] {
+      if (stop.stop_requested()) throw Abandoned{};
+      overdue();
+    });
+    return answer;
+  }
+
+  // Rank 0: answers requests until asked to stop.
+  void serve(std::stop_token stop) {
+    for (;;) {
+      Request request{};
+      const MPI_Status status =
+          receive(&request, 2, MPI_INT64_T, MPI_ANY_SOURCE, kRequestTag, comm_, [&] {
+            if (stop.stop_requested()) throw Abandoned{};
+          });
+      const std::uint64_t answer = answer_to(request.kind, status.MPI_SOURCE);
+      check(MPI_Send(&answer, 1, MPI_UINT64_T, status.MPI_SOURCE,
+                     static_cast<int>(request.reply_tag), comm_),
+            "TaskCounter", "MPI_Send");
+    }
+  }
+
+  std::uint64_t answer_to(std::int64_t kind, int from) {
+    {
+      const std::lock_guard lock(mutex_);
+      last_heard_[from] = Clock::now();
+    }
+    if (kind == kNext) return local_.next();
+    if (kind == kClose) local_.close();
+    return silent_rank_plus_one(timeout_);
+  }
+
+  // Rank 0: 1 + the first rank not heard from for `silence`, or kNobody.
+  std::uint64_t silent_rank_plus_one(std::chrono::milliseconds silence) {
+    const std::lock_guard lock(mutex_);
+    for (std::size_t r = 1; r < last_heard_.size(); ++r) {
+      if (Clock::now() - last_heard_[r] > silence) return r + 1;
+    }
+    return kNobody;
+  }
+
+  // The other ranks: tells rank 0 this rank is alive, about once a second, and learns from it
+  // whether some rank fell silent.
+  void report_alive(std::stop_token stop) {
+    for (;;) {
+      silent_.store(ask(kAlive, stop));
+      std::unique_lock lock(pause_mutex_);
+      if (pause_.wait_for(lock, stop, alive_period_, [this] { return finishing_; })) return;
+      if (stop.stop_requested()) return;
+    }
+  }
+
+  // Ends the reporter after its report in flight, if any, was answered.
+  void stop_reporting() {
+    {
+      const std::lock_guard lock(pause_mutex_);
+      finishing_ = true;
+    }
+    pause_.notify_all();
+    if (alive_.joinable()) alive_.join();
+  }
+
+  // What ends finish() early: a rank silent for the timeout, or a failed service or reporter.
+  // Rank 0 tells the others of a silent rank for two of their reports before it gives up
+  // itself (and its service ends), so that they name that rank rather than rank 0.
+  void check_alive() {
+    const std::uint64_t silent =
+        rank_ == 0 ? silent_rank_plus_one(timeout_ + 2 * alive_period_) : silent_.load();
+    if (silent != kNobody) {
+      throw_error<CommunicationError>(
+          "dist::TaskCounter: rank {} has not been heard from for {} s (it stopped or died), "
+          "seen on {}",
+          silent - 1, seconds(timeout_), this_rank());
+    }
+    throw_if_thread_failed();
+  }
+
+  void throw_if_thread_failed() {
+    const std::lock_guard lock(mutex_);
+    if (!thread_error_.empty()) throw CommunicationError(thread_error_);
+  }
+
+  // Every rank's `result`, indexed by rank.
+  std::vector<std::string> gather(std::string_view result, const std::function<void()>& give_up) {
+    const int ranks = world_size();
+    struct Buffers {
+      std::string mine;
+      std::uint64_t size;
+      std::vector<std::uint64_t> sizes;
+      std::vector<int> counts, offsets;
+      std::string all;
+    };
+    auto b = std::make_unique<Buffers>(Buffers{.mine = std::string(result),
+                                               .size = result.size(),
+                                               .sizes = std::vector<std::uint64_t>(ranks),
+                                               .counts = std::vector<int>(ranks),
+                                               .offsets = std::vector<int>(ranks),
+                                               .all = {}});
+    MPI_Request request;
+    check(MPI_Iallgather(&b->size, 1, MPI_UINT64_T, b->sizes.data(), 1, MPI_UINT64_T, comm_,
+                         &request),
+          "TaskCounter", "MPI_Iallgather");
+    poll_collective(request, "MPI_Iallgather", give_up, b);
+    const std::uint64_t total = std::accumulate(b->sizes.begin(), b->sizes.end(), std::uint64_t{0});
+    if (total > INT_MAX) {
+      throw_error<CommunicationError>(
+          "dist::TaskCounter: the ranks' results hold {} bytes, more than MPI sends at once ({})",
+          total, INT_MAX);
+    }
+    for (int r = 0; r < ranks; ++r) {
+      b->counts[r] = static_cast<int>(b->sizes[r]);
+      b->offsets[r] = r == 0 ? 0 : b->offsets[r - 1] + b->counts[r - 1];
+    }
+    b->all.resize(total);
+    check(MPI_Iallgatherv(b->mine.data(), static_cast<int>(b->mine.size()), MPI_BYTE, b->all.data(),
+                          b->counts.data(), b->offsets.data(), MPI_BYTE, comm_, &request),
+          "TaskCounter", "MPI_Iallgatherv");
+    poll_collective(request, "MPI_Iallgatherv", give_up, b);
+    std::vector<std::string> results(ranks);
+    for (int r = 0; r < ranks; ++r) results[r] = b->all.substr(b->offsets[r], b->counts[r]);
+    return results;
+  }
+
+  const std::chrono::milliseconds timeout_, alive_period_;
+  const int rank_;
+  MPI_Comm comm_ = MPI_COMM_NULL;
+  LocalCounter local_;                          // rank 0: the count
+  std::mutex mutex_;                            // guards last_heard_ and thread_error_
+  std::vector<Clock::time_point> last_heard_;   // rank 0: each rank's last request
+  std::string thread_error_;                    // what ended the service or the reporter
+  std::atomic<std::uint64_t> silent_{kNobody};  // other ranks: rank 0's last kAlive answer
+  std::atomic<std::uint32_t> reply_tags_{0};
+  std::mutex pause_mutex_;  // the reporter's pause between reports, which finish() ends
+  std::condition_variable_any pause_;
+  bool finishing_ = false;
+  std::jthread service_, alive_;  // rank 0's service; the other ranks' reporter
+};
+
+}  // namespace
+
+std::unique_ptr<TaskCounter::Impl> make_task_counter() {
+  if (world_size() == 1) return std::make_unique<LocalCounter>();
+  return std::make_unique<SharedCounter>();
+}
+
+}  // namespace tapegrad::dist::detail
 
 #endif

@@ -3,11 +3,14 @@
 #include <tapegrad/nn/model_selection.hpp>
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
+#include <cstring>
 #include <exception>
+#include <iterator>
+#include <mutex>
 #include <numeric>
 #include <ostream>
+#include <string_view>
 #include <thread>
 
 #include <unistd.h>
@@ -16,6 +19,7 @@
 
 #include <tapegrad/core/atomic_file.hpp>
 #include <tapegrad/core/csv.hpp>
+#include <tapegrad/core/dist.hpp>
 #include <tapegrad/core/error.hpp>
 #include <tapegrad/core/random.hpp>
 #include <tapegrad/nn/data.hpp>
@@ -119,24 +123,37 @@ int resolve_jobs(const char* who, int jobs) {
   return std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
 }
 
-// task(i) for every i in [0, count) on `threads` threads, each pulling the next index from a
-// shared counter (threads == 1: on the calling thread). After a failure no new task starts;
-// every task of a lower index had already started, so rethrowing the lowest failed index
-// gives the exception a sequential run would give.
-void run_tasks(std::size_t count, int threads, const std::function<void(std::size_t)>& task) {
-  std::vector<std::exception_ptr> errors(count);
-  std::atomic<std::size_t> next{0};
-  std::atomic<bool> failed{false};
+// What became of one task on this rank.
+struct Outcome {
+  bool ran_here = false;
+  double loss = 0;
+  std::exception_ptr error;
+};
+
+// task(i) for the indices `counter` hands this process, on `threads` threads (threads == 1: on
+// the calling thread). After a failure the counter is closed, so no new task starts anywhere;
+// every task of a lower index had already been handed out and runs to its end, so the lowest
+// failed index is the failure a sequential run would meet first.
+std::vector<Outcome> run_tasks(std::size_t count, int threads, dist::TaskCounter& counter,
+                               const std::function<double(std::size_t)>& task) {
+  std::vector<Outcome> outcomes(count);
+  std::exception_ptr lost_counter;  // the counter's own failure (a rank stopped answering)
+  std::mutex lost_mutex;
   const auto work = [&] {
-    while (!failed.load()) {
-      const std::size_t i = next.fetch_add(1);
-      if (i >= count) return;
-      try {
-        task(i);
-      } catch (...) {
-        errors[i] = std::current_exception();
-        failed.store(true);
+    try {
+      for (std::uint64_t i = counter.next(); i < count; i = counter.next()) {
+        Outcome& o = outcomes[i];
+        o.ran_here = true;
+        try {
+          o.loss = task(i);
+        } catch (...) {
+          o.error = std::current_exception();
+          counter.close();
+        }
       }
+    } catch (...) {
+      const std::lock_guard lock(lost_mutex);
+      lost_counter = std::current_exception();
     }
   };
   if (threads == 1) {
@@ -145,9 +162,101 @@ void run_tasks(std::size_t count, int threads, const std::function<void(std::siz
     std::vector<std::jthread> pool;  // joined when it goes out of scope
     for (int t = 0; t < threads; ++t) pool.emplace_back(work);
   }
-  for (const std::exception_ptr& e : errors) {
-    if (e) std::rethrow_exception(e);
+  if (lost_counter) std::rethrow_exception(lost_counter);
+  return outcomes;
+}
+
+// The types a task's error keeps when it travels to the other ranks, most derived first; any
+// other exception arrives as a std::runtime_error with its message.
+template <class E>
+bool is_a(const std::exception* e) {
+  return dynamic_cast<const E*>(e) != nullptr;
+}
+template <class E>
+[[noreturn]] void throw_as(const std::string& message) {
+  throw E(message);
+}
+struct ErrorType {
+  bool (*is)(const std::exception*);
+  void (*raise)(const std::string&);
+};
+constexpr ErrorType kErrorTypes[] = {
+    {is_a<dist::CommunicationError>, throw_as<dist::CommunicationError>},
+    {is_a<ShapeError>, throw_as<ShapeError>},
+    {is_a<DTypeError>, throw_as<DTypeError>},
+    {is_a<ValueError>, throw_as<ValueError>},
+    {is_a<IOError>, throw_as<IOError>},
+    {is_a<AutogradError>, throw_as<AutogradError>},
+    {is_a<Error>, throw_as<Error>},
+    {is_a<std::exception>, throw_as<std::runtime_error>},
+};
+constexpr std::uint8_t kNoError = std::size(kErrorTypes);
+
+// The index in kErrorTypes of `error`'s type, and its message.
+std::pair<std::uint8_t, std::string> describe(const std::exception_ptr& error) {
+  try {
+    std::rethrow_exception(error);
+  } catch (const std::exception& e) {
+    std::uint8_t type = 0;
+    while (!kErrorTypes[type].is(&e)) ++type;
+    return {type, e.what()};
+  } catch (...) {
+    return {kNoError - 1, "a task threw an exception that is not a std::exception"};
   }
+}
+
+template <class T>
+void write_raw(std::string& out, const T& value) {
+  out.append(reinterpret_cast<const char*>(&value), sizeof value);
+}
+
+template <class T>
+T read_raw(std::string_view& in) {
+  T value;
+  std::memcpy(&value, in.data(), sizeof value);
+  in.remove_prefix(sizeof value);
+  return value;
+}
+
+// The tasks this rank ran, as bytes for the others: index, loss (bit for bit), error type
+// (kNoError: none) and message, per task.
+std::string encode(const std::vector<Outcome>& outcomes) {
+  std::string out;
+  for (std::size_t i = 0; i < outcomes.size(); ++i) {
+    if (!outcomes[i].ran_here) continue;
+    const auto [type, message] =
+        outcomes[i].error ? describe(outcomes[i].error) : std::pair{kNoError, std::string()};
+    write_raw(out, static_cast<std::uint64_t>(i));
+    write_raw(out, outcomes[i].loss);
+    write_raw(out, type);
+    write_raw(out, static_cast<std::uint64_t>(message.size()));
+    out += message;
+  }
+  return out;
+}
+
+// Every task's loss, from the outcomes of every rank (`counter` gathers them); throws the
+// error of the lowest failed task on every rank: its own exception where it ran, an
+// exception of the same type and message elsewhere.
+std::vector<double> share_outcomes(dist::TaskCounter& counter,
+                                   const std::vector<Outcome>& outcomes) {
+  std::vector<double> losses(outcomes.size());
+  std::vector<std::pair<std::uint8_t, std::string>> errors(outcomes.size(), {kNoError, ""});
+  for (const std::string& bytes : counter.finish(encode(outcomes))) {
+    for (std::string_view in = bytes; !in.empty();) {
+      const auto i = read_raw<std::uint64_t>(in);
+      losses[i] = read_raw<double>(in);
+      errors[i].first = read_raw<std::uint8_t>(in);
+      const auto size = read_raw<std::uint64_t>(in);
+      errors[i].second = std::string(in.substr(0, size));
+      in.remove_prefix(size);
+    }
+  }
+  for (std::size_t i = 0; i < outcomes.size(); ++i) {
+    if (outcomes[i].error) std::rethrow_exception(outcomes[i].error);
+    if (errors[i].first != kNoError) kErrorTypes[errors[i].first].raise(errors[i].second);
+  }
+  return losses;
 }
 
 struct Data {
@@ -218,18 +327,20 @@ Data prepare(const char* who, const Tensor& X, const Tensor& y, const CVOptions&
   return d;
 }
 
-// The fit options of every task: fit's progress only where it cannot interleave.
+// The fit options of every task: fit's progress only where it cannot interleave (one thread)
+// and on the rank that prints.
 FitOptions task_fit_options(const char* who, const CVOptions& opts, int threads) {
   FitOptions fit = opts.fit;
-  if (threads == 1) return fit;
-  if (!fit.callbacks.empty()) {
+  if (threads > 1 && !fit.callbacks.empty()) {
     throw_error<ValueError>(
         "{}: fit callbacks keep state per run and would be shared by {} concurrent folds: "
         "use jobs = 1 with callbacks",
         who, threads);
   }
-  fit.verbose = 0;
-  fit.out = nullptr;
+  if (threads > 1 || (opts.distributed && !dist::is_root())) {
+    fit.verbose = 0;
+    fit.out = nullptr;
+  }
   return fit;
 }
 
@@ -294,12 +405,19 @@ std::vector<std::vector<double>> run_grid(const char* who, const std::vector<Can
   const FitOptions fit_opts = task_fit_options(who, opts, threads);
   const std::shared_ptr<const Loss> loss = opts.loss ? opts.loss : std::make_shared<MSE>();
 
-  std::vector<std::vector<double>> losses(candidates.size(), std::vector<double>(folds));
-  const GeneratorRestore keep_callers_generator;
-  run_tasks(tasks, threads, [&](std::size_t task) {
-    const std::size_t c = task / folds, f = task % folds;
-    losses[c][f] = run_fold(who, candidates[c], d, f, opts, fit_opts, *loss);
-  });
+  dist::TaskCounter counter({.across_ranks = opts.distributed});
+  std::vector<Outcome> outcomes;
+  {
+    const GeneratorRestore keep_callers_generator;
+    outcomes = run_tasks(tasks, threads, counter, [&](std::size_t task) {
+      return run_fold(who, candidates[task / folds], d, task % folds, opts, fit_opts, *loss);
+    });
+  }
+  const std::vector<double> all = share_outcomes(counter, outcomes);
+  std::vector<std::vector<double>> losses;
+  for (auto first = all.begin(); first != all.end(); first += static_cast<std::ptrdiff_t>(folds)) {
+    losses.emplace_back(first, first + static_cast<std::ptrdiff_t>(folds));
+  }
   return losses;
 }
 

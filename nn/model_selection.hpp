@@ -35,6 +35,22 @@
 // (tg::set_num_threads(1)): OpenBLAS's pool serializes calls from several threads, and two
 // jobs on two cores ran no faster with two BLAS threads (tapegrad cv does this itself).
 //
+// opts.distributed = true spreads the tasks over the MPI ranks of the job (tg::dist; a no-op
+// in a world of one), and over each rank's opts.jobs threads as above. Every rank calls
+// cross_validate or grid_search with the same data and options. The tasks are handed out as
+// ranks become free, not split in advance, since time-series folds grow: every thread of
+// every rank takes the next task index from one dist::TaskCounter (rank 0 keeps the count).
+// When all are done, each task's loss goes to every rank, bit for bit, so every rank returns
+// the result one process gives with the same seed (each task is seeded by (seed, fold)
+// alone, whoever runs it). A task's exception closes the counter on all ranks and, once the
+// tasks handed out have ended, every rank throws the error of the lowest failed task: the
+// original where it ran, one of the same type and message elsewhere. Only rank 0 prints fit's
+// progress and "fold i/k" lines (for the tasks it runs); make_model and the fit callbacks of
+// a rank see that rank's tasks alone (opts.preprocess still sees every fold on every rank).
+// Waits between ranks are bounded (see dist::TaskCounter): a rank not heard from for
+// dist::timeout() ends the search with a CommunicationError naming it, once the others have
+// run the tasks they hold (a rank notices when it waits, not while it trains).
+//
 // Preprocessing that learns from the data (a scaler) must learn from each fold's training
 // rows alone, or every validation fold has shaped its own input: opts.preprocess is called
 // once per fold with that fold's training rows of X and y (scikit-learn's Pipeline inside
@@ -113,6 +129,7 @@ struct CVOptions {
   std::shared_ptr<const Loss> loss = {};          // empty: MSE
   int jobs = 1;  // threads running folds/candidates; 0: std::thread::hardware_concurrency()
   FoldPreprocess preprocess = {};  // fitted per fold on its training rows; empty: none
+  bool distributed = false;        // spread the tasks over the MPI ranks (a no-op alone)
 };
 
 struct CVResult {

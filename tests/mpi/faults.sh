@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# The faults of a job on several ranks, through `mpirun tapegrad train`: each must end the
-# whole job, soon and with a line that says what happened, never hang it.
+# The faults of a job on several ranks, through `mpirun tapegrad train` (and `cv`): each must
+# end the whole job, soon and with a line that says what happened, never hang it.
 #   1. a rank killed (SIGKILL) in the middle of training: the job ends within 30 s, a line
 #      names the lost rank, and the last checkpoint resumes (on 1 rank; what that rank
 #      writes then resumes on 3);
 #   2. a rank that stops answering (SIGSTOP): --timeout ends the job with a clear message;
 #   3. a rank that throws (bad data on that rank alone): every rank ends, exit status 2, with
 #      that rank's message;
-#   4. mismatched programs (another model on one rank): refused at the start, exit status 2.
+#   4. mismatched programs (another model on one rank): refused at the start, exit status 2;
+#   5. a rank stopped in the middle of `tapegrad cv`: the others end the job after --timeout.
 # Usage: faults.sh MPIEXEC TAPEGRAD   (ctest: mpi_faults)
 set -uo pipefail
 mpiexec=$1
@@ -80,6 +81,13 @@ signal_rank_1() {
   run_job "$name" -np 2 "${train[@]}" --out-dir "$work/$name" \
     --checkpoint "$work/$name/run.ckpt" "$@"
   wait_for_file "$work/$name/run.ckpt"
+  signal_running_rank_1 "$name" "$signal"
+}
+
+# signal_running_rank_1 NAME SIGNAL: half a second on, sends SIGNAL to rank 1 of the running
+# job NAME and waits for it to end; it must end within 30 s. Leaves rank 1's pid in $pid.
+signal_running_rank_1() {
+  local name=$1 signal=$2
   sleep 0.5
   pid=$(rank_pid 1)
   [[ -n $pid ]] || fail "rank 1 not found"
@@ -133,6 +141,16 @@ wait "$job"
 [[ $(cat "$work/mismatch.status") == 2 ]] ||
   fail "exit status $(cat "$work/mismatch.status"), expected 2"
 expect_in "$work/mismatch.out" "mismatched programs"
+
+echo "5. SIGSTOP of rank 1 in the middle of tapegrad cv: --timeout 3"
+run_job cvstop -np 2 "$tapegrad" cv --units 2,3 --folds 2 --epochs 10000 --timeout 3 \
+  -o "$work/cv.csv"
+wait_for_file "$work/cvstop.out" # rank 0 printed its header: the folds are training
+signal_running_rank_1 cvstop STOP
+[[ $(cat "$work/cvstop.status") == 2 ]] ||
+  fail "exit status $(cat "$work/cvstop.status"), expected 2"
+expect_in "$work/cvstop.out" "rank 1 has not been heard from"
+kill -KILL "$pid" 2>/dev/null
 
 if ((failures > 0)); then
   echo "$failures check(s) failed"

@@ -10,6 +10,7 @@
 
 #include <doctest/doctest.h>
 
+#include <cv_data.hpp>
 #include <tapegrad/tapegrad.hpp>
 #include <test_util.hpp>
 
@@ -26,20 +27,9 @@ Indices range(int64_t from, int64_t to) {
   return out;
 }
 
-std::shared_ptr<nn::Module> tiny_model(int64_t units) {
-  return std::make_shared<nn::Sequential>(nn::SimpleRNN(1, units), nn::Dense(units, 1));
-}
-
-struct TinyData {
-  tg::Tensor X, y;
-};
-
-// y = the last step of X: learnable, so the losses differ between candidates.
-TinyData tiny_data(int64_t n) {
-  tg::manual_seed(42);
-  const tg::Tensor X = tg::rand({n, 4, 1});
-  return {X, tg::reshape(tg::select(X, 1, 3), {n, 1}).contiguous()};
-}
+using tg_test::tiny_data;
+using tg_test::tiny_model;
+using tg_test::TinyData;
 
 nn::CVOptions quick(int folds = 3) {
   return {.folds = folds, .fit = {.epochs = 2, .batch_size = 4, .verbose = 0}};

@@ -14,7 +14,10 @@
 // validation windows with it (a scikit-learn Pipeline inside cross_validate: no validation
 // value sets the scale); its predictions are scaled back, so every fold's validation MSE is
 // in the series' own unit and the folds compare. --jobs runs folds and candidates on
-// threads, with one BLAS thread each; the numbers do not change.
+// threads, with one BLAS thread each; the numbers do not change. Under mpirun (or srun) the
+// ranks share the fits, each taking the next one as it becomes free, and rank 0 alone prints
+// and writes: the same table and cv.csv, byte for byte, as one process gives. A rank not
+// heard from for --timeout seconds ends the job.
 //
 // Prints the cv_results_-like table, the best candidate (lowest mean) and the
 // one-standard-error choice (the smallest within one std of the best), writes the table to
@@ -84,12 +87,19 @@ nn::CVOptions cv_options(const CvConfig& c) {
               [lr](std::vector<Tensor> params) {
                 return std::make_unique<optim::Adam>(params, optim::AdamOptions{.lr = lr});
               },
-          .jobs = c.jobs};
+          .jobs = c.jobs,
+          .distributed = true};
 }
 
 int jobs_used(const CvConfig& c) {
   const int jobs = c.jobs > 0 ? c.jobs : static_cast<int>(std::thread::hardware_concurrency());
   return std::clamp(jobs, 1, static_cast<int>(c.units.size()) * c.folds);
+}
+
+// " on each of 3 ranks" under mpirun (the ranks share the tasks as they become free).
+std::string ranks_note() {
+  const int ranks = dist::world_size();
+  return ranks > 1 ? fmt::format(" on each of {} ranks", ranks) : "";
 }
 
 std::string split_words(const CvConfig& c) {
@@ -181,11 +191,15 @@ void run(const CvConfig& c) {
   manual_seed(c.seed);
   const bool series = !c.data.path.empty();
   const Dataset data = series ? series_windows(c.data) : load_data(c.data);
-  fmt::print("Candidates: {} for u in {}; Adam lr {}, {} epochs, batch {}\nData: {}\n",
-             layer_pattern(c), join_units(c.units), c.lr, c.epochs, c.batch_size, data.description);
-  fmt::print("Folds: {}{}, seed {}, {} jobs\n", split_words(c), split_note(c), c.seed,
-             jobs_used(c));
-  std::fflush(stdout);
+  const bool root = dist::is_root();
+  if (root) {
+    fmt::print("Candidates: {} for u in {}; Adam lr {}, {} epochs, batch {}\nData: {}\n",
+               layer_pattern(c), join_units(c.units), c.lr, c.epochs, c.batch_size,
+               data.description);
+    fmt::print("Folds: {}{}, seed {}, {} jobs{}\n", split_words(c), split_note(c), c.seed,
+               jobs_used(c), ranks_note());
+    std::fflush(stdout);
+  }
 
   std::vector<data::Scaler> scalers;
   nn::CVOptions opts = cv_options(c);
@@ -194,6 +208,7 @@ void run(const CvConfig& c) {
   const nn::GridSearchResult r = nn::grid_search(candidates(c), data.X, data.y, opts);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (!root) return;  // every rank holds the same result; one prints and writes it
 
   if (series) {
     fmt::print(
@@ -255,6 +270,7 @@ Command add_cv_command(CLI::App& app) {
       ->check(CLI::Range(0, 1024).description(""))
       ->type_name("N")
       ->capture_default_str();
+  add_timeout_flag(*cmd);
   cmd->add_option("-o,--out", c->out, "The table as CSV: name,complexity,fold_0..,mean,std,rank")
       ->type_name("FILE")
       ->capture_default_str();
