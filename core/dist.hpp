@@ -113,10 +113,6 @@ Seconds timeout();
 // a collective it will never join. In a world of one, std::exit(exit_code).
 [[noreturn]] void abort(int exit_code);
 
-}  // namespace tapegrad::dist
-
-namespace tapegrad::dist {
-
 // Work handed out as ranks become free: a counter that every thread of every rank draws task
 // indices from, each index going to exactly one caller, and at the end every rank's results
 // gathered to all. For tasks of uneven length (cross-validation folds that grow), which a
