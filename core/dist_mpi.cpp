@@ -111,27 +111,39 @@ void pause_after(std::chrono::steady_clock::duration waited) {
   std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(waited / 8, 200us));
 }
 
-// Completes a non-blocking collective, or throws CommunicationError after timeout(): a
-// blocking MPI call would wait forever for a rank that stopped answering.
-void wait(MPI_Request& request, std::string_view op, std::string_view call) {
-  using clock = std::chrono::steady_clock;
-  const auto start = clock::now();
-  const auto limit = std::chrono::duration_cast<clock::duration>(timeout());
+// Polls a non-blocking request until it completes: a blocking MPI call would wait forever for
+// a rank that stopped answering. Between polls `give_up` (given the time waited so far) may
+// throw to stop waiting; a CommunicationError marks the communication broken.
+MPI_Status poll(MPI_Request& request, std::string_view op, std::string_view call,
+                const std::function<void(std::chrono::steady_clock::duration)>& give_up) {
+  const auto start = std::chrono::steady_clock::now();
+  MPI_Status status;
   for (;;) {
     int done = 0;
-    check(MPI_Test(&request, &done, MPI_STATUS_IGNORE), op, call);
-    if (done != 0) return;
-    const auto waited = clock::now() - start;
-    if (waited > limit) {
+    check(MPI_Test(&request, &done, &status), op, call);
+    if (done != 0) return status;
+    const auto waited = std::chrono::steady_clock::now() - start;
+    try {
+      give_up(waited);
+    } catch (const CommunicationError&) {
       communication_broken = true;
-      throw_error<CommunicationError>(
-          "dist::{}: {} waited {:.0f} s on {} and not every rank answered: a rank has stopped, "
-          "hung or lost its connection (a longer limit: tg::dist::set_timeout, tapegrad "
-          "--timeout, TAPEGRAD_DIST_TIMEOUT)",
-          op, call, Seconds(waited).count(), this_rank());
+      throw;
     }
     pause_after(waited);
   }
+}
+
+// Completes a non-blocking collective, or throws CommunicationError after timeout().
+void wait(MPI_Request& request, std::string_view op, std::string_view call) {
+  const auto limit = std::chrono::duration_cast<std::chrono::steady_clock::duration>(timeout());
+  poll(request, op, call, [&](std::chrono::steady_clock::duration waited) {
+    if (waited <= limit) return;
+    throw_error<CommunicationError>(
+        "dist::{}: {} waited {:.0f} s on {} and not every rank answered: a rank has stopped, "
+        "hung or lost its connection (a longer limit: tg::dist::set_timeout, tapegrad "
+        "--timeout, TAPEGRAD_DIST_TIMEOUT)",
+        op, call, Seconds(waited).count(), this_rank());
+  });
 }
 
 // Starts a non-blocking collective with `start` (which fills in the request) and waits for it.
@@ -389,23 +401,10 @@ double seconds(std::chrono::milliseconds t) {
   return std::chrono::duration<double>(t).count();
 }
 
-// Polls `request` until it completes, as wait() does; `give_up` runs between polls and throws
-// to stop waiting (Abandoned, or a CommunicationError that leaves MPI unfinished).
+// Polls `request` as wait() does; `give_up` runs between polls and throws to stop waiting
+// (Abandoned, or a CommunicationError that leaves MPI unfinished).
 MPI_Status poll(MPI_Request& request, std::string_view call, const std::function<void()>& give_up) {
-  const Clock::time_point start = Clock::now();
-  MPI_Status status;
-  for (;;) {
-    int done = 0;
-    check(MPI_Test(&request, &done, &status), "TaskCounter", call);
-    if (done) return status;
-    try {
-      give_up();
-    } catch (const CommunicationError&) {
-      communication_broken = true;
-      throw;
-    }
-    pause_after(Clock::now() - start);
-  }
+  return dist::poll(request, "TaskCounter", call, [&](Clock::duration) { give_up(); });
 }
 
 // Receives `count` elements into `data` as poll() waits, the receive cancelled if given up.
