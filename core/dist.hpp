@@ -66,6 +66,11 @@ class Session {
 int rank();
 int world_size();
 bool is_root();  // rank() == 0: the rank that prints and writes files
+// The cores this rank may use: those it may run on, shared with the other ranks of its
+// machine, at least 1; alone, the machine's hardware threads. Each rank's BLAS threads start
+// at this many (unless OPENBLAS_NUM_THREADS or OMP_NUM_THREADS says otherwise), and jobs = 0
+// of cross-validation means this many threads, so that ranks never oversubscribe a machine.
+int cores_per_rank();
 
 // The part of `count` items (the rows of a batch) that rank r of `ranks` takes when they are
 // split as evenly as possible: [begin, end), sizes differing by one at most, the larger ones

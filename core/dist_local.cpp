@@ -2,7 +2,9 @@
 // each collective checks its arguments as with MPI and leaves its tensor as it is.
 #if !TAPEGRAD_MPI
 
+#include <algorithm>
 #include <cstdlib>
+#include <thread>
 
 #include <tapegrad/core/dist.hpp>
 #include <tapegrad/core/dist_detail.hpp>
@@ -19,6 +21,10 @@ int rank() {
 
 int world_size() {
   return 1;
+}
+
+int cores_per_rank() {
+  return static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
 }
 
 void all_reduce(const Tensor& t, Op /*op*/, Order /*order*/) {

@@ -225,15 +225,19 @@ void reduce(T* data, int count, Op op, Order order) {
   }
 }
 
-// The BLAS threads of each rank: the cores it may run on, shared with the other ranks of its
-// machine, never more (two ranks of two threads on two cores would each run at a fraction of
-// their speed). mpirun binds each rank to one core by default with 2 ranks or fewer, so a
-// rank that should use several cores needs `mpirun --bind-to none` (README). A thread count
-// the user chose (OPENBLAS_NUM_THREADS, OMP_NUM_THREADS, or set_num_threads later) wins.
+int hardware_threads() {
+  return static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
+}
+
+int rank_cores = hardware_threads();  // cores_per_rank(), set when the session starts
+
+// The cores of each rank: those it may run on, shared with the other ranks of its machine,
+// never more (two ranks of two threads on two cores would each run at a fraction of their
+// speed). mpirun binds each rank to one core by default with 2 ranks or fewer, so a rank
+// that should use several cores needs `mpirun --bind-to none` (README). Its BLAS threads
+// start at that count, unless the user chose one (OPENBLAS_NUM_THREADS, OMP_NUM_THREADS, or
+// set_num_threads later).
 void share_cores_among_local_ranks() {
-  if (std::getenv("OPENBLAS_NUM_THREADS") != nullptr || std::getenv("OMP_NUM_THREADS") != nullptr) {
-    return;
-  }
   MPI_Comm machine = MPI_COMM_NULL;
   check(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &machine),
         "Session", "MPI_Comm_split_type");
@@ -243,8 +247,10 @@ void share_cores_among_local_ranks() {
   cpu_set_t allowed;
   CPU_ZERO(&allowed);
   const int mine = sched_getaffinity(0, sizeof allowed, &allowed) == 0 ? CPU_COUNT(&allowed) : 1;
-  const int cores = static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
-  kernel::set_num_threads(std::max(1, std::min(mine, cores / local_ranks)));
+  rank_cores = std::max(1, std::min(mine, hardware_threads() / local_ranks));
+  if (std::getenv("OPENBLAS_NUM_THREADS") == nullptr && std::getenv("OMP_NUM_THREADS") == nullptr) {
+    kernel::set_num_threads(rank_cores);
+  }
 }
 
 // Starts MPI, or joins it when something else started it; true when this call started it
@@ -301,6 +307,10 @@ int rank() {
 
 int world_size() {
   return world_now().size;
+}
+
+int cores_per_rank() {
+  return rank_cores;
 }
 
 void abort(int exit_code) {

@@ -116,11 +116,10 @@ class GeneratorRestore {
 
 int resolve_jobs(const char* who, int jobs) {
   if (jobs < 0) {
-    throw_error<ValueError>("{}: jobs must be >= 0 (0: one per hardware thread), got {}", who,
+    throw_error<ValueError>("{}: jobs must be >= 0 (0: one per core of this rank), got {}", who,
                             jobs);
   }
-  if (jobs > 0) return jobs;
-  return std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  return jobs > 0 ? jobs : dist::cores_per_rank();
 }
 
 // What became of one task on this rank.

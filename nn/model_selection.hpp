@@ -127,7 +127,7 @@ struct CVOptions {
   FitOptions fit = {.epochs = 10, .verbose = 0};  // {.epochs = 50} alone means verbose 1
   OptimizerFactory optimizer = {};                // empty: Adam with Keras defaults
   std::shared_ptr<const Loss> loss = {};          // empty: MSE
-  int jobs = 1;  // threads running folds/candidates; 0: std::thread::hardware_concurrency()
+  int jobs = 1;  // threads running folds/candidates; 0: tg::dist::cores_per_rank()
   FoldPreprocess preprocess = {};  // fitted per fold on its training rows; empty: none
   bool distributed = false;        // spread the tasks over the MPI ranks (a no-op alone)
 };

@@ -274,7 +274,7 @@ TEST_CASE("cross-validation errors name the function and the numbers") {
               d.X, d.y);
   o = quick();
   o.jobs = -1;
-  check_error(o, "cross_validate: jobs must be >= 0 (0: one per hardware thread), got -1", d.X,
+  check_error(o, "cross_validate: jobs must be >= 0 (0: one per core of this rank), got -1", d.X,
               d.y);
   check_error(quick(), "cross_validate: X [6,4,1] and y [5,1] must hold the same number", d.X,
               tg::zeros({5, 1}));

@@ -31,7 +31,6 @@
 #include <cstdio>
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <fmt/format.h>
@@ -92,7 +91,7 @@ nn::CVOptions cv_options(const CvConfig& c) {
 }
 
 int jobs_used(const CvConfig& c) {
-  const int jobs = c.jobs > 0 ? c.jobs : static_cast<int>(std::thread::hardware_concurrency());
+  const int jobs = c.jobs > 0 ? c.jobs : dist::cores_per_rank();
   return std::clamp(jobs, 1, static_cast<int>(c.units.size()) * c.folds);
 }
 
