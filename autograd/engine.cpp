@@ -468,6 +468,7 @@ class BackwardPass {
 
   // With leaf uses counted, a leaf is finished as soon as the last edge to it has run.
   void leaf_edge_done(const std::shared_ptr<AutogradMeta>& leaf) {
+    if (uses_.left.empty()) return;  // no post-accumulate hooks: nothing is counted
     const auto it = uses_.left.find(leaf.get());
     if (it == uses_.left.end() || --it->second > 0) return;
     for (LeafSlot& slot : leaves_) {
@@ -490,6 +491,7 @@ class BackwardPass {
     }
     if (!accumulate_leaves_) return;
     accumulate_into_grad(*slot.meta, g, create_graph_, owned);
+    if (slot.meta->post_accumulate_hooks.empty()) return;
     // A copy: a hook may remove itself (or another) while they run.
     const auto hooks = slot.meta->post_accumulate_hooks;
     for (const auto& [id, hook] : hooks) hook(slot.meta->grad);
