@@ -79,7 +79,7 @@ void add_timeout_flag(CLI::App& cmd) {
          fmt::format("Under mpirun: seconds a rank waits for the others before the job ends "
                      "(default {:g}, or TAPEGRAD_DIST_TIMEOUT)",
                      dist::timeout().count()))
-      ->check(CLI::PositiveNumber.description(""))
+      ->check(positive_number())
       ->type_name("S");
 }
 

@@ -228,6 +228,7 @@ TEST_CASE("tapegrad cv: bad input, one line on stderr and exit code 2, before tr
   check_error("--split random", "--split: random not in {kfold,time}");
   check_error("--folds 1", "--folds");
   check_error("--jobs -1", "--jobs");
+  check_error("--timeout 0", "--timeout: must be a number > 0, got '0'");
   check_error("--plot " + quoted(dir / "cv.jpg"),
               "unknown chart extension '.jpg' (use .svg, .png or .pdf)");
   check_error("--window 4", "--window requires --data");
