@@ -1,5 +1,5 @@
 // Training benchmarks: how long an epoch of a model's training takes, measured the way the
-// PyTorch references of shared/bench/reference (torch_rnn.py, torch_rnn.cpp) measure it, so
+// PyTorch references of tools/bench/reference (torch_rnn.py, torch_rnn.cpp) measure it, so
 // the figures compare one to one (`tapegrad bench` prints them as the references' JSON line).
 //
 //   tg::manual_seed(0);

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Data-parallel training, tapegrad beside PyTorch's DistributedDataParallel: the workloads of
-# ../shared/bench/reference (configs.sh) trained on 1 and 2 ranks of this machine, 1 BLAS /
+# tools/bench/reference (configs.sh) trained on 1 and 2 ranks of this machine, 1 BLAS /
 # torch thread per rank, in the same run, and a table: median epoch ms, samples/s, the ratio
 # DDP / tapegrad at the same ranks, the scaling 1 rank / 2 ranks, and the communication per
 # step with the share of the time backward waited for it. A row "tapegrad-nocomm" is the
@@ -27,7 +27,7 @@
 # r of every config, ranks and impl before run r + 1), so a slower spell of the shared
 # machine hits all alike; each cell is the median over runs of each run's median epoch.
 # torch is skipped when $PYTHON (default /usr/bin/python3) cannot import it or the reference
-# folder ($REF_DIR, default ../shared/bench/reference beside the repo) is missing. Raw JSON
+# folder ($REF_DIR, default tools/bench/reference) is missing. Raw JSON
 # lines (each plus "config") go to $OUT (default /tmp/bench_dist.jsonl).
 set -euo pipefail
 
@@ -58,7 +58,7 @@ fi
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 # shellcheck source=configs.sh
 source "$repo/tools/bench/configs.sh"
-export REF_DIR=${REF_DIR:-$repo/../shared/bench/reference}
+export REF_DIR=${REF_DIR:-$repo/tools/bench/reference}
 python=${PYTHON:-/usr/bin/python3}
 out=${OUT:-/tmp/bench_dist.jsonl}
 tg_bin=$build/tools/tapegrad

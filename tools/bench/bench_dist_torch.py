@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """PyTorch DistributedDataParallel beside `mpirun -np N tapegrad bench`: the stacked-RNN
-workload of shared/bench/reference/torch_rnn.py trained data-parallel over N processes.
+workload of tools/bench/reference/torch_rnn.py trained data-parallel over N processes.
 
     /usr/bin/python3 tools/bench/bench_dist_torch.py --ranks 2 --hidden 256,256 --seq 50 \\
         --features 32 --samples 2048 --batch 64 --epochs 3 --threads 1
@@ -12,7 +12,7 @@ returns the first failing exit status. One rank trains the plain model, no DDP, 
 `tapegrad bench` does without mpirun. The other flags are torch_rnn.py's (its model, Keras
 init, data, Adam and MSE are imported from it, so the two cannot drift), plus
 --bucket-cap-mb (DDP's, default 25). The reference's folder is $REF_DIR, else
-../../../shared/bench/reference from this file.
+reference/ beside this file.
 
 Protocol: torch_rnn.py's (warm-up epoch, weights restored, fresh Adam, shuffle RNG re-seeded
 with seed + 1, whole epochs timed), every rank drawing the same shuffles; rank r of N trains
@@ -30,8 +30,7 @@ import os
 import sys
 
 here = os.path.dirname(os.path.abspath(__file__))
-ref_dir = os.environ.get("REF_DIR", os.path.join(here, "..", "..", "..", "shared", "bench",
-                                                  "reference"))
+ref_dir = os.environ.get("REF_DIR", os.path.join(here, "reference"))
 extra = argparse.ArgumentParser(add_help=False)
 extra.add_argument("--bucket-cap-mb", type=float, default=25.0)
 extra.add_argument("--ranks", type=int, default=1)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs `tapegrad bench` beside the PyTorch references of ../shared/bench/reference (libtorch
+# Runs `tapegrad bench` beside the PyTorch references of tools/bench/reference (libtorch
 # C++ and torch eager Python) on the same workloads, in the same run, in two thread modes,
 # and prints a side-by-side table: median epoch ms per (config, mode, impl), the ratio
 # "best peer / tapegrad", peak RSS and its ratio tapegrad / libtorch.
@@ -16,7 +16,7 @@
 #              and OpenBLAS's; for tapegrad, whose ops run on the calling thread, OpenBLAS's),
 #              unpinned. Default "t1 t2".
 #   --big      configs A B C instead of A alone (B and C take minutes per run)
-#   --configs  any of A B C D (the configs of ../shared/bench/reference/run_all.sh)
+#   --configs  any of A B C D (the configs of tools/bench/reference/run_all.sh)
 #
 # Runs are interleaved (run r of every config, mode and impl before run r + 1), so a slower
 # spell of the shared machine hits every impl alike. Each cell of the table is the median
@@ -25,7 +25,7 @@
 # speed targets are judged against it).
 #
 # The libtorch reference is built (once) into $REF_BUILD (default /tmp/tapegrad-ref-build),
-# outside the repo: shared/ is read-only in CI. It is skipped when libtorch is missing, and
+# outside the source tree. It is skipped when libtorch is missing, and
 # torch-py when $PYTHON (default /usr/bin/python3) cannot import torch. Raw JSON lines (each
 # the program's line plus "config" and "mode") go to $OUT (default /tmp/bench_rnn.jsonl),
 # which the reference's summarize.py also reads.
@@ -53,7 +53,7 @@ for mode in $modes; do
 done
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
-ref=${REF_DIR:-$repo/../shared/bench/reference}
+ref=${REF_DIR:-$repo/tools/bench/reference}
 ref_build=${REF_BUILD:-/tmp/tapegrad-ref-build}
 python=${PYTHON:-/usr/bin/python3}
 out=${OUT:-/tmp/bench_rnn.jsonl}
@@ -61,7 +61,7 @@ tg_bin=$build/tools/tapegrad
 [[ -x $tg_bin ]] || { echo "no $tg_bin: build target tapegrad_cli first" >&2; exit 1; }
 [[ -d $ref ]] || { echo "no reference dir $ref" >&2; exit 1; }
 
-# The references, built outside the repo (never inside shared/).
+# The references, built outside the repo (never inside the repository).
 torch_bin=$ref_build/torch_rnn
 if [[ ! -x $torch_bin ]]; then
   echo "building the libtorch reference in $ref_build" >&2
@@ -69,7 +69,7 @@ if [[ ! -x $torch_bin ]]; then
     cmake --build "$ref_build" --target torch_rnn >>"$ref_build.log" 2>&1; then
     :
   else
-    echo "libtorch reference did not build (see $ref_build.log): skipped" >&2
+    echo "libtorch reference did not build (see $ref_build.log; tools/install-deps.sh --torch installs libtorch): skipped" >&2
   fi
 fi
 impls=(tapegrad)

@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# The workloads of shared/bench/reference/run_all.sh as flags of `tapegrad bench` and of the
+# The workloads of tools/bench/reference/run_all.sh as flags of `tapegrad bench` and of the
 # PyTorch references, for the scripts of this folder to source.
 #   config_args NAME [EPOCHS]   the flags of config NAME (A B C D); EPOCHS replaces its epochs
 config_args() {

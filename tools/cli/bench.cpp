@@ -1,4 +1,4 @@
-// `tapegrad bench`: the stacked-RNN training benchmark of shared/bench/reference, the twin of
+// `tapegrad bench`: the stacked-RNN training benchmark of tools/bench/reference, the twin of
 // its torch_rnn.py and torch_rnn.cpp: the same flags (defaults: the reference workload,
 // Keras's SimpleRNN(64) -> SimpleRNN(32) -> Dense(1) on 100 random sequences of 10 steps,
 // 100 epochs), the same workload and protocol (tools/bench/bench.hpp), and the same one JSON line
@@ -156,7 +156,7 @@ Command add_bench_command(CLI::App& app) {
   CLI::App* bench = app.add_subcommand(
       "bench", "Time training epochs of a stacked RNN, as the PyTorch reference benchmarks do");
   bench->footer(
-      "Prints one JSON line, the one shared/bench/reference/torch_rnn.py prints, with\n"
+      "Prints one JSON line, the one tools/bench/reference/torch_rnn.py prints, with\n"
       "\"impl\": \"tapegrad\". The defaults are the reference workload (Keras's SimpleRNN\n"
       "tutorial); tools/bench_rnn.sh runs this beside libtorch and PyTorch.");
   add_bench_flags(*bench, *config);
