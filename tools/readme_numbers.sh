@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# The numbers README.md and tools/examples/README.md quote from tapegrad's programs, measured
+# again by those programs:
+#   tools/readme_numbers.sh TAPEGRAD_BIN           rewrite the READMEs with fresh numbers
+#   tools/readme_numbers.sh --check TAPEGRAD_BIN   exit 1, with a diff, when a README is stale
+# TAPEGRAD_BIN is the tapegrad program of a build tree (build/tools/tapegrad). ctest runs
+# --check (test readme_numbers), so a change that moves a number fails until this script is
+# rerun and its result committed.
+#
+# In a README a quoted number sits between <!--n:KEY--> and <!--/n--> on one line; a whole
+# block of output sits between a line <!--n:KEY--> and a line <!--/n-->. Each KEY is set by
+# `put` below. Every run is seeded and tapegrad's results do not depend on the CPU, so the
+# numbers are the same on every machine; only timings (a progress bar's "2ms/step", the
+# "Time:" line) vary, and --check ignores them.
+set -euo pipefail
+
+check=false
+if [[ ${1:-} == --check ]]; then
+  check=true
+  shift
+fi
+if [[ $# -ne 1 || ! -x $1 ]]; then
+  echo "usage: tools/readme_numbers.sh [--check] TAPEGRAD_BIN" >&2
+  exit 2
+fi
+tapegrad=$(realpath "$1")
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+scratch=$(mktemp -d "${TMPDIR:-/tmp}/tapegrad-readme.XXXXXX")
+trap 'rm -rf "$scratch"' EXIT
+values=$scratch/values
+mkdir "$values"
+airline=tests/fixtures/airline-passengers.csv
+
+# put KEY VALUE: the text that replaces KEY's marked region.
+put() { printf '%s' "$2" >"$values/$1"; }
+# put_block KEY: standard input as a fenced code block.
+put_block() { { printf '```\n'; cat; printf '```\n'; } >"$values/$1"; }
+example() { "$tapegrad" run "tools/examples/$1.cpp" -- "${@:2}"; }
+# min_max FORMAT: "min-max" of the numbers on standard input, each printed with FORMAT.
+min_max() { sort -g | awk -v f="$1" 'NR == 1 {lo = $1} {hi = $1} END {printf f "-" f, lo, hi}'; }
+# field_after WORD: the word after WORD, for each line of standard input that has it.
+field_after() { awk -v w="$1" '{for (i = 1; i < NF; ++i) if ($i == w) {print $(i + 1); next}}'; }
+
+# The main job: what `tools/quickstart.sh run` prints at the end.
+(cd "$scratch" && "$tapegrad" train) >"$scratch/train.txt"
+tail -n 5 "$scratch/train.txt" | put_block train_tail
+put reference_loss "$(grep '^Final loss' "$scratch/train.txt" | field_after loss:)"
+
+# The vanishing gradient, as make_pictures.sh measures it for the teaching pictures:
+# |dL/dh_t| at the first and last of 50 steps, untrained and after 20 epochs.
+"$tapegrad" gradflow --cells rnn,lstm,gru --units 32 --steps 50 -o "$scratch/flow.svg" >/dev/null
+"$tapegrad" gradflow --cells rnn,lstm,gru --units 32 --steps 50 --epochs 20 \
+  -o "$scratch/flow_trained.svg" >/dev/null
+awk -F, '
+  # 7.9e-3 below 0.1, 0.84 above: two significant digits either way.
+  function short(x,   parts) {
+    if (x >= 0.1) return sprintf("%.2f", x)
+    split(sprintf("%.1e", x), parts, "e")
+    return parts[1] "e" (parts[2] + 0)
+  }
+  FNR == 1 { ++file; next }
+  $2 == 0 || $2 == 49 { v[file, $1, $2] = short($3); if (file == 1 && $2 == 0) order[++n] = $1 }
+  END {
+    printf "| cell      | untrained t=0 | t=49  | after 20 epochs t=0 | t=49  |\n"
+    printf "| --------- | ------------- | ----- | ------------------- | ----- |\n"
+    for (i = 1; i <= n; ++i) {
+      c = order[i]
+      printf "| %-9s | %-13s | %-5s | %-19s | %-5s |\n", c, v[1, c, 0], v[1, c, 49], v[2, c, 0], v[2, c, 49]
+    }
+  }' "$scratch/flow.csv" "$scratch/flow_trained.csv" >"$values/gradflow_table"
+
+# tools/examples/README.md
+put reference_fit_loss "$(example reference_fit --epochs 100 --verbose 0 | field_after loss:)"
+
+example reference_manual --epochs 100 --clip-norm 1 >"$scratch/manual.txt"
+# "epoch  97/100  loss 0.0165972  clipped 1/4 steps"
+put manual_clipped "$(awk '$1 == "epoch" {split($6, s, "/"); n += s[1]; all += s[2]} END {print n " of the " all}' "$scratch/manual.txt")"
+put manual_loss "$(tail -n 1 "$scratch/manual.txt" | awk '{printf "%.4f", $4}')"
+
+# "adding problem, T = 50: test MSE 0.000401, predict-the-mean baseline 0.158 (394x lower)"
+for seed in 0 1 2 3 4; do
+  example indrnn --steps 50 --epochs 30 --seed "$seed" | grep '^adding problem' >>"$scratch/indrnn.txt"
+done
+head -n 1 "$scratch/indrnn.txt" >"$scratch/indrnn0.txt"
+put indrnn_mse "$(field_after MSE <"$scratch/indrnn0.txt" | tr -d ,)"
+put indrnn_baseline "$(field_after baseline <"$scratch/indrnn0.txt")"
+put indrnn_ratio "$(sed -E 's/.*\(([0-9]+x) lower\).*/\1/' "$scratch/indrnn0.txt")"
+put indrnn_seeds_mse "$(field_after MSE <"$scratch/indrnn.txt" | tr -d , | min_max %.3g)"
+put indrnn_seeds_ratio "$(sed -E 's/.*\(([0-9]+)x lower\).*/\1/' "$scratch/indrnn.txt" | min_max %dx)"
+
+# The airline forecast: seed 0's table, and the LSTM's test RMSE over seeds 0-4.
+example airline_forecast --out "$scratch/forecast.svg" | grep RMSE | put_block airline_table
+for target in change level; do
+  for seed in 0 1 2 3 4; do
+    example airline_forecast --target "$target" --seed "$seed" --out "$scratch/forecast.svg" |
+      grep '^  LSTM' | field_after RMSE
+  done | min_max "$([[ $target == change ]] && echo %.1f || echo %.0f)" >"$values/airline_seeds_$target"
+done
+
+example choose_hidden_size --units 4,8,16,32 --folds 5 >"$scratch/choose.txt"
+# "best: units=32 (mean 0.003113, std 0.002012)" -> "32: mean 0.00311, std 0.00201"
+put choose_best "$(sed -nE 's/^best: units=([0-9]+) \(mean ([0-9.e-]+), std ([0-9.e-]+)\)/\1 \2 \3/p' "$scratch/choose.txt" |
+  awk '{printf "%s: mean %.3g, std %.3g", $1, $2, $3}')"
+put choose_one_se "$(sed -nE 's/^one-standard-error choice: units=([0-9]+) \(mean ([0-9.e-]+).*/\1 \2/p' "$scratch/choose.txt" |
+  awk '{printf "%s: mean %.3g", $1, $2}')"
+
+# Rewrites the marked regions of the file $1 into $2; a key without a value fails.
+fill() {
+  awk -v dir="$values" '
+    function value(key,   line, text, file) {
+      file = dir "/" key
+      if ((getline text < file) < 0) {
+        printf "readme_numbers.sh: no value for %s\n", key > "/dev/stderr"
+        exit 3
+      }
+      while ((getline line < file) > 0) text = text "\n" line
+      close(file)
+      return text
+    }
+    skipping { if ($0 == "<!--/n-->") { skipping = 0; print } ; next }
+    /^<!--n:[a-z0-9_]+-->$/ {
+      print
+      key = substr($0, 7, length($0) - 9)
+      print value(key)
+      skipping = 1
+      next
+    }
+    {
+      out = ""
+      while (match($0, /<!--n:[a-z0-9_]+-->[^<]*<!--\/n-->/)) {
+        region = substr($0, RSTART, RLENGTH)
+        key = substr(region, 7, index(region, "-->") - 7)
+        out = out substr($0, 1, RSTART - 1) "<!--n:" key "-->" value(key) "<!--/n-->"
+        $0 = substr($0, RSTART + RLENGTH)
+      }
+      print out $0
+    }' "$1" >"$2"
+}
+
+# Timings differ from run to run: --check compares the texts without them.
+without_timings() { sed -E 's#[0-9.]+[mu]?s [0-9.]+[mu]?s/step#T/step#g; s#^Time: .*#Time: T#' "$1"; }
+
+# A README whose numbers are all current keeps its text, timings included (so a run on a
+# busy machine does not replace them).
+stale=0
+for readme in README.md tools/examples/README.md; do
+  fresh=$scratch/fresh.md
+  fill "$readme" "$fresh"
+  if cmp -s <(without_timings "$readme") <(without_timings "$fresh"); then
+    continue
+  elif $check; then
+    diff -u --label "$readme (committed)" --label "$readme (measured now)" \
+      <(without_timings "$readme") <(without_timings "$fresh") || true
+    stale=1
+  else
+    cat "$fresh" >"$readme"
+    echo "updated $readme"
+  fi
+done
+if ((stale)); then
+  echo "readme_numbers.sh: numbers above are stale; rerun tools/readme_numbers.sh $1 and commit" >&2
+  exit 1
+fi
