@@ -77,20 +77,24 @@
 
 namespace tapegrad::nn {
 
+// The fields come in the order a Keras user writes fit's keyword arguments (C++20 designated
+// initializers must follow declaration order): {.epochs = 100, .initial_epoch = 50,
+// .batch_size = 32, .validation_split = 0.2, .callbacks = {...}, .verbose = 0}; then the
+// rarer ones.
 struct FitOptions {
   int epochs = 1;         // the epoch to stop before, counted over the whole run (Keras)
   int initial_epoch = 0;  // the epoch to start at (a resumed run: the epochs already done)
   int64_t batch_size = 32;
-  int verbose = 1;  // 0 silent, 1 progress bar, 2 one line per epoch
-  bool shuffle = true;
   double validation_split = 0;  // in [0, 1): the last fraction of the samples validates
   std::optional<std::pair<Tensor, Tensor>> validation_data = {};  // takes precedence over split
   CallbackList callbacks = {};
-  std::ostream* out = &std::cout;        // where progress goes (nullptr: nowhere)
+  int verbose = 1;  // 0 silent, 1 progress bar, 2 one line per epoch
+  bool shuffle = true;
   Tensor mask = {};                      // (N, T) valid time steps of X; undefined: none
   Tensor validation_mask = {};           // the same for validation_data
   Tensor sample_weight = {};             // (N) per sample or (N, T, ...) per step; undefined: all 1
   Tensor validation_sample_weight = {};  // the same for validation_data
+  std::ostream* out = &std::cout;        // where progress goes (nullptr: nowhere)
   // Data-parallel training over the ranks of a tg::dist::Session (below); a no-op in a world
   // of one.
   bool distributed = false;

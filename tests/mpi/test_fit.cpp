@@ -67,7 +67,7 @@ TEST_CASE("mpi: distributed fit of the reference model follows one process for 2
   // batch of 4 split 2/2 and 1/1/2.
   const Data data(100);
   const tg::nn::FitOptions opts{
-      .epochs = 20, .batch_size = 32, .verbose = 0, .validation_split = 0.2};
+      .epochs = 20, .batch_size = 32, .validation_split = 0.2, .verbose = 0};
   tg::nn::Sequential alone = reference_model();
   const tg::nn::History one = train(data, opts, alone);
 

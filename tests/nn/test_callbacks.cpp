@@ -46,9 +46,9 @@ struct Diverging {
   nn::History fit(nn::CallbackList callbacks, int epochs = 10) {
     return nn::fit(model, loss, opt, data.X, data.y,
                    {.epochs = epochs,
-                    .verbose = 0,
                     .validation_data = std::pair{data.X, data.y},
-                    .callbacks = std::move(callbacks)});
+                    .callbacks = std::move(callbacks),
+                    .verbose = 0});
   }
   double current_loss() { return nn::evaluate(model, loss, data.X, data.y, 20); }
 };
@@ -73,7 +73,7 @@ TEST_CASE("fit runs the hooks in Keras's order with the documented logs") {
   auto rec = std::make_shared<Recorder>();
   const nn::History h = nn::fit(
       model, loss, opt, X, y,
-      {.epochs = 2, .batch_size = 4, .verbose = 0, .validation_split = 0.2, .callbacks = {rec}});
+      {.epochs = 2, .batch_size = 4, .validation_split = 0.2, .callbacks = {rec}, .verbose = 0});
   CHECK(rec->calls == std::vector<std::string>{"train_begin", "epoch_begin 0", "batch_end 0 size 4",
                                                "batch_end 1 size 4", "epoch_end 0", "epoch_begin 1",
                                                "batch_end 0 size 4", "batch_end 1 size 4",
@@ -139,7 +139,7 @@ TEST_CASE("TerminateOnNaN stops at the first non-finite batch loss") {
   tg::optim::SGD opt(model.parameters(), {.lr = 0.1});
   auto nan = std::make_shared<nn::TerminateOnNaN>();
   const nn::History h = nn::fit(model, loss, opt, X, bad,
-                                {.epochs = 5, .verbose = 0, .shuffle = false, .callbacks = {nan}});
+                                {.epochs = 5, .callbacks = {nan}, .verbose = 0, .shuffle = false});
   CHECK(nan->terminated_batch() == 1);
   CHECK(opt.iterations() == 2);
   CHECK(h.epochs == 1);
@@ -168,12 +168,11 @@ TEST_CASE("CSVLogger writes epoch,loss,val_loss,lr rows, complete after every ep
   };
   auto reader = std::make_shared<Reader>();
   reader->file = &csv;
-  const nn::History h =
-      nn::fit(model, loss, opt, X, y,
-              {.epochs = 3,
-               .verbose = 0,
-               .validation_split = 0.25,
-               .callbacks = {std::make_shared<nn::CSVLogger>(csv.str()), reader}});
+  const nn::History h = nn::fit(model, loss, opt, X, y,
+                                {.epochs = 3,
+                                 .validation_split = 0.25,
+                                 .callbacks = {std::make_shared<nn::CSVLogger>(csv.str()), reader},
+                                 .verbose = 0});
   CHECK(reader->lines == std::vector<std::size_t>{2, 3, 4});
   CHECK(reader->inodes.size() == 1);
   std::string expected = "epoch,loss,val_loss,lr\n";
@@ -187,14 +186,14 @@ TEST_CASE("CSVLogger writes epoch,loss,val_loss,lr rows, complete after every ep
 
   (void)nn::fit(
       model, loss, opt, X, y,
-      {.epochs = 1, .verbose = 0, .callbacks = {std::make_shared<nn::CSVLogger>(csv.str())}});
+      {.epochs = 1, .callbacks = {std::make_shared<nn::CSVLogger>(csv.str())}, .verbose = 0});
   CHECK(csv.read().find("\n0,") != std::string::npos);
   CHECK(csv.read().find(",NA,") != std::string::npos);
   CHECK_THROWS_AS(
       nn::fit(model, loss, opt, X, y,
               {.epochs = 1,
-               .verbose = 0,
-               .callbacks = {std::make_shared<nn::CSVLogger>("/nonexistent/dir/log.csv")}}),
+               .callbacks = {std::make_shared<nn::CSVLogger>("/nonexistent/dir/log.csv")},
+               .verbose = 0}),
       tg::IOError);
 }
 
@@ -206,7 +205,7 @@ TEST_CASE("read_csv_log reads CSVLogger's rows back, exactly; refuses what is no
   tg::optim::SGD opt(model.parameters(), {.lr = 0.1});
   const nn::History h = nn::fit(
       model, loss, opt, X, y,
-      {.epochs = 3, .verbose = 0, .callbacks = {std::make_shared<nn::CSVLogger>(csv.str())}});
+      {.epochs = 3, .callbacks = {std::make_shared<nn::CSVLogger>(csv.str())}, .verbose = 0});
   const nn::History back = nn::read_csv_log(csv.str(), 2);
   CHECK(back.epochs == 2);
   CHECK(back["loss"] == std::vector<double>{h["loss"][0], h["loss"][1]});
@@ -238,7 +237,7 @@ TEST_CASE("ModelCheckpoint saves every epoch through the save function, paths fr
   auto ckpt = std::make_shared<nn::ModelCheckpoint>(
       "ckpt/m-{epoch:02d}.bin",
       [&](const std::string& path, int epoch) { saved.emplace_back(path, epoch); });
-  (void)nn::fit(model, loss, opt, X, y, {.epochs = 3, .verbose = 0, .callbacks = {ckpt}});
+  (void)nn::fit(model, loss, opt, X, y, {.epochs = 3, .callbacks = {ckpt}, .verbose = 0});
   CHECK(saved == std::vector<std::pair<std::string, int>>{
                      {"ckpt/m-01.bin", 0}, {"ckpt/m-02.bin", 1}, {"ckpt/m-03.bin", 2}});
   CHECK(ckpt->last_path() == "ckpt/m-03.bin");
@@ -269,7 +268,7 @@ TEST_CASE("LearningRateScheduler sets the lr at each epoch's start; History reco
   auto sched = std::make_shared<nn::LearningRateScheduler>(
       [](int epoch, double lr) { return epoch == 0 ? lr : lr * 0.5; });
   const nn::History h =
-      nn::fit(model, loss, opt, X, y, {.epochs = 3, .verbose = 0, .callbacks = {sched}});
+      nn::fit(model, loss, opt, X, y, {.epochs = 3, .callbacks = {sched}, .verbose = 0});
   CHECK(h["lr"] == std::vector<double>{0.1, 0.05, 0.025});
   CHECK(opt.lr() == 0.025);
 }
@@ -282,7 +281,7 @@ TEST_CASE("ScheduleCallback steps an optim::Schedule after each epoch") {
   auto step =
       std::make_shared<nn::ScheduleCallback>(std::make_shared<tg::optim::StepLR>(opt, 1, 0.5));
   const nn::History h =
-      nn::fit(model, loss, opt, X, y, {.epochs = 3, .verbose = 0, .callbacks = {step}});
+      nn::fit(model, loss, opt, X, y, {.epochs = 3, .callbacks = {step}, .verbose = 0});
   CHECK(h["lr"] == std::vector<double>{0.1, 0.05, 0.025});
   CHECK(opt.lr() == 0.0125);
 }

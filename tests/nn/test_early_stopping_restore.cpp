@@ -20,9 +20,9 @@ TEST_CASE("EarlyStopping restores the best weights at train end when patience ne
   auto last = std::make_shared<nn::EarlyStopping>(nn::EarlyStoppingOptions{.patience = 10});
   const nn::History h = nn::fit(model, loss, opt, d.X, d.y,
                                 {.epochs = 4,
-                                 .verbose = 0,
                                  .validation_data = std::pair{d.X, d.y},
-                                 .callbacks = {stop, last}});
+                                 .callbacks = {stop, last},
+                                 .verbose = 0});
   CHECK(h.epochs == 4);
   CHECK(stop->stopped_epoch() == -1);
   CHECK(stop->best_epoch() == 0);

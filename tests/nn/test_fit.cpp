@@ -85,7 +85,7 @@ TEST_CASE("validation_split validates on the last samples and trains on the rest
   tg::optim::SGD opt(model.parameters(), {.lr = 0.1});
   const nn::History h =
       nn::fit(model, loss, opt, X, y,
-              {.epochs = 3, .batch_size = 16, .verbose = 0, .validation_split = 0.25});
+              {.epochs = 3, .batch_size = 16, .validation_split = 0.25, .verbose = 0});
   REQUIRE(h["val_loss"].size() == 3);
   CHECK(opt.iterations() == 3 * 3);  // 48 training samples: 3 batches of 16
   const data::Split s = data::split_last(X, y, 0.25);
@@ -103,9 +103,9 @@ TEST_CASE("validation_data takes precedence over validation_split") {
   const nn::History h = nn::fit(model, loss, opt, X, y,
                                 {.epochs = 2,
                                  .batch_size = 8,
-                                 .verbose = 0,
                                  .validation_split = 0.5,
-                                 .validation_data = std::pair{Xv, yv}});
+                                 .validation_data = std::pair{Xv, yv},
+                                 .verbose = 0});
   CHECK(opt.iterations() == 2 * 5);  // all 40 samples train
   CHECK(h["val_loss"].back() == doctest::Approx(nn::evaluate(model, loss, Xv, yv)).epsilon(1e-13));
 }
@@ -169,7 +169,7 @@ TEST_CASE("fit rejects bad options and data") {
   tg::optim::SGD opt(model.parameters());
   CHECK_THROWS_AS(nn::fit(model, loss, opt, X, y, {.batch_size = 0, .verbose = 0}), tg::ValueError);
   CHECK_THROWS_AS(nn::fit(model, loss, opt, X, y, {.verbose = 3}), tg::ValueError);
-  CHECK_THROWS_AS(nn::fit(model, loss, opt, X, y, {.verbose = 0, .validation_split = 1.0}),
+  CHECK_THROWS_AS(nn::fit(model, loss, opt, X, y, {.validation_split = 1.0, .verbose = 0}),
                   tg::ValueError);
   CHECK_THROWS_AS(nn::fit(model, loss, opt, X, tg::zeros({9, 1}, tg::f64), {.verbose = 0}),
                   tg::ShapeError);
@@ -177,7 +177,7 @@ TEST_CASE("fit rejects bad options and data") {
                   tg::ShapeError);  // (B, 1) predictions vs (B) targets
   CHECK_THROWS_AS(
       nn::fit(model, loss, opt, X, y,
-              {.verbose = 0, .validation_data = std::pair{X, tg::zeros({3, 1}, tg::f64)}}),
+              {.validation_data = std::pair{X, tg::zeros({3, 1}, tg::f64)}, .verbose = 0}),
       tg::ShapeError);
   CHECK(opt.iterations() == 0);
 }
@@ -191,7 +191,7 @@ TEST_CASE("verbose 1 on a terminal: a Keras progress bar per epoch, redrawn with
   const auto terminal_bar = std::make_shared<nn::ProgbarLogger>(1, out, /*redraw=*/true);
   const nn::History h =
       nn::fit(model, loss, opt, X, y,
-              {.epochs = 2, .verbose = 0, .validation_split = 0.2, .callbacks = {terminal_bar}});
+              {.epochs = 2, .validation_split = 0.2, .callbacks = {terminal_bar}, .verbose = 0});
   const std::string text = out.str();
   // 80 training samples: 3 batches; the first draw shows 1/3 and a partial bar.
   CHECK(text.find("Epoch 1/2\n\r1/3 [=========>....................] - ETA: ") !=

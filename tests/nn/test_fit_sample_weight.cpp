@@ -144,7 +144,7 @@ TEST_CASE("fit: validation_split splits the weights; validation_data takes its o
   const tg::Tensor w = tg::tensor({1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 3.0, 0.0});
   // The last 2 samples validate, with their weights 3 and 0.
   const auto h = nn::fit(model, loss, opt, X, y,
-                         {.epochs = 1, .verbose = 0, .validation_split = 0.2, .sample_weight = w});
+                         {.epochs = 1, .validation_split = 0.2, .verbose = 0, .sample_weight = w});
   const tg::Tensor Xv = tg::slice(X, 0, 8, 10), yv = tg::slice(y, 0, 8, 10);
   const tg::Tensor Xt = tg::slice(X, 0, 0, 8), yt = tg::slice(y, 0, 0, 8);
   CHECK(h["val_loss"][0] ==
@@ -153,8 +153,8 @@ TEST_CASE("fit: validation_split splits the weights; validation_data takes its o
   const tg::Tensor wv = tg::tensor({0.0, 2.0});
   const auto hv = nn::fit(model, loss, opt, Xt, yt,
                           {.epochs = 1,
-                           .verbose = 0,
                            .validation_data = std::pair{Xv, yv},
+                           .verbose = 0,
                            .validation_sample_weight = wv});
   CHECK(hv["val_loss"][0] == doctest::Approx(nn::evaluate(model, loss, Xv, yv, 32, {}, wv)));
   CHECK(hv["val_loss"][0] ==
@@ -222,8 +222,8 @@ TEST_CASE("fit and evaluate reject sample weights that do not match the samples"
                                          "validation_data"),
                        tg::ValueError);
   CHECK_THROWS_WITH_AS(nn::fit(model, loss, opt, X, y,
-                               {.verbose = 0,
-                                .validation_data = std::pair{X, y},
+                               {.validation_data = std::pair{X, y},
+                                .verbose = 0,
                                 .validation_sample_weight = tg::ones({3}, tg::f64)}),
                        doctest::Contains("fit: validation_data: sample_weight has shape [3]"),
                        tg::ShapeError);

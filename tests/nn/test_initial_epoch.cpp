@@ -43,9 +43,9 @@ struct Process {
                    {.epochs = epochs,
                     .initial_epoch = initial_epoch,
                     .batch_size = 4,
-                    .verbose = 0,
                     .validation_split = 0.2,
-                    .callbacks = more});
+                    .callbacks = more,
+                    .verbose = 0});
   }
 };
 

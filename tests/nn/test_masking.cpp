@@ -236,7 +236,7 @@ TEST_CASE("fit/evaluate/predict with a mask: the padding's values do not matter"
     tg::optim::Adam opt(model.parameters(), {.lr = 1e-2});
     tg::nn::fit(
         model, loss, opt, x, y,
-        {.epochs = 3, .batch_size = 3, .verbose = 0, .validation_split = 0.25, .mask = batch.mask});
+        {.epochs = 3, .batch_size = 3, .validation_split = 0.25, .verbose = 0, .mask = batch.mask});
     return std::pair{tg::nn::predict(model, x, 2, batch.mask),
                      tg::nn::evaluate(model, loss, x, y, 3, batch.mask)};
   };

@@ -331,9 +331,9 @@ int run_train(const TrainConfig& c) {
   nn::FitOptions fit_opts{.epochs = c.epochs,
                           .initial_epoch = start.epoch,
                           .batch_size = c.batch_size,
-                          .verbose = c.verbose,
                           .validation_split = c.validation_split,
-                          .callbacks = {csv}};
+                          .callbacks = {csv},
+                          .verbose = c.verbose};
   fit_opts.distributed = true;
   if (schedule) fit_opts.callbacks.push_back(schedule);
   if (!c.checkpoint.empty()) {

@@ -159,9 +159,9 @@ int run(const Args& args) {
   const tg::nn::History h = tg::nn::fit(model, loss_fn, opt, train.first, train.second,
                                         {.epochs = args.epochs,
                                          .batch_size = 16,
-                                         .verbose = 0,
                                          .validation_data = val,
-                                         .callbacks = {stop}});
+                                         .callbacks = {stop},
+                                         .verbose = 0});
   fmt::print(
       "{} windows: {} train, {} validation, {} test; trained {} epochs (best val_loss "
       "{:.4g} at epoch {})\n",

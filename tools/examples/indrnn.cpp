@@ -205,9 +205,9 @@ int main(int argc, char** argv) {
   tg::nn::fit(model, loss_fn, opt, train.X, train.y,
               {.epochs = epochs,
                .batch_size = 50,
-               .verbose = 2,
                .callbacks = {std::make_shared<tg::nn::ScheduleCallback>(
-                   std::make_shared<tg::optim::CosineLR>(opt, epochs))}});
+                   std::make_shared<tg::optim::CosineLR>(opt, epochs))},
+               .verbose = 2});
 
   const double model_mse = mse(tg::nn::predict(model, test.X), test.y);
   // The best constant: the training targets' mean (close to 1).
