@@ -63,6 +63,7 @@ struct TrainConfig {
   double clip_norm = 0, clip_value = 0;
   bool has_clip_norm = false, has_clip_value = false;
   std::string loss = "mse";
+  std::vector<std::string> metrics;  // --metrics: logged beside the loss
   ScheduleConfig schedule;
   int early_stopping = -1;  // patience; -1: off
   int epochs = 100;
@@ -335,6 +336,7 @@ int run_train(const TrainConfig& c) {
                           .validation_split = c.validation_split,
                           .callbacks = {csv}};
   fit_opts.distributed = true;
+  fit_opts.metrics = c.metrics;
   if (schedule) fit_opts.callbacks.push_back(schedule);
   if (!c.checkpoint.empty()) {
     fit_opts.callbacks.push_back(std::make_shared<nn::ModelCheckpoint>([&](int epoch) {
@@ -382,6 +384,19 @@ struct GivenFlags {
   CLI::Option *lr, *clip_norm, *clip_value, *gamma;
 };
 
+// --metrics mae,rmse: shown beside the loss in the progress and as loss.csv columns (mae,
+// val_mae), as Keras's compile(metrics=...) does.
+void add_metrics_flag(CLI::App& train, TrainConfig& c) {
+  const std::vector<std::string>& names = nn::metric_names();
+  train
+      .add_option("--metrics", c.metrics,
+                  "Metrics beside the loss, comma-separated; shown in the progress and written "
+                  "to loss.csv as columns NAME and val_NAME")
+      ->delimiter(',')
+      ->check(CLI::IsMember(names).description(""))
+      ->type_name(fmt::format("{},...", fmt::join(names, "|")));
+}
+
 void add_optimizer_flags(CLI::App& train, TrainConfig& c, GivenFlags& given) {
   train.add_option("--optimizer", c.optimizer, "Optimizer")
       ->check(CLI::IsMember({"sgd", "gd", "adam", "adamw", "rmsprop"}).description(""))
@@ -406,6 +421,7 @@ void add_optimizer_flags(CLI::App& train, TrainConfig& c, GivenFlags& given) {
       ->check(CLI::IsMember({"mse", "mae", "huber"}).description(""))
       ->type_name("mse|mae|huber")
       ->capture_default_str();
+  add_metrics_flag(train, c);
 }
 
 void add_schedule_flags(CLI::App& train, ScheduleConfig& s, GivenFlags& given) {
