@@ -182,15 +182,18 @@ Tensor column_of(const std::vector<double>& values) {
 
 // A table of the metrics of the model's predictions and of the naive forecast (the value
 // before each target), all in the series' units:
-//   Metrics of 138 predictions (series units)   model   naive (last value)
-//   MAE                                       21.0123              25.1234
+//   Metrics of 132 predictions, in the series' units       model  naive (last value)
+//   MAE                                                  34.9151             27.1364
 std::string metrics_report(const std::vector<double>& target, const std::vector<double>& model,
                            const std::vector<double>& naive) {
   const Tensor y = column_of(target), p = column_of(model), last = column_of(naive);
-  const std::string title = fmt::format("Metrics of {} predictions", target.size());
-  std::string out = fmt::format("{:<24}{:>14}{:>20}\n", title, "model", "naive (last value)");
+  const std::string title =
+      fmt::format("Metrics of {} predictions, in the series' units", target.size());
+  const std::size_t width = title.size();  // longer than any metric's label
+  std::string out =
+      fmt::format("{:<{}}{:>12}{:>20}\n", title, width, "model", "naive (last value)");
   for (const auto& [name, label] : kReportMetrics) {
-    out += fmt::format("{:<24}{:>14.4f}{:>20.4f}\n", label, nn::compute_metric(name, p, y),
+    out += fmt::format("{:<{}}{:>12.4f}{:>20.4f}\n", label, width, nn::compute_metric(name, p, y),
                        nn::compute_metric(name, last, y));
   }
   return out;

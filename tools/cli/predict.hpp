@@ -47,7 +47,7 @@ struct Table {
   std::string data_description;
   // For windows of a series (whose next values are known): the model's MAE, RMSE, MAPE and
   // R2 in the series' units beside those of the naive last-value forecast, as printed.
-  std::string metrics;
+  std::string metrics = {};
 };
 
 // What predict does with --data (also the input of the fuzz target tests/fuzz/

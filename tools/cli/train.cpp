@@ -255,6 +255,21 @@ void print_early_stopping(const nn::EarlyStopping& stop, const TrainConfig& c) {
   }
 }
 
+// ", mae: ..., val_loss: ..., val_mae: ..." of a row of the run, in the progress bar's order
+// (after the loss), the keys the run has.
+std::string logged_values(const nn::History& run, std::size_t row,
+                          const std::vector<std::string>& metrics) {
+  std::vector<std::string> keys = metrics;
+  keys.emplace_back("val_loss");
+  for (const std::string& m : metrics) keys.push_back("val_" + m);
+  std::string out;
+  for (const std::string& key : keys) {
+    if (run.has(key) && row < run[key].size())
+      out += fmt::format(", {}: {:.6g}", key, run[key][row]);
+  }
+  return out;
+}
+
 // Epochs count from 1 in what train prints (as the progress bar's "Epoch 8/100" and Keras's
 // messages do) and from 0 in loss.csv (Keras's CSVLogger); each line naming an epoch gives
 // both. The final loss is that of the weights written: the restored epoch's (`restored`, a
@@ -267,8 +282,7 @@ void print_result(const TrainConfig& c, const nn::History& run, int restored, in
   }
   if (run.epochs > 0) {
     const auto row = static_cast<std::size_t>(restored >= 0 ? restored : run.epochs - 1);
-    const std::string val =
-        run.has("val_loss") ? fmt::format(", val_loss: {:.6g}", run["val_loss"][row]) : "";
+    const std::string val = logged_values(run, row, c.metrics);
     const std::string when =
         restored >= 0
             ? fmt::format("of epoch {} (loss.csv epoch {}), whose weights are saved; {} epochs run",

@@ -44,6 +44,13 @@ TEST_CASE("tapegrad train --metrics mae,rmse: in the progress and as loss.csv co
     CHECK(at(" - val_rmse: ") != std::string::npos);
   }
   CHECK_MESSAGE(shown, r.out);
+  // The final line names the metrics of the weights written, in the same order.
+  const auto final_line = std::find_if(out.begin(), out.end(), [](const std::string& line) {
+    return line.starts_with("Final loss: ");
+  });
+  REQUIRE(final_line != out.end());
+  CHECK(final_line->find(", mae: ") < final_line->find(", val_loss: "));
+  CHECK(final_line->find(", val_loss: ") < final_line->find(", val_rmse: "));
   const std::vector<std::string> rows = lines_of(read_file(dir / "run/loss.csv"));
   REQUIRE(rows.size() == 3);
   CHECK(rows[0] == "epoch,loss,val_loss,lr,mae,val_mae,rmse,val_rmse");
