@@ -46,8 +46,9 @@ std::vector<double> element_weights(const std::string& metric, const Shape& shap
   const Tensor all_ones = ones(shape, f64);
   if (!sample_weight.defined() && !mask.defined()) return values_of(all_ones);
   const NoGradGuard no_grad;
-  return values_of(reduce_weighted(all_ones, Reduction::none, sample_weight.detach(),
-                                   mask.defined() ? mask.detach() : Tensor{}, metric));
+  const auto detached = [](const Tensor& t) { return t.defined() ? t.detach() : Tensor{}; };
+  return values_of(
+      reduce_weighted(all_ones, Reduction::none, detached(sample_weight), detached(mask), metric));
 }
 
 void check_same_shape(const std::string& metric, const Tensor& pred, const Tensor& target) {

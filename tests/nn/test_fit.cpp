@@ -284,6 +284,9 @@ TEST_CASE("the progress shows metrics in Keras's order: loss, metrics, val_loss,
   const auto bar = std::make_shared<nn::ProgbarLogger>(1, terminal, /*redraw=*/true);
   (void)nn::fit(model, loss, opt, X, y,
                 {.epochs = 1, .verbose = 0, .callbacks = {bar}, .metrics = {"mae"}});
-  const std::string first_draw = terminal.str().substr(0, terminal.str().find('\r', 1));
+  const std::string text = terminal.str();
+  const std::size_t first = text.find('\r') + 1;
+  const std::string first_draw = text.substr(first, text.find('\r', first) - first);
+  CAPTURE(first_draw);
   CHECK(pattern_of(first_draw).ends_with("] - ETA: #s - loss: #.# - mae: #.#"));
 }
