@@ -107,7 +107,7 @@ class MetricSet {
   explicit MetricSet(const std::vector<std::string>& names) {
     for (const std::string& name : names) {
       if (std::count(names.begin(), names.end(), name) > 1)
-        throw_error<ValueError>("fit: metric '{}' is given twice", name);
+        throw_error<ValueError>("metric '{}' is given twice", name);
       metrics_.push_back(make_metric(name));
     }
   }

@@ -47,6 +47,13 @@ double output_for(tg::nn::Module& model, const std::vector<double>& window) {
   return model(tg::from_vector(window, {1, t, 1}).to(tg::f32)).item();
 }
 
+// A small model trained for one epoch on the airline series, windows of 6, into dir/run.
+Result train_airline(const ScratchDir& dir) {
+  return tg_test::run(dir, "train --data " + quoted(kAirline) +
+                               " --window 6 --units 3 --epochs 1 --verbose 0 --out-dir " +
+                               quoted(dir / "run"));
+}
+
 }  // namespace
 
 TEST_CASE("tapegrad predict: the reference data of train, by the model rebuilt from its file") {
@@ -87,9 +94,7 @@ TEST_CASE("tapegrad predict: the reference data of train, by the model rebuilt f
 
 TEST_CASE("tapegrad predict --data: one row per window; --horizon feeds predictions back") {
   ScratchDir dir("cli-predict");
-  Result r = tg_test::run(dir, "train --data " + quoted(kAirline) +
-                                   " --window 6 --units 3 --epochs 1 --verbose 0 --out-dir " +
-                                   quoted(dir / "run"));
+  Result r = train_airline(dir);
   REQUIRE_MESSAGE(r.code == 0, r.err);
   const std::string weights = dir / "run/model.safetensors";
   const std::string common =
@@ -171,9 +176,7 @@ std::vector<double> last_numbers(const std::string& line, std::size_t count) {
 
 TEST_CASE("tapegrad predict --data: metrics in passengers beside the naive last-value forecast") {
   ScratchDir dir("cli-predict");
-  Result r = tg_test::run(dir, "train --data " + quoted(kAirline) +
-                                   " --window 6 --units 3 --epochs 1 --verbose 0 --out-dir " +
-                                   quoted(dir / "run"));
+  Result r = train_airline(dir);
   REQUIRE_MESSAGE(r.code == 0, r.err);
   r = tg_test::run(dir, "predict --weights " + quoted(dir / "run/model.safetensors") + " --data " +
                             quoted(kAirline) + " -o " + quoted(dir / "p.csv"));
