@@ -404,11 +404,12 @@ void add_metrics_flag(CLI::App& train, TrainConfig& c) {
   const std::vector<std::string>& names = nn::metric_names();
   train
       .add_option("--metrics", c.metrics,
-                  "Metrics beside the loss, comma-separated; shown in the progress and written "
+                  "Metrics beside the loss, comma-separated (--metrics mae,rmse); shown in the "
+                  "progress and written "
                   "to loss.csv as columns NAME and val_NAME")
       ->delimiter(',')
       ->check(CLI::IsMember(names).description(""))
-      ->type_name(fmt::format("{},...", fmt::join(names, "|")));
+      ->type_name(fmt::format("{}", fmt::join(names, "|")));
 }
 
 void add_optimizer_flags(CLI::App& train, TrainConfig& c, GivenFlags& given) {
