@@ -405,8 +405,7 @@ void add_metrics_flag(CLI::App& train, TrainConfig& c) {
   train
       .add_option("--metrics", c.metrics,
                   "Metrics beside the loss, comma-separated (--metrics mae,rmse); shown in the "
-                  "progress and written "
-                  "to loss.csv as columns NAME and val_NAME")
+                  "progress and written to loss.csv as columns NAME and val_NAME")
       ->delimiter(',')
       ->check(CLI::IsMember(names).description(""))
       ->type_name(fmt::format("{}", fmt::join(names, "|")));
