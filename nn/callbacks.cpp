@@ -7,6 +7,8 @@
 #include <set>
 #include <string_view>
 
+#include <fmt/ranges.h>
+
 #include <tapegrad/autograd/grad_mode.hpp>
 #include <tapegrad/core/atomic_file.hpp>
 #include <tapegrad/core/kernels.hpp>
@@ -39,6 +41,21 @@ double monitored(const Logs& logs, const std::string& monitor, const char* who) 
   for (const auto& [key, value] : logs) keys += (keys.empty() ? "" : ", ") + key;
   throw_error<ValueError>("{}: no metric '{}' in the epoch logs (have: {})", who, monitor, keys);
 }
+
+bool higher_is_better(const std::string& monitor) {
+  const std::string metric = monitor.starts_with("val_") ? monitor.substr(4) : monitor;
+  return metric == "accuracy" || metric == "r2";
+}
+
+namespace {
+
+// Whether `current` beats `best` by more than `min_delta` in the monitored metric's direction;
+// NaN never does.
+bool improves(double current, double best, double min_delta, bool higher_better) {
+  return higher_better ? current - min_delta > best : current + min_delta < best;
+}
+
+}  // namespace
 
 void History::record(const Logs& epoch_logs) {
   for (const auto& [key, value] : epoch_logs) history[key].push_back(value);
@@ -75,7 +92,7 @@ EarlyStopping::EarlyStopping(EarlyStoppingOptions opts) : opts_(std::move(opts))
 }
 
 void EarlyStopping::on_train_begin(const Logs&) {
-  best_ = INFINITY;
+  best_ = higher_is_better(opts_.monitor) ? -INFINITY : INFINITY;
   best_epoch_ = -1;
   wait_ = 0;
   stopped_epoch_ = -1;
@@ -86,8 +103,7 @@ void EarlyStopping::on_train_begin(const Logs&) {
 void EarlyStopping::on_epoch_end(int epoch, const Logs& logs) {
   const double current = monitored(logs, opts_.monitor, "EarlyStopping");
   ++wait_;
-  // Better than the best by more than min_delta; a NaN loss is never an improvement.
-  if (current + opts_.min_delta < best_) {
+  if (improves(current, best_, opts_.min_delta, higher_is_better(opts_.monitor))) {
     best_ = current;
     best_epoch_ = epoch;
     wait_ = 0;
@@ -144,7 +160,7 @@ void ModelCheckpoint::on_train_begin(const Logs&) {
 void ModelCheckpoint::on_epoch_end(int epoch, const Logs& logs) {
   if (opts_.save_best_only) {
     const double current = monitored(logs, opts_.monitor, "ModelCheckpoint");
-    if (best_ && !(current < *best_)) return;
+    if (best_ && !improves(current, *best_, 0, higher_is_better(opts_.monitor))) return;
     if (std::isnan(current)) return;
     best_ = current;
   }
@@ -156,7 +172,9 @@ void ModelCheckpoint::on_epoch_end(int epoch, const Logs& logs) {
 
 namespace {
 
+// The columns every log has, in this order; a run's metrics add theirs after them.
 constexpr std::string_view kCsvLogHeader = "epoch,loss,val_loss,lr\n";
+const std::vector<std::string> kCsvLogKeys{"loss", "val_loss", "lr"};
 // A log of fit's most epochs (--epochs is at most 10^6) is some 60 MB.
 constexpr std::uint64_t kMaxCsvLogBytes = std::uint64_t{256} << 20;
 
@@ -190,7 +208,12 @@ void CSVLogger::on_train_begin(const Logs&) {
         earlier_.epochs, params().initial_epoch);
   }
   history_ = earlier_;
-  std::string text(kCsvLogHeader);
+  columns_ = kCsvLogKeys;
+  for (const std::string& metric : params().metrics) {
+    columns_.push_back(metric);
+    columns_.push_back("val_" + metric);
+  }
+  std::string text = fmt::format("epoch,{}\n", fmt::join(columns_, ","));
   for (int epoch = 0; epoch < history_.epochs; ++epoch) text += row(epoch);
   write_file_atomically("CSVLogger", path_, text);
   file_ = std::make_unique<AppendFile>("CSVLogger", path_);
@@ -207,12 +230,13 @@ void CSVLogger::on_train_end(const Logs&) {
 }
 
 std::string CSVLogger::row(int epoch) const {
-  const auto cell = [&](const char* key) {
+  std::string text = std::to_string(epoch);
+  for (const std::string& key : columns_) {
     const auto it = history_.history.find(key);
     const bool known = it != history_.history.end() && epoch < static_cast<int>(it->second.size());
-    return known ? fmt::format("{}", it->second[static_cast<std::size_t>(epoch)]) : "NA";
-  };
-  return fmt::format("{},{},{},{}\n", epoch, cell("loss"), cell("val_loss"), cell("lr"));
+    text += known ? fmt::format(",{}", it->second[static_cast<std::size_t>(epoch)]) : ",NA";
+  }
+  return text + "\n";
 }
 
 History read_csv_log(const std::string& path, int epochs) {
@@ -229,29 +253,37 @@ History read_csv_log(const std::string& path, int epochs) {
     rest.remove_prefix(std::min(end + 1, rest.size()));
     return true;
   };
+  // The fields of a line, split at commas.
+  const auto fields_of = [](std::string_view row) {
+    std::vector<std::string_view> fields;
+    for (;;) {
+      const std::size_t comma = row.find(',');
+      fields.push_back(row.substr(0, comma));
+      if (comma == std::string_view::npos) return fields;
+      row.remove_prefix(comma + 1);
+    }
+  };
   std::string_view line;
-  if (!next_line(line) || line != kCsvLogHeader.substr(0, kCsvLogHeader.size() - 1)) {
+  const std::string_view base = kCsvLogHeader.substr(0, kCsvLogHeader.size() - 1);
+  // The base columns, then any metric columns (name, val_name) of the run.
+  if (!next_line(line) || !(line == base || line.starts_with(std::string(base) + ","))) {
     fail(1, fmt::format("expected the header epoch,loss,val_loss,lr, got {}", quoted(line)));
   }
+  const std::vector<std::string_view> header = fields_of(line);
+  const std::vector<std::string> keys(header.begin() + 1, header.end());
   History h;
-  const char* keys[] = {"loss", "val_loss", "lr"};
   std::set<std::string> logged;  // keys with a value other than NA
   for (int epoch = 0; epoch < epochs; ++epoch) {
     const int at = epoch + 2;  // line number
     if (!next_line(line)) {
       fail(at, fmt::format("the log ends after {} epochs, {} were asked for", epoch, epochs));
     }
-    std::vector<std::string_view> fields;
-    for (std::string_view row = line;;) {
-      const std::size_t comma = row.find(',');
-      fields.push_back(row.substr(0, comma));
-      if (comma == std::string_view::npos) break;
-      row.remove_prefix(comma + 1);
+    const std::vector<std::string_view> fields = fields_of(line);
+    if (fields.size() != header.size() || fields[0] != std::to_string(epoch)) {
+      fail(at, fmt::format("expected the row of epoch {} ({} fields), got {}", epoch, header.size(),
+                           quoted(line)));
     }
-    if (fields.size() != 4 || fields[0] != std::to_string(epoch)) {
-      fail(at, fmt::format("expected the row of epoch {} (4 fields), got {}", epoch, quoted(line)));
-    }
-    for (std::size_t k = 0; k < 3; ++k) {
+    for (std::size_t k = 0; k < keys.size(); ++k) {
       const std::optional<double> v = parse_log_value(fields[k + 1]);
       if (!v) fail(at, fmt::format("{} is not a number or NA", quoted(fields[k + 1])));
       h.history[keys[k]].push_back(*v);

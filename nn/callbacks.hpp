@@ -5,17 +5,21 @@
 // batches are 0-based (Keras) and epochs absolute: a run resumed at initial_epoch 50 calls
 // on_epoch_begin(50) first. Progress lines and checkpoint paths show epoch + 1.
 //   batch logs: "loss" (running mean of the epoch so far, weighted by batch size),
-//               "batch_loss", "size"
+//               "batch_loss", "size", and each metric's running value ("mae")
 //   epoch logs: "loss", "val_loss" (only with validation data), "lr" (the lr used during
-//               the epoch)
+//               the epoch), each metric of FitOptions::metrics ("mae") and, with
+//               validation, its "val_" value ("val_mae")
 // Before on_train_begin, fit hands each callback the model, the optimizer and the run's
 // parameters (set_context) and clears its stop flag. A callback ends training by calling
 // request_stop(); fit reads stop_training() after every batch and every epoch, and like
 // Keras finishes the current epoch's bookkeeping (logs, on_epoch_end) before leaving.
 //
-// Callbacks that watch a metric take its name (`monitor`, default "val_loss"); when the
-// run has no validation data, "val_loss" falls back to "loss", so the same callback works
-// with or without validation.
+// Callbacks that watch a metric take its name (`monitor`, default "val_loss", or any key of
+// the epoch logs such as "val_mae"); when the run has no validation data, "val_loss" falls
+// back to "loss", so the same callback works with or without validation. Lower is better,
+// as for a loss, except for accuracy and r2 (and their val_ values), where higher is, as
+// Keras's mode "auto" decides (EarlyStopping, ModelCheckpoint; ReduceLROnPlateau takes a
+// PlateauMode).
 #pragma once
 
 #include <cstdint>
@@ -52,7 +56,8 @@ struct TrainParams {
   int epochs = 0;     // the epoch the run stops before (epochs of the whole run)
   int64_t steps = 0;  // batches per epoch
   int verbose = 0;
-  int initial_epoch = 0;  // the first epoch of this fit call
+  int initial_epoch = 0;                  // the first epoch of this fit call
+  std::vector<std::string> metrics = {};  // FitOptions::metrics: "mae" logs "mae", "val_mae"
 };
 
 class Callback {
@@ -93,6 +98,10 @@ using CallbackList = std::vector<std::shared_ptr<Callback>>;
 // ValueError naming `who` and the available keys when the metric is absent.
 double monitored(const Logs& logs, const std::string& monitor, const char* who);
 
+// Whether a higher value of the monitored key is the better one: accuracy, r2, val_accuracy,
+// val_r2.
+bool higher_is_better(const std::string& monitor);
+
 struct EarlyStoppingOptions {
   std::string monitor = "val_loss";
   int patience = 0;        // epochs without improvement before stopping
@@ -101,9 +110,9 @@ struct EarlyStoppingOptions {
 };
 
 // Stops when the monitored loss has not improved for `patience` epochs (Keras semantics:
-// lower is better). restore_best_weights copies back the parameters of the best epoch when
-// it stops and, as Keras 3 does, at the end of a run that did not stop, so the model fit
-// leaves is the best one either way.
+// lower is better, higher for accuracy and r2). restore_best_weights copies back the parameters of
+// the best epoch when it stops and, as Keras 3 does, at the end of a run that did not stop, so the
+// model fit leaves is the best one either way.
 class EarlyStopping : public Callback {
  public:
   explicit EarlyStopping(EarlyStoppingOptions opts = {});
@@ -163,9 +172,11 @@ class ModelCheckpoint : public Callback {
 };
 
 // Writes epoch,loss,val_loss,lr rows (epoch 0-based like Keras's CSVLogger; "NA" where a
-// value is missing). Like Keras's, it writes the header when training begins and appends one
-// row per finished epoch, flushed (core/append_file.hpp): a killed run leaves a valid CSV of
-// its finished epochs, and an epoch's row costs the same at epoch 10 as at epoch 10,000.
+// value is missing), then two columns per metric of the run (TrainParams::metrics), "mae"
+// and "val_mae", as Keras's CSVLogger names them. Like Keras's, it writes the header when training
+// begins and appends one row per finished epoch, flushed (core/append_file.hpp): a killed run
+// leaves a valid CSV of its finished epochs, and an epoch's row costs the same at epoch 10 as at
+// epoch 10,000.
 //
 // A resumed run (fit with initial_epoch > 0) passes the History of its earlier epochs
 // (`earlier`, epochs 0..initial_epoch-1: read_csv_log of the file it continues), so the file
@@ -186,6 +197,7 @@ class CSVLogger : public Callback {
  private:
   std::string row(int epoch) const;
 
+  std::vector<std::string> columns_;  // after "epoch": the keys of the file's columns
   std::string path_;
   History earlier_, history_;
   std::unique_ptr<AppendFile> file_;  // open while training

@@ -13,6 +13,7 @@
 #include <tapegrad/core/kernels.hpp>
 #include <tapegrad/nn/data.hpp>
 #include <tapegrad/nn/dist.hpp>
+#include <tapegrad/nn/metrics.hpp>
 
 namespace tapegrad::nn {
 
@@ -87,9 +88,9 @@ Batch batch_of(const data::Batches& batches, int64_t index, const Tensor& mask,
   return {xb, yb, batch_rows(mask, batches, index), batch_rows(weight, batches, index)};
 }
 
-// The loss of one batch; fit and evaluate need one number per batch.
-Tensor batch_loss(Module& model, const Loss& loss, const Batch& b, const char* who) {
-  Tensor l = loss(model(b.x, b.mask), b.y, b.weight, b.loss_mask());
+// The loss of one batch's predictions; fit and evaluate need one number per batch.
+Tensor batch_loss(const Loss& loss, const Tensor& pred, const Batch& b, const char* who) {
+  Tensor l = loss(pred, b.y, b.weight, b.loss_mask());
   if (l.numel() != 1) {
     throw_error<ValueError>(
         "{}: loss {} returned shape {}, not a scalar (use Reduction::mean "
@@ -98,6 +99,54 @@ Tensor batch_loss(Module& model, const Loss& loss, const Batch& b, const char* w
   }
   return l;
 }
+
+// The metrics of one pass (an epoch's training batches, a validation set), whose sums travel
+// end to end in one vector: what a distributed fit adds over the ranks with the loss.
+class MetricSet {
+ public:
+  explicit MetricSet(const std::vector<std::string>& names) {
+    for (const std::string& name : names) {
+      if (std::count(names.begin(), names.end(), name) > 1)
+        throw_error<ValueError>("metric '{}' is given twice", name);
+      metrics_.push_back(make_metric(name));
+    }
+  }
+
+  // The sums of every metric for one batch's predictions, weighted and masked as its loss.
+  std::vector<double> batch_sums(const Tensor& pred, const Batch& b) const {
+    std::vector<double> sums;
+    for (const auto& m : metrics_) {
+      const std::vector<double> mine = m->batch_sums(pred, b.y, b.weight, b.loss_mask());
+      sums.insert(sums.end(), mine.begin(), mine.end());
+    }
+    return sums;
+  }
+
+  // As many zeros as batch_sums gives: the part of a rank with no rows.
+  std::vector<double> no_sums() const { return std::vector<double>(state().size(), 0.0); }
+
+  // Adds sums laid out as batch_sums gives them, from `offset` on.
+  void add(const std::vector<double>& sums, std::size_t offset = 0) {
+    for (const auto& m : metrics_) {
+      const auto first = sums.begin() + static_cast<std::ptrdiff_t>(offset);
+      offset += m->state().size();
+      m->add({first, sums.begin() + static_cast<std::ptrdiff_t>(offset)});
+    }
+  }
+
+  std::vector<double> state() const {
+    std::vector<double> all;
+    for (const auto& m : metrics_) all.insert(all.end(), m->state().begin(), m->state().end());
+    return all;
+  }
+
+  void log_into(Logs& logs, const std::string& prefix = "") const {
+    for (const auto& m : metrics_) logs[prefix + m->name()] = m->result();
+  }
+
+ private:
+  std::vector<std::unique_ptr<Metric>> metrics_;
+};
 
 void check_fit_options(const FitOptions& opts) {
   if (opts.epochs < 0) throw_error<ValueError>("fit: epochs must be >= 0, got {}", opts.epochs);
@@ -208,11 +257,37 @@ Tensor rows_of(const Tensor& t, Share s) {
   return t.defined() ? kernel::slice(t, 0, s.begin, s.end).contiguous() : Tensor{};
 }
 
-double sum_over_ranks(double value) {
-  const Tensor t = scalar_tensor(value, f64);
+// Each value summed over the ranks, in one collective.
+std::vector<double> sum_over_ranks(const std::vector<double>& values) {
+  const Tensor t = from_vector(values, {static_cast<int64_t>(values.size())});
   dist::all_reduce(t);
-  return t.item();
+  return t.to_vector<double>();
 }
+
+// `first` followed by `rest`: one vector for one collective.
+std::vector<double> joined(double first, const std::vector<double>& rest) {
+  std::vector<double> all{first};
+  all.insert(all.end(), rest.begin(), rest.end());
+  return all;
+}
+
+// The metrics of `names` from their sums, as logs[prefix + name].
+void log_metrics(Logs& logs, const std::vector<std::string>& names, const std::vector<double>& sums,
+                 const std::string& prefix = "") {
+  MetricSet metrics(names);
+  metrics.add(sums);
+  metrics.log_into(logs, prefix);
+}
+
+// The loss of one pass over a data set and its metrics' sums.
+struct Pass {
+  double loss = 0;
+  std::vector<double> metric_sums;
+};
+
+Pass evaluate_pass(Module& model, const Loss& loss, const Tensor& X, const Tensor& y,
+                   int64_t batch_size, const Tensor& mask, const Tensor& sample_weight,
+                   const std::vector<std::string>& metric_names);
 
 // A distributed fit's step on each rank's share of a global batch (fit.hpp): the share's
 // loss is weighted by its part of the batch loss's denominator, so that the weighted sums
@@ -225,8 +300,8 @@ class Replicas {
     default_generator().set_state(state);
   }
 
-  // Returns the global batch's loss.
-  double step(optim::Optimizer& opt, const Batch& global) {
+  // Returns the global batch's loss; adds the global batch's sums to `metrics`.
+  double step(optim::Optimizer& opt, const Batch& global, MetricSet& metrics) {
     const Share share = share_of(global.x.shape()[0]);
     const Batch mine{rows_of(global.x, share), rows_of(global.y, share),
                      rows_of(global.mask, share), rows_of(global.weight, share)};
@@ -234,30 +309,38 @@ class Replicas {
     ddp_.set_weight(weight);
     opt.zero_grad();
     double local = 0;
+    std::vector<double> sums = metrics.no_sums();
     if (share.size() > 0) {
-      const Tensor l = batch_loss(model_, loss_, mine, "fit");
+      const Tensor pred = model_(mine.x, mine.mask);
+      const Tensor l = batch_loss(loss_, pred, mine, "fit");
+      sums = metrics.batch_sums(pred, mine);
       l.backward();
       local = l.item();
     } else {
       ddp_.synchronize();
     }
     opt.step();
-    return sum_over_ranks(local * weight);
+    const std::vector<double> global_sums = sum_over_ranks(joined(local * weight, sums));
+    metrics.add(global_sums, 1);
+    return global_sums[0];
   }
 
   // evaluate() over the ranks: each takes its share of the rows, and the batch-size weighted
-  // sums are added up.
-  double evaluate(const Tensor& X, const Tensor& y, int64_t batch_size, const Tensor& mask,
-                  const Tensor& weight) {
+  // sums of the loss, and the metrics' sums, are added up.
+  Pass evaluate(const Tensor& X, const Tensor& y, int64_t batch_size, const Tensor& mask,
+                const Tensor& weight, const std::vector<std::string>& metric_names) {
     const int64_t n = X.shape()[0];
     const Share share = share_of(n);
-    double local = 0;
+    Pass local{0, MetricSet(metric_names).no_sums()};
     if (share.size() > 0) {
-      local = nn::evaluate(model_, loss_, rows_of(X, share), rows_of(y, share), batch_size,
-                           rows_of(mask, share), rows_of(weight, share)) *
-              static_cast<double>(share.size());
+      local = evaluate_pass(model_, loss_, rows_of(X, share), rows_of(y, share), batch_size,
+                            rows_of(mask, share), rows_of(weight, share), metric_names);
+      local.loss *= static_cast<double>(share.size());
     }
-    return sum_over_ranks(local) / static_cast<double>(n);
+    std::vector<double> global = sum_over_ranks(joined(local.loss, local.metric_sums));
+    const double loss = global[0] / static_cast<double>(n);
+    global.erase(global.begin());
+    return {loss, global};
   }
 
  private:
@@ -294,31 +377,53 @@ bool stop_requested(const CallbackList& callbacks) {
   return false;
 }
 
-// One optimizer step on a batch; returns its loss.
-double train_step(Module& model, const Loss& loss, optim::Optimizer& opt, const Batch& b) {
+// One optimizer step on a batch; returns its loss and adds its sums to `metrics`.
+double train_step(Module& model, const Loss& loss, optim::Optimizer& opt, const Batch& b,
+                  MetricSet& metrics) {
   opt.zero_grad();
-  const Tensor l = batch_loss(model, loss, b, "fit");
+  const Tensor pred = model(b.x, b.mask);
+  const Tensor l = batch_loss(loss, pred, b, "fit");
+  metrics.add(metrics.batch_sums(pred, b));
   l.backward();
   opt.step();
   return l.item();
 }
 
-// One pass over the batches; returns the epoch loss. `replicas`: a distributed fit's.
-double train_epoch(Module& model, const Loss& loss, optim::Optimizer& opt,
-                   const data::Batches& batches, const FitData& d, const CallbackList& callbacks,
-                   Replicas* replicas) {
+// One pass over the batches; returns the epoch logs: loss and metrics. `replicas`: a
+// distributed fit's.
+Logs train_epoch(Module& model, const Loss& loss, optim::Optimizer& opt,
+                 const data::Batches& batches, const FitData& d, const CallbackList& callbacks,
+                 const std::vector<std::string>& metric_names, Replicas* replicas) {
   WeightedMean epoch_loss;
+  MetricSet metrics(metric_names);
   for (int64_t index = 0; index < batches.size(); ++index) {
     const Batch b = batch_of(batches, index, d.mask, d.weight);
-    const double value = replicas ? replicas->step(opt, b) : train_step(model, loss, opt, b);
+    const double value =
+        replicas ? replicas->step(opt, b, metrics) : train_step(model, loss, opt, b, metrics);
     const int64_t size = b.x.shape()[0];
     epoch_loss.add(value, size);
-    const Logs logs{
+    Logs logs{
         {"loss", epoch_loss.mean()}, {"batch_loss", value}, {"size", static_cast<double>(size)}};
+    metrics.log_into(logs);
     for (const auto& cb : callbacks) cb->on_batch_end(index, logs);
     if (stop_requested(callbacks)) break;
   }
-  return epoch_loss.mean();
+  Logs logs{{"loss", epoch_loss.mean()}};
+  metrics.log_into(logs);
+  return logs;
+}
+
+// The validation loss and metrics of an epoch, as "val_loss", "val_mae", ...
+void log_validation(Logs& logs, Module& model, const Loss& loss, const FitData& d,
+                    int64_t batch_size, const std::vector<std::string>& metric_names,
+                    Replicas* replicas) {
+  const auto& [Xv, yv] = *d.validation;
+  const Pass pass = replicas ? replicas->evaluate(Xv, yv, batch_size, d.validation_mask,
+                                                  d.validation_weight, metric_names)
+                             : evaluate_pass(model, loss, Xv, yv, batch_size, d.validation_mask,
+                                             d.validation_weight, metric_names);
+  logs["val_loss"] = pass.loss;
+  log_metrics(logs, metric_names, pass.metric_sums, "val_");
 }
 
 }  // namespace
@@ -327,6 +432,7 @@ History fit(Module& model, const Loss& loss, optim::Optimizer& opt, const Tensor
             const Tensor& y, const FitOptions& opts) {
   check_fit_options(opts);
   check_samples("fit", X);
+  (void)MetricSet(opts.metrics);  // unknown or repeated names fail before training
   const FitData d = fit_data(X, y, opts);
   // A full-batch optimizer sees the whole set each step; its order does not matter.
   const bool full = opt.full_batch();
@@ -339,7 +445,8 @@ History fit(Module& model, const Loss& loss, optim::Optimizer& opt, const Tensor
   if (distributed) replicas.emplace(model, loss);
   const CallbackList callbacks = callbacks_for(opts, distributed);
   for (const auto& cb : callbacks)
-    cb->set_context(model, opt, {opts.epochs, steps, opts.verbose, opts.initial_epoch});
+    cb->set_context(model, opt,
+                    {opts.epochs, steps, opts.verbose, opts.initial_epoch, opts.metrics});
   const ModeGuard training(model, true);
   for (const auto& cb : callbacks) cb->on_train_begin({});
 
@@ -349,15 +456,11 @@ History fit(Module& model, const Loss& loss, optim::Optimizer& opt, const Tensor
     for (const auto& cb : callbacks) cb->on_epoch_begin(epoch, {});
     const double lr = opt.lr();  // after on_epoch_begin, where schedulers set it
     const data::Batches batches(d.X, d.y, batching);
-    logs = {{"loss",
-             train_epoch(model, loss, opt, batches, d, callbacks, replicas ? &*replicas : nullptr)},
-            {"lr", lr}};
+    Replicas* const shares = replicas ? &*replicas : nullptr;
+    logs = train_epoch(model, loss, opt, batches, d, callbacks, opts.metrics, shares);
+    logs["lr"] = lr;
     if (d.validation) {
-      const auto& [Xv, yv] = *d.validation;
-      logs["val_loss"] = replicas ? replicas->evaluate(Xv, yv, batching.batch_size,
-                                                       d.validation_mask, d.validation_weight)
-                                  : evaluate(model, loss, Xv, yv, batching.batch_size,
-                                             d.validation_mask, d.validation_weight);
+      log_validation(logs, model, loss, d, batching.batch_size, opts.metrics, shares);
     }
     h.record(logs);
     for (const auto& cb : callbacks) cb->on_epoch_end(epoch, logs);
@@ -366,8 +469,11 @@ History fit(Module& model, const Loss& loss, optim::Optimizer& opt, const Tensor
   return h;
 }
 
-double evaluate(Module& model, const Loss& loss, const Tensor& X, const Tensor& y,
-                int64_t batch_size, const Tensor& mask, const Tensor& sample_weight) {
+namespace {
+
+Pass evaluate_pass(Module& model, const Loss& loss, const Tensor& X, const Tensor& y,
+                   int64_t batch_size, const Tensor& mask, const Tensor& sample_weight,
+                   const std::vector<std::string>& metric_names) {
   check_samples("evaluate", X);
   check_batch_size("evaluate", batch_size);
   check_mask_samples("evaluate", X, mask);
@@ -375,12 +481,32 @@ double evaluate(Module& model, const Loss& loss, const Tensor& X, const Tensor& 
   const NoGradGuard no_grad;
   const ModeGuard inference(model, false);
   WeightedMean total;
+  MetricSet metrics(metric_names);
   const data::Batches batches(X, y, {.batch_size = batch_size});
   for (int64_t i = 0; i < batches.size(); ++i) {
     const Batch b = batch_of(batches, i, mask, sample_weight);
-    total.add(batch_loss(model, loss, b, "evaluate").item(), b.x.shape()[0]);
+    const Tensor pred = model(b.x, b.mask);
+    total.add(batch_loss(loss, pred, b, "evaluate").item(), b.x.shape()[0]);
+    metrics.add(metrics.batch_sums(pred, b));
   }
-  return total.mean();
+  return {total.mean(), metrics.state()};
+}
+
+}  // namespace
+
+double evaluate(Module& model, const Loss& loss, const Tensor& X, const Tensor& y,
+                int64_t batch_size, const Tensor& mask, const Tensor& sample_weight) {
+  return evaluate_pass(model, loss, X, y, batch_size, mask, sample_weight, {}).loss;
+}
+
+Logs evaluate_metrics(Module& model, const Loss& loss, const Tensor& X, const Tensor& y,
+                      const std::vector<std::string>& metrics, int64_t batch_size,
+                      const Tensor& mask, const Tensor& sample_weight) {
+  (void)MetricSet(metrics);  // unknown names fail before the pass
+  const Pass pass = evaluate_pass(model, loss, X, y, batch_size, mask, sample_weight, metrics);
+  Logs logs{{"loss", pass.loss}};
+  log_metrics(logs, metrics, pass.metric_sums);
+  return logs;
 }
 
 Tensor predict(Module& model, const Tensor& X, int64_t batch_size, const Tensor& mask) {
@@ -410,9 +536,14 @@ std::string format_value(double v) {
   return std::abs(v) > 1e-3 ? fmt::format("{:.4f}", v) : fmt::format("{:.4e}", v);
 }
 
-std::string format_metrics(const Logs& logs) {
+// " - loss: ... - mae: ... - val_loss: ... - val_mae: ...": Keras's order, the keys present.
+std::string format_metrics(const Logs& logs, const std::vector<std::string>& metrics) {
+  std::vector<std::string> keys{"loss"};
+  keys.insert(keys.end(), metrics.begin(), metrics.end());
+  keys.emplace_back("val_loss");
+  for (const std::string& m : metrics) keys.push_back("val_" + m);
   std::string s;
-  for (const char* key : {"loss", "val_loss"}) {
+  for (const std::string& key : keys) {
     const auto it = logs.find(key);
     if (it != logs.end()) s += fmt::format(" - {}: {}", key, format_value(it->second));
   }
@@ -484,7 +615,7 @@ void ProgbarLogger::on_batch_end(int64_t batch, const Logs& logs) {
   if (verbose_ != 1 || !redraw_) return;
   const double per_step = elapsed() / static_cast<double>(done_);
   const double eta = per_step * static_cast<double>(std::max<int64_t>(params().steps - done_, 0));
-  redraw(bar(done_) + " - ETA: " + format_eta(eta) + format_metrics({{"loss", logs.at("loss")}}));
+  redraw(bar(done_) + " - ETA: " + format_eta(eta) + format_metrics(logs, params().metrics));
 }
 
 void ProgbarLogger::on_epoch_end(int epoch, const Logs& logs) {
@@ -492,11 +623,11 @@ void ProgbarLogger::on_epoch_end(int epoch, const Logs& logs) {
   if (verbose_ == 1) {
     const double per_step = done_ > 0 ? seconds / static_cast<double>(done_) : 0.0;
     redraw(bar(done_) + fmt::format(" - {:.0f}s {}", seconds, format_per_step(per_step)) +
-           format_metrics(logs));
+           format_metrics(logs, params().metrics));
     out_ << std::endl;
   } else {
     out_ << fmt::format("Epoch {}/{} - {:.0f}s", epoch + 1, params().epochs, seconds)
-         << format_metrics(logs) << std::endl;
+         << format_metrics(logs, params().metrics) << std::endl;
   }
 }
 

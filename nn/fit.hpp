@@ -19,6 +19,15 @@
 // bar ("Epoch 51/100") and learning-rate schedules see those absolute numbers; History holds
 // only the epochs this call ran.
 //
+// Metrics (opts.metrics, Keras's compile(metrics=[...])): each named metric of metrics.hpp is
+// accumulated over the epoch's training batches, on each batch's predictions before its
+// update (as the loss), with the batch's sample weights and, for per-step targets, its mask;
+// the epoch logs it under its name ("mae") and, with validation, "val_" + name computed on the
+// validation set as evaluate_metrics does. History, the callbacks (batch logs hold the running
+// value), CSVLogger's columns and the progress bar show them in Keras's order: loss, metrics,
+// val_loss, val_ metrics. A distributed fit adds the metrics' sums over the ranks with the
+// loss's, so every rank logs the same global values.
+//
 // Variable-length sequences: opts.mask (N, T), nonzero at valid steps (tg::data::pad_sequences
 // gives one), is sliced per batch like X and reaches the model as model(xb, mask_b): a
 // Sequential hands it to its recurrent layers (Module::forward_masked). validation_split
@@ -98,6 +107,9 @@ struct FitOptions {
   // Data-parallel training over the ranks of a tg::dist::Session (below); a no-op in a world
   // of one.
   bool distributed = false;
+  // Metrics beside the loss, by name (metrics.hpp: "mae", "rmse", "mape", "r2", "accuracy"):
+  // each epoch logs "mae" over its training batches and, with validation, "val_mae".
+  std::vector<std::string> metrics = {};
 };
 
 History fit(Module& model, const Loss& loss, optim::Optimizer& opt, const Tensor& X,
@@ -109,6 +121,12 @@ History fit(Module& model, const Loss& loss, optim::Optimizer& opt, const Tensor
 double evaluate(Module& model, const Loss& loss, const Tensor& X, const Tensor& y,
                 int64_t batch_size = 32, const Tensor& mask = {}, const Tensor& sample_weight = {});
 
+// evaluate with metrics (Keras's evaluate(..., return_dict=True)): "loss" as evaluate returns
+// it, and each of `metrics` (metrics.hpp) over all samples, weighted and masked as the loss.
+Logs evaluate_metrics(Module& model, const Loss& loss, const Tensor& X, const Tensor& y,
+                      const std::vector<std::string>& metrics, int64_t batch_size = 32,
+                      const Tensor& mask = {}, const Tensor& sample_weight = {});
+
 // The model's outputs for X, computed batch by batch and joined along axis 0.
 Tensor predict(Module& model, const Tensor& X, int64_t batch_size = 32, const Tensor& mask = {});
 
@@ -116,7 +134,8 @@ Tensor predict(Module& model, const Tensor& X, int64_t batch_size = 32, const Te
 //   verbose 1:  "Epoch 3/100" on its own line, then a bar redrawn with '\r' after each batch
 //               and finished as "4/4 [======...] - 0s 2ms/step - loss: 0.0812 - val_loss: ..."
 //   verbose 2:  "Epoch 3/100 - 0s - loss: 0.0812 - val_loss: 0.0790" per epoch.
-// Losses print as %.4f, or %.4e when |loss| <= 1e-3 (Keras).
+// With metrics, Keras's order: "- loss: 0.0812 - mae: 0.2100 - val_loss: ... - val_mae: ...".
+// Losses and metrics print as %.4f, or %.4e when |loss| <= 1e-3 (Keras).
 // The bar is redrawn only on a terminal: std::cout or std::cerr/clog when their file
 // descriptor is a TTY. Any other stream (a file, a pipe, a string) gets verbose 1's finished
 // bar once per epoch and no '\r', as Keras does when its output is not interactive.

@@ -14,6 +14,7 @@
 #include <tapegrad/nn/gradcheck.hpp>
 #include <tapegrad/nn/init.hpp>
 #include <tapegrad/nn/losses.hpp>
+#include <tapegrad/nn/metrics.hpp>
 #include <tapegrad/nn/model_config.hpp>
 #include <tapegrad/nn/model_selection.hpp>
 #include <tapegrad/nn/module.hpp>

@@ -114,3 +114,24 @@ TEST_CASE("mpi: in a distributed fit rank 0 alone prints and writes the CSV log"
     CHECK_FALSE(std::filesystem::exists(log));
   }
 }
+
+TEST_CASE("mpi: a distributed fit's metrics are the global ones, the same bits on every rank") {
+  // 40 training samples in batches of 16, 16 and 8: uneven shares on 3 ranks.
+  const Data data(50);
+  const tg::nn::FitOptions opts{.epochs = 3,
+                                .batch_size = 16,
+                                .verbose = 0,
+                                .validation_split = 0.2,
+                                .metrics = {"mae", "rmse", "r2"}};
+  tg::nn::Sequential alone = reference_model();
+  const tg::nn::History one = train(data, opts, alone);
+  tg::nn::Sequential model = reference_model();
+  tg::nn::FitOptions distributed = opts;
+  distributed.distributed = true;
+  const tg::nn::History many = train(data, distributed, model);
+  for (const std::string key : {"mae", "rmse", "r2", "val_mae", "val_rmse", "val_r2"}) {
+    CAPTURE(key);
+    check_follows(many[key], one[key]);
+    CHECK(tg_test::same_on_every_rank(std::hash<double>{}(many[key].back())));
+  }
+}

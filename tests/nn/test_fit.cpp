@@ -256,3 +256,37 @@ TEST_CASE("small losses print in scientific notation, as Keras does") {
   (void)nn::fit(model, loss, opt, X, y, {.epochs = 1, .verbose = 2, .out = &out});
   CHECK(out.str().find("loss: 1.0000e-06") != std::string::npos);
 }
+
+TEST_CASE("the progress shows metrics in Keras's order: loss, metrics, val_loss, val_ metrics") {
+  const auto [X, y] = linear_problem(40);
+  auto model = line();
+  nn::MSE loss;
+  tg::optim::SGD opt(model.parameters(), {.lr = 0.1});
+  std::ostringstream out;
+  const nn::History h = nn::fit(model, loss, opt, X, y,
+                                {.epochs = 2,
+                                 .verbose = 2,
+                                 .validation_split = 0.25,
+                                 .out = &out,
+                                 .metrics = {"mae", "rmse"}});
+  const auto lines = screen_lines(out.str());
+  REQUIRE(lines.size() == 2);
+  CHECK(pattern_of(lines[1]) ==
+        "Epoch #/# - #s - loss: #.# - mae: #.# - rmse: #.# - val_loss: #.# - val_mae: #.# - "
+        "val_rmse: #.#");
+  CHECK(lines[1].find(fmt::format("loss: {:.4f} - mae: {:.4f} - rmse: {:.4f} - val_loss: {:.4f} "
+                                  "- val_mae: {:.4f}",
+                                  h["loss"][1], h["mae"][1], h["rmse"][1], h["val_loss"][1],
+                                  h["val_mae"][1])) != std::string::npos);
+
+  // On a terminal the bar redrawn after each batch shows the running metrics too.
+  std::ostringstream terminal;
+  const auto bar = std::make_shared<nn::ProgbarLogger>(1, terminal, /*redraw=*/true);
+  (void)nn::fit(model, loss, opt, X, y,
+                {.epochs = 1, .verbose = 0, .callbacks = {bar}, .metrics = {"mae"}});
+  const std::string text = terminal.str();
+  const std::size_t first = text.find('\r') + 1;
+  const std::string first_draw = text.substr(first, text.find('\r', first) - first);
+  CAPTURE(first_draw);
+  CHECK(pattern_of(first_draw).ends_with("] - ETA: #s - loss: #.# - mae: #.#"));
+}

@@ -170,6 +170,46 @@ std::vector<double> unscaled(const data::Scaler& scaler, const std::vector<doubl
   return {c.data<double>(), c.data<double>() + c.numel()};
 }
 
+// ---- metrics beside the naive baseline ----
+
+// The metrics predict reports, by nn::make_metric's names and as printed.
+constexpr std::pair<const char*, const char*> kReportMetrics[] = {
+    {"mae", "MAE"}, {"rmse", "RMSE"}, {"mape", "MAPE (%)"}, {"r2", "R2"}};
+
+Tensor column_of(const std::vector<double>& values) {
+  return from_vector(values, {static_cast<int64_t>(values.size())});
+}
+
+// A table of the metrics of the model's predictions and of the naive forecast (the value
+// before each target), all in the series' units:
+//   Metrics of 132 predictions, in the series' units       model  naive (last value)
+//   MAE                                                  34.9151             27.1364
+std::string metrics_report(const std::vector<double>& target, const std::vector<double>& model,
+                           const std::vector<double>& naive) {
+  const Tensor y = column_of(target), p = column_of(model), last = column_of(naive);
+  const std::string title =
+      fmt::format("Metrics of {} predictions, in the series' units", target.size());
+  const std::size_t width = title.size();  // longer than any metric's label
+  std::string out =
+      fmt::format("{:<{}}{:>12}{:>20}\n", title, width, "model", "naive (last value)");
+  for (const auto& [name, label] : kReportMetrics) {
+    out += fmt::format("{:<{}}{:>12.4f}{:>20.4f}\n", label, width, nn::compute_metric(name, p, y),
+                       nn::compute_metric(name, last, y));
+  }
+  return out;
+}
+
+// The report of one-value predictions, one per window of the series: the targets are the
+// series from `window` on, the naive forecasts the series up to its second last value.
+std::string window_metrics(const Series& s, const std::vector<std::vector<double>>& predictions) {
+  if (predictions.front().size() != 1) return "";  // no one-to-one target per prediction
+  std::vector<double> scaled;
+  for (const auto& row : predictions) scaled.push_back(row[0]);
+  const std::vector<double> raw = s.raw.to(f64).to_vector<double>();
+  const auto from = raw.begin() + s.window;
+  return metrics_report({from, raw.end()}, unscaled(s.scaler, scaled), {from - 1, raw.end() - 1});
+}
+
 // One prediction per window, beside the value that followed it.
 Table predict_windows(nn::Module& model, const Series& s) {
   const auto [X, y] = data::windows(s.scaled, s.window, 1);
@@ -181,6 +221,7 @@ Table predict_windows(nn::Module& model, const Series& s) {
                                  number(raw.data<double>()[i + s.window], raw.dtype()),
                                  joined(unscaled(s.scaler, predictions[i]), model.dtype())));
   }
+  t.metrics = window_metrics(s, predictions);
   return t;
 }
 
@@ -240,7 +281,8 @@ int run_predict(const PredictConfig& c) {
   for (const std::string& row : t.rows) text += row + "\n";
   write_file_atomically("tapegrad predict", c.output, text);
   std::cout << fmt::format("Model: {} (from {})\nData: {}\nWrote {} ({} rows)\n", info.summary,
-                           c.weights, t.data_description, c.output, t.rows.size());
+                           c.weights, t.data_description, c.output, t.rows.size())
+            << t.metrics;
   return 0;
 }
 

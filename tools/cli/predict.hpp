@@ -3,7 +3,9 @@
 //   tapegrad predict --weights out/model.safetensors -o pred.csv
 //       the reference data: the 100 sequences `train` draws (tg::rand seeded by --seed)
 //   tapegrad predict --weights m.safetensors --data series.csv --window 12 -o pred.csv
-//       one prediction per window of the series (its next value), beside the true value
+//       one prediction per window of the series (its next value), beside the true value;
+//       prints MAE, RMSE, MAPE and R2 of those predictions in the series' units beside the
+//       naive forecast's (each window's last value as its prediction), the bar to beat
 //   tapegrad predict --weights m.safetensors --data series.csv --window 12 --horizon 6
 //       the 6 values after the end of the series, each prediction fed back as an input
 //
@@ -43,6 +45,9 @@ struct Table {
   std::string header;
   std::vector<std::string> rows;
   std::string data_description;
+  // For windows of a series (whose next values are known): the model's MAE, RMSE, MAPE and
+  // R2 in the series' units beside those of the naive last-value forecast, as printed.
+  std::string metrics = {};
 };
 
 // What predict does with --data (also the input of the fuzz target tests/fuzz/

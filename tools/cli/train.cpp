@@ -63,6 +63,7 @@ struct TrainConfig {
   double clip_norm = 0, clip_value = 0;
   bool has_clip_norm = false, has_clip_value = false;
   std::string loss = "mse";
+  std::vector<std::string> metrics;  // --metrics: logged beside the loss
   ScheduleConfig schedule;
   int early_stopping = -1;  // patience; -1: off
   int epochs = 100;
@@ -254,6 +255,21 @@ void print_early_stopping(const nn::EarlyStopping& stop, const TrainConfig& c) {
   }
 }
 
+// ", mae: ..., val_loss: ..., val_mae: ..." of a row of the run, in the progress bar's order
+// (after the loss), the keys the run has.
+std::string logged_values(const nn::History& run, std::size_t row,
+                          const std::vector<std::string>& metrics) {
+  std::vector<std::string> keys = metrics;
+  keys.emplace_back("val_loss");
+  for (const std::string& m : metrics) keys.push_back("val_" + m);
+  std::string out;
+  for (const std::string& key : keys) {
+    if (run.has(key) && row < run[key].size())
+      out += fmt::format(", {}: {:.6g}", key, run[key][row]);
+  }
+  return out;
+}
+
 // Epochs count from 1 in what train prints (as the progress bar's "Epoch 8/100" and Keras's
 // messages do) and from 0 in loss.csv (Keras's CSVLogger); each line naming an epoch gives
 // both. The final loss is that of the weights written: the restored epoch's (`restored`, a
@@ -266,8 +282,7 @@ void print_result(const TrainConfig& c, const nn::History& run, int restored, in
   }
   if (run.epochs > 0) {
     const auto row = static_cast<std::size_t>(restored >= 0 ? restored : run.epochs - 1);
-    const std::string val =
-        run.has("val_loss") ? fmt::format(", val_loss: {:.6g}", run["val_loss"][row]) : "";
+    const std::string val = logged_values(run, row, c.metrics);
     const std::string when =
         restored >= 0
             ? fmt::format("of epoch {} (loss.csv epoch {}), whose weights are saved; {} epochs run",
@@ -335,6 +350,7 @@ int run_train(const TrainConfig& c) {
                           .callbacks = {csv},
                           .verbose = c.verbose};
   fit_opts.distributed = true;
+  fit_opts.metrics = c.metrics;
   if (schedule) fit_opts.callbacks.push_back(schedule);
   if (!c.checkpoint.empty()) {
     fit_opts.callbacks.push_back(std::make_shared<nn::ModelCheckpoint>([&](int epoch) {
@@ -382,6 +398,19 @@ struct GivenFlags {
   CLI::Option *lr, *clip_norm, *clip_value, *gamma;
 };
 
+// --metrics mae,rmse: shown beside the loss in the progress and as loss.csv columns (mae,
+// val_mae), as Keras's compile(metrics=...) does.
+void add_metrics_flag(CLI::App& train, TrainConfig& c) {
+  const std::vector<std::string>& names = nn::metric_names();
+  train
+      .add_option("--metrics", c.metrics,
+                  "Metrics beside the loss, comma-separated (--metrics mae,rmse); shown in the "
+                  "progress and written to loss.csv as columns NAME and val_NAME")
+      ->delimiter(',')
+      ->check(CLI::IsMember(names).description(""))
+      ->type_name(fmt::format("{}", fmt::join(names, "|")));
+}
+
 void add_optimizer_flags(CLI::App& train, TrainConfig& c, GivenFlags& given) {
   train.add_option("--optimizer", c.optimizer, "Optimizer")
       ->check(CLI::IsMember({"sgd", "gd", "adam", "adamw", "rmsprop"}).description(""))
@@ -406,6 +435,7 @@ void add_optimizer_flags(CLI::App& train, TrainConfig& c, GivenFlags& given) {
       ->check(CLI::IsMember({"mse", "mae", "huber"}).description(""))
       ->type_name("mse|mae|huber")
       ->capture_default_str();
+  add_metrics_flag(train, c);
 }
 
 void add_schedule_flags(CLI::App& train, ScheduleConfig& s, GivenFlags& given) {

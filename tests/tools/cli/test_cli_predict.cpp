@@ -5,9 +5,11 @@
 // gives one line and exit code 2.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <map>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -43,6 +45,13 @@ double output_for(tg::nn::Module& model, const std::vector<double>& window) {
   tg::NoGradGuard no_grad;
   const int64_t t = static_cast<int64_t>(window.size());
   return model(tg::from_vector(window, {1, t, 1}).to(tg::f32)).item();
+}
+
+// A small model trained for one epoch on the airline series, windows of 6, into dir/run.
+Result train_airline(const ScratchDir& dir) {
+  return tg_test::run(dir, "train --data " + quoted(kAirline) +
+                               " --window 6 --units 3 --epochs 1 --verbose 0 --out-dir " +
+                               quoted(dir / "run"));
 }
 
 }  // namespace
@@ -85,9 +94,7 @@ TEST_CASE("tapegrad predict: the reference data of train, by the model rebuilt f
 
 TEST_CASE("tapegrad predict --data: one row per window; --horizon feeds predictions back") {
   ScratchDir dir("cli-predict");
-  Result r = tg_test::run(dir, "train --data " + quoted(kAirline) +
-                                   " --window 6 --units 3 --epochs 1 --verbose 0 --out-dir " +
-                                   quoted(dir / "run"));
+  Result r = train_airline(dir);
   REQUIRE_MESSAGE(r.code == 0, r.err);
   const std::string weights = dir / "run/model.safetensors";
   const std::string common =
@@ -138,6 +145,81 @@ TEST_CASE("tapegrad predict scales a series by the scaler and window the file re
   for (int64_t i = 0; i < 4; ++i) first.push_back((series.data<double>()[i] - 100) / 600);
   CHECK(field(dir / "p.csv", 1, 2) ==
         doctest::Approx(output_for(model, first) * 600 + 100).epsilon(1e-5));
+}
+
+// The metrics predict prints, computed here from their definitions: MAE, RMSE, MAPE (%), R2.
+std::vector<double> metrics_of(const std::vector<double>& target, const std::vector<double>& pred) {
+  const double n = static_cast<double>(target.size());
+  double abs_sum = 0, sq_sum = 0, pct_sum = 0, mean = 0;
+  for (double y : target) mean += y / n;
+  double total = 0;
+  for (std::size_t i = 0; i < target.size(); ++i) {
+    const double d = pred[i] - target[i];
+    abs_sum += std::abs(d);
+    sq_sum += d * d;
+    pct_sum += 100 * std::abs(d) / std::abs(target[i]);
+    total += (target[i] - mean) * (target[i] - mean);
+  }
+  return {abs_sum / n, std::sqrt(sq_sum / n), pct_sum / n, 1 - sq_sum / total};
+}
+
+// The last `count` whitespace-separated fields of a line, as numbers.
+std::vector<double> last_numbers(const std::string& line, std::size_t count) {
+  std::vector<std::string> words;
+  std::istringstream in(line);
+  for (std::string w; in >> w;) words.push_back(w);
+  std::vector<double> out;
+  for (std::size_t i = words.size() - count; i < words.size(); ++i)
+    out.push_back(std::stod(words[i]));
+  return out;
+}
+
+TEST_CASE("tapegrad predict --data: metrics in passengers beside the naive last-value forecast") {
+  ScratchDir dir("cli-predict");
+  Result r = train_airline(dir);
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  r = tg_test::run(dir, "predict --weights " + quoted(dir / "run/model.safetensors") + " --data " +
+                            quoted(kAirline) + " -o " + quoted(dir / "p.csv"));
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  const std::vector<std::string> out = lines_of(r.out);
+  const auto title = std::find_if(out.begin(), out.end(), [](const std::string& line) {
+    return line.starts_with("Metrics of 138 predictions");
+  });
+  REQUIRE_MESSAGE(out.end() - title == 5, r.out);
+  CHECK(contains(*title, "model"));
+  CHECK(contains(*title, "naive (last value)"));
+  const char* labels[] = {"MAE", "RMSE", "MAPE (%)", "R2"};
+  for (std::size_t k = 0; k < 4; ++k) {
+    CHECK(title[static_cast<std::ptrdiff_t>(k + 1)].starts_with(labels[k]));
+    CHECK(title[static_cast<std::ptrdiff_t>(k + 1)].size() == title->size());  // aligned
+  }
+
+  // The model's predictions (p.csv, in passengers) and the naive ones, each window's last value.
+  const std::vector<double> series =
+      tg::data::read_csv_column(kAirline, "passengers", tg::f64).to_vector<double>();
+  std::vector<double> target, model, naive;
+  for (std::size_t i = 0; i < 138; ++i) {
+    target.push_back(series[i + 6]);
+    naive.push_back(series[i + 5]);
+    model.push_back(field(dir / "p.csv", i + 1, 2));
+    REQUIRE(field(dir / "p.csv", i + 1, 1) == target.back());
+  }
+  const std::vector<double> want_model = metrics_of(target, model),
+                            want_naive = metrics_of(target, naive);
+  for (std::size_t k = 0; k < 4; ++k) {
+    CAPTURE(labels[k]);
+    const std::vector<double> got = last_numbers(title[static_cast<std::ptrdiff_t>(k + 1)], 2);
+    CHECK(got[0] == doctest::Approx(want_model[k]).epsilon(1e-4));
+    CHECK(got[1] == doctest::Approx(want_naive[k]).epsilon(1e-4));
+  }
+  // The airline series' naive forecast misses by 26.47 passengers a month on average.
+  CHECK(want_naive[0] == doctest::Approx(26.471014).epsilon(1e-6));
+
+  // A forecast past the series' end has no targets: no metrics.
+  r = tg_test::run(dir, "predict --weights " + quoted(dir / "run/model.safetensors") + " --data " +
+                            quoted(kAirline) + " --horizon 2 -o " + quoted(dir / "f.csv"));
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  CHECK_FALSE(contains(r.out, "Metrics of"));
 }
 
 TEST_CASE("tapegrad predict: bad input gives one line and exit code 2") {
