@@ -88,14 +88,17 @@ namespace tapegrad::nn {
 
 // The fields come in the order a Keras user writes fit's keyword arguments (C++20 designated
 // initializers must follow declaration order): {.epochs = 100, .initial_epoch = 50,
-// .batch_size = 32, .validation_split = 0.2, .callbacks = {...}, .verbose = 0}; then the
-// rarer ones.
+// .batch_size = 32, .validation_split = 0.2, .metrics = {"mae"}, .callbacks = {...},
+// .verbose = 0}; then the rarer ones.
 struct FitOptions {
   int epochs = 1;         // the epoch to stop before, counted over the whole run (Keras)
   int initial_epoch = 0;  // the epoch to start at (a resumed run: the epochs already done)
   int64_t batch_size = 32;
   double validation_split = 0;  // in [0, 1): the last fraction of the samples validates
   std::optional<std::pair<Tensor, Tensor>> validation_data = {};  // takes precedence over split
+  // Metrics beside the loss, by name (metrics.hpp: "mae", "rmse", "mape", "r2", "accuracy"):
+  // each epoch logs "mae" over its training batches and, with validation, "val_mae".
+  std::vector<std::string> metrics = {};
   CallbackList callbacks = {};
   int verbose = 1;  // 0 silent, 1 progress bar, 2 one line per epoch
   bool shuffle = true;
@@ -107,9 +110,6 @@ struct FitOptions {
   // Data-parallel training over the ranks of a tg::dist::Session (below); a no-op in a world
   // of one.
   bool distributed = false;
-  // Metrics beside the loss, by name (metrics.hpp: "mae", "rmse", "mape", "r2", "accuracy"):
-  // each epoch logs "mae" over its training batches and, with validation, "val_mae".
-  std::vector<std::string> metrics = {};
 };
 
 History fit(Module& model, const Loss& loss, optim::Optimizer& opt, const Tensor& X,

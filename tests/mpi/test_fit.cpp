@@ -120,9 +120,9 @@ TEST_CASE("mpi: a distributed fit's metrics are the global ones, the same bits o
   const Data data(50);
   const tg::nn::FitOptions opts{.epochs = 3,
                                 .batch_size = 16,
-                                .verbose = 0,
                                 .validation_split = 0.2,
-                                .metrics = {"mae", "rmse", "r2"}};
+                                .metrics = {"mae", "rmse", "r2"},
+                                .verbose = 0};
   tg::nn::Sequential alone = reference_model();
   const tg::nn::History one = train(data, opts, alone);
   tg::nn::Sequential model = reference_model();

@@ -265,10 +265,10 @@ TEST_CASE("the progress shows metrics in Keras's order: loss, metrics, val_loss,
   std::ostringstream out;
   const nn::History h = nn::fit(model, loss, opt, X, y,
                                 {.epochs = 2,
-                                 .verbose = 2,
                                  .validation_split = 0.25,
-                                 .out = &out,
-                                 .metrics = {"mae", "rmse"}});
+                                 .metrics = {"mae", "rmse"},
+                                 .verbose = 2,
+                                 .out = &out});
   const auto lines = screen_lines(out.str());
   REQUIRE(lines.size() == 2);
   CHECK(pattern_of(lines[1]) ==
@@ -283,7 +283,7 @@ TEST_CASE("the progress shows metrics in Keras's order: loss, metrics, val_loss,
   std::ostringstream terminal;
   const auto bar = std::make_shared<nn::ProgbarLogger>(1, terminal, /*redraw=*/true);
   (void)nn::fit(model, loss, opt, X, y,
-                {.epochs = 1, .verbose = 0, .callbacks = {bar}, .metrics = {"mae"}});
+                {.epochs = 1, .metrics = {"mae"}, .callbacks = {bar}, .verbose = 0});
   const std::string text = terminal.str();
   const std::size_t first = text.find('\r') + 1;
   const std::string first_draw = text.substr(first, text.find('\r', first) - first);

@@ -162,9 +162,9 @@ TEST_CASE("fit reports metrics per epoch as Keras does: History, logs, val_ on v
   CHECK(logs.at("mae") == doctest::Approx(h["val_mae"][1]).epsilon(1e-12));
   CHECK(logs.at("r2") == doctest::Approx(h["val_r2"][1]).epsilon(1e-12));
 
-  CHECK_THROWS_WITH_AS(nn::fit(model, loss, opt, X, y, {.verbose = 0, .metrics = {"mse"}}),
+  CHECK_THROWS_WITH_AS(nn::fit(model, loss, opt, X, y, {.metrics = {"mse"}, .verbose = 0}),
                        doctest::Contains("unknown metric 'mse'"), tg::ValueError);
-  CHECK_THROWS_WITH_AS(nn::fit(model, loss, opt, X, y, {.verbose = 0, .metrics = {"mae", "mae"}}),
+  CHECK_THROWS_WITH_AS(nn::fit(model, loss, opt, X, y, {.metrics = {"mae", "mae"}, .verbose = 0}),
                        doctest::Contains("metric 'mae' is given twice"), tg::ValueError);
 }
 
@@ -177,7 +177,7 @@ TEST_CASE("fit's metrics honour sample_weight as the loss does") {
   tg::optim::SGD opt(model.parameters(), {.lr = 0.0});
   const nn::History h =
       nn::fit(model, loss, opt, X, y,
-              {.epochs = 1, .batch_size = 4, .verbose = 0, .sample_weight = w, .metrics = {"mae"}});
+              {.epochs = 1, .batch_size = 4, .metrics = {"mae"}, .verbose = 0, .sample_weight = w});
   CHECK(h["mae"][0] ==
         doctest::Approx(nn::compute_metric("mae", nn::predict(model, X), y, w)).epsilon(1e-12));
 }
@@ -196,10 +196,10 @@ TEST_CASE("batch logs hold each metric's running value; CSVLogger writes mae and
   const nn::History h = nn::fit(model, loss, opt, X, y,
                                 {.epochs = 2,
                                  .batch_size = 8,
-                                 .verbose = 0,
                                  .validation_split = 0.25,
+                                 .metrics = {"mae", "rmse"},
                                  .callbacks = {std::make_shared<nn::CSVLogger>(csv.str()), batches},
-                                 .metrics = {"mae", "rmse"}});
+                                 .verbose = 0});
   REQUIRE(batches->mae.size() == 4);  // 15 training samples: batches of 8 and 7, two epochs
   CHECK(batches->mae[1] == h["mae"][0]);
   CHECK(batches->mae[3] == h["mae"][1]);
@@ -226,10 +226,10 @@ TEST_CASE("EarlyStopping monitors a metric; accuracy and r2 improve upwards") {
       nn::EarlyStoppingOptions{.monitor = "val_mae", .patience = 0});
   const nn::History h = nn::fit(model, loss, opt, X, y,
                                 {.epochs = 5,
-                                 .verbose = 0,
                                  .validation_split = 0.25,
+                                 .metrics = {"mae"},
                                  .callbacks = {stop},
-                                 .metrics = {"mae"}});
+                                 .verbose = 0});
   CHECK(stop->best() == *std::min_element(h["val_mae"].begin(), h["val_mae"].end()));
 
   CHECK(nn::higher_is_better("val_r2"));
