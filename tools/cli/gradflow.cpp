@@ -21,9 +21,11 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <tapegrad/tapegrad.hpp>
 
+#include <tapegrad/tools/viz/html.hpp>
 #include "common.hpp"
 
 namespace tapegrad::cli {
@@ -40,6 +42,7 @@ struct GradflowConfig {
   int epochs = 0;
   double clip_norm = 0;  // 0: no clipping
   std::string out;
+  tools::LineChartOptions chart;  // its size and dpi
 };
 
 std::string cell_title(const std::string& cell) {
@@ -90,8 +93,49 @@ std::string chart_title(const GradflowConfig& c) {
                      c.steps, trained);
 }
 
+// What the chart shows, in words: per cell, the factor by which |dL/dh_t| shrinks from the
+// last step to the first ("shrinks toward early steps for SimpleRNN (x1e-09) from t=49 to
+// t=0"), or that it holds within a factor of 10.
+std::string chart_subtitle(const GradflowConfig& c, const tools::GradientFlow& flow) {
+  const std::vector<tools::LineSeries> lines = tools::gradient_flow_series(flow);
+  std::vector<std::string> shrinks, holds;
+  for (const tools::LineSeries& s : lines) {
+    const double first = s.y.front(), last = s.y.back();
+    if (last > 0 && first < last / 10) {
+      shrinks.push_back(fmt::format("{} (x{:.2g})", s.label, first / last));
+    } else {
+      holds.push_back(s.label);
+    }
+  }
+  std::vector<std::string> parts;
+  if (!shrinks.empty()) {
+    parts.push_back(fmt::format("|dL/dh_t| shrinks toward early steps for {} from t={} to t={}",
+                                fmt::join(shrinks, ", "), lines.front().x.back(),
+                                lines.front().x.front()));
+  }
+  if (!holds.empty()) {
+    parts.push_back(fmt::format("{} within 10x for {}",
+                                shrinks.empty() ? "|dL/dh_t| holds" : "holds",
+                                fmt::join(holds, ", ")));
+  }
+  const std::string weights =
+      c.epochs > 0 ? fmt::format("after {} epochs", c.epochs) : "untrained weights";
+  return fmt::format("{}: {}", weights, fmt::join(parts, "; "));
+}
+
+void write_chart(const GradflowConfig& c, const tools::GradientFlow& flow) {
+  tools::LineChartOptions chart = c.chart;
+  chart.title = chart_title(c);
+  chart.subtitle = chart_subtitle(c, flow);
+  if (tools::is_page_path(c.out)) {
+    tools::write_gradient_flow_page(flow, c.out, chart);
+  } else {
+    tools::write_chart(flow, c.out, chart);
+  }
+}
+
 void run(const GradflowConfig& c) {
-  tools::check_chart_path(c.out);
+  if (!tools::is_page_path(c.out)) tools::check_chart_path(c.out);
   tools::GradientFlow all;
   fmt::print("{:<10} {:>14} {:>14} {:>10}\n", "cell", "|dL/dh_0|",
              fmt::format("|dL/dh_{}|", c.steps - 1), "ratio");
@@ -105,7 +149,7 @@ void run(const GradflowConfig& c) {
   }
   const std::string csv = fs::path(c.out).replace_extension(".csv").string();
   const std::string parameters = tools::write_csv(all, csv);
-  tools::write_chart(all, c.out, chart_title(c));
+  write_chart(c, all);
   fmt::print("Wrote {}, {} and {}\n", c.out, csv, parameters);
 }
 
@@ -142,9 +186,12 @@ Command add_gradflow_command(CLI::App& app) {
   cmd->add_option("--clip-norm", c->clip_norm, "Adam's clipnorm while training (with --epochs)")
       ->check(CLI::PositiveNumber.description(""))
       ->type_name("X");
-  cmd->add_option("-o,--out", c->out, "Chart file: .svg, .png or .pdf (the CSV goes beside it)")
+  cmd->add_option("-o,--out", c->out,
+                  "Chart file: .svg, .png, .pdf or .html (an interactive page); the CSV goes "
+                  "beside it")
       ->required()
       ->type_name("FILE");
+  add_chart_flags(*cmd, c->chart);
   cmd->footer(
       "Writes the chart, FILE's stem .csv (layer,step,norm) and _parameters.csv (|dL/dW|).\n"
       "Errors give one line on stderr and exit code 2.");
