@@ -351,11 +351,15 @@ std::string error_bar_rows(const LineSeries& s, const LineChartOptions& opts, co
   return rows;
 }
 
-// The title, and the subtitle as its second line.
+// The title, and the subtitle's lines (split at '\n') below it.
 std::string title_command(const LineChartOptions& opts) {
-  const std::string subtitle =
-      opts.subtitle.empty() ? "" : " . \"\\n\" . " + gnuplot_text(opts.subtitle);
-  return "set title " + gnuplot_text(opts.title) + subtitle + " noenhanced\n";
+  std::string title = "set title " + gnuplot_text(opts.title);
+  for (std::size_t from = 0; from < opts.subtitle.size();) {
+    const std::size_t end = std::min(opts.subtitle.find('\n', from), opts.subtitle.size());
+    title += " . \"\\n\" . " + gnuplot_text(opts.subtitle.substr(from, end - from));
+    from = end + 1;
+  }
+  return title + " noenhanced\n";
 }
 
 // The whole gnuplot script: settings, the data inline, one `plot` of every line.

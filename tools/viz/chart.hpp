@@ -14,9 +14,9 @@
 // all its points. Gridlines at the ticks and a marker at every point help a reader take
 // values off the chart; log2_x puts x on a log2 axis ticked at powers of 2 (unit counts: 8,
 // 16, 32, 64 equally spaced); non_negative stops error bars at 0 (a loss is never negative);
-// marks are labelled points (the best epoch of a loss curve); the subtitle, a second title
-// line, says what the reader sees. The file is written atomically (the chart is drawn into a
-// temporary directory, then moved).
+// marks are labelled points (the best epoch of a loss curve); the subtitle, title lines
+// below the title, says what the reader sees. The file is written atomically (the chart is drawn
+// into a temporary directory, then moved).
 //
 // The program is `gnuplot`, looked up on PATH when a chart is drawn, or the one
 // TAPEGRAD_GNUPLOT names. It may take TAPEGRAD_GNUPLOT_TIMEOUT seconds (default 60), then it
@@ -47,7 +47,7 @@ struct LineChartOptions {
   std::string y_label = {};
   bool log_y = false;
   int width = 800, height = 500;  // pixels (png) or points (svg, pdf)
-  std::string subtitle = {};      // a second title line
+  std::string subtitle = {};      // lines below the title, '\n' between them
   bool log2_x = false;            // x on a log2 axis, ticked at powers of 2; every x > 0
   bool non_negative = false;      // y cannot be negative: error bars stop at 0
   std::vector<ChartMark> marks = {};

@@ -1,5 +1,5 @@
 // Reading what gnuplot's svg terminal wrote: the drawn lines (with their stroke colour and
-// points), the point markers and the text.
+// points), the point markers and the text; and the size of a png.
 //
 // A <path> holds one or more lines, each starting at a move ("M x,y") and going on with draws
 // ("L x,y"); its stroke is "rgb(r, g, b)" or a colour name. A line of length zero (a bar of
@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <cstdint>
 #include <map>
 #include <regex>
 #include <string>
@@ -146,6 +147,17 @@ inline std::vector<SvgMarker> svg_markers(const std::string& svg, int plot = 0) 
     out.push_back({std::stod((*it)[1]), std::stod((*it)[2]), std::stod((*it)[3])});
   }
   return out;
+}
+
+// A png's width and height in pixels, from its IHDR chunk (big-endian, bytes 16 to 23).
+inline std::pair<std::uint32_t, std::uint32_t> png_size(const std::string& png) {
+  const auto word = [&](std::size_t at) {
+    std::uint32_t v = 0;
+    for (std::size_t i = 0; i < 4; ++i) v = (v << 8) | static_cast<unsigned char>(png[at + i]);
+    return v;
+  };
+  return png.size() < 24 ? std::pair<std::uint32_t, std::uint32_t>{0, 0}
+                         : std::pair{word(16), word(20)};
 }
 
 }  // namespace tg_test

@@ -29,16 +29,6 @@ std::size_t count_of(const std::string& text, const std::string& what) {
   return n;
 }
 
-// A png's width and height, from its IHDR chunk (big-endian, bytes 16 to 23).
-std::pair<std::uint32_t, std::uint32_t> png_size(const std::string& png) {
-  const auto word = [&](std::size_t at) {
-    std::uint32_t v = 0;
-    for (std::size_t i = 0; i < 4; ++i) v = (v << 8) | static_cast<unsigned char>(png[at + i]);
-    return v;
-  };
-  return {word(16), word(20)};
-}
-
 const tg::tools::LineSeries kUnits{.label = "mean +- std",
                                    .x = {8, 16, 32, 64},
                                    .y = {1, 0.5, 0.4, 0.6},
@@ -104,12 +94,13 @@ TEST_CASE("write_line_chart: a mark is a large marker with its label; the subtit
   tg::tools::write_line_chart(dir / "loss.svg", {loss},
                               {.title = "Loss",
                                .log_y = true,
-                               .subtitle = "what you see",
+                               .subtitle = "what you see\nand why",
                                .marks = {{.x = 2, .y = 1, .label = "best epoch 2: val_loss 1"}}});
   const std::string svg = tg_test::read_file(dir / "loss.svg");
   const auto texts = tg_test::svg_texts(svg);
   CHECK(has_text(texts, "Loss"));
   CHECK(has_text(texts, "what you see"));
+  CHECK(has_text(texts, "and why"));
   CHECK(has_text(texts, "best epoch 2: val_loss 1"));
   // The mark's marker sits on the data's third point and is larger than the data's.
   const auto all = tg_test::svg_markers(svg), data = tg_test::svg_markers(svg, 1);
@@ -126,9 +117,9 @@ TEST_CASE("write_line_chart: a png's dpi scales its pixels; bad size or dpi is r
   const tg::tools::LineSeries s{.label = "s", .x = {0, 1}, .y = {1, 2}};
   tg::tools::write_line_chart(dir / "96.png", {s}, {.width = 600, .height = 400});
   tg::tools::write_line_chart(dir / "192.png", {s}, {.width = 600, .height = 400, .dpi = 192});
-  CHECK(png_size(tg_test::read_file(dir / "96.png")) ==
+  CHECK(tg_test::png_size(tg_test::read_file(dir / "96.png")) ==
         std::pair<std::uint32_t, std::uint32_t>{600, 400});
-  CHECK(png_size(tg_test::read_file(dir / "192.png")) ==
+  CHECK(tg_test::png_size(tg_test::read_file(dir / "192.png")) ==
         std::pair<std::uint32_t, std::uint32_t>{1200, 800});
   CHECK_THROWS_WITH_AS(tg::tools::write_line_chart(dir / "x.png", {s}, {.width = 50}),
                        doctest::Contains("size 50x500 (expected each side from 100 to 20000)"),
