@@ -382,7 +382,7 @@ std::string chart_script(const Terminal& t, const fs::path& output,
   if (opts.log2_x) script += log2_axis_commands(r);
   script += opts.log_y ? log_axis_commands(r) : "set format y '%h'\n";
   // Light gridlines at the major ticks, behind the data.
-  script += "set grid xtics ytics back lw 1 lc rgb '#dddddd' dt solid\n";
+  script += "set grid xtics ytics back lt 1 lw 1 lc rgb '#d0d0d0' dt solid\n";
   for (const ChartMark& m : opts.marks) script += mark_command(m, opts, r);
   // The legend is drawn last, over the lines (opaque), in the emptiest corner.
   script += fmt::format("set key inside {} opaque box Left reverse samplen 3 spacing 1.3 width 2\n",
