@@ -25,6 +25,12 @@ packages=(
   gnuplot-nox         # the program that draws the charts (tools/viz/chart.cpp): svg, png, pdf
   libopenmpi-dev      # distributed training (core/dist.cpp, TAPEGRAD_MPI): MPI's C API
   openmpi-bin         # mpirun, which runs the multi-rank tests (tests/mpi)
+  # The browser test of the interactive pages (tests/tools/cli/test_cli_page.cpp): headless
+  # Chromium loads `tapegrad dot -o graph.html` and checks the DOM. By far the largest
+  # package here (about 290 MB installed with its libraries, against some 60 MB for
+  # Graphviz); a test dependency all the same, like gnuplot: the suite fails without it
+  # rather than skip the one test that proves the pages work in a browser.
+  chromium
 )
 ci_packages=(
   clang-format        # the format check in .ci/run

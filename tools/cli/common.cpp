@@ -5,6 +5,10 @@
 #include <cmath>
 #include <cstdlib>
 #include <limits>
+#include <optional>
+#include <string_view>
+#include <tuple>
+#include <utility>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -200,4 +204,49 @@ CLI::Option* add_list_option(CLI::App& cmd, const std::string& name, std::vector
       name, [&out, name, item](const std::string& text) { out = list_items(name, text, item); },
       help);
 }
+namespace {
+
+// "800x500": two whole numbers of pixels, each from 100 to 20000 (write_line_chart's range).
+std::optional<std::pair<int, int>> chart_size(const std::string& text) {
+  const std::size_t x = text.find('x');
+  if (x == std::string::npos) return std::nullopt;
+  const auto side = [](std::string_view digits) -> std::optional<int> {
+    int value = 0;
+    const auto [end, err] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+    if (err != std::errc() || end != digits.data() + digits.size()) return std::nullopt;
+    if (value < 100 || value > 20000) return std::nullopt;
+    return value;
+  };
+  const std::string_view all = text;
+  const auto width = side(all.substr(0, x)), height = side(all.substr(x + 1));
+  if (!width || !height) return std::nullopt;
+  return std::pair{*width, *height};
+}
+
+}  // namespace
+
+void add_chart_flags(CLI::App& cmd, tools::LineChartOptions& chart) {
+  cmd.add_option_function<std::string>(
+         "--size",
+         [&chart](const std::string& text) {
+           std::tie(chart.width, chart.height) = chart_size(text).value();
+         },
+         fmt::format("Chart size in pixels, width x height (default {}x{})", chart.width,
+                     chart.height))
+      ->check(CLI::Validator(
+          [](std::string& text) -> std::string {
+            return chart_size(text) ? ""
+                                    : "must be WIDTHxHEIGHT in pixels, each 100 to 20000 "
+                                      "(e.g. 800x500), got '" +
+                                          text + "'";
+          },
+          ""))
+      ->type_name("WxH");
+  cmd.add_option("--dpi", chart.dpi,
+                 "Dots per inch of a .png chart: more pixels, the same layout (96 is the screen)")
+      ->check(CLI::Range(24, 2400).description(""))
+      ->type_name("N")
+      ->capture_default_str();
+}
+
 }  // namespace tapegrad::cli

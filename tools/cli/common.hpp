@@ -14,6 +14,7 @@
 #include <vector>
 
 #include <tapegrad/tapegrad.hpp>
+#include <tapegrad/tools/viz/chart.hpp>
 
 namespace tapegrad::cli {
 
@@ -38,6 +39,8 @@ void add_model_flags(CLI::App& cmd, ModelConfig& m);
 void add_cell_flag(CLI::App& cmd, ModelConfig& m);
 // --dropout and --recurrent-dropout, for the commands that train.
 void add_dropout_flags(CLI::App& cmd, ModelConfig& m);
+// --size WxH and --dpi N of a chart, into chart.width, chart.height and chart.dpi.
+void add_chart_flags(CLI::App& cmd, tools::LineChartOptions& chart);
 // --timeout S: how long a rank waits for the others under mpirun (tg::dist::set_timeout).
 void add_timeout_flag(CLI::App& cmd);
 

@@ -56,6 +56,7 @@ struct CvConfig {
   int jobs = 1;
   std::string out = "cv.csv";
   std::string plot;
+  tools::LineChartOptions chart;  // its size and dpi
 };
 
 std::vector<nn::Candidate> candidates(const CvConfig& c) {
@@ -171,12 +172,15 @@ void plot(const CvConfig& c, const nn::GridSearchResult& r) {
                       .y = {level, level}});
   }
   const std::string layers = layer_pattern(c);
-  tools::write_line_chart(
-      c.plot, series,
-      {.title = fmt::format("{}, {}: best {}, one-SE {}", layers.substr(0, layers.find('(')),
-                            split_words(c), best.name, r.candidates[r.one_se].name),
-       .x_label = "units",
-       .y_label = c.data.path.empty() ? "validation MSE" : "validation MSE (series unit)"});
+  tools::LineChartOptions chart = c.chart;
+  chart.title = fmt::format("{}, {}: best {}, one-SE {}", layers.substr(0, layers.find('(')),
+                            split_words(c), best.name, r.candidates[r.one_se].name);
+  chart.x_label = "units";
+  chart.y_label = c.data.path.empty() ? "validation MSE" : "validation MSE (series unit)";
+  // Sizes double from one candidate to the next (8, 16, 32): equally spaced on a log2 axis.
+  chart.log2_x = true;
+  chart.non_negative = true;  // a mean squared error minus its std is no loss below 0
+  tools::write_line_chart(c.plot, series, chart);
 }
 
 void run(const CvConfig& c) {
@@ -275,6 +279,7 @@ Command add_cv_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--plot", c->plot, "Validation curve (mean +- std per size): .svg, .png or .pdf")
       ->type_name("FILE");
+  add_chart_flags(*cmd, c->chart);
   cmd->footer(
       "A series (--data) is split by time unless --split kfold says otherwise, and each fold\n"
       "scales it by the min and max of its own training windows: no validation value sets\n"

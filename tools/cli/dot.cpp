@@ -4,7 +4,7 @@
 // model `train` builds, on tg::rand data seeded by --seed (the same flags draw the same
 // graph, byte for byte in .dot). The drawing is tools/viz/graph.hpp's: --fold, --modules,
 // --grads and --values are its DotOptions; the output's extension picks DOT text or a
-// Graphviz rendering.
+// Graphviz rendering, .html an interactive page (tools/viz/html.hpp).
 #include "command.hpp"
 
 #include <algorithm>
@@ -22,6 +22,7 @@
 #include <tapegrad/tapegrad.hpp>
 
 #include <tapegrad/tools/viz/graph.hpp>
+#include <tapegrad/tools/viz/html.hpp>
 #include "common.hpp"
 
 namespace tapegrad::cli {
@@ -37,7 +38,7 @@ struct DotConfig {
   std::string output;
 };
 
-constexpr std::array kExtensions{".dot", ".svg", ".png", ".pdf"};
+constexpr std::array kExtensions{".dot", ".svg", ".png", ".pdf", ".html"};
 
 std::string extension_of(const std::string& path) {
   return std::filesystem::path(path).extension().string();
@@ -76,6 +77,8 @@ int run_dot(const DotConfig& c) {
                                .title = describe(c)};
   if (extension_of(c.output) == ".dot") {
     tools::write_dot(loss, c.output, opts);
+  } else if (tools::is_page_path(c.output)) {
+    tools::write_graph_page(loss, c.output, opts);
   } else {
     tools::render(loss, c.output, opts);
   }
@@ -106,7 +109,8 @@ void add_dot_flags(CLI::App& dot, DotConfig& c) {
       ->check(unsigned_64())
       ->type_name("N")
       ->capture_default_str();
-  dot.add_option("-o,--output", c.output, "Output file: .dot (DOT text), .svg, .png or .pdf")
+  dot.add_option("-o,--output", c.output,
+                 "Output file: .dot (DOT text), .svg, .png, .pdf or .html (an interactive page)")
       ->check(graph_file())
       ->type_name("FILE")
       ->required();
@@ -116,8 +120,8 @@ void add_dot_flags(CLI::App& dot, DotConfig& c) {
 
 Command add_dot_command(CLI::App& app) {
   auto config = std::make_shared<DotConfig>();
-  CLI::App* dot =
-      app.add_subcommand("dot", "Draw the graph of one forward pass and loss (DOT, SVG, PNG, PDF)");
+  CLI::App* dot = app.add_subcommand(
+      "dot", "Draw the graph of one forward pass and loss (DOT, SVG, PNG, PDF, HTML)");
   dot->footer(
       "The model is the one `tapegrad train` builds from --cell and --units, run once on\n"
       "tg::rand data seeded by --seed; the title gives the model and the loss value.");

@@ -21,9 +21,11 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <tapegrad/tapegrad.hpp>
 
+#include <tapegrad/tools/viz/html.hpp>
 #include "common.hpp"
 
 namespace tapegrad::cli {
@@ -40,6 +42,7 @@ struct GradflowConfig {
   int epochs = 0;
   double clip_norm = 0;  // 0: no clipping
   std::string out;
+  tools::LineChartOptions chart;  // its size and dpi
 };
 
 std::string cell_title(const std::string& cell) {
@@ -90,8 +93,38 @@ std::string chart_title(const GradflowConfig& c) {
                      c.steps, trained);
 }
 
+// What the chart shows, in words: the cells whose |dL/dh_t| shrinks toward early steps
+// (by more than 10x from the last step to the first), then that ratio for every cell.
+std::string chart_subtitle(const GradflowConfig& c, const tools::GradientFlow& flow) {
+  std::vector<std::string> shrinking, ratios;
+  for (const tools::LineSeries& s : tools::gradient_flow_series(flow)) {
+    const double ratio = s.y.back() > 0 ? s.y.front() / s.y.back() : 1.0;
+    if (ratio < 0.1) shrinking.push_back(s.label);
+    ratios.push_back(fmt::format("{} {:.2g}", s.label, ratio));
+  }
+  const std::string weights =
+      c.epochs > 0 ? fmt::format("after {} epochs", c.epochs) : "untrained weights";
+  const std::string seen =
+      shrinking.empty()
+          ? "|dL/dh_t| holds within 10x for every cell"
+          : fmt::format("|dL/dh_t| shrinks toward early steps for {}", fmt::join(shrinking, ", "));
+  return fmt::format("{}: {}\n|dL/dh_0| / |dL/dh_{}|: {}", weights, seen, c.steps - 1,
+                     fmt::join(ratios, ", "));
+}
+
+void write_chart(const GradflowConfig& c, const tools::GradientFlow& flow) {
+  tools::LineChartOptions chart = c.chart;
+  chart.title = chart_title(c);
+  chart.subtitle = chart_subtitle(c, flow);
+  if (tools::is_page_path(c.out)) {
+    tools::write_gradient_flow_page(flow, c.out, chart);
+  } else {
+    tools::write_chart(flow, c.out, chart);
+  }
+}
+
 void run(const GradflowConfig& c) {
-  tools::check_chart_path(c.out);
+  if (!tools::is_page_path(c.out)) tools::check_chart_path(c.out);
   tools::GradientFlow all;
   fmt::print("{:<10} {:>14} {:>14} {:>10}\n", "cell", "|dL/dh_0|",
              fmt::format("|dL/dh_{}|", c.steps - 1), "ratio");
@@ -105,7 +138,7 @@ void run(const GradflowConfig& c) {
   }
   const std::string csv = fs::path(c.out).replace_extension(".csv").string();
   const std::string parameters = tools::write_csv(all, csv);
-  tools::write_chart(all, c.out, chart_title(c));
+  write_chart(c, all);
   fmt::print("Wrote {}, {} and {}\n", c.out, csv, parameters);
 }
 
@@ -142,9 +175,12 @@ Command add_gradflow_command(CLI::App& app) {
   cmd->add_option("--clip-norm", c->clip_norm, "Adam's clipnorm while training (with --epochs)")
       ->check(CLI::PositiveNumber.description(""))
       ->type_name("X");
-  cmd->add_option("-o,--out", c->out, "Chart file: .svg, .png or .pdf (the CSV goes beside it)")
+  cmd->add_option("-o,--out", c->out,
+                  "Chart file: .svg, .png, .pdf or .html (an interactive page); the CSV goes "
+                  "beside it")
       ->required()
       ->type_name("FILE");
+  add_chart_flags(*cmd, c->chart);
   cmd->footer(
       "Writes the chart, FILE's stem .csv (layer,step,norm) and _parameters.csv (|dL/dW|).\n"
       "Errors give one line on stderr and exit code 2.");

@@ -75,7 +75,8 @@ struct TrainConfig {
   int verbose = 1;
   std::string checkpoint;
   std::string resume;
-  std::string plot;  // chart of the loss curve, when given
+  std::string plot;               // chart of the loss curve, when given
+  tools::LineChartOptions chart;  // its size and dpi
   std::string out_dir = ".";
 };
 
@@ -320,6 +321,15 @@ std::vector<tools::LineSeries> loss_series(const nn::History& run) {
   return out;
 }
 
+// The epoch of the lowest loss of `s` (val_loss when there is one: loss_series puts it last),
+// marked on the chart as early stopping would choose it.
+tools::ChartMark best_epoch(const tools::LineSeries& s) {
+  const auto best = std::min_element(s.y.begin(), s.y.end()) - s.y.begin();
+  return {.x = s.x[best],
+          .y = s.y[best],
+          .label = fmt::format("best epoch {}: {} {:.4g}", s.x[best], s.label, s.y[best])};
+}
+
 int run_train(const TrainConfig& c) {
   if (c.threads > 0) set_num_threads(c.threads);
   if (!c.plot.empty()) tools::check_chart_path(c.plot);  // before training, not after
@@ -376,12 +386,13 @@ int run_train(const TrainConfig& c) {
   nn::save(*model, model_path, series_metadata(data.scaler, c.data));
   const std::vector<tools::LineSeries> curve = loss_series(csv->history());
   if (!c.plot.empty() && !curve.empty()) {
-    tools::write_line_chart(
-        c.plot, curve,
-        {.title = fmt::format("{}: {} per epoch", describe_layers(c.model), loss_fn->name()),
-         .x_label = "epoch",
-         .y_label = "loss",
-         .log_y = true});
+    tools::LineChartOptions chart = c.chart;
+    chart.title = fmt::format("{}: {} per epoch", describe_layers(c.model), loss_fn->name());
+    chart.x_label = "epoch";
+    chart.y_label = "loss";
+    chart.log_y = true;
+    chart.marks = {best_epoch(curve.back())};
+    tools::write_line_chart(c.plot, curve, chart);
   }
   if (c.verbose > 0) {
     if (stopping) print_early_stopping(*stopping, c);
@@ -525,6 +536,7 @@ void add_file_flags(CLI::App& train, TrainConfig& c) {
       ->capture_default_str();
   train.add_option("--plot", c.plot, "Chart the loss (and val_loss) per epoch: .svg, .png or .pdf")
       ->type_name("FILE");
+  add_chart_flags(train, c.chart);
 }
 
 }  // namespace

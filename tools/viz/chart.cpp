@@ -26,6 +26,8 @@
 #include <tapegrad/core/atomic_file.hpp>
 #include <tapegrad/core/error.hpp>
 
+#include <tapegrad/tools/viz/scratch.hpp>
+
 extern char** environ;
 
 namespace tapegrad::tools {
@@ -67,22 +69,66 @@ void check_error_bars(const LineSeries& s) {
   }
 }
 
+// The ends of point i's error bar; with non_negative the lower end stops at 0.
+std::pair<double, double> bar_ends(const LineSeries& s, std::size_t i, bool non_negative) {
+  const double lo = s.y[i] - s.y_err[i];
+  return {non_negative ? std::max(lo, 0.0) : lo, s.y[i] + s.y_err[i]};
+}
+
 // Every point a series reaches: its points and the ends of its error bars.
 struct Point {
   double x, y;
 };
-std::vector<Point> reached(const LineSeries& s) {
+std::vector<Point> reached(const LineSeries& s, bool non_negative) {
   std::vector<Point> out;
   for (std::size_t i = 0; i < s.x.size(); ++i) out.push_back({s.x[i], s.y[i]});
   for (std::size_t i = 0; i < s.y_err.size(); ++i) {
-    out.push_back({s.x[i], s.y[i] - s.y_err[i]});
-    out.push_back({s.x[i], s.y[i] + s.y_err[i]});
+    const auto [lo, hi] = bar_ends(s, i, non_negative);
+    out.push_back({s.x[i], lo});
+    out.push_back({s.x[i], hi});
   }
   return out;
 }
 
-void check_series(const std::vector<LineSeries>& series) {
+// Where x sits along the axis: its log2 on a log2 axis, else itself; and back.
+double along_x(double x, bool log2_x) {
+  return log2_x ? std::log2(x) : x;
+}
+double from_along_x(double a, bool log2_x) {
+  return log2_x ? std::exp2(a) : a;
+}
+
+void check_log2_x(const std::string& series, std::size_t point, double x) {
+  if (!(x > 0)) {
+    throw_error<ValueError>(
+        "write_line_chart: series '{}' point {} has x {} (a log2 x axis needs every x > 0)", series,
+        point, x);
+  }
+}
+
+void check_page(const LineChartOptions& opts) {
+  constexpr int kMinSide = 100, kMaxSide = 20000, kMinDpi = 24, kMaxDpi = 2400;
+  if (opts.width < kMinSide || opts.width > kMaxSide || opts.height < kMinSide ||
+      opts.height > kMaxSide) {
+    throw_error<ValueError>("write_line_chart: size {}x{} (expected each side from {} to {})",
+                            opts.width, opts.height, kMinSide, kMaxSide);
+  }
+  if (opts.dpi < kMinDpi || opts.dpi > kMaxDpi) {
+    throw_error<ValueError>("write_line_chart: dpi {} (expected {} to {})", opts.dpi, kMinDpi,
+                            kMaxDpi);
+  }
+  for (const ChartMark& m : opts.marks) {
+    if (!std::isfinite(m.x) || !std::isfinite(m.y)) {
+      throw_error<ValueError>("write_line_chart: mark '{}' is at ({}, {}), not finite", m.label,
+                              m.x, m.y);
+    }
+    if (opts.log2_x) check_log2_x("mark " + m.label, 0, m.x);
+  }
+}
+
+void check_series(const std::vector<LineSeries>& series, const LineChartOptions& opts) {
   if (series.empty()) throw_error<ValueError>("write_line_chart: no series to draw");
+  check_page(opts);
   for (const LineSeries& s : series) {
     if (s.x.size() != s.y.size() || s.x.empty()) {
       throw_error<ValueError>(
@@ -94,6 +140,7 @@ void check_series(const std::vector<LineSeries>& series) {
         throw_error<ValueError>("write_line_chart: series '{}' point {} is ({}, {}), not finite",
                                 s.label, i, s.x[i], s.y[i]);
       }
+      if (opts.log2_x) check_log2_x(s.label, i, s.x[i]);
     }
     check_error_bars(s);
   }
@@ -105,21 +152,23 @@ bool has_error_bars(const std::vector<LineSeries>& series) {
 }
 
 // The axis ranges, with a margin so no line runs along the frame. On a log axis y_min,
-// y_max and y_floor are decades (log10 of the value).
+// y_max and y_floor are decades (log10 of the value); on a log2 x axis x_min and x_max are
+// log2 of the value (along_x).
 struct Ranges {
   double x_min, x_max, y_min, y_max;
   double y_floor;  // a log axis draws values <= 0 here
 };
 
-Ranges ranges(const std::vector<LineSeries>& series, bool log_y) {
+Ranges ranges(const std::vector<LineSeries>& series, const LineChartOptions& opts) {
+  const bool log_y = opts.log_y;
   Ranges r{std::numeric_limits<double>::max(), std::numeric_limits<double>::lowest(),
            std::numeric_limits<double>::max(), std::numeric_limits<double>::lowest(), 0};
   double smallest_positive = std::numeric_limits<double>::max();
   bool any_non_positive = false;
   for (const LineSeries& s : series) {
-    for (const auto [x, v] : reached(s)) {
-      r.x_min = std::min(r.x_min, x);
-      r.x_max = std::max(r.x_max, x);
+    for (const auto [x, v] : reached(s, opts.non_negative)) {
+      r.x_min = std::min(r.x_min, along_x(x, opts.log2_x));
+      r.x_max = std::max(r.x_max, along_x(x, opts.log2_x));
       any_non_positive |= v <= 0;
       if (v > 0) smallest_positive = std::min(smallest_positive, v);
       if (!log_y || v > 0) {
@@ -159,23 +208,25 @@ double drawn(double v, bool log_y, const Ranges& r) {
 }
 
 // Where `p` lies in the plot, as fractions of the width and height from the bottom left.
-Point fraction_of_plot(Point p, bool log_y, const Ranges& r) {
-  const double v = drawn(p.y, log_y, r);
-  const double y = log_y ? std::log10(v) : v;
-  return {(p.x - r.x_min) / (r.x_max - r.x_min), (y - r.y_min) / (r.y_max - r.y_min)};
+Point fraction_of_plot(Point p, const LineChartOptions& opts, const Ranges& r) {
+  const double v = drawn(p.y, opts.log_y, r);
+  const double y = opts.log_y ? std::log10(v) : v;
+  return {(along_x(p.x, opts.log2_x) - r.x_min) / (r.x_max - r.x_min),
+          (y - r.y_min) / (r.y_max - r.y_min)};
 }
 
 // The corner of the plot whose quarter-size box holds the fewest points (error bar ends
 // count as points), so the legend hides as little data as it can (a vanishing gradient
 // rises to the top right; a loss curve falls to the bottom right). Named as gnuplot's
 // `set key` reads it.
-const char* emptiest_corner(const std::vector<LineSeries>& series, bool log_y, const Ranges& r) {
+const char* emptiest_corner(const std::vector<LineSeries>& series, const LineChartOptions& opts,
+                            const Ranges& r) {
   constexpr std::array<const char*, 4> corners{"top right", "bottom right", "top left",
                                                "bottom left"};
   std::array<int, 4> counts{};
   for (const LineSeries& s : series) {
-    for (const Point& p : reached(s)) {
-      const auto [fx, fy] = fraction_of_plot(p, log_y, r);
+    for (const Point& p : reached(s, opts.non_negative)) {
+      const auto [fx, fy] = fraction_of_plot(p, opts, r);
       const bool right = fx > 0.6, left = fx < 0.4;
       const bool top = fy > 0.7, bottom = fy < 0.3;
       counts[0] += top && right;
@@ -223,8 +274,17 @@ std::string terminal_command(const Terminal& t, const LineChartOptions& opts) {
         "set terminal pdfcairo enhanced size {}in,{}in font 'sans,12' fontscale 1 linewidth 2\n",
         number(opts.width / 72.0), number(opts.height / 72.0));
   }
-  return fmt::format("set terminal {} enhanced size {},{} font 'sans,{}' background '#ffffff'\n",
-                     name, opts.width, opts.height, name == "svg" ? 14 : 12);
+  if (name == "pngcairo") {
+    // A png at a higher dpi: more pixels, the same layout (text and lines scale alike).
+    const double scale = opts.dpi / 96.0;
+    return fmt::format(
+        "set terminal pngcairo enhanced size {},{} font 'sans,12' fontscale {} linewidth {} "
+        "background '#ffffff'\n",
+        std::lround(opts.width * scale), std::lround(opts.height * scale), number(scale),
+        number(scale));
+  }
+  return fmt::format("set terminal {} enhanced size {},{} font 'sans,14' background '#ffffff'\n",
+                     name, opts.width, opts.height);
 }
 
 // Decades on a log axis: a label at every one while they are few, else at every k-th; the
@@ -234,6 +294,28 @@ std::string log_axis_commands(const Ranges& r) {
   const int step = std::max(1, (decades + 11) / 12);
   return fmt::format("set logscale y 10\nset format y '10^{{%T}}'\nset ytics {}\nset mytics {}\n",
                      number(std::pow(10.0, step)), step == 1 ? 10 : step);
+}
+
+// A log2 x axis: a tick at every power of 2 in range (every k-th when they are many), each
+// labelled with its value (8, 16, 32).
+std::string log2_axis_commands(const Ranges& r) {
+  const int first = static_cast<int>(std::ceil(r.x_min - 1e-9));
+  const int last = static_cast<int>(std::floor(r.x_max + 1e-9));
+  const int step = std::max(1, (last - first + 12) / 12);
+  std::vector<std::string> ticks;
+  for (int k = first; k <= last; k += step) ticks.push_back(number(std::exp2(k)));
+  return fmt::format("set logscale x 2\nset xtics ({})\nunset mxtics\n", fmt::join(ticks, ", "));
+}
+
+// A label beside a large marker; it leans away from the nearest edges, so it stays inside.
+std::string mark_command(const ChartMark& m, const LineChartOptions& opts, const Ranges& r) {
+  const auto [fx, fy] = fraction_of_plot({m.x, m.y}, opts, r);
+  const bool left = fx > 0.6, below = fy > 0.8;
+  return fmt::format(
+      "set label {} at {},{} {} point pt 7 ps 1.6 lc rgb '#000000' offset {},{} front "
+      "noenhanced\n",
+      gnuplot_text(m.label), number(m.x), number(drawn(m.y, opts.log_y, r)),
+      left ? "right" : "left", left ? -1 : 1, below ? -1 : 1);
 }
 
 // A data block of x y rows; blank lines between blocks make separate lines.
@@ -249,88 +331,78 @@ std::string line_rows(const LineSeries& s, bool log_y, const Ranges& r) {
   return rows;
 }
 
-// A vertical bar from y - y_err to y + y_err at each point and a cap at each end, each its
-// own line (two rows and a blank one).
-std::string error_bar_rows(const LineSeries& s, bool log_y, const Ranges& r) {
-  const double cap = 0.008 * (r.x_max - r.x_min);  // half a cap's width
+// A vertical bar from y - y_err to y + y_err (from 0 at least, with non_negative) at each
+// point and a cap at each end, each its own line (two rows and a blank one).
+std::string error_bar_rows(const LineSeries& s, const LineChartOptions& opts, const Ranges& r) {
+  const double cap = 0.008 * (r.x_max - r.x_min);  // half a cap's width, along the axis
   std::string rows;
   const auto segment = [&](double x0, double y0, double x1, double y1) {
-    rows += fmt::format("{} {}\n{} {}\n\n", number(x0), number(drawn(y0, log_y, r)), number(x1),
-                        number(drawn(y1, log_y, r)));
+    rows += fmt::format("{} {}\n{} {}\n\n", number(x0), number(drawn(y0, opts.log_y, r)),
+                        number(x1), number(drawn(y1, opts.log_y, r)));
   };
   for (std::size_t i = 0; i < s.y_err.size(); ++i) {
-    const double x = s.x[i], lo = s.y[i] - s.y_err[i], hi = s.y[i] + s.y_err[i];
+    const double x = s.x[i], a = along_x(x, opts.log2_x);
+    const double x0 = from_along_x(a - cap, opts.log2_x), x1 = from_along_x(a + cap, opts.log2_x);
+    const auto [lo, hi] = bar_ends(s, i, opts.non_negative);
     segment(x, lo, x, hi);
-    segment(x - cap, lo, x + cap, lo);
-    segment(x - cap, hi, x + cap, hi);
+    segment(x0, lo, x1, lo);
+    segment(x0, hi, x1, hi);
   }
   return rows;
+}
+
+// The title, and the subtitle's lines (split at '\n') below it.
+std::string title_command(const LineChartOptions& opts) {
+  std::string title = "set title " + gnuplot_text(opts.title);
+  for (std::size_t from = 0; from < opts.subtitle.size();) {
+    const std::size_t end = std::min(opts.subtitle.find('\n', from), opts.subtitle.size());
+    title += " . \"\\n\" . " + gnuplot_text(opts.subtitle.substr(from, end - from));
+    from = end + 1;
+  }
+  return title + " noenhanced\n";
 }
 
 // The whole gnuplot script: settings, the data inline, one `plot` of every line.
 std::string chart_script(const Terminal& t, const fs::path& output,
                          const std::vector<LineSeries>& series, const LineChartOptions& opts) {
-  const Ranges r = ranges(series, opts.log_y);
+  const Ranges r = ranges(series, opts);
   std::string script = terminal_command(t, opts);
   script += "set encoding utf8\nset output " + gnuplot_text(output.string()) + "\n";
-  script += "set title " + gnuplot_text(opts.title) + " noenhanced\n";
+  script += title_command(opts);
   script += "set xlabel " + gnuplot_text(opts.x_label) + " noenhanced\n";
   script += "set ylabel " + gnuplot_text(opts.y_label) + " noenhanced\n";
   const auto [y_min, y_max] = opts.log_y
                                   ? std::pair{std::pow(10.0, r.y_min), std::pow(10.0, r.y_max)}
                                   : std::pair{r.y_min, r.y_max};
-  script += fmt::format("set xrange [{}:{}]\nset yrange [{}:{}]\n", number(r.x_min),
-                        number(r.x_max), number(y_min), number(y_max));
+  script += fmt::format("set xrange [{}:{}]\nset yrange [{}:{}]\n",
+                        number(from_along_x(r.x_min, opts.log2_x)),
+                        number(from_along_x(r.x_max, opts.log2_x)), number(y_min), number(y_max));
   // Tick labels without gnuplot's default room for a minus sign (" 10").
   script += "set format x '%h'\n";
+  if (opts.log2_x) script += log2_axis_commands(r);
   script += opts.log_y ? log_axis_commands(r) : "set format y '%h'\n";
+  // Light gridlines at the major ticks, behind the data.
+  script += "set grid xtics ytics back lt 1 lw 1 lc rgb '#d0d0d0' dt solid\n";
+  for (const ChartMark& m : opts.marks) script += mark_command(m, opts, r);
   // The legend is drawn last, over the lines (opaque), in the emptiest corner.
   script += fmt::format("set key inside {} opaque box Left reverse samplen 3 spacing 1.3 width 2\n",
-                        emptiest_corner(series, opts.log_y, r));
+                        emptiest_corner(series, opts, r));
   std::vector<std::string> plots;
   for (std::size_t i = 0; i < series.size(); ++i) {
     const LineSeries& s = series[i];
     const std::string colour = kPalette[i % kPalette.size()];
     script += data_block(fmt::format("line{}", i), line_rows(s, opts.log_y, r));
-    plots.push_back(fmt::format("$line{} with lines lw 2 lc rgb '{}' title {} noenhanced", i,
-                                colour, gnuplot_text(s.label)));
+    // A marker at every point: where the data are, between the straight segments.
+    plots.push_back(
+        fmt::format("$line{} with linespoints lw 2 pt 7 ps 0.5 lc rgb '{}' title {} noenhanced", i,
+                    colour, gnuplot_text(s.label)));
     if (s.y_err.empty()) continue;
-    script += data_block(fmt::format("bars{}", i), error_bar_rows(s, opts.log_y, r));
+    script += data_block(fmt::format("bars{}", i), error_bar_rows(s, opts, r));
     plots.push_back(fmt::format("$bars{} with lines lw 1.5 lc rgb '{}' notitle", i, colour));
   }
   script += "plot " + fmt::format("{}", fmt::join(plots, ", \\\n     ")) + "\n";
   return script;
 }
-
-std::string read_all(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-// A fresh private directory for one chart's script, output and gnuplot's messages, removed
-// with everything in it when the chart is done, drawn or not.
-class ScratchDirectory {
- public:
-  explicit ScratchDirectory(const std::string& chart) {
-    std::string name = (fs::temp_directory_path() / "tapegrad-chart-XXXXXX").string();
-    if (::mkdtemp(name.data()) == nullptr) {
-      throw_error<IOError>("write_line_chart: {}: cannot create a temporary directory '{}': {}",
-                           chart, name, std::strerror(errno));
-    }
-    path_ = name;
-  }
-  ~ScratchDirectory() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  ScratchDirectory(const ScratchDirectory&) = delete;
-  ScratchDirectory& operator=(const ScratchDirectory&) = delete;
-
-  fs::path operator/(const std::string& name) const { return path_ / name; }
-
- private:
-  fs::path path_;
-};
 
 // The gnuplot program: found on PATH when the chart is drawn, unless TAPEGRAD_GNUPLOT names
 // another one.
@@ -411,7 +483,7 @@ std::string draw(const std::string& chart, const Terminal& t, const std::vector<
                  const LineChartOptions& opts) {
   const std::string program = gnuplot_program();
   const auto timeout = gnuplot_timeout();
-  const ScratchDirectory scratch(chart);
+  const ScratchDirectory scratch("write_line_chart: " + chart);
   const fs::path script = scratch / "chart.gp",
                  output = scratch / (std::string("chart") + t.extension),
                  log = scratch / "gnuplot.log";
@@ -455,7 +527,7 @@ void check_chart_path(const std::string& path) {
 void write_line_chart(const std::string& path, const std::vector<LineSeries>& series,
                       const LineChartOptions& opts) {
   const Terminal& t = terminal_for(path);
-  check_series(series);
+  check_series(series, opts);
   write_file_atomically("write_line_chart", path, draw(chart_name(path, opts), t, series, opts));
 }
 

@@ -11,8 +11,12 @@
 // and one legend entry; a series with y_err also gets a vertical error bar y +- y_err at each
 // point (a validation curve's mean +- std). On a log axis a point <= 0 has no place; it is
 // drawn at the axis floor (a decade below the smallest positive value), so every series keeps
-// all its points. The file is written atomically (the chart is drawn into a temporary
-// directory, then moved).
+// all its points. Gridlines at the ticks and a marker at every point help a reader take
+// values off the chart; log2_x puts x on a log2 axis ticked at powers of 2 (unit counts: 8,
+// 16, 32, 64 equally spaced); non_negative stops error bars at 0 (a loss is never negative);
+// marks are labelled points (the best epoch of a loss curve); the subtitle, title lines
+// below the title, says what the reader sees. The file is written atomically (the chart is drawn
+// into a temporary directory, then moved).
 //
 // The program is `gnuplot`, looked up on PATH when a chart is drawn, or the one
 // TAPEGRAD_GNUPLOT names. It may take TAPEGRAD_GNUPLOT_TIMEOUT seconds (default 60), then it
@@ -31,12 +35,23 @@ struct LineSeries {
   std::vector<double> y_err = {};  // empty, or a half-length >= 0 per point (error bars)
 };
 
+// A point drawn as a large marker with a label beside it.
+struct ChartMark {
+  double x = 0, y = 0;
+  std::string label = {};
+};
+
 struct LineChartOptions {
   std::string title = {};
   std::string x_label = {};
   std::string y_label = {};
   bool log_y = false;
   int width = 800, height = 500;  // pixels (png) or points (svg, pdf)
+  std::string subtitle = {};      // lines below the title, '\n' between them
+  bool log2_x = false;            // x on a log2 axis, ticked at powers of 2; every x > 0
+  bool non_negative = false;      // y cannot be negative: error bars stop at 0
+  std::vector<ChartMark> marks = {};
+  int dpi = 96;  // .png only: the image has width * dpi / 96 pixels, text and lines alike
 };
 
 // Throws ValueError unless `path` ends in an extension write_line_chart draws (.svg, .png,
@@ -45,7 +60,8 @@ void check_chart_path(const std::string& path);
 
 // Throws ValueError for an unsupported extension (naming the supported ones), no series,
 // a series whose x and y differ in length or hold no point, a y_err neither empty nor of
-// y's length, a negative y_err, or a non-finite value; IOError when gnuplot cannot draw it.
+// y's length, a negative y_err, a non-finite value, an x <= 0 on a log2 axis, or a size or
+// dpi out of range; IOError when gnuplot cannot draw it.
 void write_line_chart(const std::string& path, const std::vector<LineSeries>& series,
                       const LineChartOptions& opts = {});
 

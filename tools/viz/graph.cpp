@@ -70,7 +70,7 @@ std::string write_csv(const GradientFlow& flow, const std::string& path) {
   return parameters_path;
 }
 
-void write_chart(const GradientFlow& flow, const std::string& path, const std::string& title) {
+std::vector<LineSeries> gradient_flow_series(const GradientFlow& flow) {
   std::vector<LineSeries> lines;
   for (const StepGradient& r : flow.steps) {
     // A new line per layer call: a layer called twice restarts at step 0.
@@ -80,11 +80,19 @@ void write_chart(const GradientFlow& flow, const std::string& path, const std::s
     lines.back().x.push_back(static_cast<double>(r.step));
     lines.back().y.push_back(r.norm);
   }
-  write_line_chart(path, lines,
-                   {.title = title.empty() ? "Gradient flow through time" : title,
-                    .x_label = "time step t",
-                    .y_label = "|dL/dh_t|",
-                    .log_y = true});
+  return lines;
+}
+
+void write_chart(const GradientFlow& flow, const std::string& path, const std::string& title) {
+  write_chart(flow, path, LineChartOptions{.title = title});
+}
+
+void write_chart(const GradientFlow& flow, const std::string& path, LineChartOptions chart) {
+  if (chart.title.empty()) chart.title = "Gradient flow through time";
+  if (chart.x_label.empty()) chart.x_label = "time step t";
+  if (chart.y_label.empty()) chart.y_label = "|dL/dh_t|";
+  chart.log_y = true;
+  write_line_chart(path, gradient_flow_series(flow), chart);
 }
 
 void print_gradient_flow(const Tensor& loss, std::ostream& out) {

@@ -35,6 +35,7 @@
 
 #include <tapegrad/core/tensor.hpp>
 #include <tapegrad/optim/params.hpp>
+#include <tapegrad/tools/viz/chart.hpp>
 
 namespace tapegrad::tools {
 
@@ -87,6 +88,11 @@ GradientFlow gradient_flow_report(const Tensor& loss, const NamedTensors& names)
 std::string write_csv(const GradientFlow& flow, const std::string& path);
 // The chart of the steps: x = time step, log y = |dL/dh_t|, one line per layer call.
 void write_chart(const GradientFlow& flow, const std::string& path, const std::string& title = {});
+// The same with the chart's options (size, subtitle, dpi); an empty title or axis label is
+// the one above.
+void write_chart(const GradientFlow& flow, const std::string& path, LineChartOptions chart);
+// The chart's lines: one per layer call, x = step, y = |dL/dh_t|.
+std::vector<LineSeries> gradient_flow_series(const GradientFlow& flow);
 // A table of gradient_flow(loss), one row per layer and step, with a bar per row.
 void print_gradient_flow(const Tensor& loss, std::ostream& out);
 

@@ -1,5 +1,5 @@
 // Reading what gnuplot's svg terminal wrote: the drawn lines (with their stroke colour and
-// points) and the text.
+// points), the point markers and the text; and the size of a png.
 //
 // A <path> holds one or more lines, each starting at a move ("M x,y") and going on with draws
 // ("L x,y"); its stroke is "rgb(r, g, b)" or a colour name. A line of length zero (a bar of
@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <cstdint>
 #include <map>
 #include <regex>
 #include <string>
@@ -108,6 +109,55 @@ inline std::vector<std::string> svg_texts(const std::string& svg) {
     }
   }
   return out;
+}
+
+// A point marker: gnuplot draws each as a <use> of a symbol in <defs>, moved and scaled.
+struct SvgMarker {
+  double x = 0, y = 0, scale = 0;
+};
+
+// The markers in `svg` (all of them, or those of gnuplot's plot number `plot`, 1-based in the
+// order of the series: the first group of that id, its data; an opaque legend repeats the id
+// for its sample), in drawing order.
+inline std::vector<SvgMarker> svg_markers(const std::string& svg, int plot = 0) {
+  static const std::regex use(
+      R"re(<use xlink:href='#gpPt\d+' transform='translate\(([-\d.]+),([-\d.]+)\) scale\(([\d.]+)\)')re");
+  std::string part = without_defs(svg);
+  if (plot > 0) {
+    const std::size_t start = part.find(fmt::format("<g id=\"gnuplot_plot_{}\"", plot));
+    if (start == std::string::npos) return {};
+    // To the group's own end, past the groups nested in it.
+    static const std::regex tag(R"(<g[\s>]|</g>)");
+    int depth = 0;
+    std::size_t end = std::string::npos;
+    for (auto it = std::sregex_iterator(part.begin() + static_cast<std::ptrdiff_t>(start),
+                                        part.end(), tag);
+         it != std::sregex_iterator(); ++it) {
+      depth += it->str() == "</g>" ? -1 : 1;
+      if (depth == 0) {
+        end = start + static_cast<std::size_t>(it->position());
+        break;
+      }
+    }
+    part = part.substr(start, end == std::string::npos ? std::string::npos : end - start);
+  }
+  std::vector<SvgMarker> out;
+  for (auto it = std::sregex_iterator(part.begin(), part.end(), use); it != std::sregex_iterator();
+       ++it) {
+    out.push_back({std::stod((*it)[1]), std::stod((*it)[2]), std::stod((*it)[3])});
+  }
+  return out;
+}
+
+// A png's width and height in pixels, from its IHDR chunk (big-endian, bytes 16 to 23).
+inline std::pair<std::uint32_t, std::uint32_t> png_size(const std::string& png) {
+  const auto word = [&](std::size_t at) {
+    std::uint32_t v = 0;
+    for (std::size_t i = 0; i < 4; ++i) v = (v << 8) | static_cast<unsigned char>(png[at + i]);
+    return v;
+  };
+  return png.size() < 24 ? std::pair<std::uint32_t, std::uint32_t>{0, 0}
+                         : std::pair{word(16), word(20)};
 }
 
 }  // namespace tg_test
