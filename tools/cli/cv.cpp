@@ -367,10 +367,10 @@ void print_setup(const CvConfig& c, const Dataset& data, std::size_t resumed) {
              layer_pattern(c), join_units(c.units), c.lr, c.epochs, c.batch_size, data.description);
   fmt::print("Folds: {}{}, seed {}, {} jobs{}\n", split_words(c), split_note(c), c.seed,
              jobs_used(c), ranks_note());
-  if (c.resume) {
-    const bool found = std::filesystem::exists(journal_path(c));
-    fmt::print("Resumed: {} of {} fits {} {}\n", resumed, fit_count(c),
-               found ? "from" : "(nothing had finished): no", journal_path(c));
+  if (c.resume && std::filesystem::exists(journal_path(c))) {
+    fmt::print("Resumed: {} of {} fits from {}\n", resumed, fit_count(c), journal_path(c));
+  } else if (c.resume) {
+    fmt::print("Resumed: nothing, no {} (no fit had finished)\n", journal_path(c));
   }
   std::fflush(stdout);
 }
