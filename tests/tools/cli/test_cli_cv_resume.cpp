@@ -32,9 +32,10 @@ namespace {
 const std::string kAirline = std::string(TAPEGRAD_TEST_DATA_DIR) + "/airline-passengers.csv";
 
 // A search of 3 x `folds` fits that lasts some seconds: long enough to be killed in mid-search.
-std::vector<std::string> search_args(const std::string& csv, const std::string& folds = "3") {
-  return {"cv",  "--data",   kAirline, "--window",     "12", "--units", "2,3,4", "--folds",
-          folds, "--epochs", "100",    "--batch-size", "8",  "-o",      csv};
+std::vector<std::string> search_args(const std::string& csv, const std::string& folds = "3",
+                                     const std::string& data = kAirline) {
+  return {"cv",  "--data",   data,  "--window",     "12", "--units", "2,3,4", "--folds",
+          folds, "--epochs", "100", "--batch-size", "8",  "-o",      csv};
 }
 
 std::string shell_words(const std::vector<std::string>& args) {
