@@ -8,25 +8,10 @@
 
 #include <tapegrad/core/dist_detail.hpp>
 #include <tapegrad/core/error.hpp>
+#include <tapegrad/core/hash.hpp>
 
 namespace tapegrad::dist {
 namespace {
-
-// FNV-1a, 64 bits: the same on every machine (std::hash is not promised to be), and enough
-// to tell models apart that were built by mistake, not by an adversary.
-class Fnv1a {
- public:
-  Fnv1a& add(const void* bytes, std::size_t size) {
-    for (std::size_t i = 0; i < size; ++i) {
-      value_ = (value_ ^ static_cast<const unsigned char*>(bytes)[i]) * 0x100000001b3ULL;
-    }
-    return *this;
-  }
-  std::uint64_t value() const { return value_; }
-
- private:
-  std::uint64_t value_ = 0xcbf29ce484222325ULL;
-};
 
 // Names, shapes and dtypes in named_parameters() order: what must agree for the broadcasts
 // of the parameters to pair up, rank with rank.

@@ -3,6 +3,7 @@
 #include <tapegrad/nn/model_selection.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <exception>
@@ -21,7 +22,9 @@
 #include <tapegrad/core/csv.hpp>
 #include <tapegrad/core/dist.hpp>
 #include <tapegrad/core/error.hpp>
+#include <tapegrad/core/hash.hpp>
 #include <tapegrad/core/random.hpp>
+#include <tapegrad/core/terminal.hpp>
 #include <tapegrad/nn/data.hpp>
 #include <tapegrad/ops/shape.hpp>
 #include <tapegrad/optim/adam.hpp>
@@ -234,22 +237,28 @@ std::string encode(const std::vector<Outcome>& outcomes) {
   return out;
 }
 
-// Every task's loss, from the outcomes of every rank (`counter` gathers them); throws the
-// error of the lowest failed task on every rank: its own exception where it ran, an
+// Every task's loss, from the outcomes of every rank (`counter` gathers them). Each task
+// another rank finished goes to `arrived` (index, loss), in index order; then the error of
+// the lowest failed task is thrown on every rank: its own exception where it ran, an
 // exception of the same type and message elsewhere.
-std::vector<double> share_outcomes(dist::TaskCounter& counter,
-                                   const std::vector<Outcome>& outcomes) {
+std::vector<double> share_outcomes(dist::TaskCounter& counter, const std::vector<Outcome>& outcomes,
+                                   const std::function<void(std::size_t, double)>& arrived) {
   std::vector<double> losses(outcomes.size());
   std::vector<std::pair<std::uint8_t, std::string>> errors(outcomes.size(), {kNoError, ""});
+  std::vector<bool> ran(outcomes.size());  // by some rank: a closed counter leaves tasks unrun
   for (const std::string& bytes : counter.finish(encode(outcomes))) {
     for (std::string_view in = bytes; !in.empty();) {
       const auto i = read_raw<std::uint64_t>(in);
+      ran[i] = true;
       losses[i] = read_raw<double>(in);
       errors[i].first = read_raw<std::uint8_t>(in);
       const auto size = read_raw<std::uint64_t>(in);
       errors[i].second = std::string(in.substr(0, size));
       in.remove_prefix(size);
     }
+  }
+  for (std::size_t i = 0; i < outcomes.size(); ++i) {
+    if (ran[i] && !outcomes[i].ran_here && errors[i].first == kNoError) arrived(i, losses[i]);
   }
   for (std::size_t i = 0; i < outcomes.size(); ++i) {
     if (outcomes[i].error) std::rethrow_exception(outcomes[i].error);
@@ -394,25 +403,193 @@ double run_fold(const char* who, const Candidate& candidate, const Data& d, std:
                   weight);
 }
 
+// "25s", "3:05", "1:02:05": a duration as Keras's ETA shows it.
+std::string clock_time(double seconds) {
+  const auto s = static_cast<int64_t>(seconds);
+  if (s >= 3600) return fmt::format("{}:{:02d}:{:02d}", s / 3600, s % 3600 / 60, s % 60);
+  if (s >= 60) return fmt::format("{}:{:02d}", s / 60, s % 60);
+  return fmt::format("{}s", s);
+}
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// The search's progress display (CVOptions::verbose) and its on_task_end hook, for one task
+// at a time.
+class SearchProgress {
+ public:
+  SearchProgress(const CVOptions& opts, const std::vector<Candidate>& candidates, std::size_t folds,
+                 std::size_t done_before, bool fit_prints)
+      : opts_(opts),
+        candidates_(candidates),
+        folds_(folds),
+        total_(candidates.size() * folds),
+        done_(done_before),
+        out_(opts.verbose > 0 && (!opts.distributed || dist::is_root()) ? opts.out : nullptr) {
+    // fit's own lines would break into a line redrawn in place.
+    const bool terminal = out_ != nullptr && is_terminal(*out_);
+    redraw_ = opts.verbose == 1 && terminal && !fit_prints;
+    per_task_ = out_ != nullptr && (opts.verbose >= 2 || (terminal && fit_prints));
+    if (per_task_) *out_ << plan() << std::endl;
+    if (redraw_) redraw();  // "0/20 fits": the search has begun
+  }
+  ~SearchProgress() {
+    if (shown_ > 0) *out_ << std::endl;  // a search stopped by an error leaves the line whole
+  }
+  SearchProgress(const SearchProgress&) = delete;
+  SearchProgress& operator=(const SearchProgress&) = delete;
+
+  // Task `task` (candidate-major) ended with `loss`: on this rank after `seconds`, or on
+  // another (seconds < 0).
+  void finished(std::size_t task, double loss, double seconds) {
+    const std::lock_guard lock(mutex_);
+    const TaskLoss t{.candidate = task / folds_, .fold = task % folds_, .loss = loss};
+    if (opts_.on_task_end) opts_.on_task_end(t);
+    ++done_;
+    if (seconds >= 0) ++ran_;
+    if (per_task_) *out_ << task_line(t, seconds) << std::endl;
+    if (redraw_) redraw();
+  }
+
+ private:
+  // "[CV 2/5] END units=16: loss 0.01234 in 0.3s - 7/20 fits - 12s - ETA: 21s"
+  std::string task_line(const TaskLoss& t, double seconds) const {
+    const std::string& name = candidates_[t.candidate].name;
+    const std::string took = seconds >= 0 ? fmt::format(" in {:.1f}s", seconds) : "";
+    return fmt::format("[CV {}/{}] END {}{}loss {:.4g}{} - {}", t.fold + 1, folds_, name,
+                       name.empty() ? "" : ": ", t.loss, took, status());
+  }
+
+  // scikit-learn's "Fitting 5 folds for each of 4 candidates, totalling 20 fits", and how many
+  // of them a resumed search finished before.
+  std::string plan() const {
+    const std::string before = done_ > 0 ? fmt::format(" ({} finished before)", done_) : "";
+    return fmt::format("Fitting {} folds for each of {} candidates, totalling {} fits{}", folds_,
+                       candidates_.size(), total_, before);
+  }
+
+  // "7/20 fits - 12s - ETA: 21s"; no ETA before a task has run here, or once all are done.
+  std::string status() const {
+    const double elapsed = seconds_since(start_);
+    std::string text = fmt::format("{}/{} fits - {}", done_, total_, clock_time(elapsed));
+    if (ran_ > 0 && done_ < total_) {
+      const double pace = elapsed / static_cast<double>(ran_);
+      text += " - ETA: " + clock_time(pace * static_cast<double>(total_ - done_));
+    }
+    return text;
+  }
+
+  // "\r7/20 fits [==========>...................] - 12s - ETA: 21s", blanking a longer one.
+  void redraw() {
+    constexpr std::size_t kWidth = 30;
+    const std::size_t filled = kWidth * done_ / total_;
+    std::string bar = std::string(filled, '=') + std::string(kWidth - filled, '.');
+    if (filled > 0 && done_ < total_) bar[filled - 1] = '>';
+    const std::string status_text = status();
+    const std::size_t count_end = status_text.find(" - ");
+    const std::string line = fmt::format("{} [{}]{}", status_text.substr(0, count_end), bar,
+                                         status_text.substr(count_end));
+    *out_ << '\r' << line << std::string(shown_ > line.size() ? shown_ - line.size() : 0, ' ');
+    shown_ = line.size();
+    if (done_ == total_) {
+      *out_ << '\n';
+      shown_ = 0;
+    }
+    out_->flush();
+  }
+
+  const CVOptions& opts_;
+  const std::vector<Candidate>& candidates_;
+  const std::size_t folds_, total_;
+  std::size_t done_;     // tasks finished, also before this search (opts.finished)
+  std::size_t ran_ = 0;  // of them, run by this rank in this search
+  std::ostream* const out_;
+  bool redraw_ = false, per_task_ = false;
+  std::size_t shown_ = 0;  // length of the redrawn line on screen
+  const std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+  std::mutex mutex_;
+};
+
+// The indices (candidate-major) of the tasks opts.finished does not hold, in order; the
+// losses of those it holds go to `losses`.
+std::vector<std::size_t> pending_tasks(const char* who, std::size_t candidates, std::size_t folds,
+                                       const std::vector<TaskLoss>& finished,
+                                       std::vector<double>& losses) {
+  std::vector<bool> done(candidates * folds);
+  for (const TaskLoss& t : finished) {
+    if (t.candidate >= candidates || t.fold >= folds) {
+      throw_error<ValueError>(
+          "{}: opts.finished holds candidate {} fold {}, but the search has {} candidates and "
+          "{} folds",
+          who, t.candidate, t.fold, candidates, folds);
+    }
+    const std::size_t task = t.candidate * folds + t.fold;
+    if (done[task]) {
+      throw_error<ValueError>("{}: opts.finished holds candidate {} fold {} twice", who,
+                              t.candidate, t.fold);
+    }
+    done[task] = true;
+    losses[task] = t.loss;
+  }
+  std::vector<std::size_t> pending;
+  for (std::size_t task = 0; task < done.size(); ++task) {
+    if (!done[task]) pending.push_back(task);
+  }
+  return pending;
+}
+
+// Distributed, every rank must skip the same tasks, or the shared counter's indices would
+// name different tasks on different ranks.
+void check_same_finished(const char* who, const std::vector<TaskLoss>& finished) {
+  Fnv1a hash;
+  for (const TaskLoss& t : finished) {
+    hash.add(&t.candidate, sizeof t.candidate).add(&t.fold, sizeof t.fold);
+    hash.add(&t.loss, sizeof t.loss);
+  }
+  const std::vector<std::uint64_t> all = dist::all_gather(hash.value());
+  if (std::adjacent_find(all.begin(), all.end(), std::not_equal_to<>()) != all.end()) {
+    throw_error<ValueError>(
+        "{}: the ranks were given different opts.finished ({} tasks on rank {}): every rank "
+        "must skip the same tasks",
+        who, finished.size(), dist::rank());
+  }
+}
+
 // losses[candidate][fold] of every candidate on the same folds.
 std::vector<std::vector<double>> run_grid(const char* who, const std::vector<Candidate>& candidates,
                                           const Tensor& X, const Tensor& y, const CVOptions& opts) {
   const Data d = prepare(who, X, y, opts);
-  const std::size_t folds = d.folds.size(), tasks = candidates.size() * folds;
+  const std::size_t folds = d.folds.size();
+  std::vector<double> all(candidates.size() * folds);
+  const std::vector<std::size_t> pending =
+      pending_tasks(who, candidates.size(), folds, opts.finished, all);
+  if (opts.distributed) check_same_finished(who, opts.finished);
   const int threads = static_cast<int>(
-      std::min<std::size_t>(static_cast<std::size_t>(resolve_jobs(who, opts.jobs)), tasks));
+      std::clamp<std::size_t>(static_cast<std::size_t>(resolve_jobs(who, opts.jobs)), 1,
+                              std::max<std::size_t>(pending.size(), 1)));
   const FitOptions fit_opts = task_fit_options(who, opts, threads);
   const std::shared_ptr<const Loss> loss = opts.loss ? opts.loss : std::make_shared<MSE>();
 
+  SearchProgress progress(opts, candidates, folds, all.size() - pending.size(),
+                          fit_opts.verbose > 0 && fit_opts.out != nullptr);
   dist::TaskCounter counter({.across_ranks = opts.distributed});
   std::vector<Outcome> outcomes;
   {
     const GeneratorRestore keep_callers_generator;
-    outcomes = run_tasks(tasks, threads, counter, [&](std::size_t task) {
-      return run_fold(who, candidates[task / folds], d, task % folds, opts, fit_opts, *loss);
+    outcomes = run_tasks(pending.size(), threads, counter, [&](std::size_t k) {
+      const std::size_t task = pending[k];
+      const auto start = std::chrono::steady_clock::now();
+      const double task_loss =
+          run_fold(who, candidates[task / folds], d, task % folds, opts, fit_opts, *loss);
+      progress.finished(task, task_loss, seconds_since(start));
+      return task_loss;
     });
   }
-  const std::vector<double> all = share_outcomes(counter, outcomes);
+  const std::vector<double> ran = share_outcomes(
+      counter, outcomes,
+      [&](std::size_t k, double arrived_loss) { progress.finished(pending[k], arrived_loss, -1); });
+  for (std::size_t k = 0; k < pending.size(); ++k) all[pending[k]] = ran[k];
   std::vector<std::vector<double>> losses;
   for (auto first = all.begin(); first != all.end(); first += static_cast<std::ptrdiff_t>(folds)) {
     losses.emplace_back(first, first + static_cast<std::ptrdiff_t>(folds));

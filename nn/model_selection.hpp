@@ -58,6 +58,31 @@
 // validation rows. With a y_inverse the validation loss is taken in y's own unit, so the
 // folds' losses compare although each fold has its own scale.
 //
+// Progress and resuming. opts.verbose shows the search's own progress on opts.out (only on
+// rank 0 when distributed), as scikit-learn's GridSearchCV(verbose) does beside fit's:
+//   1: "7/20 fits [==========>...................] - 12s - ETA: 21s", redrawn with '\r' after
+//      each finished task on a terminal (the is_terminal of core/terminal.hpp) and ended by a
+//      line feed; nothing elsewhere (a file, a pipe), as Keras's bar is redrawn on a terminal
+//      alone. While fit prints its own progress (jobs 1, opts.fit.verbose), whose lines would
+//      break into a line redrawn in place, a terminal gets verbose 2's lines instead.
+//   2: scikit-learn's "Fitting 5 folds for each of 4 candidates, totalling 20 fits", then one
+//      line per finished task, as its "[CV] END":
+//      "[CV 2/5] END units=16: loss 0.01234 in 0.3s - 7/20 fits - 12s - ETA: 21s".
+// The time left is the tasks left at the pace of the tasks run so far (in parallel: their
+// count over the time since the search began). opts.on_task_end is called once per task run,
+// as it finishes, with its candidate, fold and loss (bit for bit what the result holds): one
+// call at a time, on the thread that ran it, so it may append to a file without a lock (the
+// `tapegrad cv` journal, which a kill leaves holding every finished task); an exception it
+// throws ends the search as the task's own would. opts.finished
+// lists tasks done before, e.g. by an interrupted search: they are not run again and the
+// result takes their losses as given, so a resumed search returns what one straight run
+// returns (each task is seeded by (seed, fold) alone). A task listed twice, or outside the
+// candidates and folds, is a ValueError. Distributed, every rank passes the same
+// opts.finished (a ValueError otherwise); a rank's on_task_end sees the tasks it runs as they
+// finish and the other ranks' when the search ends (or stops at an error), when they are
+// gathered, so on every rank it sees every task once; rank 0's progress counts the tasks it
+// ran until then.
+//
 // A fold whose loss is NaN or infinite (training diverged) makes its candidate's mean
 // non-finite: such a candidate ranks last and is never chosen; if no candidate has a finite
 // mean, there is nothing to choose and grid_search throws a ValueError saying so.
@@ -67,6 +92,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -119,6 +145,13 @@ using FoldPreprocess = std::function<FoldTransform(const Tensor& X_train, const 
 // `fitted` is given, each fold's scaler is appended to it, in fold order.
 FoldPreprocess min_max_per_fold(std::vector<data::Scaler>* fitted = nullptr);
 
+// One (candidate, fold) task of a search and its validation loss.
+struct TaskLoss {
+  std::size_t candidate = 0;  // index into grid_search's candidates (0 in cross_validate)
+  std::size_t fold = 0;
+  double loss = 0;
+};
+
 struct CVOptions {
   int folds = 5;
   SplitKind split = SplitKind::kfold;
@@ -130,6 +163,10 @@ struct CVOptions {
   int jobs = 1;  // threads running folds/candidates; 0: tg::dist::cores_per_rank()
   FoldPreprocess preprocess = {};  // fitted per fold on its training rows; empty: none
   bool distributed = false;        // spread the tasks over the MPI ranks (a no-op alone)
+  int verbose = 0;  // the search's progress: 0 none, 1 a line redrawn on a terminal, 2 per task
+  std::ostream* out = &std::cout;       // where that progress goes (nullptr: nowhere)
+  std::vector<TaskLoss> finished = {};  // tasks done before (a resumed search): not run again
+  std::function<void(const TaskLoss&)> on_task_end = {};  // each task run, as it finishes
 };
 
 struct CVResult {

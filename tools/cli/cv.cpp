@@ -19,6 +19,16 @@
 // and writes: the same table and cv.csv, byte for byte, as one process gives. A rank not
 // heard from for --timeout seconds ends the job.
 //
+// Each fit is appended to the journal <out>.journal as it finishes (one line, flushed to the
+// system), after the flags and a fingerprint of the data that identify the search, so a
+// search stopped by Ctrl-C or a kill keeps every fit it finished. --resume reads it, refuses
+// it (exit 2) when it was made by a search with other flags or data, and runs only the fits
+// it lacks: the losses are read back exactly (printed shortest round-trip), and each fit is
+// seeded by (seed, fold) alone, so the finished cv.csv equals a straight run's byte for byte.
+// The journal is removed once cv.csv is written. --verbose 1 (the default) redraws a progress
+// line (fits done / total, elapsed, time left) on a terminal, --verbose 2 prints a line per
+// finished fit anywhere (scikit-learn's "[CV] END").
+//
 // Prints the cv_results_-like table, the best candidate (lowest mean) and the
 // one-standard-error choice (the smallest within one std of the best), writes the table to
 // -o (cv.csv) and, with --plot, the validation curve: mean +- std per size and the line
@@ -26,15 +36,23 @@
 #include "command.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
+#include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include <fmt/format.h>
 
+#include <tapegrad/core/append_file.hpp>
+#include <tapegrad/core/hash.hpp>
 #include <tapegrad/tapegrad.hpp>
 
 #include "common.hpp"
@@ -57,6 +75,8 @@ struct CvConfig {
   std::string out = "cv.csv";
   std::string plot;
   tools::LineChartOptions chart;  // its size and dpi
+  int verbose = 1;
+  bool resume = false;
 };
 
 std::vector<nn::Candidate> candidates(const CvConfig& c) {
@@ -88,7 +108,8 @@ nn::CVOptions cv_options(const CvConfig& c) {
                 return std::make_unique<optim::Adam>(params, optim::AdamOptions{.lr = lr});
               },
           .jobs = c.jobs,
-          .distributed = true};
+          .distributed = true,
+          .verbose = c.verbose};
 }
 
 int jobs_used(const CvConfig& c) {
@@ -150,6 +171,163 @@ std::string layer_pattern(const CvConfig& c) {
   return layers.replace(layers.find("(0)"), 3, "(u)");
 }
 
+// ---- the journal: finished fits, for --resume ----
+//
+//   # tapegrad cv journal: the fits finished so far; `tapegrad cv ... --resume` skips them
+//   # --cell: rnn
+//   # ... (every flag that changes a loss, then the data's fingerprint)
+//   candidate,units,fold,loss
+//   0,2,1,0.012345678901234567
+
+constexpr std::string_view kJournalTitle =
+    "# tapegrad cv journal: the fits finished so far; `tapegrad cv ... --resume` skips them\n";
+constexpr std::string_view kJournalHeader = "candidate,units,fold,loss";
+// A journal of the most fits (--folds up to 10^6 per size) is some hundred MB.
+constexpr std::uint64_t kMaxJournalBytes = std::uint64_t{1} << 30;
+
+std::string journal_path(const CvConfig& c) {
+  return c.out + ".journal";
+}
+
+// The samples' shapes and a hash of their values (their bits as doubles):
+// a changed data file, column or window changes it.
+std::string data_fingerprint(const Dataset& data) {
+  Fnv1a hash;
+  for (const Tensor& t : {data.X, data.y}) {
+    const std::vector<double> values = t.to(f64).to_vector<double>();
+    hash.add(values.data(), values.size() * sizeof(double));
+  }
+  return fmt::format("X {} y {} fnv1a {:016x}", data.X.shape(), data.y.shape(), hash.value());
+}
+
+// What identifies a search: the flags that change a loss, and the data. --jobs, --timeout and
+// the number of ranks do not.
+std::vector<std::pair<std::string, std::string>> search_identity(const CvConfig& c,
+                                                                 const Dataset& data) {
+  return {{"--cell", c.cell},
+          {"--units", join_units(c.units)},
+          {"--folds", std::to_string(c.folds)},
+          {"--split", split_of(c)},
+          {"--epochs", std::to_string(c.epochs)},
+          {"--batch-size", std::to_string(c.batch_size)},
+          {"--lr", fmt::format("{}", c.lr)},
+          {"--seed", std::to_string(c.seed)},
+          {"data", data_fingerprint(data)}};
+}
+
+std::string journal_row(const CvConfig& c, const nn::TaskLoss& t) {
+  return fmt::format("{},{},{},{}\n", t.candidate, c.units[t.candidate], t.fold, t.loss);
+}
+
+// The journal's text up to its first fit: the title, the identity, the header.
+std::string journal_head(const CvConfig& c, const Dataset& data) {
+  std::string text(kJournalTitle);
+  for (const auto& [key, value] : search_identity(c, data)) {
+    text += fmt::format("# {}: {}\n", key, value);
+  }
+  return text + std::string(kJournalHeader) + "\n";
+}
+
+// A fit's row, "candidate,units,fold,loss", checked against this search; nothing when the
+// line is not a row of it.
+std::optional<nn::TaskLoss> parse_row(const CvConfig& c, std::string_view line) {
+  std::vector<std::string_view> fields;
+  for (std::size_t start = 0;;) {
+    const std::size_t comma = line.find(',', start);
+    fields.push_back(line.substr(start, comma - start));
+    if (comma == std::string_view::npos) break;
+    start = comma + 1;
+  }
+  if (fields.size() != 4) return std::nullopt;
+  nn::TaskLoss t;
+  int64_t units = 0;
+  const auto read = [](std::string_view text, auto& value) {
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    return ec == std::errc{} && end == text.data() + text.size();
+  };
+  if (!read(fields[0], t.candidate) || !read(fields[1], units) || !read(fields[2], t.fold) ||
+      !read(fields[3], t.loss)) {
+    return std::nullopt;
+  }
+  if (t.candidate >= c.units.size() || c.units[t.candidate] != units ||
+      t.fold >= static_cast<std::size_t>(c.folds)) {
+    return std::nullopt;
+  }
+  return t;
+}
+
+// The fits a journal's text holds, after checking that it was written by this search. A last
+// line without its line feed (a kill in mid-write) is not a fit.
+std::vector<nn::TaskLoss> read_journal(const CvConfig& c, const Dataset& data,
+                                       std::string_view text) {
+  const std::string path = journal_path(c);
+  const auto fail = [&](int line, std::string_view what) {
+    throw_error<IOError>("--resume: {}:{}: {}", tapegrad::quoted(path), line, what);
+  };
+  std::vector<std::string_view> lines;
+  for (std::size_t end = text.find('\n'); end != std::string_view::npos; end = text.find('\n')) {
+    lines.push_back(text.substr(0, end));
+    text.remove_prefix(end + 1);
+  }
+  const auto identity = search_identity(c, data);
+  if (lines.size() < identity.size() + 2 || std::string(lines[0]) + "\n" != kJournalTitle) {
+    fail(1, "not a journal of tapegrad cv (delete it, or run without --resume to start over)");
+  }
+  for (std::size_t i = 0; i < identity.size(); ++i) {
+    const auto& [key, value] = identity[i];
+    const std::string prefix = fmt::format("# {}: ", key);
+    const std::string_view line = lines[1 + i];
+    if (!line.starts_with(prefix))
+      fail(static_cast<int>(2 + i), fmt::format("expected {}", prefix));
+    if (line.substr(prefix.size()) != value) {
+      throw_error<ValueError>(
+          "--resume: {} was made by a search with {} {}, this one has {} {}: give the flags "
+          "and data it was started with, or run without --resume to start over",
+          tapegrad::quoted(path), key, line.substr(prefix.size()), key, value);
+    }
+  }
+  std::vector<nn::TaskLoss> fits;
+  for (std::size_t i = identity.size() + 2; i < lines.size(); ++i) {
+    const std::optional<nn::TaskLoss> fit = parse_row(c, lines[i]);
+    if (!fit) {
+      fail(static_cast<int>(i + 1), fmt::format("expected a fit of this search ({}), got {}",
+                                                kJournalHeader, tapegrad::quoted(lines[i])));
+    }
+    fits.push_back(*fit);
+  }
+  return fits;
+}
+
+// The fits an earlier run of this search finished (--resume), read by rank 0 and given to
+// every rank, so that all skip the same ones; none without --resume or without a journal.
+std::vector<nn::TaskLoss> resumed_fits(const CvConfig& c, const Dataset& data) {
+  if (!c.resume) return {};
+  std::string text;
+  if (dist::is_root() && std::filesystem::exists(journal_path(c))) {
+    text = read_regular_file("--resume", journal_path(c), kMaxJournalBytes);
+  }
+  dist::broadcast(text);
+  return text.empty() ? std::vector<nn::TaskLoss>{} : read_journal(c, data, text);
+}
+
+// Rank 0's journal: begun anew with the fits resumed (dropping a half-written last line),
+// then a line appended per fit as it finishes.
+class Journal {
+ public:
+  Journal(const CvConfig& c, const Dataset& data, const std::vector<nn::TaskLoss>& resumed)
+      : c_(c) {
+    std::string text = journal_head(c, data);
+    for (const nn::TaskLoss& t : resumed) text += journal_row(c, t);
+    write_file_atomically("tapegrad cv", journal_path(c), text);
+    file_ = std::make_unique<AppendFile>("tapegrad cv", journal_path(c));
+  }
+  void record(const nn::TaskLoss& t) { file_->append(journal_row(c_, t)); }
+
+ private:
+  const CvConfig& c_;
+  std::unique_ptr<AppendFile> file_;
+};
+
 // The validation curve: mean +- std per size, and the level the one-standard-error rule
 // compares every mean with. A candidate whose training diverged (a mean or std that is not
 // finite) has no point: the table shows it, ranked last.
@@ -183,6 +361,24 @@ void plot(const CvConfig& c, const nn::GridSearchResult& r) {
   tools::write_line_chart(c.plot, series, chart);
 }
 
+std::size_t fit_count(const CvConfig& c) {
+  return c.units.size() * static_cast<std::size_t>(c.folds);
+}
+
+// The candidates, the data, the folds and, with --resume, the fits the journal held.
+void print_setup(const CvConfig& c, const Dataset& data, std::size_t resumed) {
+  fmt::print("Candidates: {} for u in {}; Adam lr {}, {} epochs, batch {}\nData: {}\n",
+             layer_pattern(c), join_units(c.units), c.lr, c.epochs, c.batch_size, data.description);
+  fmt::print("Folds: {}{}, seed {}, {} jobs{}\n", split_words(c), split_note(c), c.seed,
+             jobs_used(c), ranks_note());
+  if (c.resume && std::filesystem::exists(journal_path(c))) {
+    fmt::print("Resumed: {} of {} fits from {}\n", resumed, fit_count(c), journal_path(c));
+  } else if (c.resume) {
+    fmt::print("Resumed: nothing, no {} (no fit had finished)\n", journal_path(c));
+  }
+  std::fflush(stdout);
+}
+
 void run(const CvConfig& c) {
   // Everything that can be refused is refused before the long work: the chart's extension
   // here, the folds against the samples in grid_search before it trains.
@@ -194,19 +390,20 @@ void run(const CvConfig& c) {
   manual_seed(c.seed);
   const bool series = !c.data.path.empty();
   const Dataset data = series ? series_windows(c.data) : load_data(c.data);
+  // Another search's journal is refused before anything is printed.
+  const std::vector<nn::TaskLoss> resumed = resumed_fits(c, data);
   const bool root = dist::is_root();
-  if (root) {
-    fmt::print("Candidates: {} for u in {}; Adam lr {}, {} epochs, batch {}\nData: {}\n",
-               layer_pattern(c), join_units(c.units), c.lr, c.epochs, c.batch_size,
-               data.description);
-    fmt::print("Folds: {}{}, seed {}, {} jobs{}\n", split_words(c), split_note(c), c.seed,
-               jobs_used(c), ranks_note());
-    std::fflush(stdout);
-  }
+  if (root) print_setup(c, data, resumed.size());
 
   std::vector<data::Scaler> scalers;
   nn::CVOptions opts = cv_options(c);
   if (series) opts.preprocess = nn::min_max_per_fold(&scalers);
+  opts.finished = resumed;
+  std::optional<Journal> journal;
+  if (root) {
+    journal.emplace(c, data, resumed);
+    opts.on_task_end = [&journal](const nn::TaskLoss& t) { journal->record(t); };
+  }
   const auto t0 = std::chrono::steady_clock::now();
   const nn::GridSearchResult r = nn::grid_search(candidates(c), data.X, data.y, opts);
   const double seconds =
@@ -221,9 +418,11 @@ void run(const CvConfig& c) {
   }
   fmt::print("{}", r.table());
   r.write_csv(c.out);
+  journal.reset();
+  std::filesystem::remove(journal_path(c));  // the search is complete: cv.csv holds it
   if (!c.plot.empty()) plot(c, r);
   fmt::print("Time: {:.2f} s for {} fits ({} jobs)\nWrote {}{}\n", seconds,
-             c.units.size() * static_cast<std::size_t>(c.folds), jobs_used(c), c.out,
+             fit_count(c) - resumed.size(), jobs_used(c), c.out,
              c.plot.empty() ? "" : " and " + c.plot);
 }
 
@@ -280,12 +479,21 @@ Command add_cv_command(CLI::App& app) {
   cmd->add_option("--plot", c->plot, "Validation curve (mean +- std per size): .svg, .png or .pdf")
       ->type_name("FILE");
   add_chart_flags(*cmd, c->chart);
+  cmd->add_option("--verbose", c->verbose,
+                  "0 quiet, 1 a progress line on a terminal, 2 a line per finished fit")
+      ->check(CLI::Range(0, 2).description(""))
+      ->type_name("N")
+      ->capture_default_str();
+  cmd->add_flag("--resume", c->resume,
+                "Skip the fits an interrupted run of the same search finished (OUT.journal)");
   cmd->footer(
       "A series (--data) is split by time unless --split kfold says otherwise, and each fold\n"
       "scales it by the min and max of its own training windows: no validation value sets\n"
       "the scale. The losses are then in the series' unit, comparable across folds.\n"
       "The one-standard-error choice is the smallest size whose mean validation loss is\n"
       "within one std (over folds) of the best. With --jobs > 1 each fit uses one BLAS thread.\n"
+      "Each finished fit goes to OUT.journal at once; after Ctrl-C or a kill, the same command\n"
+      "with --resume runs only the fits left and writes the same cv.csv.\n"
       "Errors give one line on stderr and exit code 2.");
   return {cmd, [c] {
             run(*c);

@@ -1,0 +1,13 @@
+// Whether a stream shows on a terminal, for progress displays that redraw one line with '\r'
+// there and write whole lines anywhere else (a file, a pipe, a string), as Keras does.
+#pragma once
+
+#include <ostream>
+
+namespace tapegrad {
+
+// std::cout, or std::cerr / std::clog, whose file descriptor is a TTY; any other stream
+// cannot say, and counts as no terminal.
+bool is_terminal(const std::ostream& out);
+
+}  // namespace tapegrad
