@@ -1,8 +1,6 @@
 // The training loop, evaluation, prediction and the progress display; see fit.hpp.
 #include <tapegrad/nn/fit.hpp>
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -11,6 +9,7 @@
 
 #include <tapegrad/autograd/grad_mode.hpp>
 #include <tapegrad/core/kernels.hpp>
+#include <tapegrad/core/terminal.hpp>
 #include <tapegrad/nn/data.hpp>
 #include <tapegrad/nn/dist.hpp>
 #include <tapegrad/nn/metrics.hpp>
@@ -556,20 +555,6 @@ std::string format_per_step(double seconds) {
   return fmt::format("{:.0f}us/step", seconds * 1e6);
 }
 
-std::string format_eta(double seconds) {
-  const auto s = static_cast<int64_t>(seconds);
-  if (s > 3600) return fmt::format("{}:{:02d}:{:02d}", s / 3600, s % 3600 / 60, s % 60);
-  if (s > 60) return fmt::format("{}:{:02d}", s / 60, s % 60);
-  return fmt::format("{}s", s);
-}
-
-// Whether `out` writes to a terminal: only the standard streams can say.
-bool is_terminal(const std::ostream& out) {
-  if (&out == &std::cout) return ::isatty(STDOUT_FILENO) == 1;
-  if (&out == &std::cerr || &out == &std::clog) return ::isatty(STDERR_FILENO) == 1;
-  return false;
-}
-
 }  // namespace
 
 ProgbarLogger::ProgbarLogger(int verbose, std::ostream& out)
@@ -615,7 +600,7 @@ void ProgbarLogger::on_batch_end(int64_t batch, const Logs& logs) {
   if (verbose_ != 1 || !redraw_) return;
   const double per_step = elapsed() / static_cast<double>(done_);
   const double eta = per_step * static_cast<double>(std::max<int64_t>(params().steps - done_, 0));
-  redraw(bar(done_) + " - ETA: " + format_eta(eta) + format_metrics(logs, params().metrics));
+  redraw(bar(done_) + " - ETA: " + clock_time(eta) + format_metrics(logs, params().metrics));
 }
 
 void ProgbarLogger::on_epoch_end(int epoch, const Logs& logs) {

@@ -403,14 +403,6 @@ double run_fold(const char* who, const Candidate& candidate, const Data& d, std:
                   weight);
 }
 
-// "25s", "3:05", "1:02:05": a duration as Keras's ETA shows it.
-std::string clock_time(double seconds) {
-  const auto s = static_cast<int64_t>(seconds);
-  if (s >= 3600) return fmt::format("{}:{:02d}:{:02d}", s / 3600, s % 3600 / 60, s % 60);
-  if (s >= 60) return fmt::format("{}:{:02d}", s / 60, s % 60);
-  return fmt::format("{}s", s);
-}
-
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
