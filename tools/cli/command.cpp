@@ -51,7 +51,8 @@ std::size_t edit_distance(const std::string& a, const std::string& b) {
 }
 
 // The first argument after the subcommand that looks like a long flag of neither it nor the
-// program ("--epoch"), before any "--" (what follows it is for a program, not for us).
+// program ("--epoch"), before any "--" (what follows it is for a program, not for us). A
+// command that takes unknown flags itself (run) says what they are.
 std::optional<std::string> first_unknown_flag(const CLI::App& app, int argc, char** argv) {
   if (argc < 2) return std::nullopt;
   const std::vector<const CLI::App*> commands = app.get_subcommands({});
@@ -59,6 +60,7 @@ std::optional<std::string> first_unknown_flag(const CLI::App& app, int argc, cha
                                   [&](const CLI::App* c) { return c->get_name() == argv[1]; });
   if (named == commands.end()) return std::nullopt;
   const CLI::App* command = *named;
+  if (command->get_allow_extras()) return std::nullopt;
   for (int i = 2; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "--") return std::nullopt;
@@ -117,10 +119,9 @@ int run_program(CLI::App& app, std::span<const AddCommand> add_commands, int arg
     if (!dist::is_root()) return e.get_exit_code() == 0 ? 0 : kUsageError;
     if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
     const std::string where = invoked_name(app);
-    std::string what = one_line(e.what());
-    if (dynamic_cast<const CLI::ExtrasError*>(&e) != nullptr) {
-      what = first_unknown_flag(app, argc, argv).value_or(what);
-    }
+    // A mistyped flag is the mistake to name, also when it made another error first (its
+    // value taken as a file, a required flag seemingly missing).
+    const std::string what = first_unknown_flag(app, argc, argv).value_or(one_line(e.what()));
     std::cerr << fmt::format("{}: error: {} (see {} --help)\n", where, what, where);
     return kUsageError;
   }

@@ -120,10 +120,11 @@ CLI::Validator integer_in(int64_t lo, int64_t hi) {
         }
         // A number beyond int64 is beyond the bound on its side.
         const bool negative = text.front() == '-';
-        if (v < lo || (ec != std::errc() && negative)) {
+        const bool beyond = ec == std::errc::result_out_of_range;
+        if ((beyond && negative) || (!beyond && v < lo)) {
           return fmt::format("must be at least {}, got {}", lo, text);
         }
-        if (v > hi || ec != std::errc()) return fmt::format("must be at most {}, got {}", hi, text);
+        if (beyond || v > hi) return fmt::format("must be at most {}, got {}", hi, text);
         return {};
       },
       "");
@@ -162,7 +163,7 @@ CLI::Validator real_number(bool (*ok)(double), const std::string& rule) {
       "");
 }
 
-// "--cell" of "--cell,--cells", "--output" of "-o,--output": the spelling errors name.
+// "--output" of "-o,--output": the spelling errors name.
 std::string first_name(const std::string& names) {
   const auto long_name = names.find("--");
   const std::string from = long_name == std::string::npos ? names : names.substr(long_name);
@@ -213,9 +214,9 @@ CLI::Option* add_list_option(CLI::App& cmd, const std::string& name, std::vector
                              const std::string& help, CLI::Validator item) {
   return cmd.add_option_function<std::string>(
       name,
-      [&out, flag = first_name(name), item](const std::string& text) {
+      [&out, name, item](const std::string& text) {
         out.clear();
-        for (const std::string& value : list_items(flag, text, item)) {
+        for (const std::string& value : list_items(name, text, item)) {
           out.push_back(std::stoll(value));
         }
       },
@@ -225,10 +226,7 @@ CLI::Option* add_list_option(CLI::App& cmd, const std::string& name, std::vector
 CLI::Option* add_list_option(CLI::App& cmd, const std::string& name, std::vector<std::string>& out,
                              const std::string& help, CLI::Validator item) {
   return cmd.add_option_function<std::string>(
-      name,
-      [&out, flag = first_name(name), item](const std::string& text) {
-        out = list_items(flag, text, item);
-      },
+      name, [&out, name, item](const std::string& text) { out = list_items(name, text, item); },
       help);
 }
 

@@ -68,8 +68,7 @@ CLI::Option* add_file_to_write(CLI::App& cmd, const std::string& names, std::str
 // Creates the folders a file will be written into (none for a bare file name).
 void create_parent_dirs(const std::string& path);
 
-// A comma-separated list flag (--units 64,32; --cell rnn,lstm; `name` may hold aliases, as
-// "--cell,--cells", errors name the first): spaces around items are
+// A comma-separated list flag (--units 64,32; --cell rnn,lstm): spaces around items are
 // trimmed ("64, 32"), an empty item ("64,,32", ",64", "") is a usage error naming the flag
 // and the value, as is an item `item` rejects. Without the flag, `out` keeps its default.
 CLI::Option* add_list_option(CLI::App& cmd, const std::string& name, std::vector<int64_t>& out,

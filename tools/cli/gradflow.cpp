@@ -115,11 +115,16 @@ Command add_gradflow_command(CLI::App& app) {
   auto c = std::make_shared<GradflowConfig>();
   CLI::App* cmd = app.add_subcommand(
       "gradflow", "Chart |dL/dh_t| per time step for several cells (the vanishing gradient)");
-  add_list_option(*cmd, "--cell,--cells", c->cells,
-                  "Cells to compare, comma-separated (--cells: the old spelling)",
-                  CLI::IsMember({"rnn", "lstm", "gru"}).description(""))
-      ->type_name("rnn,lstm,gru")
-      ->default_str("rnn,lstm,gru");
+  const CLI::Validator cell = CLI::IsMember({"rnn", "lstm", "gru"}).description("");
+  CLI::Option* cells =
+      add_list_option(*cmd, "--cell", c->cells,
+                      "Cells to compare, comma-separated (--cells, the old spelling, is read too)",
+                      cell)
+          ->type_name("rnn,lstm,gru")
+          ->default_str("rnn,lstm,gru");
+  add_list_option(*cmd, "--cells", c->cells, "The old spelling of --cell", cell)
+      ->group("")
+      ->excludes(cells);
   add_list_option(*cmd, "--units", c->units, "Units of each recurrent layer; the first is measured",
                   integer_in(1, int64_t{1} << 20))
       ->type_name("N,N,...")
