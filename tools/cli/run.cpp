@@ -102,7 +102,10 @@ Command add_run_command(CLI::App& app) {
   // Unknown flags are kept, not refused by the parser, so that run can say where they go.
   run->allow_extras();
   return {run, [c, run] {
-            c->unknown_flags = run->remaining();
+            // The parser keeps the "--" it read among the extras: it is no flag.
+            for (std::string& extra : run->remaining()) {
+              if (extra != "--") c->unknown_flags.push_back(std::move(extra));
+            }
             check_unknown_flags(*c, *run);
             return run_script(*c);
           }};
