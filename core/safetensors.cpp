@@ -373,6 +373,36 @@ Header parse_header(const std::string& text, std::uint64_t data_size, const std:
   return header;
 }
 
+// "'date,pas'": the bytes of another format, shown as text where they are printable.
+std::string shown_bytes(const std::array<unsigned char, 8>& bytes) {
+  std::string out;
+  for (const unsigned char b : bytes) {
+    out +=
+        b >= 0x20 && b < 0x7f ? std::string(1, static_cast<char>(b)) : fmt::format("\\x{:02x}", b);
+  }
+  return "'" + out + "'";
+}
+
+// A header length that does not fit the file, and no JSON object after it: the file is some
+// other format (a CSV named as weights), said in those words rather than by the number its
+// first bytes make.
+void refuse_other_format(const RegularFile& file, const std::string& path,
+                         const std::array<unsigned char, 8>& length_bytes,
+                         std::uint64_t header_bytes) {
+  char first = '\0';
+  if (file.size() > 8) file.read_at(&first, 1, 8);
+  if (first == '{') return;
+  const std::string why =
+      header_bytes > kMaxHeaderBytes
+          ? fmt::format("exceeds the limit of {} bytes", kMaxHeaderBytes)
+          : fmt::format("runs past the end of the file ({} bytes)", file.size());
+  throw IOError(fmt::format(
+      "load_safetensors: '{}' is not a safetensors file (its first 8 bytes {} read as a header "
+      "length of {}, which {}; a safetensors file starts with the length of the JSON header "
+      "that follows)",
+      path, shown_bytes(length_bytes), header_bytes, why));
+}
+
 Header read_header(const RegularFile& file, const std::string& path) {
   const std::uint64_t file_size = file.size();
   if (file_size < 8) {
@@ -381,6 +411,9 @@ Header read_header(const RegularFile& file, const std::string& path) {
   std::array<unsigned char, 8> length_bytes{};
   file.read_at(length_bytes.data(), length_bytes.size(), 0);
   const std::uint64_t header_bytes = decode_u64_le(length_bytes.data());
+  if (header_bytes > kMaxHeaderBytes || header_bytes > file_size - 8) {
+    refuse_other_format(file, path, length_bytes, header_bytes);
+  }
   if (header_bytes > kMaxHeaderBytes) {
     fail_load(path, "header length {} exceeds the limit of {} bytes", header_bytes,
               kMaxHeaderBytes);

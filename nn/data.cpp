@@ -343,9 +343,10 @@ double field_value(const std::string& path, int64_t line, const std::string& lab
 }
 
 // Parses column `index` (shown as `label` in errors) of the lines left.
-Tensor parse_column(const std::string& path, Lines& lines, int64_t index, const std::string& label,
-                    DType dtype) {
+CsvColumn parse_column(const std::string& path, Lines& lines, int64_t index,
+                       const std::string& label, DType dtype) {
   std::vector<double> values;
+  std::vector<int64_t> line_numbers;
   int64_t number = 0;
   std::string_view line;
   while (lines.next(number, line)) {
@@ -355,14 +356,24 @@ Tensor parse_column(const std::string& path, Lines& lines, int64_t index, const 
                               number, label, row.size());
     }
     values.push_back(field_value(path, number, label, row[static_cast<std::size_t>(index)], dtype));
+    line_numbers.push_back(number);
   }
   if (values.empty()) throw_error<ValueError>("read_csv_column: '{}' has no data rows", path);
-  return from_vector(values, {static_cast<int64_t>(values.size())}).to(dtype);
+  return {from_vector(values, {static_cast<int64_t>(values.size())}).to(dtype),
+          std::move(line_numbers)};
 }
 
 }  // namespace
 
 Tensor read_csv_column(const std::string& path, const std::string& column, DType dtype) {
+  return read_csv_column_lines(path, column, dtype).values;
+}
+
+Tensor read_csv_column(const std::string& path, int64_t column, DType dtype) {
+  return read_csv_column_lines(path, column, dtype).values;
+}
+
+CsvColumn read_csv_column_lines(const std::string& path, const std::string& column, DType dtype) {
   const std::string text = read_csv_text(path);
   Lines lines(text);
   const FirstLine header = first_line(path, lines);
@@ -374,7 +385,7 @@ Tensor read_csv_column(const std::string& path, const std::string& column, DType
   return parse_column(path, lines, *index, tapegrad::quoted(column), dtype);
 }
 
-Tensor read_csv_column(const std::string& path, int64_t column, DType dtype) {
+CsvColumn read_csv_column_lines(const std::string& path, int64_t column, DType dtype) {
   const std::string text = read_csv_text(path);
   Lines lines(text);
   const FirstLine first = first_line(path, lines);

@@ -106,6 +106,15 @@ Split train_test_split(const Tensor& X, const Tensor& y, double fraction, bool s
 inline constexpr std::uint64_t kMaxCsvBytes = std::uint64_t{256} << 20;  // 256 MiB
 Tensor read_csv_column(const std::string& path, const std::string& column, DType dtype = f32);
 Tensor read_csv_column(const std::string& path, int64_t column, DType dtype = f32);
+// read_csv_column with the 1-based line of the file each value was read from, so that a
+// caller refusing a value (a NaN) can name its file:line.
+struct CsvColumn {
+  Tensor values;               // (N)
+  std::vector<int64_t> lines;  // N line numbers
+};
+CsvColumn read_csv_column_lines(const std::string& path, const std::string& column,
+                                DType dtype = f32);
+CsvColumn read_csv_column_lines(const std::string& path, int64_t column, DType dtype = f32);
 
 // Sliding windows of a series (N) for forecasting: X (M, length, 1) holds
 // series[i : i + length], y (M, horizon) the next `horizon` values, M = N - length - horizon

@@ -50,6 +50,26 @@ std::size_t edit_distance(const std::string& a, const std::string& b) {
   return d[a.size()][b.size()];
 }
 
+// The first argument after the subcommand that looks like a long flag of neither it nor the
+// program ("--epoch"), before any "--" (what follows it is for a program, not for us). A
+// command that takes unknown flags itself (run) says what they are.
+std::optional<std::string> first_unknown_flag(const CLI::App& app, int argc, char** argv) {
+  if (argc < 2) return std::nullopt;
+  const std::vector<const CLI::App*> commands = app.get_subcommands({});
+  const auto named = std::find_if(commands.begin(), commands.end(),
+                                  [&](const CLI::App* c) { return c->get_name() == argv[1]; });
+  if (named == commands.end()) return std::nullopt;
+  const CLI::App* command = *named;
+  if (command->get_allow_extras()) return std::nullopt;
+  for (int i = 2; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--") return std::nullopt;
+    if (arg.size() < 3 || !arg.starts_with("--")) continue;
+    if (auto message = unknown_flag(*command, arg.substr(0, arg.find('=')))) return message;
+  }
+  return std::nullopt;
+}
+
 // Reports an error of the run in one line and returns the exit status. On one rank of
 // several, the line names the rank, and the job ends on every rank: the others may be waiting
 // for this one in a collective.
@@ -99,29 +119,59 @@ int run_program(CLI::App& app, std::span<const AddCommand> add_commands, int arg
     if (!dist::is_root()) return e.get_exit_code() == 0 ? 0 : kUsageError;
     if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
     const std::string where = invoked_name(app);
-    std::cerr << fmt::format("{}: error: {} (see {} --help)\n", where, one_line(e.what()), where);
+    // A mistyped flag is the mistake to name, also when it made another error first (its
+    // value taken as a file, a required flag seemingly missing).
+    const std::string what = first_unknown_flag(app, argc, argv).value_or(one_line(e.what()));
+    std::cerr << fmt::format("{}: error: {} (see {} --help)\n", where, what, where);
     return kUsageError;
   }
   return run_parsed(app, commands);
 }
 
+std::optional<std::string> closest_name(const std::string& word,
+                                        const std::vector<std::string>& names) {
+  std::optional<std::string> closest;
+  std::size_t best = std::numeric_limits<std::size_t>::max();
+  for (const std::string& name : names) {
+    if (const std::size_t d = edit_distance(word, name); d < best) {
+      best = d;
+      closest = name;
+    }
+  }
+  if (best > std::max<std::size_t>(1, word.size() / 3)) return std::nullopt;
+  return closest;
+}
+
 std::optional<std::string> unknown_command(const CLI::App& app, const std::string& word) {
   if (word.empty() || word.front() == '-') return std::nullopt;
   std::vector<std::string> names;
-  std::string closest;
-  std::size_t best = std::numeric_limits<std::size_t>::max();
   for (const CLI::App* sub : app.get_subcommands({})) {
     if (sub->get_name() == word) return std::nullopt;
     names.push_back(sub->get_name());
-    if (const std::size_t d = edit_distance(word, sub->get_name()); d < best) {
-      best = d;
-      closest = sub->get_name();
+  }
+  const auto guess = closest_name(word, names);
+  return fmt::format("'{}' is not a {} command{} (commands: {})", word, app.get_name(),
+                     guess ? "; did you mean '" + *guess + "'?" : "", fmt::join(names, ", "));
+}
+
+std::vector<std::string> long_flags(const CLI::App& command) {
+  std::vector<std::string> names;
+  for (const CLI::App* app = &command; app != nullptr; app = app->get_parent()) {
+    for (const CLI::Option* option : app->get_options()) {
+      // A hidden alias (an old spelling) is accepted but never suggested.
+      if (option->get_group().empty()) continue;
+      for (const std::string& name : option->get_lnames()) names.push_back("--" + name);
     }
   }
-  const std::string guess =
-      best <= std::max<std::size_t>(1, word.size() / 3) ? "; did you mean '" + closest + "'?" : "";
-  return fmt::format("'{}' is not a {} command{} (commands: {})", word, app.get_name(), guess,
-                     fmt::join(names, ", "));
+  return names;
+}
+
+std::optional<std::string> unknown_flag(const CLI::App& command, const std::string& flag) {
+  for (const CLI::App* app = &command; app != nullptr; app = app->get_parent()) {
+    if (app->get_option_no_throw(flag) != nullptr) return std::nullopt;
+  }
+  const auto guess = closest_name(flag, long_flags(command));
+  return fmt::format("unknown flag {}{}", flag, guess ? "; did you mean " + *guess + "?" : "");
 }
 
 }  // namespace tapegrad::cli

@@ -12,6 +12,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <vector>
 
 namespace tapegrad::cli {
 
@@ -40,5 +41,17 @@ int run_program(CLI::App& app, std::span<const AddCommand> commands, int argc, c
 // When `word` (the first argument) is meant as a subcommand but names none of app's, the
 // one-line error: "'trian' is not a tapegrad command; did you mean 'train'? (commands: ...)".
 std::optional<std::string> unknown_command(const CLI::App& app, const std::string& word);
+
+// The name of `names` closest to `word` in edits, when it is close enough to be what was meant
+// ("trian" -> "train", "--epoch" -> "--epochs").
+std::optional<std::string> closest_name(const std::string& word,
+                                        const std::vector<std::string>& names);
+
+// The long flags a user may be pointed to in a subcommand: its own and the program's
+// ("--epochs", "--help"), hidden old spellings left out.
+std::vector<std::string> long_flags(const CLI::App& command);
+// "unknown flag --epoch; did you mean --epochs?" when `flag` is a flag of neither `command` nor
+// the program; std::nullopt when it is one.
+std::optional<std::string> unknown_flag(const CLI::App& command, const std::string& flag);
 
 }  // namespace tapegrad::cli

@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <limits>
 #include <optional>
 #include <string_view>
@@ -112,6 +113,27 @@ CLI::Validator positive_integer() {
       "");
 }
 
+CLI::Validator integer_in(int64_t lo, int64_t hi) {
+  return CLI::Validator(
+      [lo, hi](std::string& text) -> std::string {
+        int64_t v = 0;
+        const char* end = text.data() + text.size();
+        const auto [stop, ec] = std::from_chars(text.data(), end, v);
+        if (text.empty() || stop != end || ec == std::errc::invalid_argument) {
+          return fmt::format("must be a whole number, got '{}'", text);
+        }
+        // A number beyond int64 is beyond the bound on its side.
+        const bool negative = text.front() == '-';
+        const bool beyond = ec == std::errc::result_out_of_range;
+        if ((beyond && negative) || (!beyond && v < lo)) {
+          return fmt::format("must be at least {}, got {}", lo, text);
+        }
+        if (beyond || v > hi) return fmt::format("must be at most {}, got {}", hi, text);
+        return {};
+      },
+      "");
+}
+
 // CLI11 alone turns "-1" into 2^64 - 1 and saturates a longer number without a word, so two
 // different seeds would silently run alike.
 CLI::Validator unsigned_64() {
@@ -143,6 +165,13 @@ CLI::Validator real_number(bool (*ok)(double), const std::string& rule) {
         return {};
       },
       "");
+}
+
+// "--output" of "-o,--output": the spelling errors name.
+std::string first_name(const std::string& names) {
+  const auto long_name = names.find("--");
+  const std::string from = long_name == std::string::npos ? names : names.substr(long_name);
+  return from.substr(0, from.find(','));
 }
 
 std::string trimmed(const std::string& s) {
@@ -204,6 +233,12 @@ CLI::Option* add_list_option(CLI::App& cmd, const std::string& name, std::vector
       name, [&out, name, item](const std::string& text) { out = list_items(name, text, item); },
       help);
 }
+
+void create_parent_dirs(const std::string& path) {
+  const std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  if (!parent.empty()) std::filesystem::create_directories(parent);
+}
+
 namespace {
 
 // "800x500": two whole numbers of pixels, each from 100 to 20000 (write_line_chart's range).
@@ -221,6 +256,20 @@ std::optional<std::pair<int, int>> chart_size(const std::string& text) {
   const auto width = side(all.substr(0, x)), height = side(all.substr(x + 1));
   if (!width || !height) return std::nullopt;
   return std::pair{*width, *height};
+}
+
+// Sets `path` from a value of the output flag `flag` and creates its folders; a folder that
+// cannot be made is the flag's usage error.
+std::function<void(const std::string&)> output_setter(std::string& path, const std::string& flag) {
+  return [&path, flag](const std::string& value) {
+    try {
+      create_parent_dirs(value);
+    } catch (const std::filesystem::filesystem_error& e) {
+      throw CLI::ValidationError(
+          flag, fmt::format("cannot create the folder of '{}': {}", value, e.code().message()));
+    }
+    path = value;
+  };
 }
 
 }  // namespace
@@ -244,9 +293,37 @@ void add_chart_flags(CLI::App& cmd, tools::LineChartOptions& chart) {
       ->type_name("WxH");
   cmd.add_option("--dpi", chart.dpi,
                  "Dots per inch of a .png chart: more pixels, the same layout (96 is the screen)")
-      ->check(CLI::Range(24, 2400).description(""))
+      ->check(integer_in(24, 2400))
       ->type_name("N")
       ->capture_default_str();
 }
 
+CLI::Option* add_file_to_write(CLI::App& cmd, const std::string& names, std::string& path,
+                               const std::string& help) {
+  CLI::Option* option =
+      cmd.add_option_function<std::string>(names, output_setter(path, first_name(names)), help)
+          ->type_name("FILE");
+  if (!path.empty()) option->default_str(path);
+  return option;
+}
+
+CLI::Option* add_output_option(CLI::App& cmd, std::string& path, const std::string& help,
+                               OutputFlag flag) {
+  CLI::Option* output = add_file_to_write(cmd, "-o,--output", path, help);
+  CLI::Option* out = nullptr;
+  if (flag.out_alias) {
+    out = add_file_to_write(cmd, "--out", path, "The old spelling of --output")
+              ->group("")
+              ->excludes(output);
+    output->excludes(out);
+  }
+  if (flag.required) {
+    cmd.parse_complete_callback([output, out] {
+      if (output->count() == 0 && (out == nullptr || out->count() == 0)) {
+        throw CLI::RequiredError("--output");
+      }
+    });
+  }
+  return output;
+}
 }  // namespace tapegrad::cli

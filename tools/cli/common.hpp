@@ -46,6 +46,8 @@ void add_timeout_flag(CLI::App& cmd);
 
 // A whole number in [1, 10^9).
 CLI::Validator positive_integer();
+// A whole number in [lo, hi], refused in words: "--batch-size: must be at least 1, got 0".
+CLI::Validator integer_in(int64_t lo, int64_t hi);
 // A whole number in [0, 2^64).
 CLI::Validator unsigned_64();
 // A finite number > 0; a number in [0, 1); a number in (0, 1).
@@ -53,7 +55,23 @@ CLI::Validator positive_number();
 CLI::Validator fraction_below_one();
 CLI::Validator open_fraction();
 
-// A comma-separated list flag (--units 64,32; --cells rnn,lstm): spaces around items are
+// The output file flag of every command: -o,--output FILE, with --out kept as a hidden alias
+// where a command spelled it so (old scripts keep working). Parent folders of the file are
+// created when the flag is read, as train does for --plot.
+struct OutputFlag {
+  bool out_alias = false;  // also take the old spelling --out (hidden)
+  bool required = false;   // "--output is required" without either spelling
+};
+CLI::Option* add_output_option(CLI::App& cmd, std::string& path, const std::string& help,
+                               OutputFlag flag = {});
+// A flag naming a file the command writes (--plot, --checkpoint): its folders are created
+// when the flag is read.
+CLI::Option* add_file_to_write(CLI::App& cmd, const std::string& names, std::string& path,
+                               const std::string& help);
+// Creates the folders a file will be written into (none for a bare file name).
+void create_parent_dirs(const std::string& path);
+
+// A comma-separated list flag (--units 64,32; --cell rnn,lstm): spaces around items are
 // trimmed ("64, 32"), an empty item ("64,,32", ",64", "") is a usage error naming the flag
 // and the value, as is an item `item` rejects. Without the flag, `out` keeps its default.
 CLI::Option* add_list_option(CLI::App& cmd, const std::string& name, std::vector<int64_t>& out,

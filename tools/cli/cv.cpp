@@ -85,7 +85,9 @@ std::vector<nn::Candidate> candidates(const CvConfig& c) {
     const ModelConfig model{.cell = c.cell, .units = {u}};
     out.push_back({.name = fmt::format("units={}", u),
                    .complexity = static_cast<double>(u),
-                   .make_model = [model] { return build_model(model, 1); }});
+                   .make_model = [model, features = input_features(c.data)] {
+                     return build_model(model, features);
+                   }});
   }
   return out;
 }
@@ -134,25 +136,6 @@ std::string split_note(const CvConfig& c) {
   if (c.split.empty()) return " (the default for a series: --split kfold shuffles)";
   return c.split == "kfold" ? " (shuffled: folds train on windows after the ones they validate)"
                             : "";
-}
-
-// The --data series as raw windows: cross-validation scales them per fold
-// (nn::min_max_per_fold).
-Dataset series_windows(const DataConfig& c) {
-  const Tensor series = read_series(c);
-  if (series.numel() < c.window + 1) {
-    throw_error<ValueError>(
-        "--data: {} has {} values, --window {} needs at least {} (a window and the value after it)",
-        tapegrad::quoted(c.path), series.numel(), c.window, c.window + 1);
-  }
-  auto [X, y] = data::windows(series, c.window, 1);
-  Dataset d{X, y, {}};
-  d.description = fmt::format(
-      "{} column {}: {} values, {} windows of {}, min-max scaled to [0, 1] per fold by its "
-      "training windows alone",
-      tapegrad::quoted(c.path), c.column.empty() ? "-1 (the last)" : c.column, series.numel(),
-      X.shape()[0], c.window);
-  return d;
 }
 
 // "fold_0 [104, 199], fold_1 [104, 237]": the range each fold's scaler was fitted on.
@@ -389,7 +372,7 @@ void run(const CvConfig& c) {
   if (jobs_used(c) > 1) set_num_threads(1);
   manual_seed(c.seed);
   const bool series = !c.data.path.empty();
-  const Dataset data = series ? series_windows(c.data) : load_data(c.data);
+  const Dataset data = series ? raw_windows(c.data) : load_data(c.data);
   // Another search's journal is refused before anything is printed.
   const std::vector<nn::TaskLoss> resumed = resumed_fits(c, data);
   const bool root = dist::is_root();
@@ -397,7 +380,10 @@ void run(const CvConfig& c) {
 
   std::vector<data::Scaler> scalers;
   nn::CVOptions opts = cv_options(c);
-  if (series) opts.preprocess = nn::min_max_per_fold(&scalers);
+  if (series) {
+    opts.preprocess = c.data.columns.empty() ? nn::min_max_per_fold(&scalers)
+                                             : min_max_per_column_per_fold(c.data, &scalers);
+  }
   opts.finished = resumed;
   std::optional<Journal> journal;
   if (root) {
@@ -441,7 +427,7 @@ Command add_cv_command(CLI::App& app) {
       ->type_name("N,N,...")
       ->default_str("8,16,32,64");
   cmd->add_option("--folds", c->folds, "Cross-validation folds")
-      ->check(CLI::Range(2, 1000000).description(""))
+      ->check(integer_in(2, 1000000))
       ->type_name("K")
       ->capture_default_str();
   cmd->add_option("--split", c->split,
@@ -451,11 +437,11 @@ Command add_cv_command(CLI::App& app) {
       ->type_name("kfold|time");
   add_data_flags(*cmd, c->data);
   cmd->add_option("--epochs", c->epochs, "Training epochs per fold")
-      ->check(CLI::Range(1, 1000000).description(""))
+      ->check(integer_in(1, 1000000))
       ->type_name("N")
       ->capture_default_str();
   cmd->add_option("--batch-size", c->batch_size, "Samples per batch")
-      ->check(CLI::Range(int64_t{1}, int64_t{1} << 40).description(""))
+      ->check(integer_in(1, int64_t{1} << 40))
       ->type_name("N")
       ->capture_default_str();
   cmd->add_option("--lr", c->lr, "Adam's learning rate")
@@ -469,19 +455,18 @@ Command add_cv_command(CLI::App& app) {
   cmd->add_option(
          "--jobs", c->jobs,
          "Threads running the fits (0: one per core; BLAS then uses one each); same result")
-      ->check(CLI::Range(0, 1024).description(""))
+      ->check(integer_in(0, 1024))
       ->type_name("N")
       ->capture_default_str();
   add_timeout_flag(*cmd);
-  cmd->add_option("-o,--out", c->out, "The table as CSV: name,complexity,fold_0..,mean,std,rank")
-      ->type_name("FILE")
-      ->capture_default_str();
-  cmd->add_option("--plot", c->plot, "Validation curve (mean +- std per size): .svg, .png or .pdf")
-      ->type_name("FILE");
+  add_output_option(*cmd, c->out, "The table as CSV: name,complexity,fold_0..,mean,std,rank",
+                    {.out_alias = true});
+  add_file_to_write(*cmd, "--plot", c->plot,
+                    "Validation curve (mean +- std per size): .svg, .png or .pdf");
   add_chart_flags(*cmd, c->chart);
   cmd->add_option("--verbose", c->verbose,
                   "0 quiet, 1 a progress line on a terminal, 2 a line per finished fit")
-      ->check(CLI::Range(0, 2).description(""))
+      ->check(integer_in(0, 2))
       ->type_name("N")
       ->capture_default_str();
   cmd->add_flag("--resume", c->resume,

@@ -89,17 +89,17 @@ int run_dot(const DotConfig& c) {
 void add_dot_flags(CLI::App& dot, DotConfig& c) {
   add_model_flags(dot, c.model);
   dot.add_option("--steps", c.steps, "Time steps of the random input sequences")
-      ->check(CLI::Range(int64_t{1}, int64_t{100000}).description(""))
+      ->check(integer_in(1, 100000))
       ->type_name("N")
       ->capture_default_str();
   dot.add_option("--batch", c.batch, "Sequences in the random batch")
-      ->check(CLI::Range(int64_t{1}, int64_t{100000}).description(""))
+      ->check(integer_in(1, 100000))
       ->type_name("N")
       ->capture_default_str();
   dot.add_option("--fold", c.fold,
                  "Keep K steps of each layer (first and last), fold the middle into one node; "
                  "0 draws every step")
-      ->check(CLI::Range(int64_t{0}, int64_t{100000}).description(""))
+      ->check(integer_in(0, 100000))
       ->type_name("K")
       ->capture_default_str();
   dot.add_flag("--modules", c.modules, "One node per layer call, edges labelled with shapes");
@@ -109,11 +109,10 @@ void add_dot_flags(CLI::App& dot, DotConfig& c) {
       ->check(unsigned_64())
       ->type_name("N")
       ->capture_default_str();
-  dot.add_option("-o,--output", c.output,
-                 "Output file: .dot (DOT text), .svg, .png, .pdf or .html (an interactive page)")
-      ->check(graph_file())
-      ->type_name("FILE")
-      ->required();
+  add_output_option(dot, c.output,
+                    "Output file: .dot (DOT text), .svg, .png, .pdf or .html (an interactive page)",
+                    {.required = true})
+      ->check(graph_file());
 }
 
 }  // namespace

@@ -1,13 +1,13 @@
 // `tapegrad gradflow`: the vanishing gradient through time, one chart for several cells.
 //
-//   tapegrad gradflow --cells rnn,lstm,gru --units 32 --steps 50 -o flow.svg
+//   tapegrad gradflow --cell rnn,lstm,gru --units 32 --steps 50 -o flow.svg
 //
 // For each cell it builds the model `train` builds (cli_common.hpp), optionally trains it
 // (--epochs N: Adam on the reference data, 100 random sequences of --steps steps, with
 // --clip-norm as Adam's clipnorm), then runs one forward + MSE loss on a probe batch and
 // measures |dL/dh_t| of the first recurrent layer at every step. Every cell starts from the
 // same seed, so each sees the same data and probe and the result does not depend on the
-// order of --cells. Writes the chart (-o, .svg/.png/.pdf: one line per cell, log y), the
+// order of --cell. Writes the chart (-o, .svg/.png/.pdf: one line per cell, log y), the
 // numbers beside it (flow.csv: layer,step,norm with the cell as the layer;
 // flow_parameters.csv: |dL/dW| per parameter) and prints |dL/dh_t| at the first and last
 // step per cell.
@@ -148,20 +148,26 @@ Command add_gradflow_command(CLI::App& app) {
   auto c = std::make_shared<GradflowConfig>();
   CLI::App* cmd = app.add_subcommand(
       "gradflow", "Chart |dL/dh_t| per time step for several cells (the vanishing gradient)");
-  add_list_option(*cmd, "--cells", c->cells, "Cells to compare, comma-separated",
-                  CLI::IsMember({"rnn", "lstm", "gru"}).description(""))
-      ->type_name("rnn,lstm,gru")
-      ->default_str("rnn,lstm,gru");
+  const CLI::Validator cell = CLI::IsMember({"rnn", "lstm", "gru"}).description("");
+  CLI::Option* cells =
+      add_list_option(*cmd, "--cell", c->cells,
+                      "Cells to compare, comma-separated (--cells, the old spelling, is read too)",
+                      cell)
+          ->type_name("rnn,lstm,gru")
+          ->default_str("rnn,lstm,gru");
+  add_list_option(*cmd, "--cells", c->cells, "The old spelling of --cell", cell)
+      ->group("")
+      ->excludes(cells);
   add_list_option(*cmd, "--units", c->units, "Units of each recurrent layer; the first is measured",
-                  CLI::Range(int64_t{1}, int64_t{1} << 20).description(""))
+                  integer_in(1, int64_t{1} << 20))
       ->type_name("N,N,...")
       ->default_str("32");
   cmd->add_option("--steps", c->steps, "Time steps of the sequences")
-      ->check(CLI::Range(int64_t{1}, int64_t{100000}).description(""))
+      ->check(integer_in(1, 100000))
       ->type_name("N")
       ->capture_default_str();
   cmd->add_option("--batch", c->batch, "Sequences in the probe batch")
-      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20).description(""))
+      ->check(integer_in(1, int64_t{1} << 20))
       ->type_name("N")
       ->capture_default_str();
   cmd->add_option("--seed", c->seed, "Random seed (weights, data, probe batch)")
@@ -169,17 +175,16 @@ Command add_gradflow_command(CLI::App& app) {
       ->type_name("N")
       ->capture_default_str();
   cmd->add_option("--epochs", c->epochs, "Train each model this many epochs first (Adam)")
-      ->check(CLI::Range(0, 1000000).description(""))
+      ->check(integer_in(0, 1000000))
       ->type_name("N")
       ->capture_default_str();
   cmd->add_option("--clip-norm", c->clip_norm, "Adam's clipnorm while training (with --epochs)")
       ->check(CLI::PositiveNumber.description(""))
       ->type_name("X");
-  cmd->add_option("-o,--out", c->out,
-                  "Chart file: .svg, .png, .pdf or .html (an interactive page); the CSV goes "
-                  "beside it")
-      ->required()
-      ->type_name("FILE");
+  add_output_option(*cmd, c->out,
+                    "Chart file: .svg, .png, .pdf or .html (an interactive page); the CSV goes "
+                    "beside it",
+                    {.out_alias = true, .required = true});
   add_chart_flags(*cmd, c->chart);
   cmd->footer(
       "Writes the chart, FILE's stem .csv (layer,step,norm) and _parameters.csv (|dL/dW|).\n"

@@ -105,7 +105,8 @@ Table predict_reference(nn::Module& model, const PredictConfig& c) {
 
 // The series of --data, its scaler (train's, from the file, or fitted here) and window.
 struct Series {
-  Tensor raw, scaled;
+  Tensor raw, scaled;  // the target column's
+  Tensor inputs;       // with --columns: every column's windows (column_inputs); else undefined
   data::Scaler scaler;
   int64_t window = 0;
   std::string description;
@@ -113,6 +114,7 @@ struct Series {
 
 Series load_series(const PredictConfig& c, const nn::ModelFileInfo& info) {
   DataConfig series = c.data;  // --column, else the one train recorded, else the last
+  adopt_recorded_columns(series, info.metadata, c.weights);
   if (series.column.empty() && info.metadata.count(kColumn))
     series.column = info.metadata.at(kColumn);
   Series s;
@@ -156,6 +158,8 @@ Series load_series(const PredictConfig& c, const nn::ModelFileInfo& info) {
     throw_error<ValueError>("--data: '{}' has {} values, --window {} needs at least {}",
                             c.data.path, n, s.window, s.window + (c.horizon > 0 ? 0 : 1));
   }
+  check_input_features(series, info, c.weights);
+  if (!series.columns.empty()) s.inputs = column_inputs(series, info, c.weights, s.window);
   s.description =
       fmt::format("'{}' column {}: {} values {}, window {}", c.data.path,
                   series.column.empty() ? "-1 (the last)" : series.column, n, scaling, s.window);
@@ -212,7 +216,7 @@ std::string window_metrics(const Series& s, const std::vector<std::vector<double
 
 // One prediction per window, beside the value that followed it.
 Table predict_windows(nn::Module& model, const Series& s) {
-  const auto [X, y] = data::windows(s.scaled, s.window, 1);
+  const Tensor X = s.inputs.defined() ? s.inputs : data::windows(s.scaled, s.window, 1).first;
   const auto predictions = predict_rows(model, X);
   const Tensor raw = s.raw.to(f64).contiguous();
   Table t{"sample,target," + prediction_header(predictions.front().size()), {}, s.description};
@@ -256,6 +260,11 @@ Table forecast(nn::Module& model, const Series& s, int64_t horizon) {
 
 Table predict_series(nn::Module& model, const nn::ModelFileInfo& info, const PredictConfig& c) {
   const Series s = load_series(c, info);
+  if (c.horizon > 0 && s.inputs.defined()) {
+    throw_error<ValueError>(
+        "--horizon: a model of several input columns forecasts one step: feeding its prediction "
+        "back would need every column's next value; predict without --horizon");
+  }
   return c.horizon > 0 ? forecast(model, s, c.horizon) : predict_windows(model, s);
 }
 
@@ -265,7 +274,8 @@ int run_predict(const PredictConfig& c) {
   const nn::ModelFileInfo info = nn::read_model_info(c.weights);
   const std::shared_ptr<nn::Module> model = nn::load_model(c.weights);
   model->eval();
-  if (info.input_features > 1) {  // 0: not recorded; a mismatch then fails in the model
+  // 0: not recorded; a mismatch then fails in the model. A CSV's columns are checked as read.
+  if (info.input_features > 1 && c.data.path.empty()) {
     throw_error<ValueError>(
         "predict: the model in '{}' takes {} input features; the reference data and a CSV series "
         "have 1",
@@ -302,26 +312,34 @@ Command add_predict_command(CLI::App& app) {
   auto c = std::make_shared<PredictConfig>();
   CLI::App* predict =
       app.add_subcommand("predict", "Predict with a saved model (rebuilt from its file)");
-  predict->add_option("--weights", c->weights, "Weights file written by train (nn::save)")
-      ->required()
-      ->check(CLI::Validator(CLI::ExistingFile).description(""))
-      ->type_name("FILE");
+  // `predict FILE` as `info FILE`; --weights FILE is the same.
+  CLI::Option* file = predict->add_option("file", c->weights, "Weights file written by train")
+                          ->check(CLI::Validator(CLI::ExistingFile).description(""))
+                          ->type_name("FILE");
+  CLI::Option* weights = predict->add_option("--weights", c->weights, "The weights file, as a flag")
+                             ->check(CLI::Validator(CLI::ExistingFile).description(""))
+                             ->type_name("FILE")
+                             ->excludes(file);
+  predict->parse_complete_callback([file, weights] {
+    if (file->count() + weights->count() == 0) {
+      throw CLI::RequiredError("--weights is required: tapegrad predict FILE (or --weights FILE)",
+                               CLI::ExitCodes::RequiredError);
+    }
+  });
   add_data_flags(*predict, c->data);
   CLI::Option* data = predict->get_option("--data");
   data->check(CLI::Validator(CLI::ExistingFile).description(""));
   predict
       ->add_option("--horizon", c->horizon,
                    "Forecast this many steps after the series' end (predictions fed back)")
-      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20).description(""))
+      ->check(integer_in(1, int64_t{1} << 20))
       ->type_name("H")
       ->needs(data);
   predict->add_option("--seed", c->seed, "Seed of the reference data (as train's --seed)")
       ->check(unsigned_64())
       ->type_name("N")
       ->capture_default_str();
-  predict->add_option("-o,--output", c->output, "CSV file for the predictions")
-      ->type_name("FILE")
-      ->capture_default_str();
+  add_output_option(*predict, c->output, "CSV file for the predictions");
   predict->footer(
       "Without --data, predicts the reference data train draws. --column and --window default\n"
       "to the ones train recorded in the file. Errors give one line on stderr and exit code 2.");

@@ -2,6 +2,7 @@
 // and run it with the args, passing its exit code through (tools/run/script_build.hpp).
 #include "command.hpp"
 
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -9,6 +10,7 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <tapegrad/core/error.hpp>
 
@@ -20,11 +22,32 @@ namespace {
 struct RunConfig {
   std::string file;
   std::vector<std::string> args;
+  std::vector<std::string> unknown_flags;  // flags of neither run nor the program's -- args
   bool debug = false;
   bool print_flags = false;
   bool rebuild = false;
   bool verbose = false;
 };
+
+bool is_cpp_source(const std::string& file) {
+  const std::string ext = std::filesystem::path(file).extension().string();
+  return ext == ".cpp" || ext == ".cc" || ext == ".cxx";
+}
+
+// A mistyped flag of run gets "did you mean"; any other is the program's, given without "--".
+void check_unknown_flags(const RunConfig& c, const CLI::App& run) {
+  if (c.unknown_flags.empty()) return;
+  const std::string& given = c.unknown_flags.front();
+  const std::string flag = given.substr(0, given.find('='));
+  if (const auto meant = closest_name(flag, long_flags(run))) {
+    throw_error<ValueError>("run: unknown flag {}; did you mean {}?", flag, *meant);
+  }
+  std::vector<std::string> program_args = c.unknown_flags;
+  program_args.insert(program_args.end(), c.args.begin(), c.args.end());
+  throw_error<ValueError>(
+      "run: unknown flag {}; arguments for the program go after --: tapegrad run {} -- {}", flag,
+      c.file.empty() ? "exp.cpp" : c.file, fmt::join(program_args, " "));
+}
 
 int run_script(const RunConfig& c) {
   const ScriptToolchain toolchain =
@@ -36,6 +59,11 @@ int run_script(const RunConfig& c) {
     return 0;
   }
   if (c.file.empty()) throw_error<ValueError>("run: which file? (tapegrad run exp.cpp -- args)");
+  // A directory is named as such by build_script.
+  if (!std::filesystem::is_directory(c.file) && !is_cpp_source(c.file)) {
+    throw_error<ValueError>(
+        "run: '{}' is not a C++ source file: run compiles one .cpp, .cc or .cxx file", c.file);
+  }
   ScriptBuild build = build_script(c.file, toolchain, c.rebuild);
   if (c.verbose) {
     std::cerr << (build.cached
@@ -71,7 +99,16 @@ Command add_run_command(CLI::App& app) {
       "{} MiB.\n"
       "TAPEGRAD_CXX replaces the compiler (e.g. a ccache wrapper of the same compiler).",
       kMaxScriptBytes >> 20));
-  return {run, [c] { return run_script(*c); }};
+  // Unknown flags are kept, not refused by the parser, so that run can say where they go.
+  run->allow_extras();
+  return {run, [c, run] {
+            // The parser keeps the "--" it read among the extras: it is no flag.
+            for (std::string& extra : run->remaining()) {
+              if (extra != "--") c->unknown_flags.push_back(std::move(extra));
+            }
+            check_unknown_flags(*c, *run);
+            return run_script(*c);
+          }};
 }
 
 }  // namespace tapegrad::cli

@@ -4,9 +4,9 @@
 //   tapegrad train --epochs 50 --checkpoint run.ckpt        fit a model (train.cpp)
 //   tapegrad info out/model.safetensors                     what a weights file or checkpoint holds
 //   tapegrad info --cell gru --units 64,32                  parameter names, shapes and count
-//   tapegrad predict --weights out/model.safetensors        the saved model's predictions
+//   tapegrad predict out/model.safetensors                  the saved model's predictions
 //   tapegrad dot --fold 2 -o graph.png                      the graph of one forward + loss
-//   tapegrad gradflow --cells rnn,lstm,gru -o flow.svg      the vanishing gradient through time
+//   tapegrad gradflow --cell rnn,lstm,gru -o flow.svg       the vanishing gradient through time
 //   tapegrad cv --units 8,16,32 --folds 5                   the hidden size by cross-validation
 //   tapegrad run exp.cpp -- --epochs 50                     compile and run an experiment script
 //   tapegrad bench --cell lstm --hidden 512 --epochs 2      epoch times, the references' JSON line

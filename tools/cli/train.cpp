@@ -136,11 +136,6 @@ std::shared_ptr<nn::Callback> schedule_callback(const TrainConfig& c, optim::Opt
 
 // ---- --resume ----
 
-void ensure_parent_dir(const std::string& path) {
-  const fs::path parent = fs::path(path).parent_path();
-  if (!parent.empty()) fs::create_directories(parent);
-}
-
 std::string describe_data(const DataConfig& d) {
   if (!d.path.empty()) return d.path;
   if (d.samples == 100 && d.seq == 10) return "random";  // as checkpoints before --samples
@@ -336,12 +331,11 @@ int run_train(const TrainConfig& c) {
   fs::create_directories(c.out_dir);
   const std::string csv_path = (fs::path(c.out_dir) / "loss.csv").string();
   const std::string model_path = (fs::path(c.out_dir) / "model.safetensors").string();
-  if (!c.checkpoint.empty()) ensure_parent_dir(c.checkpoint);
 
   // Seed, data, model, optimizer: always in this order, so a resumed run rebuilds the same.
   manual_seed(c.seed);
   const Dataset data = load_data(c.data, c.validation_split);
-  const auto model = build_model(c.model, 1);
+  const auto model = build_model(c.model, input_features(c.data));
   const auto opt = build_optimizer(c, *model);
   const auto loss_fn = build_loss(c.loss);
   const auto schedule = schedule_callback(c, *opt);
@@ -383,7 +377,9 @@ int run_train(const TrainConfig& c) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
   if (!dist::is_root()) return 0;
-  nn::save(*model, model_path, series_metadata(data.scaler, c.data));
+  std::map<std::string, std::string> metadata = series_metadata(data.scaler, c.data);
+  metadata.merge(columns_metadata(data, c.data));
+  nn::save(*model, model_path, metadata);
   const std::vector<tools::LineSeries> curve = loss_series(csv->history());
   if (!c.plot.empty() && !curve.empty()) {
     tools::LineChartOptions chart = c.chart;
@@ -462,7 +458,7 @@ void add_schedule_flags(CLI::App& train, ScheduleConfig& s, GivenFlags& given) {
           ->type_name("none|step|exponential|cosine|plateau")
           ->capture_default_str();
   train.add_option("--lr-step-size", s.step_size, "Epochs between two steps of --lr-schedule step")
-      ->check(CLI::Range(int64_t{1}, int64_t{1000000}).description(""))
+      ->check(integer_in(1, 1000000))
       ->type_name("N")
       ->needs(kind)
       ->capture_default_str();
@@ -474,7 +470,7 @@ void add_schedule_flags(CLI::App& train, ScheduleConfig& s, GivenFlags& given) {
                     ->type_name("F")
                     ->needs(kind);
   train.add_option("--lr-patience", s.patience, "Epochs without improvement before plateau cuts")
-      ->check(CLI::Range(int64_t{0}, int64_t{1000000}).description(""))
+      ->check(integer_in(0, 1000000))
       ->type_name("N")
       ->needs(kind)
       ->capture_default_str();
@@ -487,11 +483,11 @@ void add_schedule_flags(CLI::App& train, ScheduleConfig& s, GivenFlags& given) {
 
 void add_run_flags(CLI::App& train, TrainConfig& c) {
   train.add_option("--epochs", c.epochs, "Epochs of the whole run")
-      ->check(CLI::Range(1, 1000000).description(""))
+      ->check(integer_in(1, 1000000))
       ->type_name("N")
       ->capture_default_str();
   train.add_option("--batch-size", c.batch_size, "Samples per batch")
-      ->check(CLI::Range(int64_t{1}, int64_t{1} << 40).description(""))
+      ->check(integer_in(1, int64_t{1} << 40))
       ->type_name("N")
       ->capture_default_str();
   train
@@ -499,7 +495,7 @@ void add_run_flags(CLI::App& train, TrainConfig& c) {
                   "Stop after PATIENCE epochs without improvement of val_loss (else loss); the "
                   "model keeps the best epoch's weights, and \"Final loss\" is that epoch's "
                   "(epochs printed count from 1, loss.csv's from 0)")
-      ->check(CLI::Range(0, 1000000).description(""))
+      ->check(integer_in(0, 1000000))
       ->type_name("PATIENCE");
   train
       .add_option("--validation-split", c.validation_split,
@@ -513,29 +509,28 @@ void add_run_flags(CLI::App& train, TrainConfig& c) {
       ->capture_default_str();
   add_timeout_flag(train);
   train.add_option("--threads", c.threads, "BLAS threads (0: library default)")
-      ->check(CLI::Range(0, 1024).description(""))
+      ->check(integer_in(0, 1024))
       ->type_name("N")
       ->capture_default_str();
   train
       .add_option("--verbose", c.verbose,
                   "0 nothing but errors, 1 progress bar, 2 one line per epoch")
-      ->check(CLI::Range(0, 2).description(""))
+      ->check(integer_in(0, 2))
       ->type_name("0|1|2")
       ->capture_default_str();
 }
 
 void add_file_flags(CLI::App& train, TrainConfig& c) {
-  train
-      .add_option("--checkpoint", c.checkpoint,
-                  "Save model, optimizer, epoch, loss history and RNG state here every epoch")
+  add_file_to_write(train, "--checkpoint", c.checkpoint,
+                    "Save model, optimizer, epoch, loss history and RNG state here every epoch")
       ->type_name("PATH");
   train.add_option("--resume", c.resume, "Continue the run saved in this checkpoint")
       ->type_name("PATH");
   train.add_option("--out-dir", c.out_dir, "Directory for loss.csv and model.safetensors")
       ->type_name("DIR")
       ->capture_default_str();
-  train.add_option("--plot", c.plot, "Chart the loss (and val_loss) per epoch: .svg, .png or .pdf")
-      ->type_name("FILE");
+  add_file_to_write(train, "--plot", c.plot,
+                    "Chart the loss (and val_loss) per epoch: .svg, .png or .pdf");
   add_chart_flags(train, c.chart);
 }
 
