@@ -188,7 +188,9 @@ void add_dot_flags(CLI::App& dot, DotConfig& c) {
       ->type_name("K")
       ->capture_default_str();
   dot.add_flag("--modules", c.modules, "One node per layer call, edges labelled with shapes");
-  dot.add_flag("--grads", c.grads, "Show each node's gradient norm, coloured on a log scale");
+  dot.add_flag(
+      "--grads", c.grads,
+      "Show each node's gradient norm, coloured by its log10 (viridis, over the range drawn)");
   dot.add_flag("--values", c.values, "Show mean and max |x| of the values the tape kept");
   dot.add_flag("--expand-gates", c.expand_gates,
                "Draw the LSTM/GRU gate math as ops (sigmoid, tanh, mul, add) instead of one "
