@@ -152,6 +152,10 @@ State LSTMCell::initial_state(int64_t batch) const {
 
 State LSTMCell::step_projected(const Tensor& p_t, const State& state) {
   const Tensor z = addmm(p_t, recurrent_input(state[0]), recurrent_kernel);
+  if (ExpandGatesGuard::enabled()) {
+    const auto [h, c] = lstm_gate_ops(z, state[1]);
+    return {h, c};
+  }
   // The gates and the c/h updates are one fused op (one pass, one record, the gates kept for
   // backward in its output); h and c are views of its stacked output.
   const Tensor y = lstm_gates(z, state[1]);
@@ -176,6 +180,7 @@ Tensor GRUCell::input_bias() const {
 State GRUCell::step_projected(const Tensor& p_t, const State& state) {
   const Tensor& h = state[0];
   const Tensor mh = addmm(select(bias, 0, 1), recurrent_input(h), recurrent_kernel);
+  if (ExpandGatesGuard::enabled()) return {gru_gate_ops(p_t, mh, h)};
   // The gates and the update of h are one fused op; h' is a view of its stacked output.
   return {select(gru_gates(p_t, mh, h), 0, 0)};
 }

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include <tapegrad/autograd/grad_mode.hpp>
 #include <tapegrad/core/kernels.hpp>
 #include <tapegrad/ops/ops.hpp>
 
@@ -202,6 +203,9 @@ Tensor cross_entropy_loss(const Tensor& logits, const Tensor& target, const Tens
 }
 
 Tensor Loss::operator()(const Tensor& pred, const Tensor& target) const {
+  // The loss's records carry its name as their scope ("MSE"), as a layer's carry the layer's:
+  // graph dumps group them, the tape print and anomaly messages name them.
+  NameScope scope(name());
   return reduce_weighted(per_element(pred, target), reduction_, {}, {}, name());
 }
 
@@ -209,6 +213,7 @@ Tensor Loss::operator()(const Tensor& pred, const Tensor& target, const Tensor& 
                         const Tensor& mask) const {
   // Unweighted, a loss that overrides only the two-argument call keeps working.
   if (!sample_weight.defined() && !mask.defined()) return (*this)(pred, target);
+  NameScope scope(name());
   return reduce_weighted(per_element(pred, target), reduction_, sample_weight, mask, name());
 }
 

@@ -90,7 +90,9 @@ class Loss {
  public:
   explicit Loss(Reduction reduction = Reduction::mean) : reduction_(reduction) {}
   virtual ~Loss() = default;
-  // The reduced loss: reduce_weighted(per_element(pred, target), reduction()).
+  // The reduced loss: reduce_weighted(per_element(pred, target), reduction()). Both calls
+  // open a NameScope with name(), as a module call opens one with its label, so the loss's
+  // records are grouped as "MSE" in graph dumps and the tape print.
   virtual Tensor operator()(const Tensor& pred, const Tensor& target) const;
   // Keras's loss(y_true, y_pred, sample_weight), with the mask of a masked output: weights
   // and mask as described above (either may be undefined; both undefined is the call above).

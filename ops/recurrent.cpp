@@ -102,4 +102,40 @@ Tensor gru_gates_backward(const Tensor& dy, const Tensor& y, const Tensor& mh, c
       });
 }
 
+namespace {
+
+thread_local bool expand_gates = false;
+
+}  // namespace
+
+LSTMGateState lstm_gate_ops(const Tensor& z, const Tensor& c_prev) {
+  const int64_t u = c_prev.shape()[1];
+  const Tensor i = sigmoid(columns(z, 0, u));
+  const Tensor f = sigmoid(columns(z, 1, u));
+  const Tensor g = tanh(columns(z, 2, u));
+  const Tensor o = sigmoid(columns(z, 3, u));
+  const Tensor c = f * c_prev + i * g;
+  return {o * tanh(c), c};
+}
+
+Tensor gru_gate_ops(const Tensor& p, const Tensor& mh, const Tensor& h) {
+  const int64_t u = h.shape()[1];
+  const Tensor z = sigmoid(columns(p, 0, u) + columns(mh, 0, u));
+  const Tensor r = sigmoid(columns(p, 1, u) + columns(mh, 1, u));
+  const Tensor n = tanh(columns(p, 2, u) + r * columns(mh, 2, u));
+  return z * h + (1.0 - z) * n;
+}
+
+ExpandGatesGuard::ExpandGatesGuard() : previous_(expand_gates) {
+  expand_gates = true;
+}
+
+ExpandGatesGuard::~ExpandGatesGuard() {
+  expand_gates = previous_;
+}
+
+bool ExpandGatesGuard::enabled() {
+  return expand_gates;
+}
+
 }  // namespace tapegrad

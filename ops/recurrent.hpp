@@ -39,4 +39,30 @@ Tensor gru_gates(const Tensor& p, const Tensor& mh, const Tensor& h);
 // [0, 3u), dmh in [3u, 6u) and dh in [6u, 7u).
 Tensor gru_gates_backward(const Tensor& dy, const Tensor& y, const Tensor& mh, const Tensor& h);
 
+// The same gate arithmetic written with ordinary ops (slice, sigmoid, tanh, mul, add, sub): the
+// same values as the fused ops (to rounding), a dozen records per step instead of one. The
+// cells compute with these under ExpandGatesGuard, so a graph dump can draw the gate math.
+struct LSTMGateState {
+  Tensor h, c;
+};
+// One LSTM step from z (B, 4u) and c_prev (B, u), as lstm_gates: h and c.
+LSTMGateState lstm_gate_ops(const Tensor& z, const Tensor& c_prev);
+// One GRU step from p, mh (B, 3u) and h (B, u), as gru_gates: h'.
+Tensor gru_gate_ops(const Tensor& p, const Tensor& mh, const Tensor& h);
+
+// While one is alive on a thread, the built-in LSTM and GRU cells of that thread compute their
+// gates with lstm_gate_ops and gru_gate_ops instead of the fused ops: slower, for drawing
+// (`tapegrad dot --expand-gates`) and for teaching what the fused op computes.
+class ExpandGatesGuard {
+ public:
+  ExpandGatesGuard();
+  ~ExpandGatesGuard();
+  ExpandGatesGuard(const ExpandGatesGuard&) = delete;
+  ExpandGatesGuard& operator=(const ExpandGatesGuard&) = delete;
+  static bool enabled();
+
+ private:
+  bool previous_;
+};
+
 }  // namespace tapegrad

@@ -222,3 +222,39 @@ TEST_CASE("Dense gradients with every activation, f64") {
     if (activation != A::relu) check_gradients(dense, uniform_f64({2, 3, 3}));
   }
 }
+
+TEST_CASE("LSTMCell and GRUCell under ExpandGatesGuard: the fused ops' values, from plain ops") {
+  tg::manual_seed(13);
+  std::vector<std::shared_ptr<tg::nn::Cell>> cells{std::make_shared<tg::nn::LSTMCell>(3, 4),
+                                                   std::make_shared<tg::nn::GRUCell>(3, 4)};
+  for (const auto& cell : cells) {
+    CAPTURE(cell->type_name());
+    randomize(*cell);
+    const tg::Tensor x = tg::uniform({2, 3}, -1.0, 1.0);
+    tg::nn::State s;
+    for (std::size_t i = 0; i < cell->initial_state(2).size(); ++i)
+      s.push_back(tg::uniform({2, 4}, -1.0, 1.0));
+    const tg::nn::State fused = cell->step(x, s);
+    tg::nn::State expanded;
+    {
+      const tg::ExpandGatesGuard guard;
+      CHECK(tg::ExpandGatesGuard::enabled());
+      expanded = cell->step(x, s);
+    }
+    CHECK_FALSE(tg::ExpandGatesGuard::enabled());
+    REQUIRE(fused.size() == expanded.size());
+    for (std::size_t i = 0; i < fused.size(); ++i)
+      CHECK(max_abs_diff(fused[i], expanded[i]) < 1e-6);
+  }
+}
+
+TEST_CASE("LSTMCell and GRUCell gradients under ExpandGatesGuard, f64") {
+  const tg::ExpandGatesGuard expanded;
+  tg::manual_seed(14);
+  tg::nn::LSTMCell lstm(2, 3, {.dtype = tg::f64});
+  randomize(lstm);
+  check_cell_gradients(lstm, 2, 2);
+  tg::nn::GRUCell gru(3, 2, {.dtype = tg::f64});
+  randomize(gru);
+  check_cell_gradients(gru, 2, 3);
+}

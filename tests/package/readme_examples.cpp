@@ -35,6 +35,10 @@ void train_the_reference_model() {
   tg::tools::render(loss, "graph.svg", {.show_grads = true, .names = model.named_parameters()});
   tg::tools::render(loss, "folded.png", {.max_steps = 2});
   tg::tools::render(loss, "layers.svg", {.modules = true});
+  tg::Tensor x = X.detach().clone().requires_grad_(true),
+             t = y.detach().clone().requires_grad_(true);
+  tg::tools::render(loss_fn(model(x), t), "lesson.svg",
+                    {.inputs = {{"x", x}, {"y", t}}, .cluster_scopes = true});
   tg::tools::print_gradient_flow(loss, std::cout);
   tg::Tape::current().print(std::cout);
 

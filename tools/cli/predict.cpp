@@ -268,6 +268,12 @@ Table predict_series(nn::Module& model, const nn::ModelFileInfo& info, const Pre
   return c.horizon > 0 ? forecast(model, s, c.horizon) : predict_windows(model, s);
 }
 
+Windows scaled_windows(const nn::ModelFileInfo& info, const PredictConfig& c) {
+  const Series s = load_series(c, info);
+  const auto [X, y] = data::windows(s.scaled, s.window, 1);
+  return {X, y, s.description};
+}
+
 namespace {
 
 int run_predict(const PredictConfig& c) {

@@ -57,6 +57,15 @@ struct Table {
 // the one c.weights holds and `info` its description. Throws tg::Error for any bad input.
 Table predict_series(nn::Module& model, const nn::ModelFileInfo& info, const PredictConfig& c);
 
+// The windows of c.data's series as predict reads them (window, column and scaler from
+// `info` as for predict_series), each followed by its next value: X (N, window, 1), y (N, 1),
+// scaled; `description` says how (for `tapegrad dot --weights --data`).
+struct Windows {
+  Tensor X, y;
+  std::string description;
+};
+Windows scaled_windows(const nn::ModelFileInfo& info, const PredictConfig& c);
+
 // What `train` keeps in its weights file so that predict reads and scales a series as it
 // did: "data.scaler_min", "data.scaler_max", "data.window" and "data.column" (when given).
 // Empty for the reference data (an unfitted scaler).

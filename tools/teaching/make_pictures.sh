@@ -17,6 +17,11 @@ trap 'rm -rf "$scratch"' EXIT
 set -x
 "$tapegrad" dot --fold 2 --grads -o "$out/reference_folded.png"
 "$tapegrad" dot --modules --grads --values -o "$out/reference_modules.png"
+"$tapegrad" train --cell lstm --units 8 --data tests/fixtures/airline-passengers.csv --window 12 \
+  --epochs 50 --verbose 0 --out-dir "$scratch/lstm"
+"$tapegrad" dot --weights "$scratch/lstm/model.safetensors" \
+  --data tests/fixtures/airline-passengers.csv --fold 2 --grads --expand-gates \
+  -o "$out/trained_lstm_gates.png"
 "$tapegrad" gradflow --cells rnn,lstm,gru --units 32 --steps 50 -o "$out/gradflow.png"
 "$tapegrad" gradflow --cells rnn,lstm,gru --units 32 --steps 50 --epochs 20 \
   -o "$out/gradflow_trained.png"

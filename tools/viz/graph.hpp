@@ -18,15 +18,19 @@
 // per layer call (other records grouped by their name scope; records outside every scope
 // stand alone), its parameters in the label and edges labelled with the shapes passed on.
 //
-// Nodes show the op and output shape. Roles: parameters are blue ellipses, data and
+// Nodes show the op and output shape. Roles: parameters are blue ellipses, the named inputs
+// (`inputs`: x and the target y) green parallelograms labelled "x (4, 10, 1)", other data and
 // constants plain text (show_constants), ops white boxes, the loss (the root) a double box;
 // the title gives `title` and the loss value. show_values adds mean and max |x| where the
 // tape kept the value (saved for backward, named leaves, the root). With show_grads every
-// node also shows the L2 norm of d loss / d (its value), coloured on a log scale from white
-// (four decades below the largest) to red (the largest), which shows where gradients
-// vanish; computing them runs one backward pass that keeps the graph and leaves .grad()
-// untouched, so call it before loss.backward() or after loss.backward(true). A legend
-// explains shapes and colours.
+// node also shows the L2 (Frobenius) norm of d loss / d (its value), coloured by log10 of the
+// norm on the viridis scale (perceptually uniform, dark purple to yellow) stretched between
+// the smallest and the largest nonzero norm drawn, so norms a decade apart differ in colour
+// and vanishing gradients stand out; a zero norm is white. Computing them runs one backward
+// pass that keeps the graph and leaves .grad() untouched, so call it before loss.backward()
+// or after loss.backward(true). A legend explains shapes and colours, with gradients the
+// norm and the range the colours span. cluster_scopes boxes the records outside recurrent
+// layer calls by their name scope: a Dense layer ("Sequential/2:Dense"), the loss ("MSE").
 #pragma once
 
 #include <iosfwd>
@@ -50,6 +54,10 @@ struct DotOptions {
   bool show_values = false;  // mean and max |x| of the values the tape kept
   bool legend = true;
   std::string title = {};  // first line of the title; the loss value follows
+  // Data drawn as nodes, e.g. {{"x", x}, {"y", y}}: each must require grad before the forward
+  // pass, so that the tape links it as a leaf (its gradient norm is then drawn as well).
+  NamedTensors inputs = {};
+  bool cluster_scopes = false;  // a box per name scope around the records outside layer calls
 };
 
 void write_dot(const Tensor& root, std::ostream& out, const DotOptions& opts = {});

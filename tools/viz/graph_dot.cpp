@@ -1,6 +1,7 @@
 #include <tapegrad/tools/viz/graph.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <filesystem>
 #include <map>
@@ -9,9 +10,11 @@
 #include <set>
 #include <sstream>
 #include <unordered_map>
+#include <unordered_set>
 
 #include <fmt/format.h>
 #include <fmt/ostream.h>
+#include <fmt/ranges.h>
 #include <graphviz/gvc.h>
 
 #include <tapegrad/autograd/engine.hpp>
@@ -53,15 +56,50 @@ std::string value_stats(const Tensor& t) {
                      largest);
 }
 
-struct Colours {
-  double max_norm = 0;
-  // White for vanishing gradients through salmon for the largest (labels stay readable):
-  // saturation follows log10 of the norm relative to the largest, over four decades.
-  std::string fill(double norm) const { return fill_at(norm > 0 ? norm / max_norm : 0); }
-  static std::string fill_at(double ratio) {
-    if (!(ratio > 0)) return "#ffffff";
-    const double s = std::clamp(1.0 + std::log10(ratio) / 4.0, 0.0, 1.0);
-    return fmt::format("0.000 {:.3f} 1.000", 0.6 * s);
+// Viridis (matplotlib's) at 0, 1/8, ..., 1: perceptually uniform and monotonic in
+// lightness, so equal steps of log10(norm) look like equal steps, also printed in grey.
+constexpr std::array<std::array<int, 3>, 9> kViridis{{{0x44, 0x01, 0x54},
+                                                      {0x47, 0x2d, 0x7b},
+                                                      {0x3b, 0x52, 0x8b},
+                                                      {0x2c, 0x72, 0x8e},
+                                                      {0x21, 0x91, 0x8c},
+                                                      {0x28, 0xae, 0x80},
+                                                      {0x5e, 0xc9, 0x62},
+                                                      {0xad, 0xdc, 0x30},
+                                                      {0xfd, 0xe7, 0x25}}};
+
+// Fill (and, on the dark half of the scale, white text) at position t in [0, 1].
+std::string viridis_attributes(double t) {
+  const double x = std::clamp(t, 0.0, 1.0) * static_cast<double>(kViridis.size() - 1);
+  const auto k = std::min(static_cast<std::size_t>(x), kViridis.size() - 2);
+  const double w = x - static_cast<double>(k);
+  std::array<int, 3> rgb{};
+  for (std::size_t c = 0; c < 3; ++c) {
+    rgb[c] = static_cast<int>(std::lround((1 - w) * kViridis[k][c] + w * kViridis[k + 1][c]));
+  }
+  return fmt::format("fillcolor=\"#{:02x}{:02x}{:02x}\"{}", rgb[0], rgb[1], rgb[2],
+                     t < 0.5 ? ", fontcolor=\"white\"" : "");
+}
+
+// Gradient norms coloured by log10 of the norm, stretched between the smallest and the
+// largest nonzero norm drawn: the colours span exactly the range present, so norms a decade
+// apart differ visibly whatever that range is. A zero norm (no gradient reaches) is white.
+struct GradientScale {
+  double lo = 0, hi = 0;
+  void include(double norm) {
+    if (!(norm > 0)) return;
+    lo = lo > 0 ? std::min(lo, norm) : norm;
+    hi = std::max(hi, norm);
+  }
+  double decades() const { return hi > lo ? std::log10(hi / lo) : 0.0; }
+  // The position of a nonzero norm on the scale, 1 for the largest.
+  double position(double norm) const {
+    return decades() > 0 ? std::log10(norm / lo) / decades() : 1.0;
+  }
+  // The norm at position t, for the legend's samples.
+  double norm_at(double t) const { return lo * std::pow(10.0, t * decades()); }
+  std::string attributes(double norm) const {
+    return norm > 0 ? viridis_attributes(position(norm)) : "fillcolor=\"#ffffff\"";
   }
 };
 
@@ -70,6 +108,7 @@ constexpr const char* kParameterFill = "#dbe9ff";
 constexpr const char* kOpFill = "#ffffff";
 constexpr const char* kLossFill = "#ffe4b5";
 constexpr const char* kFoldFill = "#eeeeee";
+constexpr const char* kDataFill = "#d9f2d9";
 
 // Text inside a DOT "..." string: quotes escaped, so a title or a scope cannot end it.
 std::string escaped(const std::string& text) {
@@ -85,6 +124,11 @@ std::string grad_label(double norm) {
   return fmt::format("\\n|grad| {:.3g}", norm);
 }
 
+// "(4, 10, 1)": a data node's shape, written as Python and PyTorch print it.
+std::string tuple_of(const Shape& shape) {
+  return fmt::format("({})", fmt::join(shape, ", "));
+}
+
 class DotWriter {
  public:
   DotWriter(const Tensor& root, std::ostream& out, const DotOptions& opts)
@@ -96,9 +140,11 @@ class DotWriter {
     for (const auto& [name, t] : opts.names) {
       if (t.defined() && t.impl().autograd) names_[t.impl().autograd.get()] = {name, t};
     }
+    read_inputs();
     if (opts.show_grads) read_gradient_norms();
     if (opts.show_values) read_values();
     assign_nodes();
+    if (opts.show_grads) read_gradient_scale();
   }
 
   void write() {
@@ -114,10 +160,10 @@ class DotWriter {
   edge [fontname="Helvetica", fontsize=9];
 )",
                title(), kOpFill);
+    write_leaves();
     if (opts_.modules) {
       write_modules();
     } else {
-      write_leaves();
       write_records();
     }
     write_edges();
@@ -126,11 +172,44 @@ class DotWriter {
   }
 
  private:
+  // The inputs become named leaves drawn as data; one the tape cannot have linked is refused
+  // rather than silently left out of the picture.
+  void read_inputs() {
+    for (const auto& [name, t] : opts_.inputs) {
+      if (!t.defined() || !t.requires_grad()) {
+        throw_error<ValueError>(
+            "write_dot: input '{}' (shape {}) does not require grad, so the tape has no edge "
+            "from it; call requires_grad_(true) on it before the forward pass",
+            name, t.defined() ? fmt::format("{}", t.shape()) : std::string("undefined"));
+      }
+      const AutogradMeta* meta = t.impl().autograd.get();
+      names_[meta] = {name, t};
+      data_.insert(meta);
+    }
+  }
+
   void read_gradient_norms() {
     GradientNorms norms = gradient_norms(root_);
     for (const auto& [k, v] : norms.outputs) norms_[k] = v;
     for (const auto& [k, v] : norms.leaves) norms_[k] = v;
-    for (const auto& [k, v] : norms_) colours_.max_norm = std::max(colours_.max_norm, v);
+  }
+
+  // The range of the norms the picture shows: drawn records (a module group shows its last
+  // record's) and drawn leaves (module mode draws only data leaves).
+  void read_gradient_scale() {
+    const auto include = [&](const void* key) {
+      if (const auto it = norms_.find(key); it != norms_.end()) scale_.include(it->second);
+    };
+    for (const Edge* e : graph_.leaves) {
+      if (!opts_.modules || is_data(*e)) include(e->leaf.get());
+    }
+    if (opts_.modules) {
+      for (const Group& g : groups_) include(graph_.records[g.members.back()].get());
+      return;
+    }
+    for (std::size_t i = 0; i < graph_.records.size(); ++i) {
+      if (node_[i][0] == 'r') include(graph_.records[i].get());
+    }
   }
 
   // Values the tape keeps: tensors saved for backward (a saved input is its producer's
@@ -213,11 +292,14 @@ class DotWriter {
     return graph_.records[record] == root_.impl().autograd->producer;
   }
 
+  // The fill attributes of a node: its role's colour, or with gradients its norm's.
   std::string fill(const void* key, const char* role_fill) const {
-    if (!opts_.show_grads) return role_fill;
+    if (!opts_.show_grads) return fmt::format("fillcolor=\"{}\"", role_fill);
     const auto it = norms_.find(key);
-    return it == norms_.end() ? "#ffffff" : colours_.fill(it->second);
+    return scale_.attributes(it == norms_.end() ? 0.0 : it->second);
   }
+
+  bool is_data(const Edge& e) const { return e.leaf && data_.contains(e.leaf.get()); }
 
   std::string extras(const void* key) const {
     std::string out;
@@ -231,19 +313,47 @@ class DotWriter {
     return named == names_.end() ? "leaf" : escaped(named->second.first);
   }
 
+  // Parameters (all leaves but the data) and the data; module mode lists parameters in
+  // their group's label instead.
   void write_leaves() {
     for (std::size_t i = 0; i < graph_.leaves.size(); ++i) {
       const Edge& e = *graph_.leaves[i];
-      fmt::print(out_, "  l{} [shape=ellipse, fillcolor=\"{}\", label=\"{}\\n{}{}\"];\n", i,
-                 fill(e.leaf.get(), kParameterFill), leaf_name(e), e.shape, extras(e.leaf.get()));
+      if (is_data(e)) {
+        fmt::print(out_, "  l{} [shape=parallelogram, {}, label=\"{} {}{}\"];\n", i,
+                   fill(e.leaf.get(), kDataFill), leaf_name(e), tuple_of(e.shape),
+                   extras(e.leaf.get()));
+      } else if (!opts_.modules) {
+        fmt::print(out_, "  l{} [shape=ellipse, {}, label=\"{}\\n{}{}\"];\n", i,
+                   fill(e.leaf.get(), kParameterFill), leaf_name(e), e.shape, extras(e.leaf.get()));
+      }
     }
   }
 
-  // Records outside layer calls, then one cluster per layer call holding a cluster per
-  // drawn step and the fold node of its middle steps.
+  // Records outside layer calls (with cluster_scopes, a box per name scope), then one
+  // cluster per layer call holding a cluster per drawn step and the fold node of its middle
+  // steps.
   void write_records() {
+    std::vector<std::pair<std::string, std::vector<int>>> scopes;  // in order of first record
     for (std::size_t i = 0; i < graph_.records.size(); ++i) {
-      if (calls_.call_of[i] < 0) write_record(static_cast<int>(i), "  ");
+      if (calls_.call_of[i] >= 0) continue;
+      const std::string& scope = graph_.records[i]->scope();
+      if (!opts_.cluster_scopes || scope.empty()) {
+        write_record(static_cast<int>(i), "  ");
+        continue;
+      }
+      const auto it = std::find_if(scopes.begin(), scopes.end(),
+                                   [&](const auto& s) { return s.first == scope; });
+      if (it == scopes.end()) {
+        scopes.push_back({scope, {static_cast<int>(i)}});
+      } else {
+        it->second.push_back(static_cast<int>(i));
+      }
+    }
+    for (std::size_t k = 0; k < scopes.size(); ++k) {
+      fmt::print(out_, "  subgraph cluster_scope_{} {{\n    label=\"{}\";\n    style=rounded;\n", k,
+                 escaped(scopes[k].first));
+      for (int r : scopes[k].second) write_record(r, "    ");
+      out_ << "  }\n";
     }
     for (std::size_t c = 0; c < calls_.calls.size(); ++c) write_layer_call(c);
   }
@@ -297,7 +407,7 @@ class DotWriter {
   void write_record(int id, const char* indent) {
     const Record& rec = *graph_.records[id];
     const bool loss = is_root(id);
-    fmt::print(out_, "{}r{} [{}fillcolor=\"{}\", label=\"{}\\n{}{}\"];\n", indent, id,
+    fmt::print(out_, "{}r{} [{}{}, label=\"{}\\n{}{}\"];\n", indent, id,
                loss ? "peripheries=2, " : "", fill(&rec, loss ? kLossFill : kOpFill), rec.op(),
                rec.output_shape(), extras(&rec));
   }
@@ -322,7 +432,7 @@ class DotWriter {
       }
       const bool loss =
           std::any_of(members.begin(), members.end(), [&](int r) { return is_root(r); });
-      fmt::print(out_, "  {} [{}fillcolor=\"{}\", label=\"{}{}{}\\n-> {}{}\"];\n", id,
+      fmt::print(out_, "  {} [{}{}, label=\"{}{}{}\\n-> {}{}\"];\n", id,
                  loss ? "peripheries=2, " : "", fill(&tail, loss ? kLossFill : kOpFill), name, what,
                  parameters_of(members), tail.output_shape(), extras(&tail));
     }
@@ -334,7 +444,7 @@ class DotWriter {
     std::set<const AutogradMeta*> seen;
     for (int r : records) {
       for (const Edge& e : graph_.records[r]->inputs()) {
-        if (e.leaf && seen.insert(e.leaf.get()).second) {
+        if (e.leaf && !is_data(e) && seen.insert(e.leaf.get()).second) {
           out += fmt::format("\\n{} {}", leaf_name(e), e.shape);
         }
       }
@@ -354,7 +464,7 @@ class DotWriter {
           if (opts_.show_constants) write_constant(e, to, drawn);
           continue;
         }
-        if (e.leaf && opts_.modules) continue;  // listed in the group's label
+        if (e.leaf && opts_.modules && !is_data(e)) continue;  // listed in the group's label
         const int producer = e.producer ? graph_.record_id.at(e.producer.get()) : -1;
         const std::string from =
             producer >= 0 ? node_[producer] : fmt::format("l{}", graph_.leaf_id.at(e.leaf.get()));
@@ -400,6 +510,11 @@ class DotWriter {
           "parameter",
           fmt::format("shape=ellipse, fillcolor=\"{}\", label=\"parameter\"", kParameterFill));
     }
+    if (!data_.empty()) {
+      entries.emplace_back("input", fmt::format("shape=parallelogram, fillcolor=\"{}\", "
+                                                "label=\"data: input x, target y (shape)\"",
+                                                kDataFill));
+    }
     if (opts_.show_constants) {
       entries.emplace_back("data", "shape=plaintext, style=\"\", label=\"const: data / constant\"");
     }
@@ -414,13 +529,7 @@ class DotWriter {
                                                "fillcolor=\"{}\", label=\"folded middle steps\"",
                                                kFoldFill));
     }
-    if (opts_.show_grads) {
-      for (int decade = 0; decade <= 4; ++decade) {
-        entries.emplace_back(fmt::format("grad{}", decade),
-                             fmt::format("fillcolor=\"{}\", label=\"|grad| = max / 1e{}\"",
-                                         Colours::fill_at(std::pow(10.0, -decade)), decade));
-      }
-    }
+    if (opts_.show_grads) add_gradient_legend(entries);
     out_ << "  subgraph cluster_legend {\n    label=\"legend\";\n    style=rounded;\n";
     for (const auto& [id, attrs] : entries) fmt::print(out_, "    legend_{} [{}];\n", id, attrs);
     for (std::size_t i = 1; i < entries.size(); ++i) {
@@ -428,6 +537,28 @@ class DotWriter {
                  entries[i].first);
     }
     out_ << "  }\n";
+  }
+
+  // The scale's title (which norm, its range) and five samples from the largest (grad0) to
+  // the smallest norm (grad4), each labelled with its norm.
+  void add_gradient_legend(std::vector<std::pair<std::string, std::string>>& entries) const {
+    const bool any_zero =
+        std::any_of(norms_.begin(), norms_.end(), [](const auto& n) { return !(n.second > 0); });
+    const std::string range = scale_.hi > 0 ? fmt::format("shown: {:.3g} … {:.3g} ({:.1f} decades)",
+                                                          scale_.lo, scale_.hi, scale_.decades())
+                                            : std::string("every norm is 0");
+    entries.emplace_back(
+        "grads", fmt::format("shape=plaintext, style=\"\", label=\"‖∂L/∂node‖₂ (Frobenius), log "
+                             "scale\\n{}{}\"",
+                             range, any_zero ? "\\nwhite: 0 (no gradient)" : ""));
+    if (!(scale_.hi > 0)) return;
+    const int samples = scale_.decades() > 0 ? 5 : 1;
+    for (int k = 0; k < samples; ++k) {
+      const double t = samples > 1 ? 1.0 - k / static_cast<double>(samples - 1) : 1.0;
+      entries.emplace_back(
+          fmt::format("grad{}", k),
+          fmt::format("{}, label=\"|grad| {:.3g}\"", viridis_attributes(t), scale_.norm_at(t)));
+    }
   }
 
   const Tensor& root_;
@@ -438,7 +569,8 @@ class DotWriter {
   std::unordered_map<const void*, std::pair<std::string, Tensor>> names_;
   std::unordered_map<const void*, double> norms_;
   std::unordered_map<const void*, std::string> values_;
-  Colours colours_;
+  GradientScale scale_;
+  std::unordered_set<const AutogradMeta*> data_;  // the leaves of opts.inputs
   int constants_ = 0;
   std::vector<std::string> node_;
   std::vector<std::optional<Fold>> folds_;  // per layer call

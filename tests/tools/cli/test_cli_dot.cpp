@@ -4,8 +4,13 @@
 
 #include <filesystem>
 #include <regex>
+#include <set>
 #include <string>
 #include <vector>
+
+#include <fmt/format.h>
+
+#include <tapegrad/tapegrad.hpp>
 
 #include "cli_util.hpp"
 
@@ -96,6 +101,76 @@ TEST_CASE("tapegrad dot -o graph.svg renders an SVG titled with the model and th
   CHECK(contains(svg, ">loss 0.1909</text>"));
 }
 
+TEST_CASE("tapegrad dot --weights --data: a trained model on the first windows of a series") {
+  ScratchDir dir("tapegrad-cli-dot");
+  const std::string airline = std::string(TAPEGRAD_TEST_DATA_DIR) + "/airline-passengers.csv";
+  Result r = run(dir, "train --cell lstm --units 3 --data '" + airline +
+                          "' --window 6 --epochs 1 --verbose 0 --out-dir '" + dir / "run" + "'");
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  const std::string weights = dir / "run/model.safetensors";
+  const std::string dot = dot_text(
+      dir, "--weights '" + weights + "' --data '" + airline + "' --batch 3 --values", "g.dot");
+  const std::vector<std::string> labels = node_labels(dot);
+  // The window is the one train recorded (6), the batch the first 3 windows.
+  CHECK(contains(dot,
+                 "LSTM(3) -> Dense(1), batch 3, 6 steps, MSE, trained (model.safetensors), "
+                 "data airline-passengers.csv"));
+  CHECK(labels_with(labels, "y (3, 1)") == 1);
+  // x holds the first three windows scaled by the scaler train kept in the file.
+  const tapegrad::nn::ModelFileInfo info = tapegrad::nn::read_model_info(weights);
+  const double lo = std::stod(info.metadata.at("data.scaler_min"));
+  const double hi = std::stod(info.metadata.at("data.scaler_max"));
+  const std::vector<double> series =
+      tapegrad::data::read_csv_column(airline, "passengers", tapegrad::f64).to_vector<double>();
+  double sum = 0;
+  for (int i = 0; i < 3; ++i) {
+    for (int t = 0; t < 6; ++t) sum += (series[i + t] - lo) / (hi - lo);
+  }
+  CHECK(labels_with(labels, fmt::format("x (3, 6, 1)\\nmean {:.3g}", sum / 18)) == 1);
+  // The loss and the Dense layer are boxed by their name scopes.
+  CHECK(contains(dot, "label=\"MSE\";"));
+  CHECK(contains(dot, "label=\"Sequential/1:Dense\";"));
+
+  // Without --data: the random batch, through the trained model.
+  const std::string random = dot_text(dir, "--weights '" + weights + "' --steps 3", "r.dot");
+  CHECK(labels_with(node_labels(random), "x (4, 3, 1)") == 1);
+  CHECK(contains(random, "batch 4, 3 steps, MSE, trained (model.safetensors)\\nloss "));
+}
+
+TEST_CASE("tapegrad dot --expand-gates draws the LSTM and GRU gates as ops") {
+  ScratchDir dir("tapegrad-cli-dot");
+  const std::vector<std::string> fused =
+      node_labels(dot_text(dir, "--cell lstm --units 4 --steps 2", "fused.dot"));
+  CHECK(labels_with(fused, "lstm_gates") == 2);
+  CHECK(labels_with(fused, "sigmoid") == 0);
+  const std::vector<std::string> lstm =
+      node_labels(dot_text(dir, "--cell lstm --units 4 --steps 2 --expand-gates", "lstm.dot"));
+  CHECK(labels_with(lstm, "lstm_gates") == 0);
+  CHECK(labels_with(lstm, "sigmoid\\n[4,4]") == 3 * 2);
+  CHECK(labels_with(lstm, "tanh\\n[4,4]") == 2 * 2);
+  const std::vector<std::string> gru =
+      node_labels(dot_text(dir, "--cell gru --units 4 --steps 2 --expand-gates", "gru.dot"));
+  CHECK(labels_with(gru, "gru_gates") == 0);
+  CHECK(labels_with(gru, "sigmoid\\n[4,4]") == 2 * 2);
+}
+
+TEST_CASE("tapegrad dot --grads: x and y drawn, colours spread, the legend names norm and range") {
+  ScratchDir dir("tapegrad-cli-dot");
+  const std::string svg = dot_text(dir, "--cell lstm --units 8 --steps 3 --grads", "g.svg");
+  CHECK(contains(svg, ">x (4, 3, 1)</text>"));
+  CHECK(contains(svg, ">y (4, 1)</text>"));
+  CHECK(contains(svg, ">‖∂L/∂node‖₂ (Frobenius), log scale</text>"));
+  static const std::regex range(R"(>shown: [0-9.e+-]+ … [0-9.e+-]+ \([0-9.]+ decades\)</text>)");
+  CHECK(std::regex_search(svg, range));
+  static const std::regex fill(R"re(<polygon fill="(#[0-9a-f]{6})")re");
+  std::set<std::string> fills;
+  for (auto it = std::sregex_iterator(svg.begin(), svg.end(), fill); it != std::sregex_iterator();
+       ++it) {
+    fills.insert((*it)[1]);
+  }
+  CHECK(fills.size() >= 10);
+}
+
 TEST_CASE("tapegrad dot: bad flags give one line and exit 2") {
   ScratchDir dir("tapegrad-cli-dot");
   const std::string out = dir / "graph";
@@ -107,6 +182,8 @@ TEST_CASE("tapegrad dot: bad flags give one line and exit 2") {
   check_usage_error(dir, "dot --units 64,0 -o '" + out + ".dot'", "--units");
   check_usage_error(dir, "dot --seed -5 -o '" + out + ".dot'", "--seed");
   check_usage_error(dir, "dot", "--output");
+  check_usage_error(dir, "dot --column 0 -o '" + out + ".dot'", "--data");
+  check_usage_error(dir, "dot --weights '" + out + ".none' -o '" + out + ".dot'", "--weights");
   CHECK_FALSE(std::filesystem::exists(out + ".dot"));  // a refused run writes nothing
 }
 

@@ -170,8 +170,9 @@ TEST_CASE("show_values and show_grads: statistics, log-scale colours and a legen
   CHECK(std::regex_search(dot, tanh_stats));
   CHECK(tg_test::contains(dot, "|grad| "));
   CHECK(tg_test::contains(dot, "|dL/dh| "));  // the folded steps' range
-  CHECK(tg_test::contains(dot, "legend_grad4 [fillcolor=\"0.000 0.000 1.000\""));
-  CHECK(tg_test::contains(dot, "legend_grad0 [fillcolor=\"0.000 0.600 1.000\""));
+  // The scale's ends: the smallest norm drawn (viridis's dark end), the largest (its yellow).
+  CHECK(tg_test::contains(dot, "legend_grad4 [fillcolor=\"#440154\""));
+  CHECK(tg_test::contains(dot, "legend_grad0 [fillcolor=\"#fde725\""));
   for (const tg::Tensor& p : ref.model->parameters()) CHECK_FALSE(p.grad().defined());
 }
 
