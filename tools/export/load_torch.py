@@ -177,9 +177,11 @@ def main():
         sys.exit(f"load_torch: '{args.file}' has no scaler and window (train it with --data)")
     column = args.column or metadata.get("data.column")
     target, prediction = predict_series(model, metadata, read_column(args.data, column))
+    # As tapegrad predict writes them: the shortest text of the model's dtype.
+    shown = np.float32 if next(model.parameters()).dtype == torch.float32 else float
     print("sample,target,prediction")
     for i, (t, p) in enumerate(zip(target, prediction)):
-        print(f"{i},{t:g},{p!r}")
+        print(f"{i},{t:g},{shown(p)!s}")
 
 
 if __name__ == "__main__":
