@@ -400,12 +400,20 @@ void ModulePlanner::expect(const ConfigNode& node, const char* name, DType dtype
 // ---- The public functions ----
 
 std::string model_config_json(const Module& model) {
-  const int64_t width = input_width(model);
+  const int64_t width = input_features(model);
   json doc{{"format_version", kModelConfigFormatVersion},
            {"tapegrad_version", version()},
            {"model", node_json(model)},
            {"input_features", width > 0 ? json(width) : json()}};
   return doc.dump();
+}
+
+std::string summary_line(const Module& model) {
+  return summary_of(node_json(model));
+}
+
+int64_t input_features(const Module& model) {
+  return std::max(input_width(model), kUnknownWidth);
 }
 
 ModelFileInfo read_model_info(const std::string& path) {

@@ -57,6 +57,14 @@ inline constexpr int kModelConfigFormatVersion = 1;
 // The "model_config" JSON text of `model` (see above).
 std::string model_config_json(const Module& model);
 
+// "SimpleRNN(64) -> SimpleRNN(32) -> Dense(1)": the one line ModelFileInfo::summary gives for
+// a file, here for a model in memory (operator<< on a module prints it, nn/summary.hpp).
+std::string summary_line(const Module& model);
+
+// The last dimension of the input `model` reads, as the config records it in
+// "input_features" (see above); 0 when no module tells it.
+int64_t input_features(const Module& model);
+
 // What a weights file or checkpoint says about itself, from its header alone.
 struct ModelFileInfo {
   std::vector<SafetensorsEntry> tensors = {};        // every tensor, sorted by name

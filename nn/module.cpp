@@ -1,5 +1,7 @@
 #include <tapegrad/nn/module.hpp>
 
+#include <utility>
+
 #include <tapegrad/core/kernels.hpp>
 
 namespace tapegrad::nn {
@@ -10,7 +12,7 @@ Tensor Module::forward(const Tensor& x) {
 
 Tensor Module::operator()(const Tensor& x) {
   NameScope scope(label());
-  return forward(x);
+  return detail::CallObserver::observe(*this, forward(x));
 }
 
 Tensor Module::forward_masked(const Tensor& x, const Tensor& /*mask*/) {
@@ -19,7 +21,8 @@ Tensor Module::forward_masked(const Tensor& x, const Tensor& /*mask*/) {
 
 Tensor Module::operator()(const Tensor& x, const Tensor& mask) {
   NameScope scope(label());
-  return mask.defined() ? forward_masked(x, mask) : forward(x);
+  return detail::CallObserver::observe(*this,
+                                       mask.defined() ? forward_masked(x, mask) : forward(x));
 }
 
 std::string Module::label() const {
@@ -100,6 +103,27 @@ DType Module::dtype() const {
   const NamedTensors params = named_parameters();
   return params.empty() ? f32 : params.front().second.dtype();
 }
+
+namespace detail {
+namespace {
+thread_local CallObserver* innermost_observer = nullptr;
+}  // namespace
+
+CallObserver::CallObserver(OnCall on_call)
+    : on_call_(std::move(on_call)), outer_(innermost_observer) {
+  innermost_observer = this;
+}
+
+CallObserver::~CallObserver() {
+  innermost_observer = outer_;
+}
+
+const Tensor& CallObserver::observe(const Module& module, const Tensor& output) {
+  if (innermost_observer != nullptr) innermost_observer->on_call_(module, output);
+  return output;
+}
+
+}  // namespace detail
 
 int64_t positive_size(const char* layer, const char* argument, int64_t value) {
   if (value <= 0)

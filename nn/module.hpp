@@ -15,6 +15,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <iosfwd>
 #include <map>
 #include <memory>
 #include <optional>
@@ -80,6 +82,13 @@ class Module {
   // The dtype of the first parameter (f32 for a module without parameters).
   DType dtype() const;
 
+  // Keras's model.summary(): each layer's output shape and parameter count, then the totals,
+  // on std::cout or `os`. `input_shape` is the input without its batch dimension, as Keras's
+  // Input(shape=...): {10, 1} for 10 time steps of 1 feature; left out, the features are
+  // read from the first layer and the time steps shown as None. See nn/summary.hpp.
+  void summary(const std::vector<int64_t>& input_shape = {});
+  void summary(std::ostream& os, const std::vector<int64_t>& input_shape = {});
+
  protected:
   Module() = default;
   Module(const Module&) = default;
@@ -94,6 +103,29 @@ class Module {
   std::vector<std::pair<std::string, Tensor>> parameters_;
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
 };
+
+namespace detail {
+
+// While one is alive, every module call on its thread (operator()) hands the module and its
+// output to it: how nn::summary learns each layer's output shape from a dummy batch, whatever
+// a model's forward does with its layers. Observers nest; the innermost one is told.
+class CallObserver {
+ public:
+  using OnCall = std::function<void(const Module&, const Tensor&)>;
+  explicit CallObserver(OnCall on_call);
+  ~CallObserver();
+  CallObserver(const CallObserver&) = delete;
+  CallObserver& operator=(const CallObserver&) = delete;
+
+  // Tells the innermost observer of this thread, if any, that `module` returned `output`.
+  static const Tensor& observe(const Module& module, const Tensor& output);
+
+ private:
+  OnCall on_call_;
+  CallObserver* outer_;
+};
+
+}  // namespace detail
 
 // For layer constructors: `value` when it is > 0, else a ValueError such as "SimpleRNN:
 // units must be positive, got 0". Returning the value lets an initializer list check it

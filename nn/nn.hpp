@@ -22,4 +22,5 @@
 #include <tapegrad/nn/rnn.hpp>
 #include <tapegrad/nn/sequential.hpp>
 #include <tapegrad/nn/serialize.hpp>
+#include <tapegrad/nn/summary.hpp>
 #include <tapegrad/nn/torch_interop.hpp>

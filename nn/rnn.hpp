@@ -55,6 +55,7 @@
 
 #include <memory>
 #include <optional>
+#include <utility>
 
 #include <tapegrad/nn/cell.hpp>
 #include <tapegrad/nn/cells.hpp>
@@ -92,6 +93,17 @@ class RNN : public Module {
   // The final state of the last call (kept when return_state or stateful is set).
   const State& last_state() const { return last_state_; }
   void reset_states() { carried_.clear(); }
+  // What calls leave in the layer: the state a stateful layer carries on and the last call's
+  // final state. A call made only to look at the layer (Module::summary's dummy batch) takes
+  // them before and puts them back after.
+  struct Leftovers {
+    State carried, last;
+  };
+  Leftovers leftovers() const { return {carried_, last_state_}; }
+  void restore(Leftovers kept) {
+    carried_ = std::move(kept.carried);
+    last_state_ = std::move(kept.last);
+  }
 
   Cell& cell() const { return *cell_; }
   const RNNOptions& options() const { return opts_; }

@@ -221,9 +221,10 @@ std::map<std::string, Tensor> torch_tensors(const std::vector<TorchLayer>& layer
 
 }  // namespace
 
-void export_torch(const Module& module, const std::string& path) {
+void export_torch(const Module& module, const std::string& path,
+                  const std::map<std::string, std::string>& metadata) {
   NoGradGuard no_grad;
-  save_safetensors(path, torch_tensors(torch_layers("export_torch", module)));
+  save_safetensors(path, torch_tensors(torch_layers("export_torch", module)), metadata);
 }
 
 void import_torch(Module& module, const std::string& path) {

@@ -40,14 +40,18 @@
 // changed only after everything is checked and converted. export_torch writes atomically.
 #pragma once
 
+#include <map>
 #include <string>
 
 #include <tapegrad/nn/module.hpp>
 
 namespace tapegrad::nn {
 
-// Writes the parameters of `module` to `path` in PyTorch's names and layouts (see above).
-void export_torch(const Module& module, const std::string& path);
+// Writes the parameters of `module` to `path` in PyTorch's names and layouts (see above),
+// with `metadata` as the file's __metadata__ (`tapegrad export` keeps the model config and
+// train's scaler and window there).
+void export_torch(const Module& module, const std::string& path,
+                  const std::map<std::string, std::string>& metadata = {});
 
 // Reads a file in PyTorch's names and layouts (a torch state_dict saved as safetensors) into
 // the parameters of `module`, after checking all of it; see above.

@@ -5,6 +5,7 @@
 
 #include <iostream>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include <tapegrad/tapegrad.hpp>
@@ -41,6 +42,11 @@ void train_the_reference_model() {
                     {.inputs = {{"x", x}, {"y", t}}, .cluster_scopes = true});
   tg::tools::print_gradient_flow(loss, std::cout);
   tg::Tape::current().print(std::cout);
+
+  model.summary({10, 1});
+  std::string table = tg::nn::summary(model, {10, 1});
+  std::cout << model << '\n';
+  (void)table;
 
   tg::nn::save(model, "model.safetensors", {{"note", "free-form metadata"}});
   std::shared_ptr<tg::nn::Module> m = tg::nn::load_model("model.safetensors");

@@ -32,6 +32,7 @@ Command add_gradflow_command(CLI::App& app);
 Command add_cv_command(CLI::App& app);
 Command add_run_command(CLI::App& app);
 Command add_bench_command(CLI::App& app);
+Command add_export_command(CLI::App& app);
 
 // Adds `commands` to `app`, parses argv and runs the subcommand it names; returns the exit
 // code. Every error ends in one line on stderr: exit code 2 for the user's (CLI::ParseError,

@@ -3,18 +3,22 @@
 //   tapegrad info out/model.safetensors     any weights file or checkpoint, by itself: the
 //                                           model its config describes, each tensor's name,
 //                                           shape and dtype, the parameter count, and for a
-//                                           checkpoint the epoch and the optimizer
+//                                           checkpoint the epoch and the optimizer; for a
+//                                           weights file, model.summary()'s layer table
 //   tapegrad info --cell gru --units 64,32 [--weights w.safetensors]
 //                                           the model `train` builds from these flags (with
-//                                           --weights, those weights loaded into it first)
+//                                           --weights, those weights loaded into it
+//                                           first), and its model.summary() table
 #include "command.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cstdint>
 #include <iostream>
 #include <map>
 #include <memory>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include <fmt/format.h>
@@ -68,7 +72,7 @@ int describe_flags_model(const InfoConfig& c) {
   print_rows(rows, false);
   std::cout << fmt::format("Total: {} parameters", total);
   if (!c.weights.empty()) std::cout << fmt::format(" (loaded from {})", c.weights);
-  std::cout << std::endl;
+  std::cout << "\n\n" << nn::summary(*model) << std::flush;
   return 0;
 }
 
@@ -99,6 +103,31 @@ void print_metadata(const std::map<std::string, std::string>& metadata) {
   }
 }
 
+// The input shape for the layer table: (time steps, features) when train recorded its window
+// (data.window, as predict reads it), else none (the table shows the time steps as None).
+std::vector<int64_t> recorded_input_shape(const nn::ModelFileInfo& info) {
+  const auto window = info.metadata.find("data.window");
+  if (window == info.metadata.end() || info.input_features < 1) return {};
+  int64_t steps = 0;
+  const std::string& text = window->second;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), steps);
+  if (error != std::errc() || end != text.data() + text.size() || steps < 1) return {};
+  return {steps, info.input_features};
+}
+
+// model.summary() of the model a weights file describes, when its config rebuilds it.
+void print_layer_table(const std::string& path, const nn::ModelFileInfo& info) {
+  std::shared_ptr<nn::Module> model;
+  try {
+    model = nn::load_model(path);
+  } catch (const Error&) {
+    std::cout << "\nLayers: not shown (the config does not rebuild the model; nn::load_model "
+                 "says why)\n";
+    return;
+  }
+  std::cout << "\n" << nn::summary(*model, recorded_input_shape(info));
+}
+
 // Any weights file or checkpoint, read by itself: nothing about the model is assumed.
 int describe_file(const std::string& path) {
   const nn::ModelFileInfo info = nn::read_model_info(path);
@@ -127,7 +156,9 @@ int describe_file(const std::string& path) {
   print_rows(rows, true);
   std::cout << fmt::format("Total: {} parameters", parameters);
   if (info.is_checkpoint) std::cout << fmt::format(", {} optimizer state values", optimizer_values);
-  std::cout << std::endl;
+  std::cout << "\n";
+  if (info.has_config && !info.is_checkpoint) print_layer_table(path, info);
+  std::cout << std::flush;
   return 0;
 }
 

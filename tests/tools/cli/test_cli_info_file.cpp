@@ -148,6 +148,39 @@ TEST_CASE("tapegrad info FILE: bad input gives one line and exit code 2") {
   }
 }
 
+TEST_CASE("tapegrad info: model.summary()'s table, from the same library code") {
+  ScratchDir dir("cli-info");
+  const std::string airline = std::string(TAPEGRAD_TEST_DATA_DIR) + "/airline-passengers.csv";
+  Result r =
+      tg_test::run(dir, "train --cell lstm --units 8,4 --epochs 1 --verbose 0 --data " +
+                            quoted(airline) + " --window 12 --out-dir " + quoted(dir / "run"));
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  const std::string weights = dir / "run/model.safetensors";
+  r = tg_test::run(dir, "info " + quoted(weights));
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  // The time steps are train's window, which the file records.
+  const auto model = tg::nn::load_model(weights);
+  const std::string table = tg::nn::summary(*model, {12, 1});
+  CHECK(contains(r.out, "\n\n" + table));
+  CHECK(contains(table, "0 (LSTM)                     (None, 12, 8)             320\n"));
+  CHECK(contains(table, "1 (LSTM)                     (None, 4)                 208\n"));
+  CHECK(contains(table, "Total params: 533 (2.08 KB)\n"));
+
+  // The model the flags build, its time steps unknown.
+  r = tg_test::run(dir, "info --cell gru --units 16");
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  CHECK(contains(r.out, "Input: (None, None, 1)\n"));
+  CHECK(contains(r.out, "0 (GRU)                      (None, 16)                912\n"));
+  CHECK(contains(r.out, "Total params: 929 (3.63 KB)\n"));
+
+  // A model its config does not rebuild (a user's module) is listed without the table.
+  tg::nn::save(tg::nn::Sequential{tg::nn::Dense(1, 2), Scaled()}, dir / "user.safetensors");
+  r = tg_test::run(dir, "info " + quoted(dir / "user.safetensors"));
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  CHECK(contains(r.out, "Layers: not shown (the config does not rebuild the model"));
+  CHECK_FALSE(contains(r.out, "Layer (type)"));
+}
+
 TEST_CASE("info and predict --weights: hostile model configs give one short line and exit 2") {
   ScratchDir dir("cli-info");
   constexpr std::size_t kShortLine = 400;
