@@ -70,9 +70,7 @@ Command add_export_command(CLI::App& app) {
       ->required()
       ->check(CLI::IsMember({"torch"}).description(""))
       ->type_name("torch");
-  cmd->add_option("-o,--output", c->output, "The exported safetensors file")
-      ->required()
-      ->type_name("FILE");
+  add_output_option(*cmd, c->output, "The exported safetensors file", {.required = true});
   cmd->footer(
       "The file holds a torch state_dict (load_state_dict) of nn.RNN/LSTM/GRU layers with\n"
       "batch_first=True and nn.Linear, and in its metadata the model config and train's scaler\n"
