@@ -143,9 +143,9 @@ TEST_CASE("fit reports metrics per epoch as Keras does: History, logs, val_ on v
   const nn::History h = nn::fit(model, loss, opt, X, y,
                                 {.epochs = 2,
                                  .batch_size = 4,  // batches of 4, 4 and 2
-                                 .verbose = 0,
                                  .validation_data = std::pair{Xv, yv},
-                                 .metrics = {"mae", "rmse", "r2"}});
+                                 .metrics = {"mae", "rmse", "r2"},
+                                 .verbose = 0});
   const tg::Tensor p = nn::predict(model, X), pv = nn::predict(model, Xv);
   for (const std::string name : {"mae", "rmse", "r2"}) {
     CAPTURE(name);
