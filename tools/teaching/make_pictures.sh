@@ -22,8 +22,8 @@ set -x
 "$tapegrad" dot --weights "$scratch/lstm/model.safetensors" \
   --data tests/fixtures/airline-passengers.csv --fold 2 --grads --expand-gates \
   -o "$out/trained_lstm_gates.png"
-"$tapegrad" gradflow --cells rnn,lstm,gru --units 32 --steps 50 -o "$out/gradflow.png"
-"$tapegrad" gradflow --cells rnn,lstm,gru --units 32 --steps 50 --epochs 20 \
+"$tapegrad" gradflow --cell rnn,lstm,gru --units 32 --steps 50 -o "$out/gradflow.png"
+"$tapegrad" gradflow --cell rnn,lstm,gru --units 32 --steps 50 --epochs 20 \
   -o "$out/gradflow_trained.png"
 "$tapegrad" train --epochs 100 --validation-split 0.2 --verbose 0 --out-dir "$scratch" \
   --plot "$out/loss.png"
