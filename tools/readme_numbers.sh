@@ -49,8 +49,8 @@ put reference_loss "$(grep '^Final loss' "$scratch/train.txt" | field_after loss
 
 # The vanishing gradient, as make_pictures.sh measures it for the teaching pictures:
 # |dL/dh_t| at the first and last of 50 steps, untrained and after 20 epochs.
-"$tapegrad" gradflow --cells rnn,lstm,gru --units 32 --steps 50 -o "$scratch/flow.svg" >/dev/null
-"$tapegrad" gradflow --cells rnn,lstm,gru --units 32 --steps 50 --epochs 20 \
+"$tapegrad" gradflow --cell rnn,lstm,gru --units 32 --steps 50 -o "$scratch/flow.svg" >/dev/null
+"$tapegrad" gradflow --cell rnn,lstm,gru --units 32 --steps 50 --epochs 20 \
   -o "$scratch/flow_trained.svg" >/dev/null
 awk -F, '
   # 7.9e-3 below 0.1, 0.84 above: two significant digits either way.
