@@ -180,6 +180,49 @@ TEST_CASE("mpi: distributed grid_search equals the one-process run on every rank
   CHECK(s.least >= 1);
 }
 
+TEST_CASE("mpi: distributed metrics equal the one-process run on every rank, every task's seen") {
+  const TinyData d = tiny_data(24);
+  std::vector<nn::Candidate> candidates;
+  std::atomic<int> calls{0};
+  for (int64_t u : {1, 3}) {
+    candidates.push_back(
+        {"units=" + std::to_string(u), static_cast<double>(u), counting(u, calls)});
+  }
+  for (int jobs : {1, 2}) {
+    CAPTURE(jobs);
+    nn::CVOptions opts = quick(nn::SplitKind::time, 3);
+    opts.metrics = {"mae", "rmse"};
+    opts.jobs = jobs;
+    const nn::GridSearchResult alone = nn::grid_search(candidates, d.X, d.y, opts);
+    opts.distributed = true;
+    std::vector<nn::TaskLoss> seen;  // on this rank: its own tasks, then the others'
+    std::mutex seen_mutex;
+    opts.on_task_end = [&](const nn::TaskLoss& t) {
+      const std::lock_guard lock(seen_mutex);
+      seen.push_back(t);
+    };
+    const nn::GridSearchResult shared = nn::grid_search(candidates, d.X, d.y, opts);
+    for (std::size_t i = 0; i < alone.candidates.size(); ++i) {
+      const nn::CandidateScore &a = alone.candidates[i], &s = shared.candidates[i];
+      CAPTURE(a.name);
+      CHECK(s.fold_losses == a.fold_losses);
+      CHECK(s.fold_metrics == a.fold_metrics);  // doubles compared exactly
+      REQUIRE(s.fold_metrics.at("rmse").size() == 3);
+      std::vector<double> joined = s.fold_metrics.at("mae");
+      joined.insert(joined.end(), s.fold_metrics.at("rmse").begin(),
+                    s.fold_metrics.at("rmse").end());
+      CHECK(tg_test::same_on_every_rank(hash_of(joined)));
+    }
+    CHECK(tg_test::same_on_every_rank(hash_of(shared.table())));
+    REQUIRE(seen.size() == 6);
+    for (const nn::TaskLoss& t : seen) {
+      const nn::CandidateScore& s = alone.candidates[t.candidate];
+      CHECK(t.metrics == std::vector<double>{s.fold_metrics.at("mae")[t.fold],
+                                             s.fold_metrics.at("rmse")[t.fold]});
+    }
+  }
+}
+
 TEST_CASE("mpi: distributed cross-validation prints fit's progress on rank 0 alone") {
   const TinyData d = tiny_data(24);
   std::atomic<int> calls{0};
