@@ -228,18 +228,32 @@ T read_raw(std::string_view& in) {
   return value;
 }
 
-// The tasks this rank ran, as bytes for the others: index, loss and metrics (bit for bit),
-// error type (kNoError: none) and message, per task.
+// A task's index and scores as bytes for the other ranks, bit for bit.
+void write_task(std::string& out, std::size_t i, const Scores& scores) {
+  write_raw(out, static_cast<std::uint64_t>(i));
+  write_raw(out, scores.loss);
+  write_raw(out, static_cast<std::uint64_t>(scores.metrics.size()));
+  for (double m : scores.metrics) write_raw(out, m);
+}
+
+// What write_task wrote: the task's index, its scores into `scores`.
+std::size_t read_task(std::string_view& in, Scores& scores) {
+  const auto i = read_raw<std::uint64_t>(in);
+  scores.loss = read_raw<double>(in);
+  scores.metrics.resize(read_raw<std::uint64_t>(in));
+  for (double& m : scores.metrics) m = read_raw<double>(in);
+  return i;
+}
+
+// The tasks this rank ran, as bytes for the others: index and scores, error type (kNoError:
+// none) and message, per task.
 std::string encode(const std::vector<Outcome>& outcomes) {
   std::string out;
   for (std::size_t i = 0; i < outcomes.size(); ++i) {
     if (!outcomes[i].ran_here) continue;
     const auto [type, message] =
         outcomes[i].error ? describe(outcomes[i].error) : std::pair{kNoError, std::string()};
-    write_raw(out, static_cast<std::uint64_t>(i));
-    write_raw(out, outcomes[i].scores.loss);
-    write_raw(out, static_cast<std::uint64_t>(outcomes[i].scores.metrics.size()));
-    for (double m : outcomes[i].scores.metrics) write_raw(out, m);
+    write_task(out, i, outcomes[i].scores);
     write_raw(out, type);
     write_raw(out, static_cast<std::uint64_t>(message.size()));
     out += message;
@@ -258,11 +272,10 @@ std::vector<Scores> share_outcomes(dist::TaskCounter& counter, const std::vector
   std::vector<bool> ran(outcomes.size());  // by some rank: a closed counter leaves tasks unrun
   for (const std::string& bytes : counter.finish(encode(outcomes))) {
     for (std::string_view in = bytes; !in.empty();) {
-      const auto i = read_raw<std::uint64_t>(in);
+      Scores task;
+      const std::size_t i = read_task(in, task);
       ran[i] = true;
-      scores[i].loss = read_raw<double>(in);
-      scores[i].metrics.resize(read_raw<std::uint64_t>(in));
-      for (double& m : scores[i].metrics) m = read_raw<double>(in);
+      scores[i] = std::move(task);
       errors[i].first = read_raw<std::uint8_t>(in);
       const auto size = read_raw<std::uint64_t>(in);
       errors[i].second = std::string(in.substr(0, size));
@@ -609,7 +622,23 @@ std::vector<std::vector<Scores>> run_grid(const char* who, const std::vector<Can
 
   SearchProgress progress(opts, candidates, folds, all.size() - pending.size(),
                           fit_opts.verbose > 0 && fit_opts.out != nullptr);
-  dist::TaskCounter counter({.across_ranks = opts.distributed});
+  // The other ranks report each task they finish to rank 0 at once (its index, scores and
+  // seconds), so that rank 0's progress and on_task_end (the journal) hear of it then.
+  std::vector<char> reported(pending.size());  // rank 0: written by the counter's service alone
+  std::exception_ptr report_error;             // rank 0: what on_task_end threw for a report
+  dist::TaskCounter counter(
+      {.across_ranks = opts.distributed, .on_report = [&](std::string_view bytes) {
+         Scores scores;
+         const std::size_t k = read_task(bytes, scores);
+         const auto seconds = read_raw<double>(bytes);
+         reported[k] = true;
+         try {
+           progress.finished(pending[k], scores, seconds);
+         } catch (...) {
+           if (!report_error) report_error = std::current_exception();
+           counter.close();  // ends the search as the task's own error would
+         }
+       }});
   std::vector<Outcome> outcomes;
   {
     const GeneratorRestore keep_callers_generator;
@@ -618,13 +647,20 @@ std::vector<std::vector<Scores>> run_grid(const char* who, const std::vector<Can
       const auto start = std::chrono::steady_clock::now();
       const Scores scores =
           run_fold(who, candidates[task / folds], d, task % folds, opts, fit_opts, *loss);
-      progress.finished(task, scores, seconds_since(start));
+      const double seconds = seconds_since(start);
+      progress.finished(task, scores, seconds);
+      std::string report;
+      write_task(report, k, scores);
+      write_raw(report, seconds);
+      counter.report(report);  // nothing on rank 0, which holds it
       return scores;
     });
   }
-  std::vector<Scores> ran = share_outcomes(
-      counter, outcomes,
-      [&](std::size_t k, const Scores& arrived) { progress.finished(pending[k], arrived, -1); });
+  std::vector<Scores> ran =
+      share_outcomes(counter, outcomes, [&](std::size_t k, const Scores& arrived) {
+        if (!reported[k]) progress.finished(pending[k], arrived, -1);
+      });
+  if (report_error) std::rethrow_exception(report_error);
   for (std::size_t k = 0; k < pending.size(); ++k) all[pending[k]] = std::move(ran[k]);
   std::vector<std::vector<Scores>> scores;
   for (auto first = all.begin(); first != all.end(); first += static_cast<std::ptrdiff_t>(folds)) {

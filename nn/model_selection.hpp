@@ -78,10 +78,13 @@
 // result takes their losses as given, so a resumed search returns what one straight run
 // returns (each task is seeded by (seed, fold) alone). A task listed twice, or outside the
 // candidates and folds, is a ValueError. Distributed, every rank passes the same
-// opts.finished (a ValueError otherwise); a rank's on_task_end sees the tasks it runs as they
-// finish and the other ranks' when the search ends (or stops at an error), when they are
-// gathered, so on every rank it sees every task once; rank 0's progress counts the tasks it
-// ran until then.
+// opts.finished (a ValueError otherwise). Rank 0's on_task_end and progress see every task as
+// it finishes, whichever rank ran it (each rank reports a finished task to rank 0 at once,
+// through dist::TaskCounter::report; rank 0 then calls on_task_end on the counter's service
+// thread, still one call at a time), so a journal on rank 0 keeps every finished task of a
+// killed search. Any other rank's on_task_end sees the tasks it runs as they finish and the
+// other ranks' when the search ends (or stops at an error), when they are gathered: on every
+// rank it sees every task once.
 //
 // Metrics beside the loss, as scikit-learn's multi-metric scoring: opts.metrics names metrics
 // of nn/metrics.hpp ("mae", "rmse", ...), each computed per task on its validation rows,

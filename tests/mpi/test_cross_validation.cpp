@@ -108,6 +108,39 @@ TEST_CASE("mpi: a TaskCounter hands every index to one thread of one rank, then 
   for (std::uint64_t i = 0; i < kTasks; ++i) CHECK(seen.count(i) == 1);
 }
 
+TEST_CASE("mpi: a TaskCounter's reports reach rank 0 as they are made, not at finish") {
+  // Rank 0 spends half a second on its first task while the others take the rest: their
+  // reports must reach it during that time.
+  constexpr std::uint64_t kTasks = 12;
+  std::multiset<std::string> heard;  // rank 0: the reports, on the counter's service thread
+  std::atomic<bool> first_done{false};
+  std::atomic<int> heard_during_first{0};
+  std::mutex mutex;
+  dist::TaskCounter counter({.across_ranks = true, .on_report = [&](std::string_view bytes) {
+                               const std::lock_guard lock(mutex);
+                               heard.emplace(bytes);
+                               if (!first_done) ++heard_during_first;
+                             }});
+  std::string mine;
+  for (std::uint64_t i = counter.next(); i < kTasks; i = counter.next()) {
+    const std::string report = std::to_string(i) + " ";
+    counter.report(report);  // nothing on rank 0
+    mine += report;
+    if (dist::is_root() && !first_done) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+      first_done = true;
+    }
+  }
+  const std::vector<std::string> all = counter.finish(mine);
+  std::multiset<std::string> expected;  // rank 0 hears every other rank's tasks, once
+  for (int r = 1; r < dist::world_size() && dist::is_root(); ++r) {
+    std::istringstream in(all[r]);
+    for (std::string i; in >> i;) expected.insert(i + " ");
+  }
+  CHECK(heard == expected);
+  if (dist::is_root() && dist::world_size() > 1) CHECK(heard_during_first >= 1);
+}
+
 TEST_CASE("mpi: a closed TaskCounter hands out nothing more, on any rank") {
   dist::TaskCounter counter;
   const std::uint64_t first = counter.next();
@@ -221,6 +254,44 @@ TEST_CASE("mpi: distributed metrics equal the one-process run on every rank, eve
                                              s.fold_metrics.at("rmse")[t.fold]});
     }
   }
+}
+
+TEST_CASE("mpi: rank 0's on_task_end hears of the other ranks' tasks as they finish") {
+  // Rank 0 spends a second building its first model while the others run every other task:
+  // their tasks must reach rank 0's on_task_end (a journal) during that second, not at the end.
+  if (dist::world_size() == 1) return;
+  const TinyData d = tiny_data(24);
+  std::atomic<bool> rank0_busy{false};
+  std::atomic<int> heard_while_busy{0}, calls{0};
+  nn::CVOptions opts = quick(nn::SplitKind::kfold, 6);
+  opts.metrics = {"mae"};
+  opts.distributed = true;
+  std::vector<nn::TaskLoss> seen;
+  opts.on_task_end = [&](const nn::TaskLoss& t) {
+    seen.push_back(t);
+    if (rank0_busy) ++heard_while_busy;
+  };
+  const nn::CVResult shared = nn::cross_validate(
+      [&] {
+        if (dist::is_root() && calls++ == 0) {
+          rank0_busy = true;
+          std::this_thread::sleep_for(std::chrono::seconds(1));
+          rank0_busy = false;
+        }
+        return tiny_model(2);
+      },
+      d.X, d.y, opts);
+  REQUIRE(seen.size() == 6);  // every task once, on every rank
+  for (const nn::TaskLoss& t : seen) {
+    CHECK(t.loss == shared.fold_losses[t.fold]);
+    CHECK(t.metrics == std::vector<double>{shared.fold_metrics.at("mae")[t.fold]});
+  }
+  if (dist::is_root()) CHECK(heard_while_busy >= 1);
+  opts.distributed = false;
+  opts.on_task_end = {};
+  const nn::CVResult alone = nn::cross_validate([] { return tiny_model(2); }, d.X, d.y, opts);
+  CHECK(shared.fold_losses == alone.fold_losses);
+  CHECK(shared.fold_metrics == alone.fold_metrics);
 }
 
 TEST_CASE("mpi: distributed cross-validation prints fit's progress on rank 0 alone") {

@@ -22,14 +22,15 @@
 // byte, as one process gives. A rank not heard from for --timeout seconds ends the job.
 //
 // Each fit is appended to the journal <out>.journal as it finishes (one line, flushed to the
-// system), after the flags and a fingerprint of the data that identify the search, so a
-// search stopped by Ctrl-C or a kill keeps every fit it finished. --resume reads it, refuses
-// it (exit 2) when it was made by a search with other flags or data, and runs only the fits
-// it lacks: the losses are read back exactly (printed shortest round-trip), and each fit is
-// seeded by (seed, fold) alone, so the finished cv.csv equals a straight run's byte for byte.
-// The journal is removed once cv.csv is written. --verbose 1 (the default) redraws a progress
-// line (fits done / total, elapsed, time left) on a terminal, --verbose 2 prints a line per
-// finished fit anywhere (scikit-learn's "[CV] END").
+// system), after the flags and a fingerprint of the data that identify the search, so a search
+// stopped by Ctrl-C or a kill keeps every fit it finished (under mpirun rank 0 writes it, told of
+// each other rank's fit as it finishes). --resume reads it, refuses it (exit 2) when it was made by
+// a search with other flags or data, and runs only the fits it lacks: the losses are read back
+// exactly (printed shortest round-trip), and each fit is seeded by (seed, fold) alone, so the
+// finished cv.csv equals a straight run's byte for byte. The journal is removed once cv.csv is
+// written. --verbose 1 (the default) redraws a progress line (fits done / total, elapsed, time
+// left) on a terminal, --verbose 2 prints a line per finished fit anywhere (scikit-learn's "[CV]
+// END").
 //
 // Prints the cv_results_-like table, the best candidate (lowest mean) and the
 // one-standard-error choice (the smallest within one std of the best), writes the table to
