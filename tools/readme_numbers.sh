@@ -47,6 +47,16 @@ field_after() { awk -v w="$1" '{for (i = 1; i < NF; ++i) if ($i == w) {print $(i
 tail -n 5 "$scratch/train.txt" | put_block train_tail
 put reference_loss "$(grep '^Final loss' "$scratch/train.txt" | field_after loss:)"
 
+# The quick start's LSTM on the airline series, and predict's metrics beside the naive forecast.
+"$tapegrad" train --cell lstm --units 32 --data "$airline" --window 12 --validation-split 0.2 \
+  --optimizer gd --lr 0.1 --clip-norm 1 --verbose 0 --out-dir "$scratch/airline" >/dev/null
+{
+  printf '%s\n' "build/tools/tapegrad predict model.safetensors \\" \
+    "    --data $airline -o pred.csv" "..."
+  "$tapegrad" predict "$scratch/airline/model.safetensors" --data "$airline" \
+    -o "$scratch/airline/pred.csv" | sed -n '/^Metrics of/,$p'
+} | put_block predict_metrics
+
 # The vanishing gradient, as make_pictures.sh measures it for the teaching pictures:
 # |dL/dh_t| at the first and last of 50 steps, untrained and after 20 epochs.
 "$tapegrad" gradflow --cell rnn,lstm,gru --units 32 --steps 50 -o "$scratch/flow.svg" >/dev/null

@@ -34,13 +34,13 @@ expect_in() {
   fi
 }
 
-# The pid of rank $1 of this test's running job (empty while it has not started).
+# The pid of rank $1 of this test's running job (empty while it has not started). One grep
+# reads every process's environment at once: a scan that forks per process takes seconds on
+# a busy machine, longer than a short job runs.
 rank_pid() {
-  local environ variables
-  for environ in /proc/[0-9]*/environ; do
-    variables=$({ tr '\0' '\n' <"$environ"; } 2>/dev/null) || continue
-    if grep -qx "TAPEGRAD_FAULT_TEST=$token" <<<"$variables" &&
-      grep -qx "OMPI_COMM_WORLD_RANK=$1" <<<"$variables"; then
+  local environ
+  for environ in $(grep -lzx "TAPEGRAD_FAULT_TEST=$token" /proc/[0-9]*/environ 2>/dev/null); do
+    if grep -qzx "OMPI_COMM_WORLD_RANK=$1" "$environ" 2>/dev/null; then
       basename "$(dirname "$environ")"
       return
     fi
