@@ -118,6 +118,10 @@ void TaskCounter::report(std::string_view bytes) {
   impl_->report(bytes);
 }
 
+void TaskCounter::check() const {
+  impl_->check_alive();
+}
+
 std::vector<std::string> TaskCounter::finish(std::string_view result) {
   return impl_->finish(result);
 }

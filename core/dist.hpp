@@ -165,6 +165,11 @@ class TaskCounter {
   // rank 0 learns of every task as it finishes, not at finish(); returns once rank 0 has
   // them. Nothing on rank 0, alone, or without across_ranks (the caller holds the bytes).
   void report(std::string_view bytes);
+  // Throws CommunicationError if a rank has not been heard from for timeout() or a thread of
+  // the counter failed: for long tasks to call now and then, so that a rank that stopped ends
+  // the job within the timeout rather than once the tasks left are done. No communication;
+  // thread-safe. Nothing alone or without across_ranks.
+  void check() const;
   // Collective, once, after this rank's last next(): every rank's `result`, indexed by rank.
   std::vector<std::string> finish(std::string_view result);
 

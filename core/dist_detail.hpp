@@ -40,6 +40,7 @@ struct TaskCounter::Impl {
   virtual void close() = 0;
   virtual std::vector<std::string> finish(std::string_view result) = 0;
   virtual void report(std::string_view /*bytes*/) {}  // rank 0 holds what it reports itself
+  virtual void check_alive() {}                       // alone: no other rank to fall silent
 };
 
 namespace detail {

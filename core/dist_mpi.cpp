@@ -522,6 +522,22 @@ class SharedCounter final : public TaskCounter::Impl {
     ask(kReport, {}, bytes);
   }
 
+  // What ends finish() early, and TaskCounter::check(): a rank silent for the timeout, or a
+  // failed service or reporter. Rank 0 tells the others of a silent rank for two of their reports
+  // before it gives up itself (and its service ends), so that they name that rank rather than rank
+  // 0.
+  void check_alive() override {
+    const std::uint64_t silent =
+        rank_ == 0 ? silent_rank_plus_one(timeout_ + 2 * alive_period_) : silent_.load();
+    if (silent != kNobody) {
+      throw_error<CommunicationError>(
+          "dist::TaskCounter: rank {} has not been heard from for {} s (it stopped or died), "
+          "seen on {}",
+          silent - 1, seconds(timeout_), this_rank());
+    }
+    throw_if_thread_failed();
+  }
+
   std::vector<std::string> finish(std::string_view result) override {
     std::vector<std::string> results = gather(result, [this] { check_alive(); });
     // Every rank got every result. The service runs on until no rank can ask it anything:
@@ -634,21 +650,6 @@ class SharedCounter final : public TaskCounter::Impl {
     }
     pause_.notify_all();
     if (alive_.joinable()) alive_.join();
-  }
-
-  // What ends finish() early: a rank silent for the timeout, or a failed service or reporter.
-  // Rank 0 tells the others of a silent rank for two of their reports before it gives up
-  // itself (and its service ends), so that they name that rank rather than rank 0.
-  void check_alive() {
-    const std::uint64_t silent =
-        rank_ == 0 ? silent_rank_plus_one(timeout_ + 2 * alive_period_) : silent_.load();
-    if (silent != kNobody) {
-      throw_error<CommunicationError>(
-          "dist::TaskCounter: rank {} has not been heard from for {} s (it stopped or died), "
-          "seen on {}",
-          silent - 1, seconds(timeout_), this_rank());
-    }
-    throw_if_thread_failed();
   }
 
   void throw_if_thread_failed() {

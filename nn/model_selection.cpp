@@ -156,6 +156,8 @@ std::vector<Outcome> run_tasks(std::size_t count, int threads, dist::TaskCounter
         o.ran_here = true;
         try {
           o.scores = task(i);
+        } catch (const dist::CommunicationError&) {
+          throw;  // the counter's (EndIfRankSilent): a rank fell silent, no task failed
         } catch (...) {
           o.error = std::current_exception();
           counter.close();
@@ -175,6 +177,17 @@ std::vector<Outcome> run_tasks(std::size_t count, int threads, dist::TaskCounter
   if (lost_counter) std::rethrow_exception(lost_counter);
   return outcomes;
 }
+
+// Ends a task's fit once another rank has fallen silent (dist::TaskCounter::check), so that
+// a rank that stopped ends the search within the timeout, not after every task left has run.
+class EndIfRankSilent final : public Callback {
+ public:
+  explicit EndIfRankSilent(const dist::TaskCounter& counter) : counter_(counter) {}
+  void on_batch_end(int64_t /*batch*/, const Logs& /*logs*/) override { counter_.check(); }
+
+ private:
+  const dist::TaskCounter& counter_;
+};
 
 // The types a task's error keeps when it travels to the other ranks, most derived first; any
 // other exception arrives as a std::runtime_error with its message.
@@ -645,8 +658,10 @@ std::vector<std::vector<Scores>> run_grid(const char* who, const std::vector<Can
     outcomes = run_tasks(pending.size(), threads, counter, [&](std::size_t k) {
       const std::size_t task = pending[k];
       const auto start = std::chrono::steady_clock::now();
+      FitOptions watched = fit_opts;  // a callback per task: fit gives each its model
+      if (opts.distributed) watched.callbacks.push_back(std::make_shared<EndIfRankSilent>(counter));
       const Scores scores =
-          run_fold(who, candidates[task / folds], d, task % folds, opts, fit_opts, *loss);
+          run_fold(who, candidates[task / folds], d, task % folds, opts, watched, *loss);
       const double seconds = seconds_since(start);
       progress.finished(task, scores, seconds);
       std::string report;
