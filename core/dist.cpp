@@ -101,7 +101,7 @@ void check_root(std::string_view op, int root, int world_size) {
 namespace tapegrad::dist {
 
 TaskCounter::TaskCounter(const Options& opts)
-    : impl_(opts.across_ranks ? detail::make_task_counter()
+    : impl_(opts.across_ranks ? detail::make_task_counter(opts.on_report)
                               : std::make_unique<detail::LocalCounter>()) {}
 
 TaskCounter::~TaskCounter() = default;
@@ -112,6 +112,14 @@ std::uint64_t TaskCounter::next() {
 
 void TaskCounter::close() {
   impl_->close();
+}
+
+void TaskCounter::report(std::string_view bytes) {
+  impl_->report(bytes);
+}
+
+void TaskCounter::check() const {
+  impl_->check_alive();
 }
 
 std::vector<std::string> TaskCounter::finish(std::string_view result) {

@@ -22,6 +22,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -143,6 +144,10 @@ class TaskCounter {
 
   struct Options {
     bool across_ranks = true;  // false: this process's threads alone (each rank counts apart)
+    // Rank 0: called with the bytes each other rank report()s, as they arrive, on the thread
+    // that answers the ranks: one call at a time, while rank 0's own threads run on. It must
+    // not throw (keep the error, close() the counter and throw it after finish()).
+    std::function<void(std::string_view)> on_report = {};
   };
   // Collective when across_ranks (and the world has more than one rank).
   explicit TaskCounter(const Options& opts);
@@ -156,6 +161,15 @@ class TaskCounter {
   // Every later next(), on every rank, returns kClosed or more: stops the handing out (after
   // a failure) while tasks already handed out run on.
   void close();
+  // Hands `bytes` (a finished task's result) to rank 0's Options::on_report at once, so that
+  // rank 0 learns of every task as it finishes, not at finish(); returns once rank 0 has
+  // them. Nothing on rank 0, alone, or without across_ranks (the caller holds the bytes).
+  void report(std::string_view bytes);
+  // Throws CommunicationError if a rank has not been heard from for timeout() or a thread of
+  // the counter failed: for long tasks to call now and then, so that a rank that stopped ends
+  // the job within the timeout rather than once the tasks left are done. No communication;
+  // thread-safe. Nothing alone or without across_ranks.
+  void check() const;
   // Collective, once, after this rank's last next(): every rank's `result`, indexed by rank.
   std::vector<std::string> finish(std::string_view result);
 

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -38,6 +39,8 @@ struct TaskCounter::Impl {
   virtual std::uint64_t next() = 0;
   virtual void close() = 0;
   virtual std::vector<std::string> finish(std::string_view result) = 0;
+  virtual void report(std::string_view /*bytes*/) {}  // rank 0 holds what it reports itself
+  virtual void check_alive() {}                       // alone: no other rank to fall silent
 };
 
 namespace detail {
@@ -55,9 +58,10 @@ class LocalCounter final : public TaskCounter::Impl {
   std::atomic<std::uint64_t> next_{0};
 };
 
-// A LocalCounter in a world of one, else the one shared by every rank (core/dist_mpi.cpp).
-// Collective.
-std::unique_ptr<TaskCounter::Impl> make_task_counter();
+// A LocalCounter in a world of one, else the one shared by every rank (core/dist_mpi.cpp),
+// whose rank 0 hands the other ranks' reports to `on_report`. Collective.
+std::unique_ptr<TaskCounter::Impl> make_task_counter(
+    const std::function<void(std::string_view)>& on_report);
 
 }  // namespace detail
 }  // namespace tapegrad::dist

@@ -63,7 +63,8 @@ bool communication_thread_allowed() {
 
 namespace tapegrad::dist::detail {
 
-std::unique_ptr<TaskCounter::Impl> make_task_counter() {
+std::unique_ptr<TaskCounter::Impl> make_task_counter(
+    const std::function<void(std::string_view)>& /*on_report*/) {
   return std::make_unique<LocalCounter>();
 }
 

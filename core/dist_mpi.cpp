@@ -399,10 +399,12 @@ constexpr int kRequestTag = 0;        // requests to rank 0's service
 constexpr int kReplyTags = 32000;     // replies use tags 1..kReplyTags (MPI_TAG_UB >= 32767)
 constexpr std::uint64_t kNobody = 0;  // the answer to kAlive when every rank was heard from
 
-enum Kind : std::int64_t { kNext, kClose, kAlive };
+enum Kind : std::int64_t { kNext, kClose, kAlive, kReport };
 struct Request {
   std::int64_t kind, reply_tag;
+  std::int64_t size;  // kReport: the bytes that follow, sent with the reply tag
 };
+constexpr int kRequestWords = 3;
 
 // The pending wait was given up (its thread is asked to stop): nothing to report.
 struct Abandoned {};
@@ -461,8 +463,9 @@ std::function<void()> deadline(std::chrono::milliseconds timeout, std::string wh
 class SharedCounter final : public TaskCounter::Impl {
  public:
   // Rank 0 reports a rank silent after timeout(): the others report several times within it.
-  SharedCounter()
-      : timeout_(std::chrono::duration_cast<std::chrono::milliseconds>(timeout())),
+  explicit SharedCounter(std::function<void(std::string_view)> on_report)
+      : on_report_(std::move(on_report)),
+        timeout_(std::chrono::duration_cast<std::chrono::milliseconds>(timeout())),
         alive_period_(std::min<std::chrono::milliseconds>(kAlivePeriod, timeout_ / 4)),
         rank_(rank()) {
     int level = 0;
@@ -509,6 +512,32 @@ class SharedCounter final : public TaskCounter::Impl {
     }
   }
 
+  void report(std::string_view bytes) override {
+    if (rank_ == 0) return;
+    if (bytes.size() > INT_MAX) {
+      throw_error<CommunicationError>(
+          "dist::TaskCounter: a report of {} bytes is more than MPI sends at once ({})",
+          bytes.size(), INT_MAX);
+    }
+    ask(kReport, {}, bytes);
+  }
+
+  // What ends finish() early, and TaskCounter::check(): a rank silent for the timeout, or a
+  // failed service or reporter. Rank 0 tells the others of a silent rank for two of their reports
+  // before it gives up itself (and its service ends), so that they name that rank rather than rank
+  // 0.
+  void check_alive() override {
+    const std::uint64_t silent =
+        rank_ == 0 ? silent_rank_plus_one(timeout_ + 2 * alive_period_) : silent_.load();
+    if (silent != kNobody) {
+      throw_error<CommunicationError>(
+          "dist::TaskCounter: rank {} has not been heard from for {} s (it stopped or died), "
+          "seen on {}",
+          silent - 1, seconds(timeout_), this_rank());
+    }
+    throw_if_thread_failed();
+  }
+
   std::vector<std::string> finish(std::string_view result) override {
     std::vector<std::string> results = gather(result, [this] { check_alive(); });
     // Every rank got every result. The service runs on until no rank can ask it anything:
@@ -540,12 +569,18 @@ class SharedCounter final : public TaskCounter::Impl {
     }
   }
 
-  // A request to rank 0 and its answer, within the timeout (or until `stop` is requested).
-  std::uint64_t ask(Kind kind, std::stop_token stop = {}) {
+  // A request to rank 0 (with a report's bytes) and its answer, within the timeout (or until
+  // `stop` is requested).
+  std::uint64_t ask(Kind kind, std::stop_token stop = {}, std::string_view bytes = {}) {
     const int tag = 1 + static_cast<int>(reply_tags_.fetch_add(1) % kReplyTags);
-    // Sixteen bytes go out eagerly: MPI_Send returns without waiting for rank 0.
-    const Request request{kind, tag};
-    check(MPI_Send(&request, 2, MPI_INT64_T, 0, kRequestTag, comm_), "TaskCounter", "MPI_Send");
+    // A few dozen bytes go out eagerly: MPI_Send returns without waiting for rank 0.
+    const Request request{kind, tag, static_cast<std::int64_t>(bytes.size())};
+    check(MPI_Send(&request, kRequestWords, MPI_INT64_T, 0, kRequestTag, comm_), "TaskCounter",
+          "MPI_Send");
+    if (kind == kReport) {
+      check(MPI_Send(bytes.data(), static_cast<int>(bytes.size()), MPI_BYTE, 0, tag, comm_),
+            "TaskCounter", "MPI_Send");
+    }
     const std::function<void()> overdue = deadline(timeout_, "rank 0 did not answer");
     std::uint64_t answer = 0;
     receive(&answer, 1, MPI_UINT64_T, 0, tag, comm_, [&] {
@@ -559,10 +594,17 @@ class SharedCounter final : public TaskCounter::Impl {
   void serve(std::stop_token stop) {
     for (;;) {
       Request request{};
-      const MPI_Status status =
-          receive(&request, 2, MPI_INT64_T, MPI_ANY_SOURCE, kRequestTag, comm_, [&] {
-            if (stop.stop_requested()) throw Abandoned{};
-          });
+      const auto stopped = [&] {
+        if (stop.stop_requested()) throw Abandoned{};
+      };
+      const MPI_Status status = receive(&request, kRequestWords, MPI_INT64_T, MPI_ANY_SOURCE,
+                                        kRequestTag, comm_, stopped);
+      if (request.kind == kReport) {
+        std::string bytes(static_cast<std::size_t>(request.size), '\0');
+        receive(bytes.data(), static_cast<int>(request.size), MPI_BYTE, status.MPI_SOURCE,
+                static_cast<int>(request.reply_tag), comm_, stopped);
+        if (on_report_) on_report_(bytes);
+      }
       const std::uint64_t answer = answer_to(request.kind, status.MPI_SOURCE);
       check(MPI_Send(&answer, 1, MPI_UINT64_T, status.MPI_SOURCE,
                      static_cast<int>(request.reply_tag), comm_),
@@ -608,21 +650,6 @@ class SharedCounter final : public TaskCounter::Impl {
     }
     pause_.notify_all();
     if (alive_.joinable()) alive_.join();
-  }
-
-  // What ends finish() early: a rank silent for the timeout, or a failed service or reporter.
-  // Rank 0 tells the others of a silent rank for two of their reports before it gives up
-  // itself (and its service ends), so that they name that rank rather than rank 0.
-  void check_alive() {
-    const std::uint64_t silent =
-        rank_ == 0 ? silent_rank_plus_one(timeout_ + 2 * alive_period_) : silent_.load();
-    if (silent != kNobody) {
-      throw_error<CommunicationError>(
-          "dist::TaskCounter: rank {} has not been heard from for {} s (it stopped or died), "
-          "seen on {}",
-          silent - 1, seconds(timeout_), this_rank());
-    }
-    throw_if_thread_failed();
   }
 
   void throw_if_thread_failed() {
@@ -671,6 +698,7 @@ class SharedCounter final : public TaskCounter::Impl {
     return results;
   }
 
+  const std::function<void(std::string_view)> on_report_;  // rank 0: the other ranks' reports
   const std::chrono::milliseconds timeout_, alive_period_;
   const int rank_;
   MPI_Comm comm_ = MPI_COMM_NULL;
@@ -688,9 +716,10 @@ class SharedCounter final : public TaskCounter::Impl {
 
 }  // namespace
 
-std::unique_ptr<TaskCounter::Impl> make_task_counter() {
+std::unique_ptr<TaskCounter::Impl> make_task_counter(
+    const std::function<void(std::string_view)>& on_report) {
   if (world_size() == 1) return std::make_unique<LocalCounter>();
-  return std::make_unique<SharedCounter>();
+  return std::make_unique<SharedCounter>(on_report);
 }
 
 }  // namespace tapegrad::dist::detail

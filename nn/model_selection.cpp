@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <tapegrad/core/atomic_file.hpp>
 #include <tapegrad/core/csv.hpp>
@@ -26,6 +27,7 @@
 #include <tapegrad/core/random.hpp>
 #include <tapegrad/core/terminal.hpp>
 #include <tapegrad/nn/data.hpp>
+#include <tapegrad/nn/metrics.hpp>
 #include <tapegrad/ops/shape.hpp>
 #include <tapegrad/optim/adam.hpp>
 
@@ -125,10 +127,16 @@ int resolve_jobs(const char* who, int jobs) {
   return jobs > 0 ? jobs : dist::cores_per_rank();
 }
 
+// What one task measured: its validation loss and metrics (one per CVOptions::metrics).
+struct Scores {
+  double loss = 0;
+  std::vector<double> metrics;
+};
+
 // What became of one task on this rank.
 struct Outcome {
   bool ran_here = false;
-  double loss = 0;
+  Scores scores;
   std::exception_ptr error;
 };
 
@@ -137,7 +145,7 @@ struct Outcome {
 // every task of a lower index had already been handed out and runs to its end, so the lowest
 // failed index is the failure a sequential run would meet first.
 std::vector<Outcome> run_tasks(std::size_t count, int threads, dist::TaskCounter& counter,
-                               const std::function<double(std::size_t)>& task) {
+                               const std::function<Scores(std::size_t)>& task) {
   std::vector<Outcome> outcomes(count);
   std::exception_ptr lost_counter;  // the counter's own failure (a rank stopped answering)
   std::mutex lost_mutex;
@@ -147,7 +155,9 @@ std::vector<Outcome> run_tasks(std::size_t count, int threads, dist::TaskCounter
         Outcome& o = outcomes[i];
         o.ran_here = true;
         try {
-          o.loss = task(i);
+          o.scores = task(i);
+        } catch (const dist::CommunicationError&) {
+          throw;  // the counter's (EndIfRankSilent): a rank fell silent, no task failed
         } catch (...) {
           o.error = std::current_exception();
           counter.close();
@@ -167,6 +177,17 @@ std::vector<Outcome> run_tasks(std::size_t count, int threads, dist::TaskCounter
   if (lost_counter) std::rethrow_exception(lost_counter);
   return outcomes;
 }
+
+// Ends a task's fit once another rank has fallen silent (dist::TaskCounter::check), so that
+// a rank that stopped ends the search within the timeout, not after every task left has run.
+class EndIfRankSilent final : public Callback {
+ public:
+  explicit EndIfRankSilent(const dist::TaskCounter& counter) : counter_(counter) {}
+  void on_batch_end(int64_t /*batch*/, const Logs& /*logs*/) override { counter_.check(); }
+
+ private:
+  const dist::TaskCounter& counter_;
+};
 
 // The types a task's error keeps when it travels to the other ranks, most derived first; any
 // other exception arrives as a std::runtime_error with its message.
@@ -220,16 +241,32 @@ T read_raw(std::string_view& in) {
   return value;
 }
 
-// The tasks this rank ran, as bytes for the others: index, loss (bit for bit), error type
-// (kNoError: none) and message, per task.
+// A task's index and scores as bytes for the other ranks, bit for bit.
+void write_task(std::string& out, std::size_t i, const Scores& scores) {
+  write_raw(out, static_cast<std::uint64_t>(i));
+  write_raw(out, scores.loss);
+  write_raw(out, static_cast<std::uint64_t>(scores.metrics.size()));
+  for (double m : scores.metrics) write_raw(out, m);
+}
+
+// What write_task wrote: the task's index, its scores into `scores`.
+std::size_t read_task(std::string_view& in, Scores& scores) {
+  const auto i = read_raw<std::uint64_t>(in);
+  scores.loss = read_raw<double>(in);
+  scores.metrics.resize(read_raw<std::uint64_t>(in));
+  for (double& m : scores.metrics) m = read_raw<double>(in);
+  return i;
+}
+
+// The tasks this rank ran, as bytes for the others: index and scores, error type (kNoError:
+// none) and message, per task.
 std::string encode(const std::vector<Outcome>& outcomes) {
   std::string out;
   for (std::size_t i = 0; i < outcomes.size(); ++i) {
     if (!outcomes[i].ran_here) continue;
     const auto [type, message] =
         outcomes[i].error ? describe(outcomes[i].error) : std::pair{kNoError, std::string()};
-    write_raw(out, static_cast<std::uint64_t>(i));
-    write_raw(out, outcomes[i].loss);
+    write_task(out, i, outcomes[i].scores);
     write_raw(out, type);
     write_raw(out, static_cast<std::uint64_t>(message.size()));
     out += message;
@@ -237,20 +274,21 @@ std::string encode(const std::vector<Outcome>& outcomes) {
   return out;
 }
 
-// Every task's loss, from the outcomes of every rank (`counter` gathers them). Each task
-// another rank finished goes to `arrived` (index, loss), in index order; then the error of
+// Every task's scores, from the outcomes of every rank (`counter` gathers them). Each task
+// another rank finished goes to `arrived` (index, scores), in index order; then the error of
 // the lowest failed task is thrown on every rank: its own exception where it ran, an
 // exception of the same type and message elsewhere.
-std::vector<double> share_outcomes(dist::TaskCounter& counter, const std::vector<Outcome>& outcomes,
-                                   const std::function<void(std::size_t, double)>& arrived) {
-  std::vector<double> losses(outcomes.size());
+std::vector<Scores> share_outcomes(dist::TaskCounter& counter, const std::vector<Outcome>& outcomes,
+                                   const std::function<void(std::size_t, const Scores&)>& arrived) {
+  std::vector<Scores> scores(outcomes.size());
   std::vector<std::pair<std::uint8_t, std::string>> errors(outcomes.size(), {kNoError, ""});
   std::vector<bool> ran(outcomes.size());  // by some rank: a closed counter leaves tasks unrun
   for (const std::string& bytes : counter.finish(encode(outcomes))) {
     for (std::string_view in = bytes; !in.empty();) {
-      const auto i = read_raw<std::uint64_t>(in);
+      Scores task;
+      const std::size_t i = read_task(in, task);
       ran[i] = true;
-      losses[i] = read_raw<double>(in);
+      scores[i] = std::move(task);
       errors[i].first = read_raw<std::uint8_t>(in);
       const auto size = read_raw<std::uint64_t>(in);
       errors[i].second = std::string(in.substr(0, size));
@@ -258,13 +296,13 @@ std::vector<double> share_outcomes(dist::TaskCounter& counter, const std::vector
     }
   }
   for (std::size_t i = 0; i < outcomes.size(); ++i) {
-    if (ran[i] && !outcomes[i].ran_here && errors[i].first == kNoError) arrived(i, losses[i]);
+    if (ran[i] && !outcomes[i].ran_here && errors[i].first == kNoError) arrived(i, scores[i]);
   }
   for (std::size_t i = 0; i < outcomes.size(); ++i) {
     if (outcomes[i].error) std::rethrow_exception(outcomes[i].error);
     if (errors[i].first != kNoError) kErrorTypes[errors[i].first].raise(errors[i].second);
   }
-  return losses;
+  return scores;
 }
 
 struct Data {
@@ -296,24 +334,37 @@ Tensor apply(const char* who, const char* name, const FoldTransform::Map& map, c
   return out;
 }
 
-// `loss` of the model's output mapped back to y's unit, against targets in y's unit.
-class LossInTargetUnit final : public Loss {
+// A model whose output is mapped back to y's unit, so that the loss and the metrics of
+// its validation rows are taken there, against targets in y's unit. Its child, the model,
+// follows it into eval mode.
+class InTargetUnit final : public Module {
  public:
-  LossInTargetUnit(const Loss& loss, const FoldTransform::Map& y_inverse)
-      : Loss(loss.reduction()), loss_(loss), y_inverse_(y_inverse) {}
-  using Loss::operator();
-  Tensor operator()(const Tensor& pred, const Tensor& target) const override {
-    return loss_(y_inverse_(pred), target);
+  InTargetUnit(std::shared_ptr<Module> model, const FoldTransform::Map& y_inverse)
+      : model_(register_module("model", std::move(model))), y_inverse_(y_inverse) {}
+  Tensor forward(const Tensor& x) override { return y_inverse_((*model_)(x)); }
+  Tensor forward_masked(const Tensor& x, const Tensor& mask) override {
+    return y_inverse_((*model_)(x, mask));
   }
-  Tensor per_element(const Tensor& pred, const Tensor& target) const override {
-    return loss_.per_element(y_inverse_(pred), target);
-  }
-  std::string name() const override { return loss_.name(); }
+  std::string type_name() const override { return "InTargetUnit"; }
 
  private:
-  const Loss& loss_;
+  std::shared_ptr<Module> model_;
   const FoldTransform::Map& y_inverse_;
 };
+
+// The metric names of opts.metrics, refused before any training when unknown or repeated.
+void check_metrics(const char* who, const std::vector<std::string>& metrics) {
+  for (const std::string& name : metrics) {
+    if (std::count(metrics.begin(), metrics.end(), name) > 1) {
+      throw_error<ValueError>("{}: opts.metrics names '{}' twice", who, name);
+    }
+    try {
+      (void)make_metric(name);
+    } catch (const ValueError& e) {
+      throw_error<ValueError>("{}: opts.metrics: {}", who, e.what());
+    }
+  }
+}
 
 Data prepare(const char* who, const Tensor& X, const Tensor& y, const CVOptions& opts) {
   check_defined(who, X);
@@ -330,6 +381,7 @@ Data prepare(const char* who, const Tensor& X, const Tensor& y, const CVOptions&
                               per_sample.shape(), X.shape());
     }
   }
+  check_metrics(who, opts.metrics);
   Data d{X.contiguous(), y.contiguous(), make_folds(who, X.shape()[0], opts), {}};
   d.transforms = fit_transforms(opts.preprocess, d.X, d.y, d.folds);
   return d;
@@ -367,7 +419,7 @@ FitOptions fold_fit_options(const FitOptions& fit_opts, const std::vector<int64_
 }
 
 // One (candidate, fold) task: a fresh model and optimizer, seeded by the fold alone.
-double run_fold(const char* who, const Candidate& candidate, const Data& d, std::size_t fold,
+Scores run_fold(const char* who, const Candidate& candidate, const Data& d, std::size_t fold,
                 const CVOptions& opts, const FitOptions& fit_opts, const Loss& loss) {
   default_generator().seed_(fold_seed(opts.seed, fold));
   if (fit_opts.verbose > 0 && fit_opts.out) {
@@ -395,12 +447,18 @@ double run_fold(const char* who, const Candidate& candidate, const Data& d, std:
   const Tensor y_val = data::take(d.y, f.validation);
   const Tensor mask = rows_of(fit_opts.mask, f.validation);
   const Tensor weight = rows_of(fit_opts.sample_weight, f.validation);
+  Logs logs;
   if (t.y_inverse) {
-    return evaluate(*model, LossInTargetUnit(loss, t.y_inverse), X_val, y_val, fit_opts.batch_size,
-                    mask, weight);
+    InTargetUnit in_target_unit(model, t.y_inverse);
+    logs = evaluate_metrics(in_target_unit, loss, X_val, y_val, opts.metrics, fit_opts.batch_size,
+                            mask, weight);
+  } else {
+    logs = evaluate_metrics(*model, loss, X_val, apply(who, "y", t.y, y_val), opts.metrics,
+                            fit_opts.batch_size, mask, weight);
   }
-  return evaluate(*model, loss, X_val, apply(who, "y", t.y, y_val), fit_opts.batch_size, mask,
-                  weight);
+  Scores scores{.loss = logs.at("loss"), .metrics = {}};
+  for (const std::string& name : opts.metrics) scores.metrics.push_back(logs.at(name));
+  return scores;
 }
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
@@ -432,11 +490,14 @@ class SearchProgress {
   SearchProgress(const SearchProgress&) = delete;
   SearchProgress& operator=(const SearchProgress&) = delete;
 
-  // Task `task` (candidate-major) ended with `loss`: on this rank after `seconds`, or on
+  // Task `task` (candidate-major) ended with `scores`: on this rank after `seconds`, or on
   // another (seconds < 0).
-  void finished(std::size_t task, double loss, double seconds) {
+  void finished(std::size_t task, const Scores& scores, double seconds) {
     const std::lock_guard lock(mutex_);
-    const TaskLoss t{.candidate = task / folds_, .fold = task % folds_, .loss = loss};
+    const TaskLoss t{.candidate = task / folds_,
+                     .fold = task % folds_,
+                     .loss = scores.loss,
+                     .metrics = scores.metrics};
     if (opts_.on_task_end) opts_.on_task_end(t);
     ++done_;
     if (seconds >= 0) ++ran_;
@@ -445,12 +506,16 @@ class SearchProgress {
   }
 
  private:
-  // "[CV 2/5] END units=16: loss 0.01234 in 0.3s - 7/20 fits - 12s - ETA: 21s"
+  // "[CV 2/5] END units=16: loss 0.01234, mae 0.0981 in 0.3s - 7/20 fits - 12s - ETA: 21s"
   std::string task_line(const TaskLoss& t, double seconds) const {
     const std::string& name = candidates_[t.candidate].name;
+    std::string scores = fmt::format("loss {:.4g}", t.loss);
+    for (std::size_t m = 0; m < t.metrics.size(); ++m) {
+      scores += fmt::format(", {} {:.4g}", opts_.metrics[m], t.metrics[m]);
+    }
     const std::string took = seconds >= 0 ? fmt::format(" in {:.1f}s", seconds) : "";
-    return fmt::format("[CV {}/{}] END {}{}loss {:.4g}{} - {}", t.fold + 1, folds_, name,
-                       name.empty() ? "" : ": ", t.loss, took, status());
+    return fmt::format("[CV {}/{}] END {}{}{}{} - {}", t.fold + 1, folds_, name,
+                       name.empty() ? "" : ": ", scores, took, status());
   }
 
   // scikit-learn's "Fitting 5 folds for each of 4 candidates, totalling 20 fits", and how many
@@ -504,12 +569,11 @@ class SearchProgress {
 };
 
 // The indices (candidate-major) of the tasks opts.finished does not hold, in order; the
-// losses of those it holds go to `losses`.
+// scores of those it holds go to `scores`.
 std::vector<std::size_t> pending_tasks(const char* who, std::size_t candidates, std::size_t folds,
-                                       const std::vector<TaskLoss>& finished,
-                                       std::vector<double>& losses) {
+                                       const CVOptions& opts, std::vector<Scores>& scores) {
   std::vector<bool> done(candidates * folds);
-  for (const TaskLoss& t : finished) {
+  for (const TaskLoss& t : opts.finished) {
     if (t.candidate >= candidates || t.fold >= folds) {
       throw_error<ValueError>(
           "{}: opts.finished holds candidate {} fold {}, but the search has {} candidates and "
@@ -521,8 +585,15 @@ std::vector<std::size_t> pending_tasks(const char* who, std::size_t candidates, 
       throw_error<ValueError>("{}: opts.finished holds candidate {} fold {} twice", who,
                               t.candidate, t.fold);
     }
+    if (t.metrics.size() != opts.metrics.size()) {
+      throw_error<ValueError>(
+          "{}: opts.finished holds candidate {} fold {} with {} metrics, but opts.metrics names "
+          "{} ({}): give each finished task one value per metric, in that order",
+          who, t.candidate, t.fold, t.metrics.size(), opts.metrics.size(),
+          fmt::join(opts.metrics, ", "));
+    }
     done[task] = true;
-    losses[task] = t.loss;
+    scores[task] = {t.loss, t.metrics};
   }
   std::vector<std::size_t> pending;
   for (std::size_t task = 0; task < done.size(); ++task) {
@@ -537,7 +608,7 @@ void check_same_finished(const char* who, const std::vector<TaskLoss>& finished)
   Fnv1a hash;
   for (const TaskLoss& t : finished) {
     hash.add(&t.candidate, sizeof t.candidate).add(&t.fold, sizeof t.fold);
-    hash.add(&t.loss, sizeof t.loss);
+    hash.add(&t.loss, sizeof t.loss).add(t.metrics.data(), t.metrics.size() * sizeof(double));
   }
   const std::vector<std::uint64_t> all = dist::all_gather(hash.value());
   if (std::adjacent_find(all.begin(), all.end(), std::not_equal_to<>()) != all.end()) {
@@ -548,14 +619,13 @@ void check_same_finished(const char* who, const std::vector<TaskLoss>& finished)
   }
 }
 
-// losses[candidate][fold] of every candidate on the same folds.
-std::vector<std::vector<double>> run_grid(const char* who, const std::vector<Candidate>& candidates,
+// scores[candidate][fold] of every candidate on the same folds.
+std::vector<std::vector<Scores>> run_grid(const char* who, const std::vector<Candidate>& candidates,
                                           const Tensor& X, const Tensor& y, const CVOptions& opts) {
   const Data d = prepare(who, X, y, opts);
   const std::size_t folds = d.folds.size();
-  std::vector<double> all(candidates.size() * folds);
-  const std::vector<std::size_t> pending =
-      pending_tasks(who, candidates.size(), folds, opts.finished, all);
+  std::vector<Scores> all(candidates.size() * folds);
+  const std::vector<std::size_t> pending = pending_tasks(who, candidates.size(), folds, opts, all);
   if (opts.distributed) check_same_finished(who, opts.finished);
   const int threads = static_cast<int>(
       std::clamp<std::size_t>(static_cast<std::size_t>(resolve_jobs(who, opts.jobs)), 1,
@@ -565,28 +635,65 @@ std::vector<std::vector<double>> run_grid(const char* who, const std::vector<Can
 
   SearchProgress progress(opts, candidates, folds, all.size() - pending.size(),
                           fit_opts.verbose > 0 && fit_opts.out != nullptr);
-  dist::TaskCounter counter({.across_ranks = opts.distributed});
+  // The other ranks report each task they finish to rank 0 at once (its index, scores and
+  // seconds), so that rank 0's progress and on_task_end (the journal) hear of it then.
+  std::vector<char> reported(pending.size());  // rank 0: written by the counter's service alone
+  std::exception_ptr report_error;             // rank 0: what on_task_end threw for a report
+  dist::TaskCounter counter(
+      {.across_ranks = opts.distributed, .on_report = [&](std::string_view bytes) {
+         Scores scores;
+         const std::size_t k = read_task(bytes, scores);
+         const auto seconds = read_raw<double>(bytes);
+         reported[k] = true;
+         try {
+           progress.finished(pending[k], scores, seconds);
+         } catch (...) {
+           if (!report_error) report_error = std::current_exception();
+           counter.close();  // ends the search as the task's own error would
+         }
+       }});
   std::vector<Outcome> outcomes;
   {
     const GeneratorRestore keep_callers_generator;
     outcomes = run_tasks(pending.size(), threads, counter, [&](std::size_t k) {
       const std::size_t task = pending[k];
       const auto start = std::chrono::steady_clock::now();
-      const double task_loss =
-          run_fold(who, candidates[task / folds], d, task % folds, opts, fit_opts, *loss);
-      progress.finished(task, task_loss, seconds_since(start));
-      return task_loss;
+      FitOptions watched = fit_opts;  // a callback per task: fit gives each its model
+      if (opts.distributed) watched.callbacks.push_back(std::make_shared<EndIfRankSilent>(counter));
+      const Scores scores =
+          run_fold(who, candidates[task / folds], d, task % folds, opts, watched, *loss);
+      const double seconds = seconds_since(start);
+      progress.finished(task, scores, seconds);
+      std::string report;
+      write_task(report, k, scores);
+      write_raw(report, seconds);
+      counter.report(report);  // nothing on rank 0, which holds it
+      return scores;
     });
   }
-  const std::vector<double> ran = share_outcomes(
-      counter, outcomes,
-      [&](std::size_t k, double arrived_loss) { progress.finished(pending[k], arrived_loss, -1); });
-  for (std::size_t k = 0; k < pending.size(); ++k) all[pending[k]] = ran[k];
-  std::vector<std::vector<double>> losses;
+  std::vector<Scores> ran =
+      share_outcomes(counter, outcomes, [&](std::size_t k, const Scores& arrived) {
+        if (!reported[k]) progress.finished(pending[k], arrived, -1);
+      });
+  if (report_error) std::rethrow_exception(report_error);
+  for (std::size_t k = 0; k < pending.size(); ++k) all[pending[k]] = std::move(ran[k]);
+  std::vector<std::vector<Scores>> scores;
   for (auto first = all.begin(); first != all.end(); first += static_cast<std::ptrdiff_t>(folds)) {
-    losses.emplace_back(first, first + static_cast<std::ptrdiff_t>(folds));
+    scores.emplace_back(first, first + static_cast<std::ptrdiff_t>(folds));
   }
-  return losses;
+  return scores;
+}
+
+// The losses of a candidate's folds, and each metric's values per fold by name.
+std::pair<std::vector<double>, std::map<std::string, std::vector<double>>> per_fold(
+    const std::vector<Scores>& folds, const std::vector<std::string>& metrics) {
+  std::vector<double> losses;
+  std::map<std::string, std::vector<double>> values;
+  for (const Scores& s : folds) {
+    losses.push_back(s.loss);
+    for (std::size_t m = 0; m < metrics.size(); ++m) values[metrics[m]].push_back(s.metrics[m]);
+  }
+  return {losses, values};
 }
 
 double mean_of(const std::vector<double>& v) {
@@ -646,6 +753,56 @@ std::string means_of(const std::vector<CandidateScore>& scores) {
   return text;
 }
 
+// A candidate's metrics must be the first's, each with a value per fold, for the table's
+// columns to be filled.
+void check_same_metrics(const char* who, const CandidateScore& s, const CandidateScore& first) {
+  const auto names = [](const CandidateScore& c) {
+    std::vector<std::string> out;
+    for (const auto& entry : c.fold_metrics) out.push_back(entry.first);
+    return out;
+  };
+  if (names(s) != names(first)) {
+    throw_error<ValueError>("{}: candidate {} has metrics [{}], {} has [{}] (expected the same)",
+                            who, tapegrad::quoted(s.name), fmt::join(names(s), ", "),
+                            tapegrad::quoted(first.name), fmt::join(names(first), ", "));
+  }
+  for (const auto& [metric, values] : s.fold_metrics) {
+    if (values.size() != s.fold_losses.size()) {
+      throw_error<ValueError>(
+          "{}: candidate {} has {} values of metric '{}' for {} fold losses (expected one per "
+          "fold)",
+          who, tapegrad::quoted(s.name), values.size(), metric, s.fold_losses.size());
+    }
+  }
+}
+
+// The per-fold values of `metric` in `fold_metrics`; ValueError naming the metrics held.
+const std::vector<double>& metric_folds(const char* who,
+                                        const std::map<std::string, std::vector<double>>& held,
+                                        const std::string& metric) {
+  const auto it = held.find(metric);
+  if (it == held.end()) {
+    std::vector<std::string> names;
+    for (const auto& entry : held) names.push_back(entry.first);
+    throw_error<ValueError>("{}: no metric '{}' (held: {})", who, metric,
+                            names.empty() ? "none, give CVOptions::metrics"
+                                          : fmt::format("{}", fmt::join(names, ", ")));
+  }
+  return it->second;
+}
+
+// The mean or std (`of`) of a metric's fold values, NaN without folds (as CVResult::mean).
+double metric_summary(const char* who, const std::map<std::string, std::vector<double>>& held,
+                      const std::string& metric, double (*of)(const std::vector<double>&)) {
+  const std::vector<double>& values = metric_folds(who, held, metric);
+  return values.empty() ? NAN : of(values);
+}
+
+// The table's columns mean_<metric> and std_<metric>: as wide as the loss's, or the name.
+std::size_t metric_column_width(const std::string& metric) {
+  return std::max<std::size_t>(10, std::string_view("mean_").size() + metric.size());
+}
+
 // rank_candidates, its errors naming `who`.
 GridSearchResult choose(const char* who, std::vector<CandidateScore> scores) {
   if (scores.empty()) throw_error<ValueError>("{}: no candidates (give at least one)", who);
@@ -656,6 +813,7 @@ GridSearchResult choose(const char* who, std::vector<CandidateScore> scores) {
           who, tapegrad::quoted(s.name), s.fold_losses.size(),
           tapegrad::quoted(scores.front().name), scores.front().fold_losses.size());
     }
+    check_same_metrics(who, s, scores.front());
     s.mean = mean_of(s.fold_losses);
     s.std = std_of(s.fold_losses);
   }
@@ -671,7 +829,9 @@ GridSearchResult choose(const char* who, std::vector<CandidateScore> scores) {
         who, means_of(scores));
   }
   const std::size_t one_se = simplest_within(scores, best);
-  return {std::move(scores), best, one_se};
+  std::vector<std::string> metrics;
+  for (const auto& entry : scores.front().fold_metrics) metrics.push_back(entry.first);
+  return {std::move(scores), best, one_se, std::move(metrics)};
 }
 
 // What table() and write_csv index: a result filled in by hand may not hold it.
@@ -734,11 +894,29 @@ double CVResult::std() const {
   return fold_losses.empty() ? NAN : std_of(fold_losses);
 }
 
+double CVResult::mean(const std::string& metric) const {
+  return metric_summary("CVResult::mean", fold_metrics, metric, mean_of);
+}
+
+double CVResult::std(const std::string& metric) const {
+  return metric_summary("CVResult::std", fold_metrics, metric, std_of);
+}
+
+double CandidateScore::metric_mean(const std::string& metric) const {
+  return metric_summary("CandidateScore::metric_mean", fold_metrics, metric, mean_of);
+}
+
+double CandidateScore::metric_std(const std::string& metric) const {
+  return metric_summary("CandidateScore::metric_std", fold_metrics, metric, std_of);
+}
+
 CVResult cross_validate(const ModelFactory& make_model, const Tensor& X, const Tensor& y,
                         const CVOptions& opts) {
   if (!make_model) throw ValueError("cross_validate: make_model is empty (give a model factory)");
   const std::vector<Candidate> one{{.name = "", .complexity = 0, .make_model = make_model}};
-  return {run_grid("cross_validate", one, X, y, opts).front()};
+  auto [losses, metrics] =
+      per_fold(run_grid("cross_validate", one, X, y, opts).front(), opts.metrics);
+  return {.fold_losses = std::move(losses), .fold_metrics = std::move(metrics)};
 }
 
 GridSearchResult grid_search(const std::vector<Candidate>& candidates, const Tensor& X,
@@ -749,17 +927,21 @@ GridSearchResult grid_search(const std::vector<Candidate>& candidates, const Ten
       throw_error<ValueError>("grid_search: candidate {} has no make_model",
                               tapegrad::quoted(c.name));
   }
-  const std::vector<std::vector<double>> losses = run_grid("grid_search", candidates, X, y, opts);
+  const std::vector<std::vector<Scores>> folds = run_grid("grid_search", candidates, X, y, opts);
   std::vector<CandidateScore> scores;
   for (std::size_t i = 0; i < candidates.size(); ++i) {
+    auto [losses, metrics] = per_fold(folds[i], opts.metrics);
     scores.push_back({.name = candidates[i].name,
                       .complexity = candidates[i].complexity,
-                      .fold_losses = losses[i],
+                      .fold_losses = std::move(losses),
                       .mean = 0,
                       .std = 0,
-                      .rank = 0});
+                      .rank = 0,
+                      .fold_metrics = std::move(metrics)});
   }
-  return choose("grid_search", std::move(scores));
+  GridSearchResult result = choose("grid_search", std::move(scores));
+  result.metrics = opts.metrics;  // in the order asked for, not the names' order
+  return result;
 }
 
 GridSearchResult rank_candidates(std::vector<CandidateScore> scores) {
@@ -774,11 +956,23 @@ std::string GridSearchResult::table() const {
   std::string text = fmt::format("{:<{}}  {:>10}", "candidate", width, "complexity");
   for (std::size_t f = 0; f < folds; ++f)
     text += fmt::format("  {:>10}", fmt::format("fold_{}", f));
-  text += fmt::format("  {:>10}  {:>10}  {:>4}\n", "mean", "std", "rank");
+  text += fmt::format("  {:>10}  {:>10}  {:>4}", "mean", "std", "rank");
+  for (const std::string& metric : metrics) {
+    for (const char* of : {"mean_", "std_"}) {
+      text += fmt::format("  {:>{}}", of + metric, metric_column_width(metric));
+    }
+  }
+  text += "\n";
   for (const CandidateScore& s : candidates) {
     text += fmt::format("{:<{}}  {:>10.6g}", s.name, width, s.complexity);
     for (double loss : s.fold_losses) text += fmt::format("  {:>10.4g}", loss);
-    text += fmt::format("  {:>10.4g}  {:>10.4g}  {:>4}\n", s.mean, s.std, s.rank);
+    text += fmt::format("  {:>10.4g}  {:>10.4g}  {:>4}", s.mean, s.std, s.rank);
+    for (const std::string& metric : metrics) {
+      const std::size_t w = metric_column_width(metric);
+      text +=
+          fmt::format("  {:>{}.4g}  {:>{}.4g}", s.metric_mean(metric), w, s.metric_std(metric), w);
+    }
+    text += "\n";
   }
   const CandidateScore &b = candidates[best], &o = candidates[one_se];
   text += fmt::format("best: {} (mean {:.4g}, std {:.4g})\n", b.name, b.mean, b.std);
@@ -793,12 +987,18 @@ void GridSearchResult::write_csv(const std::string& path) const {
   for (std::size_t f = 0; f < candidates.front().fold_losses.size(); ++f) {
     text += fmt::format(",fold_{}", f);
   }
-  text += ",mean,std,rank\n";
+  text += ",mean,std,rank";
+  for (const std::string& metric : metrics) text += fmt::format(",mean_{0},std_{0}", metric);
+  text += "\n";
   for (const CandidateScore& s : candidates) {
     write_csv_field(text, s.name);
     text += fmt::format(",{}", s.complexity);
     for (double loss : s.fold_losses) text += fmt::format(",{}", loss);
-    text += fmt::format(",{},{},{}\n", s.mean, s.std, s.rank);
+    text += fmt::format(",{},{},{}", s.mean, s.std, s.rank);
+    for (const std::string& metric : metrics) {
+      text += fmt::format(",{},{}", s.metric_mean(metric), s.metric_std(metric));
+    }
+    text += "\n";
   }
   write_file_atomically("GridSearchResult::write_csv", path, text);
 }

@@ -78,10 +78,22 @@
 // result takes their losses as given, so a resumed search returns what one straight run
 // returns (each task is seeded by (seed, fold) alone). A task listed twice, or outside the
 // candidates and folds, is a ValueError. Distributed, every rank passes the same
-// opts.finished (a ValueError otherwise); a rank's on_task_end sees the tasks it runs as they
-// finish and the other ranks' when the search ends (or stops at an error), when they are
-// gathered, so on every rank it sees every task once; rank 0's progress counts the tasks it
-// ran until then.
+// opts.finished (a ValueError otherwise). Rank 0's on_task_end and progress see every task as
+// it finishes, whichever rank ran it (each rank reports a finished task to rank 0 at once,
+// through dist::TaskCounter::report; rank 0 then calls on_task_end on the counter's service
+// thread, still one call at a time), so a journal on rank 0 keeps every finished task of a
+// killed search. Any other rank's on_task_end sees the tasks it runs as they finish and the
+// other ranks' when the search ends (or stops at an error), when they are gathered: on every
+// rank it sees every task once.
+//
+// Metrics beside the loss, as scikit-learn's multi-metric scoring: opts.metrics names metrics
+// of nn/metrics.hpp ("mae", "rmse", ...), each computed per task on its validation rows,
+// weighted and masked as the loss, and in the loss's unit (with a y_inverse, on the
+// predictions mapped back, against the untransformed targets). They are kept per fold
+// (CVResult::fold_metrics, CandidateScore::fold_metrics) and travel with the loss, bit for
+// bit: TaskLoss::metrics in on_task_end and opts.finished (a finished task must hold one per
+// metric, a ValueError otherwise), and between ranks. The ranking stays by the loss.
+// opts.fit.metrics are fit's own logs of the training rows, not these.
 //
 // A fold whose loss is NaN or infinite (training diverged) makes its candidate's mean
 // non-finite: such a candidate ranks last and is never chosen; if no candidate has a finite
@@ -91,6 +103,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <ostream>
 #include <string>
@@ -145,11 +158,12 @@ using FoldPreprocess = std::function<FoldTransform(const Tensor& X_train, const 
 // `fitted` is given, each fold's scaler is appended to it, in fold order.
 FoldPreprocess min_max_per_fold(std::vector<data::Scaler>* fitted = nullptr);
 
-// One (candidate, fold) task of a search and its validation loss.
+// One (candidate, fold) task of a search, its validation loss and metrics.
 struct TaskLoss {
   std::size_t candidate = 0;  // index into grid_search's candidates (0 in cross_validate)
   std::size_t fold = 0;
   double loss = 0;
+  std::vector<double> metrics = {};  // one per CVOptions::metrics, in its order
 };
 
 struct CVOptions {
@@ -160,6 +174,7 @@ struct CVOptions {
   FitOptions fit = {.epochs = 10, .verbose = 0};  // {.epochs = 50} alone means verbose 1
   OptimizerFactory optimizer = {};                // empty: Adam with Keras defaults
   std::shared_ptr<const Loss> loss = {};          // empty: MSE
+  std::vector<std::string> metrics = {};          // each fold's validation metrics (nn/metrics.hpp)
   int jobs = 1;  // threads running folds/candidates; 0: tg::dist::cores_per_rank()
   FoldPreprocess preprocess = {};  // fitted per fold on its training rows; empty: none
   bool distributed = false;        // spread the tasks over the MPI ranks (a no-op alone)
@@ -171,8 +186,13 @@ struct CVOptions {
 
 struct CVResult {
   std::vector<double> fold_losses;  // validation loss (opts.loss, via evaluate) per fold
+  // Each of opts.metrics by name: its value per fold, on the rows and in the unit of the loss.
+  std::map<std::string, std::vector<double>> fold_metrics = {};
   double mean() const;
   double std() const;  // population std (ddof 0), as numpy / cv_results_
+  // The same of a metric of opts.metrics; ValueError naming the metrics held otherwise.
+  double mean(const std::string& metric) const;
+  double std(const std::string& metric) const;
 };
 
 CVResult cross_validate(const ModelFactory& make_model, const Tensor& X, const Tensor& y,
@@ -191,6 +211,11 @@ struct CandidateScore {
   double mean, std;
   int rank;  // 1 = lowest mean; ties share the smaller rank (method "min"); a NaN or infinite
              // mean ranks last (all such share the rank after the finite ones)
+  // Each of opts.metrics by name, per fold (as CVResult's); they do not change the rank.
+  std::map<std::string, std::vector<double>> fold_metrics = {};
+  // The mean and population std over the folds of a metric; ValueError for one not held.
+  double metric_mean(const std::string& metric) const;
+  double metric_std(const std::string& metric) const;
 };
 
 struct GridSearchResult {
@@ -199,10 +224,14 @@ struct GridSearchResult {
   std::size_t one_se;  // simplest candidate with a finite mean <= best.mean + best.std
                        // (scikit-learn's "balance model complexity" example uses one std of
                        // the fold scores); best itself if no other qualifies
+  // The metrics every candidate holds, in the order opts.metrics asked for them (from
+  // rank_candidates: in the order of the names); a column pair each in table() and the CSV.
+  std::vector<std::string> metrics = {};
   // A cv_results_-like table, then the two choices. table() and write_csv throw a ValueError
   // for a result without candidates or whose best or one_se is not one of them.
   std::string table() const;
-  // name,complexity,fold_0..,mean,std,rank (atomically, like every file tapegrad writes).
+  // name,complexity,fold_0..,mean,std,rank, then mean_<metric>,std_<metric> per metric
+  // (atomically, like every file tapegrad writes).
   void write_csv(const std::string& path) const;
 };
 
@@ -210,8 +239,10 @@ GridSearchResult grid_search(const std::vector<Candidate>& candidates, const Ten
                              const Tensor& y, const CVOptions& opts = {});
 
 // The choice logic of grid_search on given scores: fills in mean, std and rank from each
-// fold_losses, then best and one_se. ValueError for no candidates, a candidate without fold
-// losses, or no finite mean (every candidate's training diverged: nothing to choose from).
+// fold_losses, then best and one_se, and metrics from the first candidate's fold_metrics.
+// ValueError for no candidates, a candidate without fold losses, candidates with other
+// metrics or another number of folds for one, or no finite mean (every candidate's training
+// diverged: nothing to choose from).
 GridSearchResult rank_candidates(std::vector<CandidateScore> scores);
 
 }  // namespace tapegrad::nn

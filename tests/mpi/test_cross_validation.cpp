@@ -108,6 +108,39 @@ TEST_CASE("mpi: a TaskCounter hands every index to one thread of one rank, then 
   for (std::uint64_t i = 0; i < kTasks; ++i) CHECK(seen.count(i) == 1);
 }
 
+TEST_CASE("mpi: a TaskCounter's reports reach rank 0 as they are made, not at finish") {
+  // Rank 0 spends half a second on its first task while the others take the rest: their
+  // reports must reach it during that time.
+  constexpr std::uint64_t kTasks = 12;
+  std::multiset<std::string> heard;  // rank 0: the reports, on the counter's service thread
+  std::atomic<bool> first_done{false};
+  std::atomic<int> heard_during_first{0};
+  std::mutex mutex;
+  dist::TaskCounter counter({.across_ranks = true, .on_report = [&](std::string_view bytes) {
+                               const std::lock_guard lock(mutex);
+                               heard.emplace(bytes);
+                               if (!first_done) ++heard_during_first;
+                             }});
+  std::string mine;
+  for (std::uint64_t i = counter.next(); i < kTasks; i = counter.next()) {
+    const std::string report = std::to_string(i) + " ";
+    counter.report(report);  // nothing on rank 0
+    mine += report;
+    if (dist::is_root() && !first_done) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+      first_done = true;
+    }
+  }
+  const std::vector<std::string> all = counter.finish(mine);
+  std::multiset<std::string> expected;  // rank 0 hears every other rank's tasks, once
+  for (int r = 1; r < dist::world_size() && dist::is_root(); ++r) {
+    std::istringstream in(all[r]);
+    for (std::string i; in >> i;) expected.insert(i + " ");
+  }
+  CHECK(heard == expected);
+  if (dist::is_root() && dist::world_size() > 1) CHECK(heard_during_first >= 1);
+}
+
 TEST_CASE("mpi: a closed TaskCounter hands out nothing more, on any rank") {
   dist::TaskCounter counter;
   const std::uint64_t first = counter.next();
@@ -123,7 +156,15 @@ TEST_CASE("mpi: a rank busy for longer than the timeout is waited for, not taken
   // Twice the limit: a rank's reports every half second keep it alive, even on a busy machine.
   const TimeoutFor two_seconds(dist::Seconds(2));
   dist::TaskCounter counter;
-  if (dist::rank() == dist::world_size() - 1) std::this_thread::sleep_for(std::chrono::seconds(4));
+  const auto busy_until = std::chrono::steady_clock::now() + std::chrono::seconds(4);
+  if (dist::rank() == dist::world_size() - 1) {
+    std::this_thread::sleep_until(busy_until);
+  } else {  // meanwhile check(), as a long task's fit does, finds no rank silent
+    while (std::chrono::steady_clock::now() < busy_until) {
+      CHECK_NOTHROW(counter.check());
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
   const std::vector<std::string> all = counter.finish(std::to_string(dist::rank()));
   for (int r = 0; r < dist::world_size(); ++r) CHECK(all[r] == std::to_string(r));
 }
@@ -178,6 +219,87 @@ TEST_CASE("mpi: distributed grid_search equals the one-process run on every rank
   const Spread s = spread_of(calls);
   CHECK(s.total == 9);
   CHECK(s.least >= 1);
+}
+
+TEST_CASE("mpi: distributed metrics equal the one-process run on every rank, every task's seen") {
+  const TinyData d = tiny_data(24);
+  std::vector<nn::Candidate> candidates;
+  std::atomic<int> calls{0};
+  for (int64_t u : {1, 3}) {
+    candidates.push_back(
+        {"units=" + std::to_string(u), static_cast<double>(u), counting(u, calls)});
+  }
+  for (int jobs : {1, 2}) {
+    CAPTURE(jobs);
+    nn::CVOptions opts = quick(nn::SplitKind::time, 3);
+    opts.metrics = {"mae", "rmse"};
+    opts.jobs = jobs;
+    const nn::GridSearchResult alone = nn::grid_search(candidates, d.X, d.y, opts);
+    opts.distributed = true;
+    std::vector<nn::TaskLoss> seen;  // on this rank: its own tasks, then the others'
+    std::mutex seen_mutex;
+    opts.on_task_end = [&](const nn::TaskLoss& t) {
+      const std::lock_guard lock(seen_mutex);
+      seen.push_back(t);
+    };
+    const nn::GridSearchResult shared = nn::grid_search(candidates, d.X, d.y, opts);
+    for (std::size_t i = 0; i < alone.candidates.size(); ++i) {
+      const nn::CandidateScore &a = alone.candidates[i], &s = shared.candidates[i];
+      CAPTURE(a.name);
+      CHECK(s.fold_losses == a.fold_losses);
+      CHECK(s.fold_metrics == a.fold_metrics);  // doubles compared exactly
+      REQUIRE(s.fold_metrics.at("rmse").size() == 3);
+      std::vector<double> joined = s.fold_metrics.at("mae");
+      joined.insert(joined.end(), s.fold_metrics.at("rmse").begin(),
+                    s.fold_metrics.at("rmse").end());
+      CHECK(tg_test::same_on_every_rank(hash_of(joined)));
+    }
+    CHECK(tg_test::same_on_every_rank(hash_of(shared.table())));
+    REQUIRE(seen.size() == 6);
+    for (const nn::TaskLoss& t : seen) {
+      const nn::CandidateScore& s = alone.candidates[t.candidate];
+      CHECK(t.metrics == std::vector<double>{s.fold_metrics.at("mae")[t.fold],
+                                             s.fold_metrics.at("rmse")[t.fold]});
+    }
+  }
+}
+
+TEST_CASE("mpi: rank 0's on_task_end hears of the other ranks' tasks as they finish") {
+  // Rank 0 spends a second building its first model while the others run every other task:
+  // their tasks must reach rank 0's on_task_end (a journal) during that second, not at the end.
+  if (dist::world_size() == 1) return;
+  const TinyData d = tiny_data(24);
+  std::atomic<bool> rank0_busy{false};
+  std::atomic<int> heard_while_busy{0}, calls{0};
+  nn::CVOptions opts = quick(nn::SplitKind::kfold, 6);
+  opts.metrics = {"mae"};
+  opts.distributed = true;
+  std::vector<nn::TaskLoss> seen;
+  opts.on_task_end = [&](const nn::TaskLoss& t) {
+    seen.push_back(t);
+    if (rank0_busy) ++heard_while_busy;
+  };
+  const nn::CVResult shared = nn::cross_validate(
+      [&] {
+        if (dist::is_root() && calls++ == 0) {
+          rank0_busy = true;
+          std::this_thread::sleep_for(std::chrono::seconds(1));
+          rank0_busy = false;
+        }
+        return tiny_model(2);
+      },
+      d.X, d.y, opts);
+  REQUIRE(seen.size() == 6);  // every task once, on every rank
+  for (const nn::TaskLoss& t : seen) {
+    CHECK(t.loss == shared.fold_losses[t.fold]);
+    CHECK(t.metrics == std::vector<double>{shared.fold_metrics.at("mae")[t.fold]});
+  }
+  if (dist::is_root()) CHECK(heard_while_busy >= 1);
+  opts.distributed = false;
+  opts.on_task_end = {};
+  const nn::CVResult alone = nn::cross_validate([] { return tiny_model(2); }, d.X, d.y, opts);
+  CHECK(shared.fold_losses == alone.fold_losses);
+  CHECK(shared.fold_metrics == alone.fold_metrics);
 }
 
 TEST_CASE("mpi: distributed cross-validation prints fit's progress on rank 0 alone") {

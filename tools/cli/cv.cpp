@@ -13,21 +13,24 @@
 // min-max scaler on the values its training windows see and scales its training and
 // validation windows with it (a scikit-learn Pipeline inside cross_validate: no validation
 // value sets the scale); its predictions are scaled back, so every fold's validation MSE is
-// in the series' own unit and the folds compare. --jobs runs folds and candidates on
-// threads, with one BLAS thread each; the numbers do not change. Under mpirun (or srun) the
-// ranks share the fits, each taking the next one as it becomes free, and rank 0 alone prints
-// and writes: the same table and cv.csv, byte for byte, as one process gives. A rank not
-// heard from for --timeout seconds ends the job.
+// in the series' own unit and the folds compare. --metrics mae,rmse adds each fold's
+// validation metrics, in the same unit, as columns mean_NAME,std_NAME of the table and
+// cv.csv (scikit-learn's multi-metric cv_results_); the choice stays by the MSE. --jobs
+// runs folds and candidates on threads, with one BLAS thread each; the numbers do not
+// change. Under mpirun (or srun) the ranks share the fits, each taking the next one as it
+// becomes free, and rank 0 alone prints and writes: the same table and cv.csv, byte for
+// byte, as one process gives. A rank not heard from for --timeout seconds ends the job.
 //
 // Each fit is appended to the journal <out>.journal as it finishes (one line, flushed to the
-// system), after the flags and a fingerprint of the data that identify the search, so a
-// search stopped by Ctrl-C or a kill keeps every fit it finished. --resume reads it, refuses
-// it (exit 2) when it was made by a search with other flags or data, and runs only the fits
-// it lacks: the losses are read back exactly (printed shortest round-trip), and each fit is
-// seeded by (seed, fold) alone, so the finished cv.csv equals a straight run's byte for byte.
-// The journal is removed once cv.csv is written. --verbose 1 (the default) redraws a progress
-// line (fits done / total, elapsed, time left) on a terminal, --verbose 2 prints a line per
-// finished fit anywhere (scikit-learn's "[CV] END").
+// system), after the flags and a fingerprint of the data that identify the search, so a search
+// stopped by Ctrl-C or a kill keeps every fit it finished (under mpirun rank 0 writes it, told of
+// each other rank's fit as it finishes). --resume reads it, refuses it (exit 2) when it was made by
+// a search with other flags or data, and runs only the fits it lacks: the losses are read back
+// exactly (printed shortest round-trip), and each fit is seeded by (seed, fold) alone, so the
+// finished cv.csv equals a straight run's byte for byte. The journal is removed once cv.csv is
+// written. --verbose 1 (the default) redraws a progress line (fits done / total, elapsed, time
+// left) on a terminal, --verbose 2 prints a line per finished fit anywhere (scikit-learn's "[CV]
+// END").
 //
 // Prints the cv_results_-like table, the best candidate (lowest mean) and the
 // one-standard-error choice (the smallest within one std of the best), writes the table to
@@ -50,6 +53,7 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <tapegrad/core/append_file.hpp>
 #include <tapegrad/core/hash.hpp>
@@ -70,6 +74,7 @@ struct CvConfig {
   int epochs = 20;
   int64_t batch_size = 32;
   double lr = 1e-3;
+  std::vector<std::string> metrics;  // --metrics: each fold's, beside the loss
   std::uint64_t seed = 0;
   int jobs = 1;
   std::string out = "cv.csv";
@@ -109,6 +114,7 @@ nn::CVOptions cv_options(const CvConfig& c) {
               [lr](std::vector<Tensor> params) {
                 return std::make_unique<optim::Adam>(params, optim::AdamOptions{.lr = lr});
               },
+          .metrics = c.metrics,
           .jobs = c.jobs,
           .distributed = true,
           .verbose = c.verbose};
@@ -159,7 +165,7 @@ std::string layer_pattern(const CvConfig& c) {
 //   # tapegrad cv journal: the fits finished so far; `tapegrad cv ... --resume` skips them
 //   # --cell: rnn
 //   # ... (every flag that changes a loss, then the data's fingerprint)
-//   candidate,units,fold,loss
+//   candidate,units,fold,loss            (then a column per --metrics name)
 //   0,2,1,0.012345678901234567
 
 constexpr std::string_view kJournalTitle =
@@ -183,8 +189,8 @@ std::string data_fingerprint(const Dataset& data) {
   return fmt::format("X {} y {} fnv1a {:016x}", data.X.shape(), data.y.shape(), hash.value());
 }
 
-// What identifies a search: the flags that change a loss, and the data. --jobs, --timeout and
-// the number of ranks do not.
+// What identifies a search: the flags that change a loss or a journal row (--metrics), and the
+// data. --jobs, --timeout and the number of ranks do not.
 std::vector<std::pair<std::string, std::string>> search_identity(const CvConfig& c,
                                                                  const Dataset& data) {
   return {{"--cell", c.cell},
@@ -195,11 +201,22 @@ std::vector<std::pair<std::string, std::string>> search_identity(const CvConfig&
           {"--batch-size", std::to_string(c.batch_size)},
           {"--lr", fmt::format("{}", c.lr)},
           {"--seed", std::to_string(c.seed)},
+          {"--metrics", c.metrics.empty() ? "none" : fmt::format("{}", fmt::join(c.metrics, ","))},
           {"data", data_fingerprint(data)}};
 }
 
+// "candidate,units,fold,loss", then the metrics' names.
+std::string journal_header(const CvConfig& c) {
+  std::string header(kJournalHeader);
+  for (const std::string& m : c.metrics) header += "," + m;
+  return header;
+}
+
+// The losses and metrics print as their shortest round trip: read back, the same doubles.
 std::string journal_row(const CvConfig& c, const nn::TaskLoss& t) {
-  return fmt::format("{},{},{},{}\n", t.candidate, c.units[t.candidate], t.fold, t.loss);
+  std::string row = fmt::format("{},{},{},{}", t.candidate, c.units[t.candidate], t.fold, t.loss);
+  for (double m : t.metrics) row += fmt::format(",{}", m);
+  return row + "\n";
 }
 
 // The journal's text up to its first fit: the title, the identity, the header.
@@ -208,11 +225,11 @@ std::string journal_head(const CvConfig& c, const Dataset& data) {
   for (const auto& [key, value] : search_identity(c, data)) {
     text += fmt::format("# {}: {}\n", key, value);
   }
-  return text + std::string(kJournalHeader) + "\n";
+  return text + journal_header(c) + "\n";
 }
 
-// A fit's row, "candidate,units,fold,loss", checked against this search; nothing when the
-// line is not a row of it.
+// A fit's row, "candidate,units,fold,loss" and its metrics, checked against this search;
+// nothing when the line is not a row of it.
 std::optional<nn::TaskLoss> parse_row(const CvConfig& c, std::string_view line) {
   std::vector<std::string_view> fields;
   for (std::size_t start = 0;;) {
@@ -221,8 +238,9 @@ std::optional<nn::TaskLoss> parse_row(const CvConfig& c, std::string_view line) 
     if (comma == std::string_view::npos) break;
     start = comma + 1;
   }
-  if (fields.size() != 4) return std::nullopt;
+  if (fields.size() != 4 + c.metrics.size()) return std::nullopt;
   nn::TaskLoss t;
+  t.metrics.resize(c.metrics.size());
   int64_t units = 0;
   const auto read = [](std::string_view text, auto& value) {
     const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
@@ -231,6 +249,9 @@ std::optional<nn::TaskLoss> parse_row(const CvConfig& c, std::string_view line) 
   if (!read(fields[0], t.candidate) || !read(fields[1], units) || !read(fields[2], t.fold) ||
       !read(fields[3], t.loss)) {
     return std::nullopt;
+  }
+  for (std::size_t m = 0; m < t.metrics.size(); ++m) {
+    if (!read(fields[4 + m], t.metrics[m])) return std::nullopt;
   }
   if (t.candidate >= c.units.size() || c.units[t.candidate] != units ||
       t.fold >= static_cast<std::size_t>(c.folds)) {
@@ -274,7 +295,7 @@ std::vector<nn::TaskLoss> read_journal(const CvConfig& c, const Dataset& data,
     const std::optional<nn::TaskLoss> fit = parse_row(c, lines[i]);
     if (!fit) {
       fail(static_cast<int>(i + 1), fmt::format("expected a fit of this search ({}), got {}",
-                                                kJournalHeader, tapegrad::quoted(lines[i])));
+                                                journal_header(c), tapegrad::quoted(lines[i])));
     }
     fits.push_back(*fit);
   }
@@ -398,9 +419,10 @@ void run(const CvConfig& c) {
 
   if (series) {
     fmt::print(
-        "Scalers fitted on each fold's training windows: {}\nLosses: validation MSE in the "
+        "Scalers fitted on each fold's training windows: {}\n{}: validation MSE{} in the "
         "series' unit (predictions scaled back by their fold's scaler)\n",
-        scaler_ranges(scalers));
+        scaler_ranges(scalers), c.metrics.empty() ? "Losses" : "Losses and metrics",
+        c.metrics.empty() ? "" : fmt::format(", {}", fmt::join(c.metrics, ", ")));
   }
   fmt::print("{}", r.table());
   r.write_csv(c.out);
@@ -448,6 +470,12 @@ Command add_cv_command(CLI::App& app) {
       ->check(CLI::PositiveNumber.description(""))
       ->type_name("X")
       ->capture_default_str();
+  cmd->add_option("--metrics", c->metrics,
+                  "Validation metrics of each fold beside the loss, comma-separated (--metrics "
+                  "mae,rmse); in the table and cv.csv as mean_NAME,std_NAME after rank")
+      ->delimiter(',')
+      ->check(CLI::IsMember(nn::metric_names()).description(""))
+      ->type_name(fmt::format("{}", fmt::join(nn::metric_names(), "|")));
   cmd->add_option("--seed", c->seed, "Random seed (data, folds, initial weights, batch order)")
       ->check(unsigned_64())
       ->type_name("N")

@@ -108,6 +108,40 @@ TEST_CASE("tapegrad cv: a series split by time, the same CSV on one thread and o
   CHECK(lines_of(read_file(dir / "one.csv")).size() == 3);
 }
 
+TEST_CASE("tapegrad cv --metrics mae,rmse: mean and std columns after the loss's, same losses") {
+  ScratchDir dir("cli-cv");
+  const std::string args =
+      "cv --data " + quoted(kAirline) + " --window 6 --units 2,4 --folds 3 --epochs 2 --jobs 2 -o ";
+  const Result plain = tg_test::run(dir, args + quoted(dir / "plain.csv"));
+  REQUIRE(plain.code == 0);
+  const Result r = tg_test::run(dir, args + quoted(dir / "cv.csv") + " --metrics mae,rmse");
+  CAPTURE(r.err);
+  REQUIRE(r.code == 0);
+  CHECK(contains(r.out, "Losses and metrics: validation MSE, mae, rmse in the series' unit"));
+  CHECK(contains(r.out, "rank    mean_mae     std_mae   mean_rmse    std_rmse\n"));
+  const std::vector<std::string> csv = lines_of(read_file(dir / "cv.csv"));
+  const std::vector<std::string> without = lines_of(read_file(dir / "plain.csv"));
+  REQUIRE(csv.size() == 3);
+  REQUIRE(without.size() == 3);
+  CHECK(without[0] == "name,complexity,fold_0,fold_1,fold_2,mean,std,rank");
+  CHECK(csv[0] == without[0] + ",mean_mae,std_mae,mean_rmse,std_rmse");
+  for (std::size_t row = 1; row < 3; ++row) {
+    CAPTURE(csv[row]);
+    REQUIRE(csv[row].rfind(without[row] + ",", 0) == 0);  // the loss's columns unchanged
+    std::vector<double> metrics;
+    std::istringstream fields(csv[row].substr(without[row].size() + 1));
+    for (std::string field; std::getline(fields, field, ',');) metrics.push_back(std::stod(field));
+    REQUIRE(metrics.size() == 4);
+    // In the series' unit (passengers, some hundreds): an error of some passengers, and the
+    // mean RMSE at least the mean MAE (it is so per fold).
+    CHECK(metrics[0] > 1);
+    CHECK(metrics[2] >= metrics[0]);
+  }
+  const Result unknown = tg_test::run(dir, args + quoted(dir / "x.csv") + " --metrics mae,mse");
+  CHECK(unknown.code == 2);
+  CHECK(contains(unknown.err, "--metrics"));
+}
+
 TEST_CASE("tapegrad cv on a series: split by time by default, each fold scaled by its own past") {
   // The airline series peaks at 622 in its last fold's validation windows. Each fold's
   // scaler must come from its training windows alone (time folds of the 138 windows of 6

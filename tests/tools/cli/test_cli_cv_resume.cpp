@@ -61,10 +61,12 @@ pid_t start(const ScratchDir& dir, const std::vector<std::string>& args) {
   return pid;
 }
 
-// The fit rows of a journal: the lines after its header.
+// The fit rows of a journal: the lines after its header (which names the metrics after loss).
 std::size_t journal_rows(const std::string& path) {
   const std::vector<std::string> lines = lines_of(read_file(path));
-  const auto header = std::find(lines.begin(), lines.end(), "candidate,units,fold,loss");
+  const auto header = std::find_if(lines.begin(), lines.end(), [](const std::string& line) {
+    return line.rfind("candidate,units,fold,loss", 0) == 0;
+  });
   return header == lines.end() ? 0 : static_cast<std::size_t>(lines.end() - header - 1);
 }
 
@@ -140,6 +142,44 @@ TEST_CASE("tapegrad cv killed after some fits: --resume runs the rest, the same 
   REQUIRE(resumed.code == 0);
   CHECK(contains(resumed.out, "Resumed: " + std::to_string(done) + " of 9 fits from "));
   CHECK(contains(resumed.out, "for " + std::to_string(9 - done) + " fits"));
+  CHECK(read_file(csv) == read_file(straight_csv));
+  CHECK(!std::filesystem::exists(journal));
+}
+
+TEST_CASE("tapegrad cv --metrics killed and resumed: the journal keeps the metrics, same cv.csv") {
+  ScratchDir dir("cli-cv-resume");
+  const std::string straight_csv = dir / "straight.csv", csv = dir / "cv.csv";
+  const std::string journal = csv + ".journal";
+  const std::string metrics = "--metrics mae,rmse ";
+
+  const Result straight =
+      tg_test::run(dir, shell_words(search_args(straight_csv)) + metrics + "--verbose 2", 120);
+  CAPTURE(straight.err);
+  REQUIRE(straight.code == 0);
+  CHECK(contains(straight.out, ", mae "));  // each fit's line shows its metrics
+
+  std::vector<std::string> args = search_args(csv);
+  args.insert(args.end(), {"--metrics", "mae,rmse"});
+  run_and_kill(dir, args, journal, 2);
+  const std::string kept = read_file(journal);
+  CHECK(contains(kept, "# --metrics: mae,rmse\n"));
+  CHECK(contains(kept, "\ncandidate,units,fold,loss,mae,rmse\n"));
+
+  // Resumed without the metrics the journal holds, or with others: refused in words.
+  const Result without = tg_test::run(dir, shell_words(search_args(csv)) + "--resume", 60);
+  CHECK(without.code == 2);
+  CHECK(contains(without.err,
+                 "was made by a search with --metrics mae,rmse, this one has "
+                 "--metrics none"));
+  CHECK(read_file(journal) == kept);
+
+  const Result resumed =
+      tg_test::run(dir, shell_words(search_args(csv)) + metrics + "--resume", 120);
+  CAPTURE(resumed.err);
+  REQUIRE(resumed.code == 0);
+  CHECK(contains(resumed.out, " of 9 fits from "));
+  CHECK(lines_of(read_file(csv))[0] ==
+        "name,complexity,fold_0,fold_1,fold_2,mean,std,rank,mean_mae,std_mae,mean_rmse,std_rmse");
   CHECK(read_file(csv) == read_file(straight_csv));
   CHECK(!std::filesystem::exists(journal));
 }
