@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include <doctest/doctest.h>
+
 #include <test_util.hpp>
 
 namespace tg_test {
@@ -47,6 +49,29 @@ inline Result run(const ScratchDir& dir, const std::string& args, int timeout_se
   r.out = read_file(out);
   r.err = read_file(err);
   return r;
+}
+#endif
+
+// `r` is a refusal as every subcommand gives one: exit status 2, nothing on stdout and one
+// line on stderr that holds each of `words`.
+template <class... Words>
+void check_usage_error(const Result& r, const Words&... words) {
+  CAPTURE(r.err);
+  CHECK(r.code == 2);
+  CHECK(r.out.empty());
+  CHECK(lines_of(r.err).size() == 1);
+  CHECK_FALSE(contains(r.err, "internal error"));
+  for (const std::string& word : {std::string(words)...}) {
+    CHECK_MESSAGE(contains(r.err, word), word);
+  }
+}
+
+#ifdef TAPEGRAD_CLI
+// Runs `tapegrad <args>` and checks it is refused so, in words that hold `expected`.
+inline void check_usage_error(const ScratchDir& dir, const std::string& args,
+                              const std::string& expected) {
+  CAPTURE(args);
+  check_usage_error(run(dir, args), expected);
 }
 #endif
 

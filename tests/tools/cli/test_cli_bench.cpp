@@ -149,12 +149,7 @@ TEST_CASE("tapegrad bench: a bad flag is one line on stderr naming it, exit code
       {"--bucket-kb 0", "--bucket-kb"}, {"--first-bucket-kb x", "--first-bucket-kb"}};
   for (const auto& [args, named] : cases) {
     CAPTURE(args);
-    const Result r = run(dir, "bench " + args);
-    CHECK(r.code == 2);
-    CHECK(r.out.empty());
-    CHECK(lines_of(r.err).size() == 1);
-    CHECK(contains(r.err, "tapegrad bench: error:"));
-    CHECK(contains(r.err, named));
+    tg_test::check_usage_error(run(dir, "bench " + args), "tapegrad bench: error:", named);
   }
 }
 

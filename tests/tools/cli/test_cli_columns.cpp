@@ -17,6 +17,7 @@
 
 namespace tg = tapegrad;
 
+using tg_test::check_usage_error;
 using tg_test::contains;
 using tg_test::lines_of;
 using tg_test::quoted;
@@ -56,16 +57,6 @@ double field(const std::string& path, std::size_t row, std::size_t column) {
   std::string line = lines_of(read_file(path)).at(row);
   for (std::size_t i = 0; i < column; ++i) line = line.substr(line.find(',') + 1);
   return std::strtod(line.c_str(), nullptr);
-}
-
-void check_usage_error(const ScratchDir& dir, const std::string& args,
-                       const std::string& expected) {
-  const Result r = tg_test::run(dir, args);
-  CAPTURE(args);
-  CAPTURE(r.err);
-  CHECK(r.code == 2);
-  CHECK(lines_of(r.err).size() == 1);
-  CHECK(contains(r.err, expected));
 }
 
 }  // namespace

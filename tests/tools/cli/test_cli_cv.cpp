@@ -248,10 +248,9 @@ TEST_CASE("tapegrad cv: bad input, one line on stderr and exit code 2, before tr
   const std::string csv = quoted(dir / "cv.csv");
   const auto check_error = [&](const std::string& args, const std::string& expected) {
     CAPTURE(args);
-    const Result r = tg_test::run(dir, "cv " + args + " -o " + csv);
-    CHECK(r.code == 2);
-    CHECK(lines_of(r.err).size() == 1);
-    CHECK_MESSAGE(contains(r.err, expected), r.err);
+    Result r = tg_test::run(dir, "cv " + args + " -o " + csv);
+    r.out.clear();  // the data's summary may come first: grid_search checks the folds
+    tg_test::check_usage_error(r, expected);
   };
   check_error("--folds 200", "grid_search: 100 samples are fewer than folds = 200");
   tg_test::write_file(dir / "short.csv", "value\n1\n2\n3\n4\n5\n6\n7\n8\n");

@@ -17,6 +17,7 @@
 
 namespace tg = tapegrad;
 
+using tg_test::check_usage_error;
 using tg_test::contains;
 using tg_test::lines_of;
 using tg_test::quoted;
@@ -50,13 +51,6 @@ std::string series_text(int n) {
   return text;
 }
 
-void check_refused(const Result& r, const std::string& expected) {
-  CAPTURE(r.err);
-  CHECK(r.code == 2);
-  CHECK(lines_of(r.err).size() == 1);
-  CHECK(contains(r.err, expected));
-}
-
 }  // namespace
 
 TEST_CASE("predict and train refuse a FIFO, /dev/zero and a link to it as --data at once") {
@@ -67,14 +61,14 @@ TEST_CASE("predict and train refuse a FIFO, /dev/zero and a link to it as --data
   std::filesystem::create_symlink("/dev/zero", link);
   const std::string predict =
       "predict --weights " + quoted(weights) + " -o " + quoted(dir / "p.csv") + " --data ";
-  check_refused(run_bounded(dir, predict + "/dev/zero"),
-                "'/dev/zero': it is a character device, not a regular file");
-  check_refused(run_bounded(dir, predict + quoted(link)),
-                "it is a character device, not a regular file");
-  check_refused(run_bounded(dir, predict + quoted(fifo)), "it is a FIFO, not a regular file");
-  check_refused(run_bounded(dir, "train --epochs 1 --data " + quoted(fifo) + " --out-dir " +
-                                     quoted(dir / "run")),
-                "it is a FIFO, not a regular file");
+  check_usage_error(run_bounded(dir, predict + "/dev/zero"),
+                    "'/dev/zero': it is a character device, not a regular file");
+  check_usage_error(run_bounded(dir, predict + quoted(link)),
+                    "it is a character device, not a regular file");
+  check_usage_error(run_bounded(dir, predict + quoted(fifo)), "it is a FIFO, not a regular file");
+  check_usage_error(run_bounded(dir, "train --epochs 1 --data " + quoted(fifo) + " --out-dir " +
+                                         quoted(dir / "run")),
+                    "it is a FIFO, not a regular file");
 }
 
 TEST_CASE("predict quotes a bounded part of a huge bad CSV field") {
@@ -84,7 +78,7 @@ TEST_CASE("predict quotes a bounded part of a huge bad CSV field") {
   write_file(csv, "1\n2\n" + std::string(5'000'000, '7') + "x\n3\n");
   const Result r = run_bounded(dir, "predict --weights " + quoted(weights) + " --data " +
                                         quoted(csv) + " -o " + quoted(dir / "p.csv"));
-  check_refused(r, "(+4999937 bytes) is not a number");
+  check_usage_error(r, "(+4999937 bytes) is not a number");
   CHECK(r.err.size() < 400);
 }
 
@@ -99,32 +93,33 @@ TEST_CASE("predict refuses a stored scaler that cannot scale, and a series holdi
                                 quoted(csv) + " -o " + quoted(dir / "p.csv"));
   };
   // -1.7e308..1.7e308 scaled every value to -nan, with exit 0.
-  check_refused(predict({{"data.scaler_min", "-1.7e308"}, {"data.scaler_max", "1.7e308"}}),
-                "hold no usable scaler: Scaler: the data range [-1.7e+308, 1.7e+308] is wider "
-                "than a double holds");
+  check_usage_error(predict({{"data.scaler_min", "-1.7e308"}, {"data.scaler_max", "1.7e308"}}),
+                    "hold no usable scaler: Scaler: the data range [-1.7e+308, 1.7e+308] is wider "
+                    "than a double holds");
   // min above max was silently re-sorted while "Data:" printed [1000, 622].
-  check_refused(predict({{"data.scaler_min", "1000"}, {"data.scaler_max", "622"}}),
-                "the data minimum 1000 is above the maximum 622");
-  check_refused(predict({{"data.scaler_min", "0"}, {"data.scaler_max", "1e-320"}}),
-                "too narrow to scale by");
+  check_usage_error(predict({{"data.scaler_min", "1000"}, {"data.scaler_max", "622"}}),
+                    "the data minimum 1000 is above the maximum 622");
+  check_usage_error(predict({{"data.scaler_min", "0"}, {"data.scaler_max", "1e-320"}}),
+                    "too narrow to scale by");
   // A range a double scales by, but the series (f32) lies so far outside it that it scales
   // to infinities.
-  check_refused(predict({{"data.scaler_min", "0"}, {"data.scaler_max", "1e-37"}}),
-                "value 0 of the series (100) lies too far outside the scaler's range [0, 1e-37] "
-                "to be scaled (it becomes inf)");
+  check_usage_error(
+      predict({{"data.scaler_min", "0"}, {"data.scaler_max", "1e-37"}}),
+      "value 0 of the series (100) lies too far outside the scaler's range [0, 1e-37] "
+      "to be scaled (it becomes inf)");
   // NaN and inf in the series: train refused them, predict with a stored scaler took them.
   const std::map<std::string, std::string> good{{"data.scaler_min", "100"},
                                                 {"data.scaler_max", "200"}};
   for (const std::string bad : {"nan", "inf", "-inf"}) {
     CAPTURE(bad);
     write_file(csv, "100\n110\n120\n" + bad + "\n130\n");
-    check_refused(predict(good), "column -1: value 3 of the series is " + bad +
-                                     "; a series must hold finite numbers");
+    check_usage_error(predict(good), "column -1: value 3 of the series is " + bad +
+                                         "; a series must hold finite numbers");
   }
   write_file(csv, "100\n110\n120\nnan\n130\n140\n");
-  check_refused(run_bounded(dir, "train --epochs 1 --window 2 --data " + quoted(csv) +
-                                     " --out-dir " + quoted(dir / "run")),
-                "column -1: value 3 of the series is nan; a series must hold finite numbers");
+  check_usage_error(run_bounded(dir, "train --epochs 1 --window 2 --data " + quoted(csv) +
+                                         " --out-dir " + quoted(dir / "run")),
+                    "column -1: value 3 of the series is nan; a series must hold finite numbers");
   // The series and scaler that are fine still predict.
   write_file(csv, series_text(10));
   const Result ok = predict(good);
@@ -190,9 +185,9 @@ TEST_CASE("predict says a number beyond a double is out of range, not 'not a num
   const std::string weights = saved_model(dir, {{"data.window", "3"}});
   const std::string csv = dir / "range.csv";
   write_file(csv, "v\n1\n2\n1e400\n3\n");
-  check_refused(run_bounded(dir, "predict --weights " + quoted(weights) + " --data " + quoted(csv) +
-                                     " -o " + quoted(dir / "p.csv")),
-                ":4: column 0: '1e400' is out of the range of f64");
+  check_usage_error(run_bounded(dir, "predict --weights " + quoted(weights) + " --data " +
+                                         quoted(csv) + " -o " + quoted(dir / "p.csv")),
+                    ":4: column 0: '1e400' is out of the range of f64");
 }
 
 #endif

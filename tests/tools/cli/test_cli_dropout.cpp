@@ -75,13 +75,9 @@ TEST_CASE("tapegrad train: a dropout rate outside [0, 1) is a one-line usage err
   ScratchDir dir("tapegrad-cli-dropout");
   for (const char* args : {"--dropout 1", "--recurrent-dropout -0.1", "--dropout x"}) {
     CAPTURE(args);
-    const Result r =
-        run(dir, std::string("train --epochs 1 ") + args + " --out-dir '" + dir / "bad" + "'");
-    CHECK(r.code == 2);
-    CHECK(r.out.empty());
-    CHECK(lines_of(r.err).size() == 1);
-    CHECK(contains(r.err, "dropout"));
-    CHECK(contains(r.err, "[0, 1)"));
+    tg_test::check_usage_error(
+        run(dir, std::string("train --epochs 1 ") + args + " --out-dir '" + dir / "bad" + "'"),
+        "dropout", "[0, 1)");
   }
 }
 

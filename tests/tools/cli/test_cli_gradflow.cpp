@@ -69,11 +69,7 @@ TEST_CASE("tapegrad gradflow: the same seed gives the same numbers; --epochs cha
 TEST_CASE("tapegrad gradflow: bad flags and extensions, one line on stderr and exit code 2") {
   ScratchDir dir("cli-gradflow");
   const auto check_error = [&](const std::string& args, const std::string& expected) {
-    CAPTURE(args);
-    const Result r = tg_test::run(dir, "gradflow " + args);
-    CHECK(r.code == 2);
-    CHECK(lines_of(r.err).size() == 1);
-    CHECK_MESSAGE(contains(r.err, expected), r.err);
+    tg_test::check_usage_error(dir, "gradflow " + args, expected);
   };
   check_error("-o '" + (dir / "flow.jpg") + "'",
               "unknown chart extension '.jpg' (use .svg, .png or .pdf)");

@@ -138,14 +138,7 @@ TEST_CASE("tapegrad info FILE: bad input gives one line and exit code 2") {
       {"info " + quoted(dir / "w.safetensors") + " --weights " + quoted(dir / "w.safetensors"),
        "excludes"},
   };
-  for (const auto& [args, expected] : cases) {
-    const Result r = tg_test::run(dir, args);
-    CAPTURE(args);
-    CAPTURE(r.err);
-    CHECK(r.code == 2);
-    CHECK(lines_of(r.err).size() == 1);
-    CHECK(contains(r.err, expected));
-  }
+  for (const auto& [args, expected] : cases) tg_test::check_usage_error(dir, args, expected);
 }
 
 TEST_CASE("tapegrad info: model.summary()'s table, from the same library code") {

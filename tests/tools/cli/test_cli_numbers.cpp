@@ -22,6 +22,7 @@ TEST_CASE("tapegrad numbers: the program is not built, nothing to test") {
 
 #else
 
+using tg_test::check_usage_error;
 using tg_test::run;
 
 namespace {
@@ -38,15 +39,6 @@ std::string write_series(const ScratchDir& dir) {
 Result train(const ScratchDir& dir, const std::string& flags) {
   return run(dir, "train --data '" + write_series(dir) + "' --window 3 --epochs 1 --verbose 0 " +
                       "--out-dir '" + dir / "out" + "' " + flags);
-}
-
-void check_usage_error(const Result& r, const std::string& flag, const std::string& value) {
-  CAPTURE(r.err);
-  CHECK(r.code == 2);
-  CHECK(lines_of(r.err).size() == 1);
-  CHECK(contains(r.err, flag));
-  CHECK(contains(r.err, value));
-  CHECK_FALSE(contains(r.err, "internal error"));
 }
 
 }  // namespace

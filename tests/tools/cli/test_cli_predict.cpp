@@ -252,14 +252,7 @@ TEST_CASE("tapegrad predict: bad input gives one line and exit code 2") {
       {"predict --weights " + quoted(bad_scaler) + " --data " + quoted(kAirline) + o,
        "metadata 'data.scaler_min' is not a number: 'abc'"},
   };
-  for (const auto& [args, expected] : cases) {
-    const Result r = tg_test::run(dir, args);
-    CAPTURE(args);
-    CAPTURE(r.err);
-    CHECK(r.code == 2);
-    CHECK(lines_of(r.err).size() == 1);
-    CHECK(contains(r.err, expected));
-  }
+  for (const auto& [args, expected] : cases) tg_test::check_usage_error(dir, args, expected);
   CHECK_FALSE(std::filesystem::exists(dir / "p.csv"));
 }
 

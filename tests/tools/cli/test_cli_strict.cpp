@@ -25,38 +25,26 @@ TEST_CASE("tapegrad strict arguments: the program is not built, nothing to test"
 
 #else
 
+using tg_test::check_usage_error;
 using tg_test::run;
-
-namespace {
-
-void check_usage_error(const Result& r, const std::vector<std::string>& words) {
-  CAPTURE(r.err);
-  CHECK(r.code == 2);
-  CHECK(r.out.empty());
-  CHECK(lines_of(r.err).size() == 1);
-  for (const std::string& word : words) CHECK_MESSAGE(contains(r.err, word), word);
-}
-
-}  // namespace
 
 TEST_CASE("--units with an empty item is an error naming the flag and the value") {
   ScratchDir dir("tapegrad-cli-strict");
   const std::string out = " --epochs 1 --out-dir '" + dir / "out" + "'";
   for (const std::string units : {"64,,32", ",64", "64,", ""}) {
     CAPTURE(units);
-    check_usage_error(run(dir, "train --units '" + units + "'" + out),
-                      {"--units", "empty item in '" + units + "'"});
+    check_usage_error(run(dir, "train --units '" + units + "'" + out), "--units",
+                      "empty item in '" + units + "'");
   }
   // The other subcommands' lists: cv's --units, gradflow's --cells and --units.
-  check_usage_error(run(dir, "cv --units 8,,16"), {"tapegrad cv", "--units", "'8,,16'"});
+  check_usage_error(run(dir, "cv --units 8,,16"), "tapegrad cv", "--units", "'8,,16'");
   check_usage_error(run(dir, "gradflow --cells rnn,,gru -o '" + dir / "f.svg" + "'"),
-                    {"tapegrad gradflow", "--cells", "'rnn,,gru'"});
-  check_usage_error(run(dir, "gradflow --units ,4 -o '" + dir / "f.svg" + "'"),
-                    {"--units", "',4'"});
+                    "tapegrad gradflow", "--cells", "'rnn,,gru'");
+  check_usage_error(run(dir, "gradflow --units ,4 -o '" + dir / "f.svg" + "'"), "--units", "',4'");
   // A bad item is named with the whole value.
-  check_usage_error(run(dir, "train --units '64, x'" + out), {"--units", "'x'", "'64, x'"});
-  check_usage_error(run(dir, "gradflow --cells rnn,cnn -o '" + dir / "f.svg" + "'"),
-                    {"--cells", "cnn not in", "'rnn,cnn'"});
+  check_usage_error(run(dir, "train --units '64, x'" + out), "--units", "'x'", "'64, x'");
+  check_usage_error(run(dir, "gradflow --cells rnn,cnn -o '" + dir / "f.svg" + "'"), "--cells",
+                    "cnn not in", "'rnn,cnn'");
 }
 
 TEST_CASE("--units with spaces around the items is accepted, trimmed") {
@@ -75,13 +63,13 @@ TEST_CASE("--units with spaces around the items is accepted, trimmed") {
 TEST_CASE("a mistyped subcommand names the commands and the closest one") {
   ScratchDir dir("tapegrad-cli-strict");
   Result r = run(dir, "trian --epochs 3");
-  check_usage_error(r, {"'trian' is not a tapegrad command", "did you mean 'train'?", "train",
-                        "info", "dot", "gradflow", "cv", "run"});
+  check_usage_error(r, "'trian' is not a tapegrad command", "did you mean 'train'?", "train",
+                    "info", "dot", "gradflow", "cv", "run");
   r = run(dir, "gradflw");
-  check_usage_error(r, {"did you mean 'gradflow'?"});
+  check_usage_error(r, "did you mean 'gradflow'?");
   // Nothing close: the list alone.
   r = run(dir, "frobnicate");
-  check_usage_error(r, {"'frobnicate' is not a tapegrad command", "commands: train"});
+  check_usage_error(r, "'frobnicate' is not a tapegrad command", "commands: train");
   CHECK_FALSE(contains(r.err, "did you mean"));
 }
 
@@ -90,7 +78,7 @@ TEST_CASE("--data of a directory says it is a directory") {
   const Result r =
       run(dir, "train --data '" + dir.path.string() + "' --out-dir '" + dir / "out" + "'");
   const std::string quoted = fmt::format("'{}'", dir.path.string());
-  check_usage_error(r, {"--data", quoted + " is a directory, not a CSV file"});
+  check_usage_error(r, "--data", quoted + " is a directory, not a CSV file");
 }
 
 TEST_CASE("--column -1 is the last column, -2 the one before; too far back names the count") {
@@ -110,7 +98,7 @@ TEST_CASE("--column -1 is the last column, -2 the one before; too far back names
   REQUIRE(run(dir, base + "3'").code == 0);
   CHECK(tg_test::read_file(dir / "out3/loss.csv") == tg_test::read_file(dir / "out1/loss.csv"));
   check_usage_error(run(dir, base + "4' --column -3"),
-                    {"column index -3 is out of range: the line has 2 fields"});
+                    "column index -3 is out of range: the line has 2 fields");
 }
 
 #endif

@@ -262,11 +262,7 @@ TEST_CASE("bad values of the new flags: one line on stderr, exit code 2") {
                                 "--early-stopping x", "--samples 0", "--seq 0",
                                 "--samples 10 --data x.csv", "--lr-schedule cosine --lr-min -1"}) {
     CAPTURE(args);
-    const Result r = run(dir, "train " + args + out_dir(dir, "bad"));
-    CHECK(r.code == 2);
-    CHECK(r.out.empty());
-    CHECK(lines_of(r.err).size() == 1);
-    CHECK(contains(r.err, "error"));
+    tg_test::check_usage_error(run(dir, "train " + args + out_dir(dir, "bad")), "error");
   }
 }
 

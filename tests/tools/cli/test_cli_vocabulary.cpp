@@ -15,6 +15,7 @@
 
 namespace tg = tapegrad;
 
+using tg_test::check_usage_error;
 using tg_test::contains;
 using tg_test::lines_of;
 using tg_test::quoted;
@@ -25,17 +26,6 @@ using tg_test::write_file;
 #ifdef TAPEGRAD_CLI
 
 namespace {
-
-// A usage error: one line on stderr holding `expected`, exit code 2.
-void check_usage_error(const ScratchDir& dir, const std::string& args,
-                       const std::string& expected) {
-  const Result r = tg_test::run(dir, args);
-  CAPTURE(args);
-  CAPTURE(r.err);
-  CHECK(r.code == 2);
-  CHECK(lines_of(r.err).size() == 1);
-  CHECK(contains(r.err, expected));
-}
 
 const std::string kGradflowSmall = "gradflow --units 2 --steps 3 --batch 1 ";
 
