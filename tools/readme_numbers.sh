@@ -80,8 +80,12 @@ awk -F, '
     }
   }' "$scratch/flow.csv" "$scratch/flow_trained.csv" >"$values/gradflow_table"
 
-# tools/examples/README.md
-put reference_fit_loss "$(example reference_fit --epochs 100 --verbose 0 | field_after loss:)"
+# The reference model's model.summary({10, 1}) (README.md), and its loss by fit
+# (tools/examples/README.md).
+example reference_fit --epochs 100 --verbose 0 >"$scratch/reference_fit.txt"
+awk '/^Model:/ {on = 1} on {print} on && /^Non-trainable/ {getline; print; exit}' \
+  "$scratch/reference_fit.txt" | put_block summary_table
+put reference_fit_loss "$(field_after loss: <"$scratch/reference_fit.txt")"
 
 example reference_manual --epochs 100 --clip-norm 1 >"$scratch/manual.txt"
 # "epoch  97/100  loss 0.0165972  clipped 1/4 steps"

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <iostream>
 #include <limits>
+#include <regex>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,18 @@ std::string one_line(std::string s) {
   std::replace(s.begin(), s.end(), '\n', ' ');
   while (!s.empty() && s.back() == ' ') s.pop_back();
   return s;
+}
+
+// A parse error in our words where CLI11's are unclear: a flag given twice is
+// "--epochs: At Most 1 required but received 2" to CLI11.
+std::string parse_error_words(const CLI::ParseError& e) {
+  const std::string what = one_line(e.what());
+  static const std::regex given_twice(R"(^(\S+): At Most 1 required but received (\d+)$)");
+  std::smatch m;
+  if (std::regex_match(what, m, given_twice)) {
+    return fmt::format("{} given {} times; give it once", m[1].str(), m[2].str());
+  }
+  return what;
 }
 
 // "tapegrad train" when the parse reached a subcommand, else "tapegrad".
@@ -121,7 +134,7 @@ int run_program(CLI::App& app, std::span<const AddCommand> add_commands, int arg
     const std::string where = invoked_name(app);
     // A mistyped flag is the mistake to name, also when it made another error first (its
     // value taken as a file, a required flag seemingly missing).
-    const std::string what = first_unknown_flag(app, argc, argv).value_or(one_line(e.what()));
+    const std::string what = first_unknown_flag(app, argc, argv).value_or(parse_error_words(e));
     std::cerr << fmt::format("{}: error: {} (see {} --help)\n", where, what, where);
     return kUsageError;
   }

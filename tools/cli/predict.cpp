@@ -89,6 +89,34 @@ std::string joined(const std::vector<double>& values, DType dtype) {
   return out;
 }
 
+// ---- metrics beside the naive baseline ----
+
+// The metrics predict reports, by nn::make_metric's names and as printed.
+constexpr std::pair<const char*, const char*> kReportMetrics[] = {
+    {"mae", "MAE"}, {"rmse", "RMSE"}, {"mape", "MAPE (%)"}, {"r2", "R2"}};
+
+Tensor column_of(const std::vector<double>& values) {
+  return from_vector(values, {static_cast<int64_t>(values.size())});
+}
+
+// A table of the metrics of the model's predictions and of the naive forecast (the last
+// input value before each target), all in the data's units:
+//   Metrics of 132 predictions, in the series' units       model  naive (last value)
+//   MAE                                                  34.9151             27.1364
+std::string metrics_report(const std::string& units, const std::vector<double>& target,
+                           const std::vector<double>& model, const std::vector<double>& naive) {
+  const Tensor y = column_of(target), p = column_of(model), last = column_of(naive);
+  const std::string title = fmt::format("Metrics of {} predictions, {}", target.size(), units);
+  const std::size_t width = title.size();  // longer than any metric's label
+  std::string out =
+      fmt::format("{:<{}}{:>12}{:>20}\n", title, width, "model", "naive (last value)");
+  for (const auto& [name, label] : kReportMetrics) {
+    out += fmt::format("{:<{}}{:>12.4f}{:>20.4f}\n", label, width, nn::compute_metric(name, p, y),
+                       nn::compute_metric(name, last, y));
+  }
+  return out;
+}
+
 Table predict_reference(nn::Module& model, const PredictConfig& c) {
   manual_seed(c.seed);  // train's order: the seed, then the data
   const Dataset d = load_data(DataConfig{});
@@ -100,6 +128,17 @@ Table predict_reference(nn::Module& model, const PredictConfig& c) {
                                  joined(predictions[i], model.dtype())));
   }
   t.data_description = fmt::format("{} (seed {}, as train draws them)", d.description, c.seed);
+  if (predictions.front().size() == 1) {  // the naive forecast: each sequence's last value
+    std::vector<double> target, predicted, last;
+    const Tensor X = d.X.to(f64).contiguous();
+    const int64_t steps = X.shape()[1];
+    for (std::size_t i = 0; i < predictions.size(); ++i) {
+      target.push_back(y.data<double>()[i]);
+      predicted.push_back(predictions[i][0]);
+      last.push_back(X.data<double>()[(static_cast<int64_t>(i) + 1) * steps - 1]);
+    }
+    t.metrics = metrics_report("of the random targets", target, predicted, last);
+  }
   return t;
 }
 
@@ -174,35 +213,6 @@ std::vector<double> unscaled(const data::Scaler& scaler, const std::vector<doubl
   return {c.data<double>(), c.data<double>() + c.numel()};
 }
 
-// ---- metrics beside the naive baseline ----
-
-// The metrics predict reports, by nn::make_metric's names and as printed.
-constexpr std::pair<const char*, const char*> kReportMetrics[] = {
-    {"mae", "MAE"}, {"rmse", "RMSE"}, {"mape", "MAPE (%)"}, {"r2", "R2"}};
-
-Tensor column_of(const std::vector<double>& values) {
-  return from_vector(values, {static_cast<int64_t>(values.size())});
-}
-
-// A table of the metrics of the model's predictions and of the naive forecast (the value
-// before each target), all in the series' units:
-//   Metrics of 132 predictions, in the series' units       model  naive (last value)
-//   MAE                                                  34.9151             27.1364
-std::string metrics_report(const std::vector<double>& target, const std::vector<double>& model,
-                           const std::vector<double>& naive) {
-  const Tensor y = column_of(target), p = column_of(model), last = column_of(naive);
-  const std::string title =
-      fmt::format("Metrics of {} predictions, in the series' units", target.size());
-  const std::size_t width = title.size();  // longer than any metric's label
-  std::string out =
-      fmt::format("{:<{}}{:>12}{:>20}\n", title, width, "model", "naive (last value)");
-  for (const auto& [name, label] : kReportMetrics) {
-    out += fmt::format("{:<{}}{:>12.4f}{:>20.4f}\n", label, width, nn::compute_metric(name, p, y),
-                       nn::compute_metric(name, last, y));
-  }
-  return out;
-}
-
 // The report of one-value predictions, one per window of the series: the targets are the
 // series from `window` on, the naive forecasts the series up to its second last value.
 std::string window_metrics(const Series& s, const std::vector<std::vector<double>>& predictions) {
@@ -211,7 +221,8 @@ std::string window_metrics(const Series& s, const std::vector<std::vector<double
   for (const auto& row : predictions) scaled.push_back(row[0]);
   const std::vector<double> raw = s.raw.to(f64).to_vector<double>();
   const auto from = raw.begin() + s.window;
-  return metrics_report({from, raw.end()}, unscaled(s.scaler, scaled), {from - 1, raw.end() - 1});
+  return metrics_report("in the series' units", {from, raw.end()}, unscaled(s.scaler, scaled),
+                        {from - 1, raw.end() - 1});
 }
 
 // One prediction per window, beside the value that followed it.

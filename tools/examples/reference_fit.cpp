@@ -39,6 +39,7 @@ int main(int argc, char** argv) {
                            tg::nn::SimpleRNN(64, 32), tg::nn::Dense(32, 1)};
   tg::nn::MSE loss_fn;
   tg::optim::Adam opt(model.parameters(), {.lr = 1e-3});  // Keras's Adam: eps = 1e-7
+  model.summary({10, 1});  // Keras's table: each layer's output shape and parameters
 
   const tg::nn::History h = tg::nn::fit(model, loss_fn, opt, X, y,
                                         {.epochs = epochs, .batch_size = 32, .verbose = verbose});

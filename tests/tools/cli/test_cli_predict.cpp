@@ -85,6 +85,22 @@ TEST_CASE("tapegrad predict: the reference data of train, by the model rebuilt f
     CHECK(field(pred, i + 1, 2) == doctest::Approx(p.data<float>()[i]).epsilon(1e-6));
   }
 
+  // Its metrics, beside the naive forecast of each sequence's last value.
+  CHECK(contains(r.out, "Metrics of 100 predictions, of the random targets"));
+  double model_mae = 0, naive_mae = 0;
+  for (int64_t i = 0; i < 100; ++i) {
+    model_mae += std::abs(y.data<float>()[i] - p.data<float>()[i]) / 100.0;
+    naive_mae += std::abs(y.data<float>()[i] - X.data<float>()[i * 10 + 9]) / 100.0;
+  }
+  std::string label;
+  double printed_model = 0, printed_naive = 0;
+  for (const std::string& line : lines_of(r.out)) {
+    if (line.rfind("MAE ", 0) == 0)
+      std::istringstream(line) >> label >> printed_model >> printed_naive;
+  }
+  CHECK(printed_model == doctest::Approx(model_mae).epsilon(1e-3));
+  CHECK(printed_naive == doctest::Approx(naive_mae).epsilon(1e-3));
+
   // Another seed draws other data.
   r = tg_test::run(
       dir, "predict --seed 7 --weights " + quoted(weights) + " -o " + quoted(dir / "seed7.csv"));

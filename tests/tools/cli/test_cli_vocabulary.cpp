@@ -96,9 +96,10 @@ TEST_CASE("predict takes the weights file as its argument, as info does, or as -
   check_usage_error(dir, "predict -o " + quoted(dir / "c.csv"), "tapegrad predict FILE");
 }
 
-TEST_CASE("a mistyped flag is answered with the flag meant") {
+TEST_CASE("a mistyped or repeated flag is answered in plain words") {
   ScratchDir dir("cli-vocabulary");
   check_usage_error(dir, "train --epoch 3", "unknown flag --epoch; did you mean --epochs?");
+  check_usage_error(dir, "train --epochs 3 --epochs 4", "--epochs given 2 times; give it once");
   check_usage_error(dir, "train --batchsize 3", "did you mean --batch-size?");
   check_usage_error(dir, "cv --fodls 3", "did you mean --folds?");
   check_usage_error(dir, "predict --wieghts x", "did you mean --weights?");
