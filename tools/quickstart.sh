@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # One entry point for a fresh Debian 12 machine:
-#   tools/quickstart.sh run [ARGS...]  install what is missing, build build/ (Release), run the
-#                                      main job: `build/tools/tapegrad train ARGS...`
-#   tools/quickstart.sh test           the same build, then the whole test suite with ctest
-#   tools/quickstart.sh build          install what is missing and build only
+#   tools/quickstart.sh run [ARGS...]  install what is missing, build the tapegrad program in
+#                                      build/ (Release; the library and the program alone, not
+#                                      the test suites), run the main job:
+#                                      `build/tools/tapegrad train ARGS...`
+#   tools/quickstart.sh test           build everything, then the whole test suite with ctest
+#   tools/quickstart.sh build          install what is missing and build everything only
 # BUILD_DIR (default build) and JOBS (default: nproc) may be set in the environment.
 set -euo pipefail
 
@@ -13,29 +15,30 @@ build=${BUILD_DIR:-build}
 jobs=${JOBS:-$(nproc)}
 
 usage() {
-  sed -n '2,7p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
   exit 2
 }
 
-build_all() {
+# build_targets [TARGET]: everything, or TARGET and what it needs.
+build_targets() {
   bash tools/install-deps.sh
   cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release \
     -DTAPEGRAD_BUILD_TESTS=ON -DTAPEGRAD_BUILD_TOOLS=ON
-  cmake --build "$build" -j "$jobs"
+  cmake --build "$build" -j "$jobs" ${1:+--target "$1"}
 }
 
 cmd=${1:-}
 (($# > 0)) && shift
 case $cmd in
   build)
-    build_all
+    build_targets
     ;;
   run)
-    build_all
+    build_targets tapegrad_cli
     exec "$build/tools/tapegrad" train "$@"
     ;;
   test)
-    build_all
+    build_targets
     ctest --test-dir "$build" --output-on-failure --no-tests=error -j "$jobs"
     ;;
   *)
