@@ -10,6 +10,8 @@
 #   tools/install-deps.sh --torch   also libtorch and PyTorch, for the side-by-side
 #                                   benchmarks (tools/bench/bench_*.sh) and to regenerate the
 #                                   parity fixtures (the tests read the committed ones)
+#   tools/install-deps.sh --bench   also oneDNN and libxsmm, the small-GEMM libraries that
+#                                   tools/bench/bench_gemm.cpp measures beside OpenBLAS
 set -euo pipefail
 
 packages=(
@@ -42,6 +44,10 @@ fuzz_packages=(
   libclang-rt-14-dev  # clang's ASan/UBSan runtimes
   libfuzzer-14-dev    # libFuzzer itself
 )
+bench_packages=(
+  libdnnl-dev         # oneDNN's dnnl_sgemm (JIT kernels by CPU feature), 2.6
+  libxsmm-dev         # libxsmm's JIT small matrix multiplications, 1.17
+)
 torch_packages=(
   libtorch-dev        # the libtorch references of tools/bench/bench_*.sh
   python3-torch       # tests/fixtures/generate_fixtures.py (with /usr/bin/python3)
@@ -52,8 +58,9 @@ for option in "$@"; do
     --ci) packages+=("${ci_packages[@]}") ;;
     --fuzz) packages+=("${fuzz_packages[@]}") ;;
     --torch) packages+=("${torch_packages[@]}") ;;
+    --bench) packages+=("${bench_packages[@]}") ;;
     *)
-      echo "usage: tools/install-deps.sh [--ci] [--fuzz] [--torch]" >&2
+      echo "usage: tools/install-deps.sh [--ci] [--fuzz] [--torch] [--bench]" >&2
       exit 2
       ;;
   esac
