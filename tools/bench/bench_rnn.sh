@@ -2,7 +2,9 @@
 # Runs `tapegrad bench` beside the PyTorch references of tools/bench/reference (libtorch
 # C++ and torch eager Python) on the same workloads, in the same run, in two thread modes,
 # and prints a side-by-side table: median epoch ms per (config, mode, impl), the ratio
-# "best peer / tapegrad", peak RSS and its ratio tapegrad / libtorch.
+# "best peer / tapegrad", peak RSS and its ratio tapegrad / libtorch. Beside them, where the
+# build has it (tools/install-deps.sh --bench), the hand-written limit of a SimpleRNN config
+# (tools/bench/limit_rnn.cpp) and the ratio "tapegrad / limit": how far from the machine.
 #
 # usage: tools/bench/bench_rnn.sh BUILD_DIR [--runs N] [--runs2 N] [--modes "t1 t2"] [--big]
 #                                     [--configs "A B C D"]
@@ -73,6 +75,8 @@ if [[ ! -x $torch_bin ]]; then
   fi
 fi
 impls=(tapegrad)
+limit_bin=$build/tools/limit_rnn
+[[ -x $limit_bin ]] && impls+=(limit)
 [[ -x $torch_bin ]] && impls+=(libtorch)
 if "$python" -c 'import torch' 2>/dev/null; then
   impls+=(torch-py)
@@ -92,6 +96,7 @@ run_one() {  # config mode impl
   [[ $2 == t1 ]] && command -v taskset >/dev/null && pin=(taskset -c 0)
   case $3 in
     tapegrad) prog=("$tg_bin" bench) ;;
+    limit) prog=("$limit_bin") ;;
     libtorch) prog=("$torch_bin") ;;
     torch-py) prog=("$python" "$ref/torch_rnn.py") ;;
   esac
@@ -110,6 +115,8 @@ for ((r = 1; r <= max_runs; ++r)); do
     for mode in $modes; do
       ((r <= $(runs_of "$mode"))) || continue
       for impl in "${impls[@]}"; do
+        # the limit is written for SimpleRNN alone
+        [[ $impl == limit && $(config_args "$cfg") != *"--cell rnn"* ]] && continue
         run_one "$cfg" "$mode" "$impl" | tee -a "$out" | cut -c1-160 >&2
       done
     done
@@ -124,7 +131,7 @@ for r in rows:
     by.setdefault((r["config"], r["mode"], r["impl"]), []).append(r)
 med = {k: statistics.median(r["epoch_ms_median"] for r in g) for k, g in by.items()}
 rss = {k: max(r["peak_rss_mb"] for r in g) for k, g in by.items()}
-order = {"tapegrad": 0, "libtorch": 1, "torch-py": 2}
+order = {"tapegrad": 0, "limit": 1, "libtorch": 2, "torch-py": 3}
 peers = ("libtorch", "torch-py")
 
 print("\nepoch ms = median over runs of each run's median epoch; t1: 1 thread (pinned), "
@@ -142,9 +149,10 @@ for key in sorted(by, key=lambda k: (k[0], k[1], order.get(k[2], 9))):
 def fmt(x, spec):
     return "-" if x is None else format(x, spec)
 
-print("\n| config | mode | tapegrad ms | libtorch ms | torch-py ms | best peer / tapegrad "
-      "| best peer any mode / tapegrad | tapegrad speedup vs t1 | peak RSS MB tapegrad / libtorch |")
-print("|---|---|---|---|---|---|---|---|---|")
+print("\n| config | mode | tapegrad ms | limit ms | tapegrad / limit | libtorch ms | torch-py ms "
+      "| best peer / tapegrad | best peer any mode / tapegrad | tapegrad speedup vs t1 "
+      "| peak RSS MB tapegrad / libtorch |")
+print("|---|---|---|---|---|---|---|---|---|---|---|")
 for c in sorted({k[0] for k in by}):
     modes = sorted({k[1] for k in by if k[0] == c})
     any_mode = [med[(c, m, p)] for m in modes for p in peers if (c, m, p) in med]
@@ -156,7 +164,10 @@ for c in sorted({k[0] for k in by}):
         t1 = med.get((c, "t1", "tapegrad"))
         rss_tg, rss_lt = rss.get((c, m, "tapegrad")), rss.get((c, m, "libtorch"))
         rss_ratio = f"{rss_tg:.1f} / {rss_lt:.1f} = {rss_tg / rss_lt:.2f}" if rss_tg and rss_lt else "-"
-        print(f"| {c} | {m} | {fmt(tg, '.2f')} | {fmt(med.get((c, m, 'libtorch')), '.2f')} "
+        limit = med.get((c, m, "limit"))
+        print(f"| {c} | {m} | {fmt(tg, '.2f')} | {fmt(limit, '.2f')} "
+              f"| {fmt(tg / limit if tg and limit else None, '.2f')}x "
+              f"| {fmt(med.get((c, m, 'libtorch')), '.2f')} "
               f"| {fmt(med.get((c, m, 'torch-py')), '.2f')} "
               f"| {fmt(best / tg if best and tg else None, '.2f')}x "
               f"| {fmt(best_any / tg if best_any and tg else None, '.2f')}x "
