@@ -7,7 +7,7 @@
 # (tools/bench/limit_rnn.cpp) and the ratio "tapegrad / limit": how far from the machine.
 #
 # usage: tools/bench/bench_rnn.sh BUILD_DIR [--runs N] [--runs2 N] [--modes "t1 t2"] [--big]
-#                                     [--configs "A B C D"]
+#                                     [--configs "A B C D"] [--ftz]
 #   BUILD_DIR  a tapegrad build dir with tools/tapegrad built (target tapegrad_cli; this
 #              script builds nothing of tapegrad)
 #   --runs N   runs per (config, impl) in mode t1 (default 3)
@@ -19,6 +19,9 @@
 #              unpinned. Default "t1 t2".
 #   --big      configs A B C instead of A alone (B and C take minutes per run)
 #   --configs  any of A B C D (the configs of tools/bench/reference/run_all.sh)
+#   --ftz      the peers also with torch.set_flush_denormal(True) (impls libtorch-ftz and
+#              torch-py-ftz), as tapegrad computes: a lead that does not rest on the peers
+#              computing on subnormals (config D's decaying gradients)
 #
 # Runs are interleaved (run r of every config, mode and impl before run r + 1), so a slower
 # spell of the shared machine hits every impl alike. Each cell of the table is the median
@@ -26,20 +29,22 @@
 # in the same mode; "any mode" the fastest peer figure of the config over all modes run (the
 # speed targets are judged against it).
 #
-# The libtorch reference is built (once) into $REF_BUILD (default /tmp/tapegrad-ref-build),
-# outside the source tree. It is skipped when libtorch is missing, and
-# torch-py when $PYTHON (default /usr/bin/python3) cannot import torch. Raw JSON lines (each
+# The libtorch reference is built (once) into $REF_BUILD (default
+# /tmp/tapegrad-ref-build-<checksum of the reference dir>), outside the source tree. It is
+# skipped when libtorch is missing, and torch-py when $PYTHON (default /usr/bin/python3)
+# cannot import torch. Raw JSON lines (each
 # the program's line plus "config" and "mode") go to $OUT (default /tmp/bench_rnn.jsonl),
 # which the reference's summarize.py also reads.
 set -euo pipefail
 
-usage='usage: bench_rnn.sh BUILD_DIR [--runs N] [--runs2 N] [--modes "t1 t2"] [--big] [--configs "A B"]'
+usage='usage: bench_rnn.sh BUILD_DIR [--runs N] [--runs2 N] [--modes "t1 t2"] [--big] [--configs "A B"] [--ftz]'
 build=${1:?$usage}
 shift
 runs1=3
 runs2=5
 modes="t1 t2"
 configs="A"
+ftz=false
 while [[ $# -gt 0 ]]; do
   case $1 in
     --runs) runs1=${2:?$usage}; shift 2 ;;
@@ -47,6 +52,7 @@ while [[ $# -gt 0 ]]; do
     --modes) modes=${2:?$usage}; shift 2 ;;
     --big) configs="A B C"; shift ;;
     --configs) configs=${2:?$usage}; shift 2 ;;
+    --ftz) ftz=true; shift ;;
     *) echo "bench_rnn.sh: unknown option $1; $usage" >&2; exit 2 ;;
   esac
 done
@@ -56,7 +62,8 @@ done
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 ref=${REF_DIR:-$repo/tools/bench/reference}
-ref_build=${REF_BUILD:-/tmp/tapegrad-ref-build}
+# One build dir per reference dir: CMake refuses a build dir made from another source.
+ref_build=${REF_BUILD:-/tmp/tapegrad-ref-build-$(printf '%s' "$ref" | cksum | cut -d' ' -f1)}
 python=${PYTHON:-/usr/bin/python3}
 out=${OUT:-/tmp/bench_rnn.jsonl}
 tg_bin=$build/tools/tapegrad
@@ -83,6 +90,11 @@ if "$python" -c 'import torch' 2>/dev/null; then
 else
   echo "$python cannot import torch: torch-py skipped" >&2
 fi
+if $ftz; then
+  for impl in libtorch torch-py; do
+    [[ " ${impls[*]} " == *" $impl "* ]] && impls+=("$impl-ftz")
+  done
+fi
 
 # shellcheck source=configs.sh
 source "$repo/tools/bench/configs.sh"
@@ -99,6 +111,8 @@ run_one() {  # config mode impl
     limit) prog=("$limit_bin") ;;
     libtorch) prog=("$torch_bin") ;;
     torch-py) prog=("$python" "$ref/torch_rnn.py") ;;
+    libtorch-ftz) prog=("$torch_bin" --flush-denormal) ;;
+    torch-py-ftz) prog=("$python" "$ref/torch_rnn.py" --flush-denormal) ;;
   esac
   local line
   # shellcheck disable=SC2046  # the config's flags are meant to split
@@ -131,8 +145,10 @@ for r in rows:
     by.setdefault((r["config"], r["mode"], r["impl"]), []).append(r)
 med = {k: statistics.median(r["epoch_ms_median"] for r in g) for k, g in by.items()}
 rss = {k: max(r["peak_rss_mb"] for r in g) for k, g in by.items()}
-order = {"tapegrad": 0, "limit": 1, "libtorch": 2, "torch-py": 3}
+order = {"tapegrad": 0, "limit": 1, "libtorch": 2, "torch-py": 3, "libtorch-ftz": 4,
+         "torch-py-ftz": 5}
 peers = ("libtorch", "torch-py")
+ftz_peers = ("libtorch-ftz", "torch-py-ftz")
 
 print("\nepoch ms = median over runs of each run's median epoch; t1: 1 thread (pinned), "
       "t2: 2 threads (--threads 2, OMP/OPENBLAS_NUM_THREADS=2)")
@@ -150,9 +166,9 @@ def fmt(x, spec):
     return "-" if x is None else format(x, spec)
 
 print("\n| config | mode | tapegrad ms | limit ms | tapegrad / limit | libtorch ms | torch-py ms "
-      "| best peer / tapegrad | best peer any mode / tapegrad | tapegrad speedup vs t1 "
-      "| peak RSS MB tapegrad / libtorch |")
-print("|---|---|---|---|---|---|---|---|---|---|---|")
+      "| best peer / tapegrad | best peer any mode / tapegrad | best peer ftz / tapegrad "
+      "| tapegrad speedup vs t1 | peak RSS MB tapegrad / libtorch |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|")
 for c in sorted({k[0] for k in by}):
     modes = sorted({k[1] for k in by if k[0] == c})
     any_mode = [med[(c, m, p)] for m in modes for p in peers if (c, m, p) in med]
@@ -161,6 +177,8 @@ for c in sorted({k[0] for k in by}):
         tg = med.get((c, m, "tapegrad"))
         here = [med[(c, m, p)] for p in peers if (c, m, p) in med]
         best = min(here) if here else None
+        here_ftz = [med[(c, m, p)] for p in ftz_peers if (c, m, p) in med]
+        best_ftz = min(here_ftz) if here_ftz else None
         t1 = med.get((c, "t1", "tapegrad"))
         rss_tg, rss_lt = rss.get((c, m, "tapegrad")), rss.get((c, m, "libtorch"))
         rss_ratio = f"{rss_tg:.1f} / {rss_lt:.1f} = {rss_tg / rss_lt:.2f}" if rss_tg and rss_lt else "-"
@@ -171,6 +189,7 @@ for c in sorted({k[0] for k in by}):
               f"| {fmt(med.get((c, m, 'torch-py')), '.2f')} "
               f"| {fmt(best / tg if best and tg else None, '.2f')}x "
               f"| {fmt(best_any / tg if best_any and tg else None, '.2f')}x "
+              f"| {fmt(best_ftz / tg if best_ftz and tg else None, '.2f')}x "
               f"| {fmt(t1 / tg if t1 and tg else None, '.2f')}x | {rss_ratio} |")
 for impl in sorted({r["impl"] for r in rows}, key=lambda i: order.get(i, 9)):
     blas = sorted({r["blas"] for r in rows if r["impl"] == impl})
