@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <vector>
 
 #include <libxsmm.h>
 
@@ -20,6 +21,9 @@ namespace {
 // Above this many multiply-adds a product has work enough for OpenBLAS's threads; with one
 // thread libxsmm is faster at every shape measured (up to 128x2048x512).
 constexpr int64_t kSingleThreadedAbove = int64_t{64} * 256 * 256;
+
+// The largest transposed right operand copied (a 256 x 256 recurrent kernel).
+constexpr int64_t kTransposedRightAtMost = int64_t{256} * 256;
 
 // TAPEGRAD_SMALL_GEMM=0 turns the path off (the test of the OpenBLAS fallback, and a way to
 // compare); read once.
@@ -49,12 +53,22 @@ bool small_gemm_enabled() {
 
 bool small_sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float* a,
                  int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
-  // libxsmm has no kernel for a transposed right operand (row-major), which is its left.
-  if (trans_b || !small_gemm_enabled()) return false;
+  if (!small_gemm_enabled()) return false;
   if (m * n * k > kSingleThreadedAbove && num_threads() > 1) return false;
   if (!fits_int(m) || !fits_int(n) || !fits_int(k) || !fits_int(lda) || !fits_int(ldb) ||
       !fits_int(ldc)) {
     return false;
+  }
+  if (trans_b) {
+    // libxsmm has no kernel for a transposed right operand (row-major; its left one): B is
+    // transposed into a buffer of this thread first, which costs far less than the product
+    // at the shapes it serves (dZ @ U^T of a recurrent step). Larger B: OpenBLAS.
+    if (n * k > kTransposedRightAtMost) return false;
+    thread_local std::vector<float> transposed;
+    transposed.resize(static_cast<std::size_t>(n * k));
+    libxsmm_otrans(transposed.data(), b, sizeof(float), k, n, ldb, n);
+    b = transposed.data();
+    ldb = n;
   }
   // Column-major, libxsmm computes C^T = B^T op(A)^T: B comes first, and A's transpose is
   // its second operand's.
