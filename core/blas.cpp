@@ -1,12 +1,15 @@
-// Matrix products through OpenBLAS. A 2-D operand whose rows or columns are contiguous is
-// passed as it lies, with a transpose flag when it is a transposed view; only operands with
-// no contiguous axis are copied first.
+// Matrix products through OpenBLAS, small f32 ones through JIT kernels made for their shape
+// (core/small_gemm.cpp) where one serves. A 2-D operand whose rows or columns are contiguous
+// is passed as it lies, with a transpose flag when it is a transposed view; only operands
+// with no contiguous axis are copied first.
 #include <algorithm>
 
 #include <cblas.h>
 
 #include <tapegrad/core/denormal.hpp>
 #include <tapegrad/core/kernels.hpp>
+
+#include "small_gemm.hpp"
 
 // OpenBLAS's own thread pool (pthreads builds; weak, so other BLAS builds link without them).
 extern "C" int blas_thread_shutdown_(void) __attribute__((weak));
@@ -61,9 +64,16 @@ void gemm_into(const Tensor& a, const Tensor& b, void* out, int64_t ldc, bool ac
   const BlasOperand pa = as_blas_operand(a);
   const BlasOperand pb = as_blas_operand(b);
   if (a.dtype() == f32) {
+    const float beta = accumulate ? 1.0f : 0.0f;
+    if (detail::small_sgemm(pa.trans == CblasTrans, pb.trans == CblasTrans, m, n, k,
+                            static_cast<const float*>(pa.data), pa.ld,
+                            static_cast<const float*>(pb.data), pb.ld, beta,
+                            static_cast<float*>(out), ldc)) {
+      return;
+    }
     cblas_sgemm(CblasRowMajor, pa.trans, pb.trans, m, n, k, 1.0f,
                 static_cast<const float*>(pa.data), pa.ld, static_cast<const float*>(pb.data),
-                pb.ld, accumulate ? 1.0f : 0.0f, static_cast<float*>(out), ldc);
+                pb.ld, beta, static_cast<float*>(out), ldc);
   } else {
     cblas_dgemm(CblasRowMajor, pa.trans, pb.trans, m, n, k, 1.0,
                 static_cast<const double*>(pa.data), pa.ld, static_cast<const double*>(pb.data),

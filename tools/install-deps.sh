@@ -19,6 +19,7 @@ packages=(
   cmake               # cmake, ctest
   pkg-config          # finds Graphviz for cmake
   libopenblas-dev     # BLAS (cblas) for matmul
+  libxsmm-dev         # JIT kernels for the small matmuls of the recurrent layers
   libfmt-dev          # printing
   doctest-dev         # the test suites
   libgraphviz-dev     # graph rendering (libgvc, with its layout and svg/png/pdf plugins)
@@ -46,7 +47,6 @@ fuzz_packages=(
 )
 bench_packages=(
   libdnnl-dev         # oneDNN's dnnl_sgemm (JIT kernels by CPU feature), 2.6
-  libxsmm-dev         # libxsmm's JIT small matrix multiplications, 1.17
 )
 torch_packages=(
   libtorch-dev        # the libtorch references of tools/bench/bench_*.sh

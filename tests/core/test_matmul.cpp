@@ -5,6 +5,8 @@
 
 #include <cmath>
 
+#include <tapegrad/core/small_gemm.hpp>
+
 #include "reference.hpp"
 
 namespace tg = tapegrad;
@@ -86,27 +88,50 @@ void expect_close(const tg::Tensor& got, const std::vector<double>& want, int64_
 }  // namespace
 
 TEST_CASE("matmul: 2-D against a naive loop, every layout combination, f32 and f64") {
-  const int64_t sizes[][3] = {{5, 7, 3}, {1, 4, 6}, {6, 1, 2}, {4, 5, 1}, {17, 9, 13}};
-  for (tg::DType dtype : {tg::f32, tg::f64}) {
-    for (const auto& s : sizes) {
-      for (Op oa : kOps) {
-        for (Op ob : kOps) {
-          const tg::Tensor a = operand(s[0], s[1], dtype, 1, oa);
-          const tg::Tensor b = operand(s[1], s[2], dtype, 2, ob);
-          CAPTURE(dtype);
-          CAPTURE(s[0]);
-          CAPTURE(s[1]);
-          CAPTURE(s[2]);
-          CAPTURE(std::string(op_name(oa)));
-          CAPTURE(std::string(op_name(ob)));
-          const tg::Tensor c = k::matmul(a, b);
-          REQUIRE(c.shape() == tg::Shape{s[0], s[2]});
-          REQUIRE(c.is_contiguous());
-          tg::dispatch(dtype, [&]<class T>(T) { expect_close<T>(c, naive<T>(a, b), s[1]); });
+  // f32 products go through libxsmm's kernels where one serves, else OpenBLAS: both, here.
+  const int64_t sizes[][3] = {{5, 7, 3}, {1, 4, 6},   {6, 1, 2},
+                              {4, 5, 1}, {17, 9, 13}, {32, 64, 64}};
+  for (const bool small_gemm : {true, false}) {
+    CAPTURE(small_gemm);
+    k::detail::set_small_gemm_enabled(small_gemm);
+    for (tg::DType dtype : {tg::f32, tg::f64}) {
+      for (const auto& s : sizes) {
+        for (Op oa : kOps) {
+          for (Op ob : kOps) {
+            const tg::Tensor a = operand(s[0], s[1], dtype, 1, oa);
+            const tg::Tensor b = operand(s[1], s[2], dtype, 2, ob);
+            CAPTURE(dtype);
+            CAPTURE(s[0]);
+            CAPTURE(s[1]);
+            CAPTURE(s[2]);
+            CAPTURE(std::string(op_name(oa)));
+            CAPTURE(std::string(op_name(ob)));
+            const tg::Tensor c = k::matmul(a, b);
+            REQUIRE(c.shape() == tg::Shape{s[0], s[2]});
+            REQUIRE(c.is_contiguous());
+            tg::dispatch(dtype, [&]<class T>(T) { expect_close<T>(c, naive<T>(a, b), s[1]); });
+          }
         }
       }
     }
   }
+  k::detail::set_small_gemm_enabled(true);
+}
+
+TEST_CASE("matmul_add_into: libxsmm's kernels and OpenBLAS add the same product") {
+  for (const bool small_gemm : {true, false}) {
+    CAPTURE(small_gemm);
+    k::detail::set_small_gemm_enabled(small_gemm);
+    const tg::Tensor a = operand(32, 64, tg::f32, 1, Op::transposed);
+    const tg::Tensor b = operand(64, 48, tg::f32, 2, Op::dense);
+    const tg::Tensor out = tgtest::dense({32, 48}, tg::f32, 3);
+    std::vector<double> want = naive<float>(a, b);
+    const std::vector<float> before = out.to_vector<float>();
+    for (std::size_t i = 0; i < want.size(); ++i) want[i] += before[i];
+    k::matmul_add_into(out, a, b);
+    expect_close<float>(out, want, 64);
+  }
+  k::detail::set_small_gemm_enabled(true);
 }
 
 TEST_CASE("matmul: operands are not modified") {
