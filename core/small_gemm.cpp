@@ -6,6 +6,7 @@
 // products with several BLAS threads stay with OpenBLAS.
 #include "small_gemm.hpp"
 
+#include <array>
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
@@ -41,6 +42,46 @@ bool fits_int(int64_t v) {
   return v >= 0 && v <= INT32_MAX;
 }
 
+// What selects a kernel: libxsmm's (column-major) shape, strides, flags and beta.
+struct KernelKey {
+  int64_t m, n, k, lda, ldb, ldc;
+  int flags;
+  float beta;
+  bool operator==(const KernelKey&) const = default;
+};
+
+libxsmm_smmfunction dispatch(const KernelKey& key) {
+  const libxsmm_blasint lda = key.lda, ldb = key.ldb, ldc = key.ldc;
+  const float alpha = 1;
+  return libxsmm_smmdispatch(key.m, key.n, key.k, &lda, &ldb, &ldc, &alpha, &key.beta, &key.flags,
+                             nullptr);
+}
+
+// The kernels this thread used last, found by a linear search. libxsmm's own registry is a
+// hash over the whole descriptor, which took a quarter of a recurrent step's GEMM time; a
+// recurrent layer issues a handful of shapes over and over, so a few slots hit almost
+// always. A shape libxsmm has no kernel for is remembered too (as nullptr).
+libxsmm_smmfunction cached_kernel(const KernelKey& key) {
+  struct Slot {
+    KernelKey key;
+    libxsmm_smmfunction kernel;
+  };
+  constexpr std::size_t kSlots = 16;
+  thread_local std::array<Slot, kSlots> slots{};
+  thread_local std::size_t used = 0, next = 0;
+  for (std::size_t i = 0; i < used; ++i) {
+    if (slots[i].key == key) return slots[i].kernel;
+  }
+  const Slot slot{key, dispatch(key)};
+  if (used < kSlots) {
+    slots[used++] = slot;
+  } else {
+    slots[next] = slot;  // the oldest entry: round robin
+    next = (next + 1) % kSlots;
+  }
+  return slot.kernel;
+}
+
 }  // namespace
 
 void set_small_gemm_enabled(bool on) {
@@ -73,10 +114,7 @@ bool small_sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, co
   // Column-major, libxsmm computes C^T = B^T op(A)^T: B comes first, and A's transpose is
   // its second operand's.
   const int flags = trans_a ? LIBXSMM_GEMM_FLAG_TRANS_B : LIBXSMM_GEMM_FLAG_NONE;
-  const libxsmm_blasint xm = n, xn = m, xk = k, xlda = ldb, xldb = lda, xldc = ldc;
-  const float alpha = 1;
-  const libxsmm_smmfunction kernel =
-      libxsmm_smmdispatch(xm, xn, xk, &xlda, &xldb, &xldc, &alpha, &beta, &flags, nullptr);
+  const libxsmm_smmfunction kernel = cached_kernel({n, m, k, ldb, lda, ldc, flags, beta});
   if (kernel == nullptr) return false;  // a shape or CPU libxsmm has no kernel for
   kernel(b, a, c);
   return true;
