@@ -3,17 +3,15 @@
 // is passed as it lies, with a transpose flag when it is a transposed view; only operands
 // with no contiguous axis are copied first.
 #include <algorithm>
+#include <atomic>
 
 #include <cblas.h>
 
 #include <tapegrad/core/denormal.hpp>
 #include <tapegrad/core/kernels.hpp>
 
+#include "parallel.hpp"
 #include "small_gemm.hpp"
-
-// OpenBLAS's own thread pool (pthreads builds; weak, so other BLAS builds link without them).
-extern "C" int blas_thread_shutdown_(void) __attribute__((weak));
-extern "C" int blas_thread_init(void) __attribute__((weak));
 
 namespace tapegrad::kernel {
 namespace {
@@ -46,6 +44,94 @@ BlasOperand as_blas_operand(const Tensor& m) {
   return {data, CblasNoTrans, std::max<int64_t>(cols, 1), std::move(dense)};
 }
 
+// One GEMM, or one band of one: out (m, n), rows ldc apart, = op(a) (m, k) @ op(b) (k, n),
+// plus out itself when `accumulate`. Pointers are to bytes, so bands are offsets of them.
+struct Gemm {
+  DType dtype;
+  CBLAS_TRANSPOSE trans_a, trans_b;
+  int64_t m, n, k;
+  const char* a;
+  int64_t lda;
+  const char* b;
+  int64_t ldb;
+  bool accumulate;
+  char* out;
+  int64_t ldc;
+
+  int64_t bytes(int64_t elements) const {
+    return elements * static_cast<int64_t>(element_size(dtype));
+  }
+  // Rows [r, r + rows) of out: op(a)'s rows r..., which are a's columns when it is transposed.
+  Gemm row_band(int64_t r, int64_t rows) const {
+    Gemm g = *this;
+    g.m = rows;
+    g.a += bytes(trans_a == CblasNoTrans ? r * lda : r);
+    g.out += bytes(r * ldc);
+    return g;
+  }
+  // Columns [j, j + cols) of out: op(b)'s columns j..., which are b's rows when transposed.
+  Gemm column_band(int64_t j, int64_t cols) const {
+    Gemm g = *this;
+    g.n = cols;
+    g.b += bytes(trans_b == CblasNoTrans ? j : j * ldb);
+    g.out += bytes(j);
+    return g;
+  }
+
+  // On the calling thread: small f32 products by a JIT kernel where one serves, else BLAS
+  // (which runs on its caller alone: tapegrad splits products over the threads itself).
+  void run() const {
+    if (dtype == f32) {
+      const float beta = accumulate ? 1.0f : 0.0f;
+      const auto* fa = reinterpret_cast<const float*>(a);
+      const auto* fb = reinterpret_cast<const float*>(b);
+      auto* fc = reinterpret_cast<float*>(out);
+      if (detail::small_sgemm(trans_a == CblasTrans, trans_b == CblasTrans, m, n, k, fa, lda, fb,
+                              ldb, beta, fc, ldc)) {
+        return;
+      }
+      cblas_sgemm(CblasRowMajor, trans_a, trans_b, m, n, k, 1.0f, fa, lda, fb, ldb, beta, fc, ldc);
+    } else {
+      cblas_dgemm(CblasRowMajor, trans_a, trans_b, m, n, k, 1.0, reinterpret_cast<const double*>(a),
+                  lda, reinterpret_cast<const double*>(b), ldb, accumulate ? 1.0 : 0.0,
+                  reinterpret_cast<double*>(out), ldc);
+    }
+  }
+};
+
+// When a product is split over the threads. Measured on AMD Zen 5, f32, 2 threads against 1,
+// back to back: 32x384x128 1.23x, 64x256x256 1.7x, 128x2048x512 2.0x, 3200x256x32 1.3x;
+// 32x64x64 gains nothing, and a depth of 16 lost (6400x384x16 took 1.35x as long, its bands
+// bound by writing out). A product met only now and then finds the worker asleep, and waking
+// it costs tens of microseconds in a virtual machine: the reference model's 320x64x32 input
+// gradients, split, made its epoch slower.
+constexpr int64_t kSplitFrom = int64_t{32} * 256 * 128;  // multiply-adds
+constexpr int64_t kSplitDepthFrom = 32;                  // k
+constexpr int64_t kMinBand = 8;                          // rows or columns per band
+
+int bands_for(const Gemm& g) {
+  const int threads = num_threads();
+  if (threads <= 1 || g.k < kSplitDepthFrom || g.m * g.n * g.k < kSplitFrom) return 1;
+  return static_cast<int>(std::min<int64_t>(threads, std::max(g.m, g.n) / kMinBand));
+}
+
+// `g` in bands of rows (or of columns, when it has fewer rows than columns), one per thread.
+// Each element is summed over k in the same order whichever band computes it.
+void run_split(const Gemm& g) {
+  const int bands = bands_for(g);
+  if (bands <= 1) {
+    g.run();
+    return;
+  }
+  const bool by_rows = g.m >= g.n;
+  const int64_t extent = by_rows ? g.m : g.n;
+  auto run_band = [&](int i) {
+    const int64_t begin = extent * i / bands, end = extent * (i + 1) / bands;
+    (by_rows ? g.row_band(begin, end - begin) : g.column_band(begin, end - begin)).run();
+  };
+  detail::run_parts(bands, run_band);
+}
+
 // out (M, N), rows ldc apart, = a (M, K) @ b (K, N), plus out itself when `accumulate`.
 // Takes the output as a pointer so the callers need no view objects for it: at RNN sizes
 // (32x64x64) the GEMM itself takes ~2 us and every allocation or atomic around it shows.
@@ -63,22 +149,19 @@ void gemm_into(const Tensor& a, const Tensor& b, void* out, int64_t ldc, bool ac
   }
   const BlasOperand pa = as_blas_operand(a);
   const BlasOperand pb = as_blas_operand(b);
-  if (a.dtype() == f32) {
-    const float beta = accumulate ? 1.0f : 0.0f;
-    if (detail::small_sgemm(pa.trans == CblasTrans, pb.trans == CblasTrans, m, n, k,
-                            static_cast<const float*>(pa.data), pa.ld,
-                            static_cast<const float*>(pb.data), pb.ld, beta,
-                            static_cast<float*>(out), ldc)) {
-      return;
-    }
-    cblas_sgemm(CblasRowMajor, pa.trans, pb.trans, m, n, k, 1.0f,
-                static_cast<const float*>(pa.data), pa.ld, static_cast<const float*>(pb.data),
-                pb.ld, beta, static_cast<float*>(out), ldc);
-  } else {
-    cblas_dgemm(CblasRowMajor, pa.trans, pb.trans, m, n, k, 1.0,
-                static_cast<const double*>(pa.data), pa.ld, static_cast<const double*>(pb.data),
-                pb.ld, accumulate ? 1.0 : 0.0, static_cast<double*>(out), ldc);
-  }
+  run_split({.dtype = a.dtype(),
+             .trans_a = pa.trans,
+             .trans_b = pb.trans,
+             .m = m,
+             .n = n,
+             .k = k,
+             .a = static_cast<const char*>(pa.data),
+             .lda = pa.ld,
+             .b = static_cast<const char*>(pb.data),
+             .ldb = pb.ld,
+             .accumulate = accumulate,
+             .out = static_cast<char*>(out),
+             .ldc = ldc});
 }
 
 [[noreturn]] void throw_mismatch(const Tensor& a, const Tensor& b, int64_t ka, int64_t kb) {
@@ -167,22 +250,36 @@ Tensor addmm(const Tensor& c, const Tensor& a, const Tensor& b) {
   return out;
 }
 
-void set_num_threads(int n) {
-  if (n < 1) throw_error<ValueError>("set_num_threads: need at least 1 thread, got {}", n);
-  openblas_set_num_threads(n);
-  // New workers took the calling thread's floating-point mode: give them tapegrad's.
-  sync_blas_workers_with_flush_denormal();
+namespace {
+
+// tapegrad splits products over the threads itself (run_split), choosing per product whether
+// a second thread pays, so OpenBLAS runs each call on its caller. Left to its own pool,
+// OpenBLAS's idle workers spin in sched_yield for a while after every call, taking the cores
+// tapegrad's workers need. Its thread count at load (OPENBLAS_NUM_THREADS, OMP_NUM_THREADS,
+// else the cores) becomes tapegrad's.
+int take_over_blas_threads() {
+  const int n = openblas_get_num_threads();
+  openblas_set_num_threads(1);
+  return n;
 }
 
-bool restart_blas_workers() {
-  if (blas_thread_shutdown_ == nullptr || blas_thread_init == nullptr) return false;
-  blas_thread_shutdown_();
-  blas_thread_init();
-  return true;
+std::atomic<int>& thread_budget() {
+  static std::atomic<int> threads{take_over_blas_threads()};
+  return threads;
+}
+
+// Taken over when the library loads, before any product.
+[[maybe_unused]] const int initial_threads = thread_budget().load();
+
+}  // namespace
+
+void set_num_threads(int n) {
+  if (n < 1) throw_error<ValueError>("set_num_threads: need at least 1 thread, got {}", n);
+  thread_budget().store(n, std::memory_order_relaxed);
 }
 
 int num_threads() {
-  return openblas_get_num_threads();
+  return thread_budget().load(std::memory_order_relaxed);
 }
 
 }  // namespace tapegrad::kernel

@@ -2,8 +2,6 @@
 
 #include <atomic>
 
-#include <tapegrad/core/kernels.hpp>
-
 #if defined(__SSE2__)
 #include <xmmintrin.h>
 #define TAPEGRAD_HAS_MXCSR 1
@@ -26,23 +24,9 @@ constexpr unsigned kFlushBits = kFlushToZero | kDenormalsAreZero;
 
 bool set_flush_denormal(bool on) {
   if (!TAPEGRAD_HAS_MXCSR) return false;
-  if (flush_setting.exchange(on, std::memory_order_relaxed) != on) {
-    sync_blas_workers_with_flush_denormal();
-  }
+  flush_setting.store(on, std::memory_order_relaxed);
   return true;
 }
-
-void sync_blas_workers_with_flush_denormal() {
-  const FlushDenormalScope mode;  // the workers start from this thread in this mode
-  kernel::restart_blas_workers();
-}
-
-namespace {
-
-// OpenBLAS started its workers when it loaded, before tapegrad, in the default mode.
-[[maybe_unused]] const bool blas_workers_synced = (sync_blas_workers_with_flush_denormal(), true);
-
-}  // namespace
 
 bool flush_denormal() {
   return flush_setting.load(std::memory_order_relaxed);

@@ -13,27 +13,22 @@
 // around the work it owns (tg::backward, tg::grad, RNN::run) and restores the caller's mode
 // on the way out, so code around it computes as before. On x86 it sets both flush-to-zero
 // (subnormal results become 0) and denormals-are-zero (subnormal inputs read as 0).
-// OpenBLAS's worker threads, which compute parts of the GEMMs of every scope, cannot be
-// switched from outside; they take the mode of the thread that starts them. So tapegrad
-// starts them flushing when it loads, and again when the setting or the number of BLAS
-// threads changes (set_flush_denormal, tg::set_num_threads): while flushing is on, their
-// share of every GEMM flushes, in and out of scopes. Unflushed, the worker's half of a GEMM
-// on subnormal gradients ran ~5x slower than the caller's and 2 threads slower than 1.
+// The worker threads that compute bands of a large GEMM (core/parallel) take the mode of the
+// thread that hands them the work, so their share flushes exactly when the caller's does.
+// (OpenBLAS's own workers could not be switched from outside, and an unflushed worker's half
+// of a GEMM on subnormal gradients ran ~5x slower than the caller's: tapegrad runs OpenBLAS
+// on one thread and splits products itself.)
 #pragma once
 
 namespace tapegrad {
 
 // Whether FlushDenormalScope flushes (default true). Returns false, changing nothing, where
-// the CPU has no such mode (as torch.set_flush_denormal does). A change restarts OpenBLAS's
-// worker threads: call it while no other thread computes.
+// the CPU has no such mode (as torch.set_flush_denormal does).
 bool set_flush_denormal(bool on);
 bool flush_denormal();
 
 // For its lifetime, the calling thread flushes denormals if flush_denormal() is set; the
 // thread's previous floating-point mode is restored by the destructor.
-// Restarts OpenBLAS's worker threads in the mode flush_denormal() says (see above).
-void sync_blas_workers_with_flush_denormal();
-
 class FlushDenormalScope {
  public:
   FlushDenormalScope();

@@ -122,13 +122,11 @@ Tensor matmul(const Tensor& a, const Tensor& b);
 Tensor addmm(const Tensor& c, const Tensor& a, const Tensor& b);
 // out (M, N) += a (M, K) @ b (K, N) in one GEMM; out's rows must be contiguous.
 void matmul_add_into(const Tensor& out, const Tensor& a, const Tensor& b);
-// OpenBLAS worker threads (also settable by OPENBLAS_NUM_THREADS).
+// The threads a matrix product may use: tapegrad splits large products over that many
+// (core/parallel), OpenBLAS itself running on one. The default is OpenBLAS's (the cores, or
+// OPENBLAS_NUM_THREADS / OMP_NUM_THREADS when set).
 void set_num_threads(int n);
 int num_threads();
-// Restarts OpenBLAS's worker threads from the calling thread, whose floating-point mode they
-// take (a new thread inherits its creator's); false for a BLAS without such a pool. No other
-// thread may be inside BLAS meanwhile.
-bool restart_blas_workers();
 
 }  // namespace tapegrad::kernel
 

@@ -2,8 +2,8 @@
 // met (AVX-512 or AVX2, by the CPU's features) and found again in libxsmm's registry. At the
 // per-time-step shapes of the recurrent layers (32x64x64) it takes 1.2 us where OpenBLAS
 // 0.3.21, which does not know recent CPUs and runs its AVX2 Haswell kernels, takes 3.2 us
-// (tools/bench/bench_gemm.cpp). libxsmm's kernels run on the calling thread, so larger
-// products with several BLAS threads stay with OpenBLAS.
+// (tools/bench/bench_gemm.cpp). A kernel runs on the calling thread; core/blas.cpp splits
+// large products over the threads before they get here.
 #include "small_gemm.hpp"
 
 #include <array>
@@ -18,10 +18,6 @@
 
 namespace tapegrad::kernel::detail {
 namespace {
-
-// Above this many multiply-adds a product has work enough for OpenBLAS's threads; with one
-// thread libxsmm is faster at every shape measured (up to 128x2048x512).
-constexpr int64_t kSingleThreadedAbove = int64_t{64} * 256 * 256;
 
 // The largest transposed right operand copied (a 256 x 256 recurrent kernel).
 constexpr int64_t kTransposedRightAtMost = int64_t{256} * 256;
@@ -95,7 +91,6 @@ bool small_gemm_enabled() {
 bool small_sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float* a,
                  int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
   if (!small_gemm_enabled()) return false;
-  if (m * n * k > kSingleThreadedAbove && num_threads() > 1) return false;
   if (!fits_int(m) || !fits_int(n) || !fits_int(k) || !fits_int(lda) || !fits_int(ldb) ||
       !fits_int(ldc)) {
     return false;

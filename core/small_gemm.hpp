@@ -7,8 +7,8 @@
 namespace tapegrad::kernel::detail {
 
 // Row-major C (m x n) = op(A) op(B) + beta C, when a kernel serves the shape: returns false,
-// with C untouched, when the caller must use BLAS (op(B) transposed, a product large enough
-// for several BLAS threads, no kernel for this shape or CPU, or the path turned off).
+// with C untouched, when the caller must use BLAS (a transposed B larger than 256 x 256, no
+// kernel for this shape or CPU, or the path turned off). Runs on the calling thread.
 bool small_sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float* a,
                  int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
 

@@ -48,9 +48,10 @@ TEST_CASE("set_flush_denormal(false): backward keeps the subnormal gradient") {
   CHECK(gradient_through_subnormal() == kSubnormal);
 }
 
-TEST_CASE("OpenBLAS's worker threads flush too: no row of a 2-thread GEMM keeps a subnormal") {
-  // Each product 1e-42 is subnormal, and so is their sum 2.6e-40. OpenBLAS splits a GEMM
-  // this size between its threads; a worker that did not flush left its share subnormal.
+TEST_CASE(
+    "the worker threads of a split GEMM flush too: no row of a 2-thread GEMM keeps a subnormal") {
+  // Each product 1e-42 is subnormal, and so is their sum 2.6e-40. A GEMM this size is split
+  // between the threads; a worker that did not flush left its share subnormal.
   const SettingRestore restore;
   const int threads = tg::num_threads();
   tg::set_num_threads(2);

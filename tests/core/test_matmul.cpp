@@ -134,6 +134,43 @@ TEST_CASE("matmul_add_into: libxsmm's kernels and OpenBLAS add the same product"
   k::detail::set_small_gemm_enabled(true);
 }
 
+TEST_CASE("matmul: split over 2 threads in bands of rows or of columns, every layout") {
+  // Large enough to be split: by rows (more rows than columns, an odd count so the bands
+  // differ in width) and by columns. A band's kernel may sum in another order than the
+  // whole product's, so the two agree to rounding, as both do with the naive loop.
+  const int64_t sizes[][3] = {{75, 256, 64}, {16, 384, 520}};
+  const int threads = tg::num_threads();
+  for (const bool small_gemm : {true, false}) {
+    k::detail::set_small_gemm_enabled(small_gemm);
+    for (tg::DType dtype : {tg::f32, tg::f64}) {
+      for (const auto& s : sizes) {
+        for (Op oa : {Op::dense, Op::transposed, Op::submatrix_transposed}) {
+          for (Op ob : {Op::dense, Op::transposed, Op::submatrix}) {
+            CAPTURE(small_gemm);
+            CAPTURE(dtype);
+            CAPTURE(s[0]);
+            CAPTURE(std::string(op_name(oa)));
+            CAPTURE(std::string(op_name(ob)));
+            const tg::Tensor a = operand(s[0], s[1], dtype, 1, oa);
+            const tg::Tensor b = operand(s[1], s[2], dtype, 2, ob);
+            tg::set_num_threads(1);
+            const tg::Tensor one = k::matmul(a, b);
+            tg::set_num_threads(2);
+            const tg::Tensor two = k::matmul(a, b);
+            tg::dispatch(dtype, [&]<class T>(T) {
+              const std::vector<double> want = naive<T>(a, b);
+              expect_close<T>(one, want, s[1]);
+              expect_close<T>(two, want, s[1]);
+            });
+          }
+        }
+      }
+    }
+  }
+  tg::set_num_threads(threads);
+  k::detail::set_small_gemm_enabled(true);
+}
+
 TEST_CASE("matmul: operands are not modified") {
   const tg::Tensor a = operand(5, 7, tg::f32, 1, Op::no_unit_stride);
   const tg::Tensor b = operand(7, 3, tg::f32, 2, Op::transposed);
