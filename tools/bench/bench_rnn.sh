@@ -34,13 +34,12 @@
 # in the same mode; "any mode" the fastest peer figure of the config over all modes run (the
 # speed targets are judged against it).
 #
-# The libtorch reference is built (once, and again when torch_rnn.cpp changes) into $REF_BUILD (default
-# /tmp/tapegrad-ref-build-<checksum of the reference dir>), outside the source tree. It is
-# skipped when libtorch is missing, and torch-py when $PYTHON (default /usr/bin/python3)
-# cannot import torch. Raw JSON lines (each
-# the program's line plus "config" and "mode") go to $OUT (default /tmp/bench_rnn.jsonl),
-# which the reference's summarize.py also reads (with --infer: $OUT default
-# /tmp/bench_rnn_infer.jsonl).
+# The libtorch reference is built (once, and again when torch_rnn.cpp changes) into
+# $REF_BUILD (default /tmp/tapegrad-ref-build-<checksum of the reference dir>), outside the
+# source tree. It is skipped when libtorch is missing, and torch-py when $PYTHON (default
+# /usr/bin/python3) cannot import torch. Raw JSON lines (each the program's line plus
+# "config" and "mode") go to $OUT (default /tmp/bench_rnn.jsonl; with --infer
+# /tmp/bench_rnn_infer.jsonl), which the reference's summarize.py also reads.
 set -euo pipefail
 
 usage='usage: bench_rnn.sh BUILD_DIR [--runs N] [--runs2 N] [--modes "t1 t2"] [--big] [--configs "A B"] [--ftz] [--infer]'
