@@ -62,6 +62,25 @@ int64_t count_parameters(const nn::Module& model) {
   return n;
 }
 
+// The keys both JSON lines open with: the workload, `count_key` (epochs or repeats), threads,
+// seed and the parameter count.
+std::string head_json(const BenchConfig& c, const char* count_key, int64_t count, int64_t params) {
+  return fmt::format(
+      "\"impl\": \"tapegrad\", \"cell\": \"{}\", \"hidden\": [{}], \"seq\": {}, \"features\": {}, "
+      "\"samples\": {}, \"batch\": {}, \"{}\": {}, \"threads\": {}, \"blas_threads\": {}, "
+      "\"seed\": {}, \"params\": {}",
+      c.model.cell, fmt::join(c.model.units, ", "), c.seq, c.features, c.samples, c.batch,
+      count_key, count, c.threads, c.blas_threads, c.seed, params);
+}
+
+// The keys both JSON lines carry after their figures: memory, "torch" and BLAS.
+std::string environment_json(double base_rss_mb) {
+  return fmt::format(
+      "\"peak_rss_mb\": {:.1f}, \"base_rss_mb\": {:.1f}, \"torch\": \"none (tapegrad)\", "
+      "\"torch_threads\": 1, \"blas\": \"{}\"",
+      tools::peak_rss_mb(), base_rss_mb, tools::blas_config());
+}
+
 // The references' JSON line, key for key ("torch" names no torch version here), and the
 // data-parallel figures: ranks, global throughput, communication per step and its share.
 std::string json_line(const BenchConfig& c, int64_t params, const tools::TrainingBenchmark& b,
@@ -70,40 +89,29 @@ std::string json_line(const BenchConfig& c, int64_t params, const tools::Trainin
   const double per_step_ms = comm.steps > 0 ? 1e3 / static_cast<double>(comm.steps) : 0.0;
   const double median_s = b.median_ms() * 1e-3;
   return fmt::format(
-      "{{\"impl\": \"tapegrad\", \"cell\": \"{}\", \"hidden\": [{}], \"seq\": {}, "
-      "\"features\": {}, \"samples\": {}, \"batch\": {}, \"epochs\": {}, \"threads\": {}, "
-      "\"blas_threads\": {}, \"seed\": {}, \"params\": {}, \"epoch_ms_median\": {:.3f}, "
-      "\"epoch_ms_min\": {:.3f}, \"train_s_total\": {:.4f}, \"final_loss\": {:.17g}, "
-      "\"peak_rss_mb\": {:.1f}, \"base_rss_mb\": {:.1f}, \"torch\": \"none (tapegrad)\", "
-      "\"torch_threads\": 1, \"blas\": \"{}\", \"ranks\": {}, \"samples_per_s\": {:.1f}, "
+      "{{{}, \"epoch_ms_median\": {:.3f}, \"epoch_ms_min\": {:.3f}, \"train_s_total\": {:.4f}, "
+      "\"final_loss\": {:.17g}, {}, \"ranks\": {}, \"samples_per_s\": {:.1f}, "
       "\"first_bucket_kb\": {}, \"bucket_kb\": {}, \"sum_order\": \"{}\", "
       "\"comm_thread\": {}, \"buckets\": {}, \"comm_ms_per_step\": {:.4f}, "
       "\"exposed_ms_per_step\": {:.4f}, \"exposed_comm_share\": {:.4f}}}",
-      c.model.cell, fmt::join(c.model.units, ", "), c.seq, c.features, c.samples, c.batch, c.epochs,
-      c.threads, c.blas_threads, c.seed, params, b.median_ms(), b.min_ms(), b.total_s(),
-      b.final_loss, tools::peak_rss_mb(), base_rss_mb, tools::blas_config(), dist::world_size(),
+      head_json(c, "epochs", c.epochs, params), b.median_ms(), b.min_ms(), b.total_s(),
+      b.final_loss, environment_json(base_rss_mb), dist::world_size(),
       median_s > 0 ? static_cast<double>(c.samples) / median_s : 0.0, c.first_bucket_kb,
       c.bucket_kb, c.any_order ? "any" : "rank", !c.no_comm_thread, b.buckets,
       comm.communicating_seconds * per_step_ms, comm.exposed_seconds * per_step_ms,
       b.exposed_communication_share());
 }
 
-// The references' --infer JSON line: the workload's keys, then the inference figures.
+// The references' --infer JSON line: the inference figures between the same keys.
 std::string infer_json_line(const BenchConfig& c, int64_t params,
                             const tools::InferenceBenchmark& b, double base_rss_mb) {
   return fmt::format(
-      "{{\"impl\": \"tapegrad\", \"cell\": \"{}\", \"hidden\": [{}], \"seq\": {}, "
-      "\"features\": {}, \"samples\": {}, \"batch\": {}, \"repeats\": {}, \"threads\": {}, "
-      "\"blas_threads\": {}, \"seed\": {}, \"params\": {}, \"predict_ms_median\": {:.4f}, "
-      "\"predict_ms_min\": {:.4f}, \"predict_samples_per_s\": {:.1f}, \"step_us_median\": {:.3f}, "
-      "\"step_us_min\": {:.3f}, \"steps_per_s\": {:.1f}, \"step_vs_predict_max_abs_diff\": {:.3g}, "
-      "\"peak_rss_mb\": {:.1f}, \"base_rss_mb\": {:.1f}, \"torch\": \"none (tapegrad)\", "
-      "\"torch_threads\": 1, \"blas\": \"{}\"}}",
-      c.model.cell, fmt::join(c.model.units, ", "), c.seq, c.features, c.samples, c.batch,
-      c.repeats, c.threads, c.blas_threads, c.seed, params, b.predict_ms_median(),
-      b.predict_ms_min(), b.predict_samples_per_s(), b.step_us_median(), b.step_us_min(),
-      b.steps_per_s(), b.step_vs_predict_max_abs_diff, tools::peak_rss_mb(), base_rss_mb,
-      tools::blas_config());
+      "{{{}, \"predict_ms_median\": {:.4f}, \"predict_ms_min\": {:.4f}, "
+      "\"predict_samples_per_s\": {:.1f}, \"step_us_median\": {:.3f}, \"step_us_min\": {:.3f}, "
+      "\"steps_per_s\": {:.1f}, \"step_vs_predict_max_abs_diff\": {:.3g}, {}}}",
+      head_json(c, "repeats", c.repeats, params), b.predict_ms_median(), b.predict_ms_min(),
+      b.predict_samples_per_s(), b.step_us_median(), b.step_us_min(), b.steps_per_s(),
+      b.step_vs_predict_max_abs_diff, environment_json(base_rss_mb));
 }
 
 // Data-parallel under a launcher, with the flags' bucket sizes; alone, whole batches.
