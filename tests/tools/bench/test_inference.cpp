@@ -39,11 +39,17 @@ TEST_CASE("benchmark_inference: times per predict call and per step, positive, a
 TEST_CASE("benchmark_inference: the step-by-step forecast ends where predict does") {
   tg::manual_seed(0);
   const tg::Tensor X = tg::rand({6, 5, 2});
-  const auto model = stacked_model();
-  // More passes than rows: every sequence is forecast, and the state is reset between them.
-  const tg::tools::InferenceBenchmark b =
-      tg::tools::benchmark_inference(*model, X, {.warmup = 2, .repeats = 8});
-  CHECK(b.step_vs_predict_max_abs_diff < 1e-6);
+  // LSTM and GRU too: a state of two tensors, and another cell, carried the same way.
+  const std::vector<std::shared_ptr<tg::nn::Sequential>> models{
+      stacked_model(),
+      std::make_shared<tg::nn::Sequential>(tg::nn::LSTM(2, 5, {.return_sequences = true}),
+                                           tg::nn::GRU(5, 3), tg::nn::Dense(3, 1))};
+  for (const auto& model : models) {
+    // More passes than rows: every sequence is forecast, the state reset between them.
+    const tg::tools::InferenceBenchmark b =
+        tg::tools::benchmark_inference(*model, X, {.warmup = 2, .repeats = 8});
+    CHECK(b.step_vs_predict_max_abs_diff < 1e-6);
+  }
 }
 
 TEST_CASE("stateful_copy: stateful recurrent layers with the model's weights, step by step") {
