@@ -9,6 +9,7 @@
 #include <tapegrad/ops/ops.hpp>
 #include <tapegrad/optim/optim.hpp>
 #include <tapegrad/tools/bench/bench.hpp>
+#include <tapegrad/tools/bench/inference.hpp>
 #include <tapegrad/tools/run/script_args.hpp>
 #include <tapegrad/tools/viz/chart.hpp>
 #include <tapegrad/tools/viz/graph.hpp>

@@ -109,15 +109,11 @@ dist::DataParallelStats since(const dist::DataParallelStats& now,
 }  // namespace
 
 double TrainingBenchmark::median_ms() const {
-  if (epoch_ms.empty()) return 0.0;
-  std::vector<double> v = epoch_ms;
-  std::sort(v.begin(), v.end());
-  const std::size_t m = v.size();
-  return m % 2 ? v[m / 2] : 0.5 * (v[m / 2 - 1] + v[m / 2]);
+  return median_of(epoch_ms);
 }
 
 double TrainingBenchmark::min_ms() const {
-  return epoch_ms.empty() ? 0.0 : *std::min_element(epoch_ms.begin(), epoch_ms.end());
+  return min_of(epoch_ms);
 }
 
 double TrainingBenchmark::total_s() const {
@@ -153,6 +149,17 @@ TrainingBenchmark benchmark_training(nn::Module& model, const Tensor& X, const T
     result.buckets = static_cast<int64_t>(ddp->buckets().size());
   }
   return result;
+}
+
+double median_of(std::vector<double> values) {
+  if (values.empty()) return 0.0;
+  std::sort(values.begin(), values.end());
+  const std::size_t m = values.size();
+  return m % 2 ? values[m / 2] : 0.5 * (values[m / 2 - 1] + values[m / 2]);
+}
+
+double min_of(const std::vector<double>& values) {
+  return values.empty() ? 0.0 : *std::min_element(values.begin(), values.end());
 }
 
 double peak_rss_mb() {

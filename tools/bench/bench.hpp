@@ -64,6 +64,11 @@ struct TrainingBenchmark {
 TrainingBenchmark benchmark_training(nn::Module& model, const Tensor& X, const Tensor& y,
                                      const TrainingBenchmarkOptions& opts = {});
 
+// The median of `values` (the mean of the middle two of an even count) and the smallest; 0
+// for none.
+double median_of(std::vector<double> values);
+double min_of(const std::vector<double>& values);
+
 // The process's peak resident set so far (getrusage's ru_maxrss), in MB.
 double peak_rss_mb();
 

@@ -7,7 +7,7 @@
 # (tools/bench/limit_rnn.cpp) and the ratio "tapegrad / limit": how far from the machine.
 #
 # usage: tools/bench/bench_rnn.sh BUILD_DIR [--runs N] [--runs2 N] [--modes "t1 t2"] [--big]
-#                                     [--configs "A B C D"] [--ftz]
+#                                     [--configs "A B C D"] [--ftz] [--infer]
 #   BUILD_DIR  a tapegrad build dir with tools/tapegrad built (target tapegrad_cli; this
 #              script builds nothing of tapegrad)
 #   --runs N   runs per (config, impl) in mode t1 (default 3)
@@ -22,6 +22,11 @@
 #   --ftz      the peers also with torch.set_flush_denormal(True) (impls libtorch-ftz and
 #              torch-py-ftz), as tapegrad computes: a lead that does not rest on the peers
 #              computing on subnormals (config D's decaying gradients)
+#   --infer    inference instead of training: every program runs with --infer (predict of
+#              the config's samples in batches, and a stateful forecast fed one step at a
+#              time; tools/bench/inference.hpp), the limit (which trains) is left out, and the
+#              table shows predict ms and forecast us per step with the ratios
+#              "libtorch / tapegrad" and "best peer / tapegrad"
 #
 # Runs are interleaved (run r of every config, mode and impl before run r + 1), so a slower
 # spell of the shared machine hits every impl alike. Each cell of the table is the median
@@ -29,15 +34,15 @@
 # in the same mode; "any mode" the fastest peer figure of the config over all modes run (the
 # speed targets are judged against it).
 #
-# The libtorch reference is built (once) into $REF_BUILD (default
-# /tmp/tapegrad-ref-build-<checksum of the reference dir>), outside the source tree. It is
-# skipped when libtorch is missing, and torch-py when $PYTHON (default /usr/bin/python3)
-# cannot import torch. Raw JSON lines (each
-# the program's line plus "config" and "mode") go to $OUT (default /tmp/bench_rnn.jsonl),
-# which the reference's summarize.py also reads.
+# The libtorch reference is built (once, and again when torch_rnn.cpp changes) into
+# $REF_BUILD (default /tmp/tapegrad-ref-build-<checksum of the reference dir>), outside the
+# source tree. It is skipped when libtorch is missing, and torch-py when $PYTHON (default
+# /usr/bin/python3) cannot import torch. Raw JSON lines (each the program's line plus
+# "config" and "mode") go to $OUT (default /tmp/bench_rnn.jsonl; with --infer
+# /tmp/bench_rnn_infer.jsonl), which the reference's summarize.py also reads.
 set -euo pipefail
 
-usage='usage: bench_rnn.sh BUILD_DIR [--runs N] [--runs2 N] [--modes "t1 t2"] [--big] [--configs "A B"] [--ftz]'
+usage='usage: bench_rnn.sh BUILD_DIR [--runs N] [--runs2 N] [--modes "t1 t2"] [--big] [--configs "A B"] [--ftz] [--infer]'
 build=${1:?$usage}
 shift
 runs1=3
@@ -45,6 +50,7 @@ runs2=5
 modes="t1 t2"
 configs="A"
 ftz=false
+infer=()  # with --infer: (--infer), the flag every program gets
 while [[ $# -gt 0 ]]; do
   case $1 in
     --runs) runs1=${2:?$usage}; shift 2 ;;
@@ -53,6 +59,7 @@ while [[ $# -gt 0 ]]; do
     --big) configs="A B C"; shift ;;
     --configs) configs=${2:?$usage}; shift 2 ;;
     --ftz) ftz=true; shift ;;
+    --infer) infer=(--infer); shift ;;
     *) echo "bench_rnn.sh: unknown option $1; $usage" >&2; exit 2 ;;
   esac
 done
@@ -65,14 +72,15 @@ ref=${REF_DIR:-$repo/tools/bench/reference}
 # One build dir per reference dir: CMake refuses a build dir made from another source.
 ref_build=${REF_BUILD:-/tmp/tapegrad-ref-build-$(printf '%s' "$ref" | cksum | cut -d' ' -f1)}
 python=${PYTHON:-/usr/bin/python3}
-out=${OUT:-/tmp/bench_rnn.jsonl}
+out=${OUT:-/tmp/bench_rnn${infer:+_infer}.jsonl}
 tg_bin=$build/tools/tapegrad
 [[ -x $tg_bin ]] || { echo "no $tg_bin: build target tapegrad_cli first" >&2; exit 1; }
 [[ -d $ref ]] || { echo "no reference dir $ref" >&2; exit 1; }
 
 # The references, built outside the repo (never inside the repository).
 torch_bin=$ref_build/torch_rnn
-if [[ ! -x $torch_bin ]]; then
+# Rebuilt when its source is newer: a binary from before a flag it lacks (--infer) would fail.
+if [[ ! -x $torch_bin || $ref/torch_rnn.cpp -nt $torch_bin ]]; then
   echo "building the libtorch reference in $ref_build" >&2
   if cmake -S "$ref" -B "$ref_build" -DCMAKE_BUILD_TYPE=Release >"$ref_build.log" 2>&1 &&
     cmake --build "$ref_build" --target torch_rnn >>"$ref_build.log" 2>&1; then
@@ -83,7 +91,7 @@ if [[ ! -x $torch_bin ]]; then
 fi
 impls=(tapegrad)
 limit_bin=$build/tools/limit_rnn
-[[ -x $limit_bin ]] && impls+=(limit)
+[[ -x $limit_bin && ${#infer[@]} -eq 0 ]] && impls+=(limit)
 [[ -x $torch_bin ]] && impls+=(libtorch)
 if "$python" -c 'import torch' 2>/dev/null; then
   impls+=(torch-py)
@@ -117,7 +125,7 @@ run_one() {  # config mode impl
   local line
   # shellcheck disable=SC2046  # the config's flags are meant to split
   line=$(OMP_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=$threads MKL_NUM_THREADS=$threads \
-    "${pin[@]}" "${prog[@]}" $(config_args "$1") --threads "$threads" | tail -n 1)
+    "${pin[@]}" "${prog[@]}" $(config_args "$1") --threads "$threads" "${infer[@]}" | tail -n 1)
   echo "${line%\}}, \"config\": \"$1\", \"mode\": \"$2\"}"
 }
 
@@ -136,6 +144,53 @@ for ((r = 1; r <= max_runs; ++r)); do
     done
   done
 done
+
+if [[ ${#infer[@]} -gt 0 ]]; then
+  "$python" - "$out" <<'EOF'
+import json, statistics, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+by = {}
+for r in rows:
+    by.setdefault((r["config"], r["mode"], r["impl"]), []).append(r)
+order = {"tapegrad": 0, "libtorch": 1, "torch-py": 2, "libtorch-ftz": 3, "torch-py-ftz": 4}
+keys = sorted(by, key=lambda k: (k[0], k[1], order.get(k[2], 9)))
+def med(key, field):
+    return statistics.median(r[field] for r in by[key]) if key in by else None
+def fmt(x, spec):
+    return "-" if x is None else format(x, spec)
+def ratio(peer, tg):
+    return fmt(peer / tg if peer and tg else None, ".2f") + "x"
+
+print("\npredict ms = median over runs of each run's median call (all samples, in batches); "
+      "step us = the same of a stateful forecast's time per step (batch 1)")
+print(f"{'config':<7}{'mode':<5}{'impl':<10}{'runs':>5}{'predict ms':>12}{'min..max':>16}"
+      f"{'step us':>10}{'min..max':>16}{'steps/s':>11}{'max |step-predict|':>20}")
+for key in keys:
+    g = by[key]
+    p = [r["predict_ms_median"] for r in g]
+    s = [r["step_us_median"] for r in g]
+    diff = max(r["step_vs_predict_max_abs_diff"] for r in g)
+    print(f"{key[0]:<7}{key[1]:<5}{key[2]:<10}{len(g):>5}{med(key, 'predict_ms_median'):>12.4f}"
+          f"{f'{min(p):.3f}..{max(p):.3f}':>16}{med(key, 'step_us_median'):>10.2f}"
+          f"{f'{min(s):.1f}..{max(s):.1f}':>16}{med(key, 'steps_per_s'):>11.0f}{diff:>20.3g}")
+
+print("\n| config | mode | tapegrad predict ms | libtorch predict ms | torch-py predict ms "
+      "| libtorch / tapegrad | best peer / tapegrad | tapegrad step us | libtorch step us "
+      "| torch-py step us | libtorch / tapegrad | best peer / tapegrad |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+for c, m in sorted({k[:2] for k in by}):
+    cells = []
+    for field, spec in (("predict_ms_median", ".3f"), ("step_us_median", ".2f")):
+        tg, lt, py = (med((c, m, i), field) for i in ("tapegrad", "libtorch", "torch-py"))
+        best = min((x for x in (lt, py) if x), default=None)
+        cells += [fmt(tg, spec), fmt(lt, spec), fmt(py, spec), ratio(lt, tg), ratio(best, tg)]
+    print(f"| {c} | {m} | " + " | ".join(cells) + " |")
+for impl in sorted({r["impl"] for r in rows}, key=lambda i: order.get(i, 9)):
+    blas = sorted({r["blas"] for r in rows if r["impl"] == impl})
+    print(f"blas ({impl}): {' | '.join(blas)}")
+EOF
+  exit 0
+fi
 
 "$python" - "$out" <<'EOF'
 import json, statistics, sys

@@ -138,6 +138,55 @@ TEST_CASE(
   CHECK(j["exposed_comm_share"] == 0);
 }
 
+TEST_CASE("tapegrad bench --infer: one JSON line of predict and forecast-step figures") {
+  ScratchDir dir("tapegrad-cli-bench");
+  const Result r = run(dir, kTiny + " --batch 8 --infer --repeats 3");
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  const nlohmann::json j = json_of(r);
+  for (const char* key : {"impl",
+                          "cell",
+                          "hidden",
+                          "seq",
+                          "features",
+                          "samples",
+                          "batch",
+                          "repeats",
+                          "threads",
+                          "blas_threads",
+                          "seed",
+                          "params",
+                          "predict_ms_median",
+                          "predict_ms_min",
+                          "predict_samples_per_s",
+                          "step_us_median",
+                          "step_us_min",
+                          "steps_per_s",
+                          "step_vs_predict_max_abs_diff",
+                          "peak_rss_mb",
+                          "base_rss_mb",
+                          "torch",
+                          "torch_threads",
+                          "blas"}) {
+    CAPTURE(key);
+    CHECK(j.contains(key));
+  }
+  CHECK(j["impl"] == "tapegrad");
+  CHECK(j["samples"] == 16);
+  CHECK(j["batch"] == 8);
+  CHECK(j["repeats"] == 3);
+  CHECK_FALSE(j.contains("epoch_ms_median"));  // nothing trained
+  const double predict_ms = j["predict_ms_median"], step_us = j["step_us_median"];
+  CHECK(j["predict_ms_min"].get<double>() > 0);
+  CHECK(j["predict_ms_min"].get<double>() <= predict_ms);
+  CHECK(j["step_us_min"].get<double>() > 0);
+  CHECK(j["step_us_min"].get<double>() <= step_us);
+  CHECK(j["predict_samples_per_s"].get<double>() > 0);
+  CHECK(j["steps_per_s"].get<double>() > 0);
+  CHECK(j["step_vs_predict_max_abs_diff"].get<double>() < 1e-5);
+  tg_test::check_usage_error(run(dir, "bench --infer --repeats 0"),
+                             "tapegrad bench: error:", "--repeats");
+}
+
 TEST_CASE("tapegrad bench: a bad flag is one line on stderr naming it, exit code 2") {
   ScratchDir dir("tapegrad-cli-bench");
   const std::vector<std::pair<std::string, std::string> > cases{
