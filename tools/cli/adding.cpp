@@ -81,7 +81,8 @@ std::string curve_summary(const std::vector<double>& losses, std::size_t updates
 }
 
 void run_clipping(const AddingConfig& c) {
-  tools::ClippingOptions o{.units = c.experiment.units, .seed = c.experiment.seed};
+  // Its own model size: the setting where the unclipped run diverges is fixed, not --units.
+  tools::ClippingOptions o{.seed = c.experiment.seed};
   if (c.clip_norm > 0) o.clip_norm = c.clip_norm;
   const tools::ClippingResult r = tools::run_clipping(o);
   const std::string chart = beside(c.out, "_clipping", fs::path(c.out).extension().string());

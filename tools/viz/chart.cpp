@@ -408,9 +408,13 @@ std::string plot_commands(const std::string& prefix, const std::vector<LineSerie
   const auto [y_min, y_max] = opts.log_y
                                   ? std::pair{std::pow(10.0, r.y_min), std::pow(10.0, r.y_max)}
                                   : std::pair{r.y_min, r.y_max};
+  // On a log2 axis exp2(log2(x)) may round just inside x, and gnuplot leaves out the marker
+  // of a point outside the range: the ends move out by a hair.
+  const double hair = opts.log2_x ? 1e-12 : 0;
   script += fmt::format("set xrange [{}:{}]\nset yrange [{}:{}]\n",
-                        number(from_along_x(r.x_min, opts.log2_x)),
-                        number(from_along_x(r.x_max, opts.log2_x)), number(y_min), number(y_max));
+                        number(from_along_x(r.x_min, opts.log2_x) * (1 - hair)),
+                        number(from_along_x(r.x_max, opts.log2_x) * (1 + hair)), number(y_min),
+                        number(y_max));
   // Tick labels without gnuplot's default room for a minus sign (" 10").
   script += "set format x '%h'\n";
   if (opts.log2_x) script += log2_axis_commands(r);
