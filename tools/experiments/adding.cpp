@@ -273,8 +273,8 @@ ChartPanel flow_panel(const AddingResult& result) {
       .y_label = "|dL/dh_t| (log)",
       .log_y = true,
       .subtitle =
-          "seed 0; where it is tiny at early t, the first marked value cannot "
-          "steer the weights"};
+          "seed 0; where it is tiny at early t, the first marked value cannot steer the "
+          "weights\n(a gradient that underflowed to 0 lies on the bottom axis)"};
   return p;
 }
 
@@ -368,9 +368,9 @@ void write_clipping_chart(const ClippingResult& result, const std::string& path,
   chart.log2_x = true;  // the few updates before a blow-up get room beside the long run
   const bool ended = !result.loss_without.empty() && !std::isfinite(result.loss_without.back());
   if (ended && !curves[0].x.empty()) {
-    chart.marks.push_back({curves[0].x.back(), curves[0].y.back(),
-                           fmt::format("loss {} at update {}", result.loss_without.back(),
-                                       result.loss_without.size())});
+    chart.marks.push_back(
+        {curves[0].x.back(), curves[0].y.back(),
+         fmt::format("loss {:.2g}, then {}", curves[0].y.back(), result.loss_without.back())});
   }
   chart.subtitle = "the same weights and batches; clipping bounds each step to lr x clip norm";
   write_line_chart(path, curves, chart);
