@@ -243,9 +243,12 @@ ChartPanel mse_panel(const AddingResult& result) {
   }
   for (const AddingRun& r : result.runs) seeds = std::max(seeds, r.seed + 1);
   const auto [shortest, longest] = std::minmax_element(lengths.begin(), lengths.end());
+  // Grey, after the cells' colours: a reference, not a result.
   p.series.push_back({.label = "predict the mean (1/6)",
                       .x = {static_cast<double>(*shortest), static_cast<double>(*longest)},
-                      .y = {data::kAddingBaselineMse, data::kAddingBaselineMse}});
+                      .y = {data::kAddingBaselineMse, data::kAddingBaselineMse},
+                      .colour = "#7f7f7f",
+                      .dashed = true});
   p.options = {.title = "Test MSE after training, by sequence length",
                .x_label = "sequence length T (steps)",
                .y_label = "test MSE (log)",
@@ -264,6 +267,9 @@ ChartPanel flow_panel(const AddingResult& result) {
     LineSeries before = start[i], after = end[i];
     before.label += " before training";
     after.label += " after training";
+    // A cell's colour is the one it has in the other panel; dashed before, solid after.
+    before.colour = after.colour = chart_colour(i);
+    before.dashed = true;
     p.series.push_back(std::move(before));
     p.series.push_back(std::move(after));
   }

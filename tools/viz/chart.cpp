@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
@@ -160,10 +161,21 @@ void check_page(const LineChartOptions& opts) {
   }
 }
 
+void check_colour(const LineSeries& s) {
+  const bool hex = s.colour.size() == 7 && s.colour[0] == '#' &&
+                   std::all_of(s.colour.begin() + 1, s.colour.end(),
+                               [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); });
+  if (!s.colour.empty() && !hex) {
+    throw_error<ValueError>("write_line_chart: series '{}' has colour {} (expected \"#rrggbb\")",
+                            s.label, tapegrad::quoted(s.colour));
+  }
+}
+
 void check_series(const std::vector<LineSeries>& series, const LineChartOptions& opts) {
   if (series.empty()) throw_error<ValueError>("write_line_chart: no series to draw");
   check_page(opts);
   for (const LineSeries& s : series) {
+    check_colour(s);
     if (s.x.size() != s.y.size() || s.x.empty()) {
       throw_error<ValueError>(
           "write_line_chart: series '{}' has {} x and {} y values (expected as many, at least 1)",
@@ -428,12 +440,13 @@ std::string plot_commands(const std::string& prefix, const std::vector<LineSerie
   std::vector<std::string> plots;
   for (std::size_t i = 0; i < series.size(); ++i) {
     const LineSeries& s = series[i];
-    const std::string colour = kPalette[i % kPalette.size()];
+    const std::string colour = s.colour.empty() ? chart_colour(i) : s.colour;
+    const char* dash = s.dashed ? " dt 2" : "";
     script += data_block(fmt::format("{}line{}", prefix, i), line_rows(s, opts.log_y, r));
     // A marker at every point: where the data are, between the straight segments.
     plots.push_back(
-        fmt::format("${}line{} with linespoints lw 2 pt 7 ps 0.5 lc rgb '{}' title {} noenhanced",
-                    prefix, i, colour, gnuplot_text(s.label)));
+        fmt::format("${}line{} with linespoints lw 2{} pt 7 ps 0.5 lc rgb '{}' title {} noenhanced",
+                    prefix, i, dash, colour, gnuplot_text(s.label)));
     if (bar_count(s) == 0) continue;
     script += data_block(fmt::format("{}bars{}", prefix, i), error_bar_rows(s, opts, r));
     plots.push_back(
@@ -585,6 +598,10 @@ std::string chart_name(const std::string& path, const LineChartOptions& opts) {
 }
 
 }  // namespace
+
+std::string chart_colour(std::size_t index) {
+  return kPalette[index % kPalette.size()];
+}
 
 void check_chart_path(const std::string& path) {
   terminal_for(path);

@@ -25,6 +25,7 @@
 // path, with gnuplot's last message; the path is then left as it was.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <vector>
 
@@ -37,7 +38,15 @@ struct LineSeries {
   // Instead of y_err, a bar from y_low to y_high per point (a range: min and max over runs);
   // both empty, or one value each per point with y_low <= y_high.
   std::vector<double> y_low = {}, y_high = {};
+  // "#rrggbb", or empty: the palette's colour for the series' place (chart_colour). Two
+  // series of one colour, one dashed, read as two states of one thing (before and after).
+  std::string colour = {};
+  bool dashed = false;
 };
+
+// The colour write_line_chart gives the series at `index` (0-based) without one of its own:
+// the Tableau 10 palette, readable on a projector and for most colour-blind readers.
+std::string chart_colour(std::size_t index);
 
 // A point drawn as a large marker with a label beside it.
 struct ChartMark {

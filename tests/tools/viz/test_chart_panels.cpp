@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iterator>
+#include <regex>
 
 #include <tapegrad/tapegrad.hpp>
 
@@ -98,4 +100,26 @@ TEST_CASE("write_line_chart: bad ranges are refused, naming the series and point
   refused({0, NAN}, {2, 2}, {}, "point 1 has the range [nan, 2]");
   refused({0, 1}, {2, 2}, {1, 1}, "series 'cv' has both y_err and y_low/y_high");
   CHECK(!std::filesystem::exists(dir / "bad.svg"));
+}
+
+TEST_CASE("write_line_chart: a series' own colour, dashed, and the palette for the others") {
+  tg_test::ScratchDir dir("chart-panels");
+  const tg::tools::LineSeries own{
+      .label = "before", .x = {1, 2}, .y = {1, 2}, .colour = "#123456", .dashed = true};
+  const tg::tools::LineSeries plain{.label = "after", .x = {1, 2, 3}, .y = {2, 1, 0}};
+  tg::tools::write_line_chart(dir / "colours.svg", {own, plain});
+  const std::string svg = tg_test::read_file(dir / "colours.svg");
+  // The dashed line and its legend sample: its colour, with a dash pattern.
+  static const std::regex dashed(R"(stroke='rgb\(\s*18,\s*52,\s*86\)' stroke-dasharray)");
+  CHECK(std::distance(std::sregex_iterator(svg.begin(), svg.end(), dashed),
+                      std::sregex_iterator()) == 2);
+  // The other series keeps the colour of its place (the second), solid.
+  CHECK(tg::tools::chart_colour(1) == "#ff7f0e");
+  CHECK(tg::tools::chart_colour(11) == "#ff7f0e");
+  CHECK(lines_with(tg_test::svg_coloured_lines(svg), "#FF7F0E", 3) == 1);
+
+  const tg::tools::LineSeries bad{.label = "x", .x = {1}, .y = {1}, .colour = "blue"};
+  CHECK_THROWS_WITH_AS(tg::tools::write_line_chart(dir / "bad.svg", {bad}),
+                       doctest::Contains("series 'x' has colour 'blue' (expected \"#rrggbb\")"),
+                       tg::ValueError);
 }
