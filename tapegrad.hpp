@@ -1,6 +1,7 @@
 // The whole of tapegrad: #include <tapegrad/tapegrad.hpp> and `namespace tg = tapegrad;`.
 // The library's layers link as tapegrad::tapegrad; what tools/ adds (graph dumps and charts,
-// the benchmark protocol, ScriptArgs) as tapegrad::viz, tapegrad::bench and tapegrad::script.
+// the benchmark protocol, ScriptArgs, the teaching experiments) as tapegrad::viz,
+// tapegrad::bench, tapegrad::script and tapegrad::experiments.
 #pragma once
 
 #include <tapegrad/autograd/autograd.hpp>
@@ -10,6 +11,7 @@
 #include <tapegrad/optim/optim.hpp>
 #include <tapegrad/tools/bench/bench.hpp>
 #include <tapegrad/tools/bench/inference.hpp>
+#include <tapegrad/tools/experiments/adding.hpp>
 #include <tapegrad/tools/run/script_args.hpp>
 #include <tapegrad/tools/viz/chart.hpp>
 #include <tapegrad/tools/viz/graph.hpp>

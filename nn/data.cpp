@@ -472,4 +472,28 @@ Tensor Scaler::inverse_transform(const Tensor& x) const {
   return (x - lo_) / scale() + min_;
 }
 
+// The markers go one in each half so that every sample needs memory across at least the
+// middle of the sequence; with both anywhere, some samples would be easy short-range ones.
+Dataset adding_problem(int64_t n, int64_t steps, std::mt19937_64& gen) {
+  if (n < 1 || steps < 4 || steps % 2 != 0) {
+    throw_error<ValueError>(
+        "adding_problem: {} sequences of {} steps (expected at least 1 sequence and an even "
+        "length >= 4: one marker in each half)",
+        n, steps);
+  }
+  std::uniform_real_distribution<float> value(0.0f, 1.0f);
+  std::uniform_int_distribution<int64_t> first(0, steps / 2 - 1), second(steps / 2, steps - 1);
+  std::vector<float> x(static_cast<std::size_t>(n * steps * 2), 0.0f), y;
+  y.reserve(static_cast<std::size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    float* sample = x.data() + i * steps * 2;
+    for (int64_t t = 0; t < steps; ++t) sample[2 * t] = value(gen);
+    const int64_t a = first(gen), b = second(gen);
+    sample[2 * a + 1] = 1.0f;
+    sample[2 * b + 1] = 1.0f;
+    y.push_back(sample[2 * a] + sample[2 * b]);
+  }
+  return {from_vector(x, {n, steps, 2}), from_vector(y, {n, 1})};
+}
+
 }  // namespace tapegrad::data

@@ -17,6 +17,7 @@
 #pragma once
 
 #include <cstdint>
+#include <random>
 #include <string>
 #include <utility>
 #include <vector>
@@ -120,6 +121,22 @@ CsvColumn read_csv_column_lines(const std::string& path, int64_t column, DType d
 // series[i : i + length], y (M, horizon) the next `horizon` values, M = N - length - horizon
 // + 1 (must be >= 1).
 std::pair<Tensor, Tensor> windows(const Tensor& series, int64_t length, int64_t horizon = 1);
+
+// Samples and targets, one per row of X and y.
+struct Dataset {
+  Tensor X, y;
+};
+
+// The adding problem (Hochreiter & Schmidhuber 1997), the field's test of memory across time:
+// n sequences of `steps` pairs (value ~ U[0, 1), marker); exactly two markers are 1, one in
+// each half of the sequence, and the target is the sum of the two marked values. X is
+// (n, steps, 2) f32, y (n, 1). Predicting the mean, 1, scores MSE = Var(U + U) = 1/6; to do
+// better a model must carry the first marked value across steps / 2 steps or more. Drawn
+// from `gen` (values, then the two marker positions, sample by sample), so a seed gives the
+// same data everywhere. Throws ValueError unless n >= 1 and steps is even and >= 4.
+Dataset adding_problem(int64_t n, int64_t steps, std::mt19937_64& gen);
+// The MSE of predicting the mean: Var(U + U) for U ~ U[0, 1).
+inline constexpr double kAddingBaselineMse = 1.0 / 6.0;
 
 // Min-max scaling to [lo, hi] (default [0, 1]) with one min and max over all elements of
 // the fitted data (a series; use one Scaler per feature otherwise). A constant series maps

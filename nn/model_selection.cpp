@@ -28,6 +28,7 @@
 #include <tapegrad/core/terminal.hpp>
 #include <tapegrad/nn/data.hpp>
 #include <tapegrad/nn/metrics.hpp>
+#include <tapegrad/nn/tasks.hpp>
 #include <tapegrad/ops/shape.hpp>
 #include <tapegrad/optim/adam.hpp>
 
@@ -98,85 +99,13 @@ std::vector<Fold> make_folds(const char* who, int64_t n, const CVOptions& opts) 
   return kfold_splits(n, opts.folds, opts.shuffle, opts.seed);
 }
 
-// A well-mixed 64-bit seed per fold (splitmix64's finalizer), so neighbouring folds and
-// seeds do not start Mersenne Twister from neighbouring states.
-std::uint64_t fold_seed(std::uint64_t seed, std::size_t fold) {
-  std::uint64_t z = seed + 0x9E3779B97F4A7C15ull * (static_cast<std::uint64_t>(fold) + 1);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
-// Gives the calling thread's default generator back its state on exit (also on error).
-class GeneratorRestore {
- public:
-  GeneratorRestore() : saved_(default_generator()) {}
-  ~GeneratorRestore() { default_generator() = saved_; }
-  GeneratorRestore(const GeneratorRestore&) = delete;
-  GeneratorRestore& operator=(const GeneratorRestore&) = delete;
-
- private:
-  Generator saved_;
-};
-
-int resolve_jobs(const char* who, int jobs) {
-  if (jobs < 0) {
-    throw_error<ValueError>("{}: jobs must be >= 0 (0: one per core of this rank), got {}", who,
-                            jobs);
-  }
-  return jobs > 0 ? jobs : dist::cores_per_rank();
-}
-
 // What one task measured: its validation loss and metrics (one per CVOptions::metrics).
 struct Scores {
   double loss = 0;
   std::vector<double> metrics;
 };
 
-// What became of one task on this rank.
-struct Outcome {
-  bool ran_here = false;
-  Scores scores;
-  std::exception_ptr error;
-};
-
-// task(i) for the indices `counter` hands this process, on `threads` threads (threads == 1: on
-// the calling thread). After a failure the counter is closed, so no new task starts anywhere;
-// every task of a lower index had already been handed out and runs to its end, so the lowest
-// failed index is the failure a sequential run would meet first.
-std::vector<Outcome> run_tasks(std::size_t count, int threads, dist::TaskCounter& counter,
-                               const std::function<Scores(std::size_t)>& task) {
-  std::vector<Outcome> outcomes(count);
-  std::exception_ptr lost_counter;  // the counter's own failure (a rank stopped answering)
-  std::mutex lost_mutex;
-  const auto work = [&] {
-    try {
-      for (std::uint64_t i = counter.next(); i < count; i = counter.next()) {
-        Outcome& o = outcomes[i];
-        o.ran_here = true;
-        try {
-          o.scores = task(i);
-        } catch (const dist::CommunicationError&) {
-          throw;  // the counter's (EndIfRankSilent): a rank fell silent, no task failed
-        } catch (...) {
-          o.error = std::current_exception();
-          counter.close();
-        }
-      }
-    } catch (...) {
-      const std::lock_guard lock(lost_mutex);
-      lost_counter = std::current_exception();
-    }
-  };
-  if (threads == 1) {
-    work();
-  } else {
-    std::vector<std::jthread> pool;  // joined when it goes out of scope
-    for (int t = 0; t < threads; ++t) pool.emplace_back(work);
-  }
-  if (lost_counter) std::rethrow_exception(lost_counter);
-  return outcomes;
-}
+using Outcome = TaskOutcome<Scores>;
 
 // Ends a task's fit once another rank has fallen silent (dist::TaskCounter::check), so that
 // a rank that stopped ends the search within the timeout, not after every task left has run.
@@ -266,7 +195,7 @@ std::string encode(const std::vector<Outcome>& outcomes) {
     if (!outcomes[i].ran_here) continue;
     const auto [type, message] =
         outcomes[i].error ? describe(outcomes[i].error) : std::pair{kNoError, std::string()};
-    write_task(out, i, outcomes[i].scores);
+    write_task(out, i, outcomes[i].result);
     write_raw(out, type);
     write_raw(out, static_cast<std::uint64_t>(message.size()));
     out += message;
@@ -421,7 +350,7 @@ FitOptions fold_fit_options(const FitOptions& fit_opts, const std::vector<int64_
 // One (candidate, fold) task: a fresh model and optimizer, seeded by the fold alone.
 Scores run_fold(const char* who, const Candidate& candidate, const Data& d, std::size_t fold,
                 const CVOptions& opts, const FitOptions& fit_opts, const Loss& loss) {
-  default_generator().seed_(fold_seed(opts.seed, fold));
+  default_generator().seed_(task_seed(opts.seed, fold));
   if (fit_opts.verbose > 0 && fit_opts.out) {
     const std::string prefix = candidate.name.empty() ? "" : candidate.name + " ";
     *fit_opts.out << fmt::format("{}fold {}/{}\n", prefix, fold + 1, d.folds.size());
@@ -655,7 +584,7 @@ std::vector<std::vector<Scores>> run_grid(const char* who, const std::vector<Can
   std::vector<Outcome> outcomes;
   {
     const GeneratorRestore keep_callers_generator;
-    outcomes = run_tasks(pending.size(), threads, counter, [&](std::size_t k) {
+    outcomes = run_tasks<Scores>(pending.size(), threads, counter, [&](std::size_t k) {
       const std::size_t task = pending[k];
       const auto start = std::chrono::steady_clock::now();
       FitOptions watched = fit_opts;  // a callback per task: fit gives each its model

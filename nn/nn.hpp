@@ -23,4 +23,5 @@
 #include <tapegrad/nn/sequential.hpp>
 #include <tapegrad/nn/serialize.hpp>
 #include <tapegrad/nn/summary.hpp>
+#include <tapegrad/nn/tasks.hpp>
 #include <tapegrad/nn/torch_interop.hpp>

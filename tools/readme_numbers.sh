@@ -119,6 +119,51 @@ put choose_best "$(sed -nE 's/^best: units=([0-9]+) \(mean ([0-9.e-]+), std ([0-
 put choose_one_se "$(sed -nE 's/^one-standard-error choice: units=([0-9]+) \(mean ([0-9.e-]+).*/\1 \2/p' "$scratch/choose.txt" |
   awk '{printf "%s: mean %.3g", $1, $2}')"
 
+# The adding problem (README's "For teaching"): its tables and the clipping numbers are read
+# from the CSVs tools/teaching/make_pictures.sh writes beside the pictures and commits, not
+# measured again here: `tapegrad adding` takes about two minutes, too long for ctest's
+# --check. So --check holds the README to the committed CSVs, and make_pictures.sh followed
+# by this script updates both.
+adding=tools/teaching/adding.csv
+# mean (min-max) of the test MSE per cell and length; then the epochs each seed took to reach
+# MSE 0.01 ("-": never).
+adding_table() {
+  awk -F, -v what="$1" '
+    function title(c) { return c == "rnn" ? "SimpleRNN" : c == "lstm" ? "LSTM" : "GRU" }
+    NR == 1 { next }
+    {
+      if (!($1 in seen)) { seen[$1] = 1; cells[++nc] = $1 }
+      if (!($2 in has)) { has[$2] = 1; lengths[++nl] = $2 }
+      k = $1 SUBSEP $2
+      n[k]++; sum[k] += $4
+      if (n[k] == 1 || $4 < lo[k]) lo[k] = $4
+      if (n[k] == 1 || $4 > hi[k]) hi[k] = $4
+      ep[k] = ep[k] (n[k] > 1 ? ", " : "") ($5 == "" ? "-" : $5)
+    }
+    END {
+      head = "| cell     "; rule = "| ---------"
+      for (j = 1; j <= nl; ++j) { head = head " | T = " lengths[j]; rule = rule " | ---" }
+      print head " |"; print rule " |"
+      for (i = 1; i <= nc; ++i) {
+        row = sprintf("| %-9s", title(cells[i]))
+        for (j = 1; j <= nl; ++j) {
+          k = cells[i] SUBSEP lengths[j]
+          cell = what == "mse" ? sprintf("%.2g (%.2g-%.2g)", sum[k] / n[k], lo[k], hi[k]) : ep[k]
+          row = row " | " cell
+        }
+        print row " |"
+      }
+    }' "$adding"
+}
+adding_table mse >"$values/adding_mse_table"
+adding_table epochs >"$values/adding_epochs_table"
+clipping=tools/teaching/adding_clipping.csv
+# "inf at update 4": where the unclipped loss stopped being finite; its largest finite value;
+# the clipped run's mean loss over its last 16 updates (an epoch of 500 sequences in batches of 32).
+put adding_clip_end "$(awk -F, 'NR > 1 && $2 != "" {last = $2; at = $1} END {print last " at update " at}' "$clipping")"
+put adding_clip_peak "$(awk -F, 'NR > 1 && $2 != "" && $2 != "inf" && $2 != "nan" && $2 + 0 > peak {peak = $2 + 0} END {printf "%.2g", peak}' "$clipping")"
+put adding_clip_final "$(tail -n 16 "$clipping" | awk -F, '{sum += $3} END {printf "%.3g", sum / NR}')"
+
 # Rewrites the marked regions of the file $1 into $2; a key without a value fails.
 fill() {
   awk -v dir="$values" '

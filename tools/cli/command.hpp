@@ -1,5 +1,6 @@
 // How a subcommand of the tapegrad program is made. Each lives in its own file of this folder
-// (train.cpp, predict.cpp, info.cpp, dot.cpp, gradflow.cpp, cv.cpp, run.cpp, bench.cpp) and
+// (train.cpp, predict.cpp, info.cpp, dot.cpp, gradflow.cpp, adding.cpp, cv.cpp, run.cpp,
+// bench.cpp) and
 // defines one function here: it adds its flags to the program's CLI::App and returns what runs
 // it. tapegrad.cpp lists them; run_program parses, dispatches and reports errors, the same way
 // for every subcommand: a user's mistake (a bad flag, a mistyped subcommand, a missing file, a
@@ -33,6 +34,7 @@ Command add_cv_command(CLI::App& app);
 Command add_run_command(CLI::App& app);
 Command add_bench_command(CLI::App& app);
 Command add_export_command(CLI::App& app);
+Command add_adding_command(CLI::App& app);
 
 // Adds `commands` to `app`, parses argv and runs the subcommand it names; returns the exit
 // code. Every error ends in one line on stderr: exit code 2 for the user's (CLI::ParseError,

@@ -45,12 +45,6 @@ struct GradflowConfig {
   tools::LineChartOptions chart;  // its size and dpi
 };
 
-std::string cell_title(const std::string& cell) {
-  if (cell == "rnn") return "SimpleRNN";
-  if (cell == "lstm") return "LSTM";
-  return "GRU";
-}
-
 void train(nn::Module& model, const GradflowConfig& c) {
   const Tensor X = rand({100, c.steps, 1});
   const Tensor y = rand({100, 1});
@@ -74,7 +68,7 @@ tools::GradientFlow measure(const std::string& cell, const GradflowConfig& c) {
   tools::GradientFlow flow = tools::gradient_flow_report(loss, model->named_parameters());
 
   tools::GradientFlow out;
-  const std::string title = cell_title(cell);
+  const std::string title = tools::cell_title(cell);
   for (const tools::StepGradient& s : flow.steps) {
     if (s.layer == flow.steps.front().layer) out.steps.push_back({title, s.step, s.norm});
   }

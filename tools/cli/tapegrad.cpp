@@ -7,6 +7,7 @@
 //   tapegrad predict out/model.safetensors                  the saved model's predictions
 //   tapegrad dot --fold 2 -o graph.png                      the graph of one forward + loss
 //   tapegrad gradflow --cell rnn,lstm,gru -o flow.svg       the vanishing gradient through time
+//   tapegrad adding --steps 10,50,100,200 -o adding.svg     where each cell stops learning
 //   tapegrad cv --units 8,16,32 --folds 5                   the hidden size by cross-validation
 //   tapegrad run exp.cpp -- --epochs 50                     compile and run an experiment script
 //   tapegrad bench --cell lstm --hidden 512 --epochs 2      epoch times, the references' JSON line
@@ -29,9 +30,9 @@ int main(int argc, char** argv) {
   app.get_formatter()->column_width(34);
   app.footer("Run 'tapegrad <command> --help' for the flags of a command.");
 
-  constexpr std::array<AddCommand, 9> commands{
-      add_train_command, add_predict_command,  add_info_command,
-      add_dot_command,   add_gradflow_command, add_cv_command,
-      add_run_command,   add_bench_command,    add_export_command};
+  constexpr std::array<AddCommand, 10> commands{
+      add_train_command,    add_predict_command, add_info_command, add_dot_command,
+      add_gradflow_command, add_adding_command,  add_cv_command,   add_run_command,
+      add_bench_command,    add_export_command};
   return run_program(app, commands, argc, argv);
 }

@@ -123,29 +123,6 @@ bool gradients_are_right() {
 // 3. Training on the adding problem
 // ---------------------------------------------------------------------------------------
 
-struct Dataset {
-  tg::Tensor X;  // (n, steps, 2): value, marker
-  tg::Tensor y;  // (n, 1): the sum of the two marked values
-};
-
-// The markers go one in each half so that every sample needs memory across at least the
-// middle of the sequence; with both anywhere, some samples would be easy short-range ones.
-Dataset adding_problem(int64_t n, int64_t steps, std::mt19937_64& gen) {
-  std::uniform_real_distribution<float> value(0.0f, 1.0f);
-  std::uniform_int_distribution<int64_t> first(0, steps / 2 - 1), second(steps / 2, steps - 1);
-  std::vector<float> x(static_cast<std::size_t>(n * steps * 2), 0.0f), y;
-  y.reserve(static_cast<std::size_t>(n));
-  for (int64_t i = 0; i < n; ++i) {
-    float* sample = x.data() + i * steps * 2;
-    for (int64_t t = 0; t < steps; ++t) sample[2 * t] = value(gen);
-    const int64_t a = first(gen), b = second(gen);
-    sample[2 * a + 1] = 1.0f;
-    sample[2 * b + 1] = 1.0f;
-    y.push_back(sample[2 * a] + sample[2 * b]);
-  }
-  return {tg::from_vector(x, {n, steps, 2}), tg::from_vector(y, {n, 1})};
-}
-
 double mse(const tg::Tensor& prediction, const tg::Tensor& target) {
   return tg::mean((prediction - target) * (prediction - target)).item();
 }
@@ -183,8 +160,9 @@ int main(int argc, char** argv) {
   if (!gradients_are_right()) return 1;  // training a cell with wrong gradients proves nothing
 
   std::mt19937_64 gen(seed);
-  const Dataset train = adding_problem(train_size, steps, gen);
-  const Dataset test = adding_problem(std::max<int64_t>(train_size / 4, 1), steps, gen);
+  const tg::data::Dataset train = tg::data::adding_problem(train_size, steps, gen);
+  const tg::data::Dataset test =
+      tg::data::adding_problem(std::max<int64_t>(train_size / 4, 1), steps, gen);
 
   // Two layers: one relu unit must otherwise both pick the marked value
   // (a threshold on value + marker) and add it up over time. Measured here: one layer of 32

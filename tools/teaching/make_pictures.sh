@@ -27,3 +27,7 @@ set -x
   -o "$out/gradflow_trained.png"
 "$tapegrad" train --epochs 100 --validation-split 0.2 --verbose 0 --out-dir "$scratch" \
   --plot "$out/loss.png"
+# Where each cell stops learning, and clipping against exploding gradients: adding.png,
+# adding.csv (README's table is made from it by tools/readme_numbers.sh), adding_clipping.png
+# and adding_clipping.csv. About two minutes on two cores.
+"$tapegrad" adding -o "$out/adding.png"

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
@@ -16,9 +17,11 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <limits>
 #include <optional>
+#include <string_view>
 #include <thread>
 
 #include <fmt/format.h>
@@ -52,14 +55,40 @@ const Terminal& terminal_for(const std::string& path) {
       "write_line_chart: '{}': unknown chart extension '{}' (use .svg, .png or .pdf)", path, ext);
 }
 
-void check_error_bars(const LineSeries& s) {
-  if (s.y_err.empty()) return;
-  if (s.y_err.size() != s.y.size()) {
+void check_bar_count(const LineSeries& s, const char* name, std::size_t count) {
+  if (count != 0 && count != s.y.size()) {
     throw_error<ValueError>(
-        "write_line_chart: series '{}' has {} y_err values for {} points (expected none or one "
+        "write_line_chart: series '{}' has {} {} values for {} points (expected none or one "
         "per point)",
-        s.label, s.y_err.size(), s.y.size());
+        s.label, count, name, s.y.size());
   }
+}
+
+void check_ranges(const LineSeries& s) {
+  if (!s.y_err.empty() && !s.y_low.empty()) {
+    throw_error<ValueError>(
+        "write_line_chart: series '{}' has both y_err and y_low/y_high (give one kind of bar)",
+        s.label);
+  }
+  if (s.y_low.size() != s.y_high.size()) {
+    throw_error<ValueError>(
+        "write_line_chart: series '{}' has {} y_low and {} y_high values (expected as many)",
+        s.label, s.y_low.size(), s.y_high.size());
+  }
+  check_bar_count(s, "y_low", s.y_low.size());
+  for (std::size_t i = 0; i < s.y_low.size(); ++i) {
+    if (!std::isfinite(s.y_low[i]) || !std::isfinite(s.y_high[i]) || s.y_low[i] > s.y_high[i]) {
+      throw_error<ValueError>(
+          "write_line_chart: series '{}' point {} has the range [{}, {}] (expected finite "
+          "y_low <= y_high)",
+          s.label, i, s.y_low[i], s.y_high[i]);
+    }
+  }
+}
+
+void check_error_bars(const LineSeries& s) {
+  check_ranges(s);
+  check_bar_count(s, "y_err", s.y_err.size());
   for (std::size_t i = 0; i < s.y_err.size(); ++i) {
     if (!(s.y_err[i] >= 0) || !std::isfinite(s.y_err[i])) {
       throw_error<ValueError>(
@@ -69,8 +98,14 @@ void check_error_bars(const LineSeries& s) {
   }
 }
 
+// The number of error bars of a series: none, or one per point.
+std::size_t bar_count(const LineSeries& s) {
+  return std::max(s.y_err.size(), s.y_low.size());
+}
+
 // The ends of point i's error bar; with non_negative the lower end stops at 0.
 std::pair<double, double> bar_ends(const LineSeries& s, std::size_t i, bool non_negative) {
+  if (!s.y_low.empty()) return {s.y_low[i], s.y_high[i]};
   const double lo = s.y[i] - s.y_err[i];
   return {non_negative ? std::max(lo, 0.0) : lo, s.y[i] + s.y_err[i]};
 }
@@ -82,7 +117,7 @@ struct Point {
 std::vector<Point> reached(const LineSeries& s, bool non_negative) {
   std::vector<Point> out;
   for (std::size_t i = 0; i < s.x.size(); ++i) out.push_back({s.x[i], s.y[i]});
-  for (std::size_t i = 0; i < s.y_err.size(); ++i) {
+  for (std::size_t i = 0; i < bar_count(s); ++i) {
     const auto [lo, hi] = bar_ends(s, i, non_negative);
     out.push_back({s.x[i], lo});
     out.push_back({s.x[i], hi});
@@ -126,10 +161,21 @@ void check_page(const LineChartOptions& opts) {
   }
 }
 
+void check_colour(const LineSeries& s) {
+  const bool hex = s.colour.size() == 7 && s.colour[0] == '#' &&
+                   std::all_of(s.colour.begin() + 1, s.colour.end(),
+                               [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); });
+  if (!s.colour.empty() && !hex) {
+    throw_error<ValueError>("write_line_chart: series '{}' has colour {} (expected \"#rrggbb\")",
+                            s.label, tapegrad::quoted(s.colour));
+  }
+}
+
 void check_series(const std::vector<LineSeries>& series, const LineChartOptions& opts) {
   if (series.empty()) throw_error<ValueError>("write_line_chart: no series to draw");
   check_page(opts);
   for (const LineSeries& s : series) {
+    check_colour(s);
     if (s.x.size() != s.y.size() || s.x.empty()) {
       throw_error<ValueError>(
           "write_line_chart: series '{}' has {} x and {} y values (expected as many, at least 1)",
@@ -148,7 +194,7 @@ void check_series(const std::vector<LineSeries>& series, const LineChartOptions&
 
 bool has_error_bars(const std::vector<LineSeries>& series) {
   return std::any_of(series.begin(), series.end(),
-                     [](const LineSeries& s) { return !s.y_err.empty(); });
+                     [](const LineSeries& s) { return bar_count(s) > 0; });
 }
 
 // The axis ranges, with a margin so no line runs along the frame. On a log axis y_min,
@@ -331,7 +377,8 @@ std::string line_rows(const LineSeries& s, bool log_y, const Ranges& r) {
   return rows;
 }
 
-// A vertical bar from y - y_err to y + y_err (from 0 at least, with non_negative) at each
+// A vertical bar from y - y_err to y + y_err (from 0 at least, with non_negative), or from
+// y_low to y_high, at each
 // point and a cap at each end, each its own line (two rows and a blank one).
 std::string error_bar_rows(const LineSeries& s, const LineChartOptions& opts, const Ranges& r) {
   const double cap = 0.008 * (r.x_max - r.x_min);  // half a cap's width, along the axis
@@ -340,7 +387,7 @@ std::string error_bar_rows(const LineSeries& s, const LineChartOptions& opts, co
     rows += fmt::format("{} {}\n{} {}\n\n", number(x0), number(drawn(y0, opts.log_y, r)),
                         number(x1), number(drawn(y1, opts.log_y, r)));
   };
-  for (std::size_t i = 0; i < s.y_err.size(); ++i) {
+  for (std::size_t i = 0; i < bar_count(s); ++i) {
     const double x = s.x[i], a = along_x(x, opts.log2_x);
     const double x0 = from_along_x(a - cap, opts.log2_x), x1 = from_along_x(a + cap, opts.log2_x);
     const auto [lo, hi] = bar_ends(s, i, opts.non_negative);
@@ -362,21 +409,24 @@ std::string title_command(const LineChartOptions& opts) {
   return title + " noenhanced\n";
 }
 
-// The whole gnuplot script: settings, the data inline, one `plot` of every line.
-std::string chart_script(const Terminal& t, const fs::path& output,
-                         const std::vector<LineSeries>& series, const LineChartOptions& opts) {
+// One chart's commands: settings, the data inline (in blocks named after `prefix`, so the
+// panels of one file keep theirs apart), one `plot` of every line.
+std::string plot_commands(const std::string& prefix, const std::vector<LineSeries>& series,
+                          const LineChartOptions& opts) {
   const Ranges r = ranges(series, opts);
-  std::string script = terminal_command(t, opts);
-  script += "set encoding utf8\nset output " + gnuplot_text(output.string()) + "\n";
-  script += title_command(opts);
+  std::string script = title_command(opts);
   script += "set xlabel " + gnuplot_text(opts.x_label) + " noenhanced\n";
   script += "set ylabel " + gnuplot_text(opts.y_label) + " noenhanced\n";
   const auto [y_min, y_max] = opts.log_y
                                   ? std::pair{std::pow(10.0, r.y_min), std::pow(10.0, r.y_max)}
                                   : std::pair{r.y_min, r.y_max};
+  // On a log2 axis exp2(log2(x)) may round just inside x, and gnuplot leaves out the marker
+  // of a point outside the range: the ends move out by a hair.
+  const double hair = opts.log2_x ? 1e-12 : 0;
   script += fmt::format("set xrange [{}:{}]\nset yrange [{}:{}]\n",
-                        number(from_along_x(r.x_min, opts.log2_x)),
-                        number(from_along_x(r.x_max, opts.log2_x)), number(y_min), number(y_max));
+                        number(from_along_x(r.x_min, opts.log2_x) * (1 - hair)),
+                        number(from_along_x(r.x_max, opts.log2_x) * (1 + hair)), number(y_min),
+                        number(y_max));
   // Tick labels without gnuplot's default room for a minus sign (" 10").
   script += "set format x '%h'\n";
   if (opts.log2_x) script += log2_axis_commands(r);
@@ -390,18 +440,48 @@ std::string chart_script(const Terminal& t, const fs::path& output,
   std::vector<std::string> plots;
   for (std::size_t i = 0; i < series.size(); ++i) {
     const LineSeries& s = series[i];
-    const std::string colour = kPalette[i % kPalette.size()];
-    script += data_block(fmt::format("line{}", i), line_rows(s, opts.log_y, r));
+    const std::string colour = s.colour.empty() ? chart_colour(i) : s.colour;
+    const char* dash = s.dashed ? " dt 2" : "";
+    script += data_block(fmt::format("{}line{}", prefix, i), line_rows(s, opts.log_y, r));
     // A marker at every point: where the data are, between the straight segments.
     plots.push_back(
-        fmt::format("$line{} with linespoints lw 2 pt 7 ps 0.5 lc rgb '{}' title {} noenhanced", i,
-                    colour, gnuplot_text(s.label)));
-    if (s.y_err.empty()) continue;
-    script += data_block(fmt::format("bars{}", i), error_bar_rows(s, opts, r));
-    plots.push_back(fmt::format("$bars{} with lines lw 1.5 lc rgb '{}' notitle", i, colour));
+        fmt::format("${}line{} with linespoints lw 2{} pt 7 ps 0.5 lc rgb '{}' title {} noenhanced",
+                    prefix, i, dash, colour, gnuplot_text(s.label)));
+    if (bar_count(s) == 0) continue;
+    script += data_block(fmt::format("{}bars{}", prefix, i), error_bar_rows(s, opts, r));
+    plots.push_back(
+        fmt::format("${}bars{} with lines lw 1.5 lc rgb '{}' notitle", prefix, i, colour));
   }
   script += "plot " + fmt::format("{}", fmt::join(plots, ", \\\n     ")) + "\n";
   return script;
+}
+
+// The page: its terminal, and where gnuplot writes it.
+std::string page_commands(const Terminal& t, const fs::path& output, const LineChartOptions& page) {
+  return terminal_command(t, page) + "set encoding utf8\nset output " +
+         gnuplot_text(output.string()) + "\n";
+}
+
+// The whole gnuplot script of one chart.
+std::string chart_script(const Terminal& t, const fs::path& output,
+                         const std::vector<LineSeries>& series, const LineChartOptions& opts) {
+  return page_commands(t, output, opts) + plot_commands("", series, opts);
+}
+
+// The whole gnuplot script of panels in a row: a multiplot whose title is the page's; each
+// panel starts from gnuplot's defaults (reset), so no setting leaks into the next.
+std::string panels_script(const Terminal& t, const fs::path& output,
+                          const std::vector<ChartPanel>& panels, const LineChartOptions& page) {
+  std::string script = page_commands(t, output, page);
+  std::string title = title_command(page);  // "set title ... noenhanced"
+  title.replace(0, std::string_view("set title").size(), "");
+  title.pop_back();
+  script += fmt::format("set multiplot layout 1,{} title{}\n", panels.size(), title);
+  for (std::size_t i = 0; i < panels.size(); ++i) {
+    script += "reset\nset encoding utf8\n";
+    script += plot_commands(fmt::format("p{}", i), panels[i].series, panels[i].options);
+  }
+  return script + "unset multiplot\n";
 }
 
 // The gnuplot program: found on PATH when the chart is drawn, unless TAPEGRAD_GNUPLOT names
@@ -479,15 +559,16 @@ std::string last_words(const fs::path& log) {
 }
 
 // Runs gnuplot on the chart's script; returns the bytes it drew.
-std::string draw(const std::string& chart, const Terminal& t, const std::vector<LineSeries>& series,
-                 const LineChartOptions& opts) {
+// `script` gives the gnuplot script that draws to the path it is given.
+std::string draw(const std::string& chart, const Terminal& t,
+                 const std::function<std::string(const fs::path&)>& script_to) {
   const std::string program = gnuplot_program();
   const auto timeout = gnuplot_timeout();
   const ScratchDirectory scratch("write_line_chart: " + chart);
   const fs::path script = scratch / "chart.gp",
                  output = scratch / (std::string("chart") + t.extension),
                  log = scratch / "gnuplot.log";
-  write_file_atomically("write_line_chart", script.string(), chart_script(t, output, series, opts));
+  write_file_atomically("write_line_chart", script.string(), script_to(output));
   const std::optional<int> status =
       wait_within(start_gnuplot(chart, program, script, log), timeout);
   if (!status) {
@@ -518,6 +599,10 @@ std::string chart_name(const std::string& path, const LineChartOptions& opts) {
 
 }  // namespace
 
+std::string chart_colour(std::size_t index) {
+  return kPalette[index % kPalette.size()];
+}
+
 void check_chart_path(const std::string& path) {
   terminal_for(path);
 }
@@ -528,7 +613,22 @@ void write_line_chart(const std::string& path, const std::vector<LineSeries>& se
                       const LineChartOptions& opts) {
   const Terminal& t = terminal_for(path);
   check_series(series, opts);
-  write_file_atomically("write_line_chart", path, draw(chart_name(path, opts), t, series, opts));
+  const auto script_to = [&](const fs::path& output) {
+    return chart_script(t, output, series, opts);
+  };
+  write_file_atomically("write_line_chart", path, draw(chart_name(path, opts), t, script_to));
+}
+
+void write_line_charts(const std::string& path, const std::vector<ChartPanel>& panels,
+                       const LineChartOptions& page) {
+  const Terminal& t = terminal_for(path);
+  if (panels.empty()) throw_error<ValueError>("write_line_charts: no panel to draw");
+  check_page(page);
+  for (const ChartPanel& p : panels) check_series(p.series, p.options);
+  const auto script_to = [&](const fs::path& output) {
+    return panels_script(t, output, panels, page);
+  };
+  write_file_atomically("write_line_chart", path, draw(chart_name(path, page), t, script_to));
 }
 
 }  // namespace tapegrad::tools

@@ -9,10 +9,11 @@
 // format comes from the extension: .svg (gnuplot's svg terminal: each drawn line a path, text
 // as <text>), .png and .pdf (its cairo terminals). Each series is one line of its own colour
 // and one legend entry; a series with y_err also gets a vertical error bar y +- y_err at each
-// point (a validation curve's mean +- std). On a log axis a point <= 0 has no place; it is
-// drawn at the axis floor (a decade below the smallest positive value), so every series keeps
-// all its points. Gridlines at the ticks and a marker at every point help a reader take
-// values off the chart; log2_x puts x on a log2 axis ticked at powers of 2 (unit counts: 8,
+// point (a validation curve's mean +- std), or one from y_low to y_high (a range over runs).
+// write_line_charts puts several charts side by side in one file. On a log axis a point <= 0 has no
+// place; it is drawn at the axis floor (a decade below the smallest positive value), so every
+// series keeps all its points. Gridlines at the ticks and a marker at every point help a reader
+// take values off the chart; log2_x puts x on a log2 axis ticked at powers of 2 (unit counts: 8,
 // 16, 32, 64 equally spaced); non_negative stops error bars at 0 (a loss is never negative);
 // marks are labelled points (the best epoch of a loss curve); the subtitle, title lines
 // below the title, says what the reader sees. The file is written atomically (the chart is drawn
@@ -24,6 +25,7 @@
 // path, with gnuplot's last message; the path is then left as it was.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <vector>
 
@@ -33,7 +35,18 @@ struct LineSeries {
   std::string label = {};  // the legend text
   std::vector<double> x = {}, y = {};
   std::vector<double> y_err = {};  // empty, or a half-length >= 0 per point (error bars)
+  // Instead of y_err, a bar from y_low to y_high per point (a range: min and max over runs);
+  // both empty, or one value each per point with y_low <= y_high.
+  std::vector<double> y_low = {}, y_high = {};
+  // "#rrggbb", or empty: the palette's colour for the series' place (chart_colour). Two
+  // series of one colour, one dashed, read as two states of one thing (before and after).
+  std::string colour = {};
+  bool dashed = false;
 };
+
+// The colour write_line_chart gives the series at `index` (0-based) without one of its own:
+// the Tableau 10 palette, readable on a projector and for most colour-blind readers.
+std::string chart_colour(std::size_t index);
 
 // A point drawn as a large marker with a label beside it.
 struct ChartMark {
@@ -54,6 +67,12 @@ struct LineChartOptions {
   int dpi = 96;  // .png only: the image has width * dpi / 96 pixels, text and lines alike
 };
 
+// One chart of several drawn side by side in one file.
+struct ChartPanel {
+  std::vector<LineSeries> series = {};
+  LineChartOptions options = {};  // its title, axes and subtitle (not its size or dpi)
+};
+
 // Throws ValueError unless `path` ends in an extension write_line_chart draws (.svg, .png,
 // .pdf), naming them: a program can check its output path before long work.
 void check_chart_path(const std::string& path);
@@ -64,5 +83,12 @@ void check_chart_path(const std::string& path);
 // dpi out of range; IOError when gnuplot cannot draw it.
 void write_line_chart(const std::string& path, const std::vector<LineSeries>& series,
                       const LineChartOptions& opts = {});
+
+// Panels left to right in one file, each drawn as write_line_chart draws a chart alone, so two
+// views of one experiment read side by side. `page` gives the file's size and dpi, and its
+// title and subtitle go above all panels. Throws as write_line_chart does for any panel, and
+// ValueError for no panel.
+void write_line_charts(const std::string& path, const std::vector<ChartPanel>& panels,
+                       const LineChartOptions& page);
 
 }  // namespace tapegrad::tools

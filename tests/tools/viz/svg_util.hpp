@@ -118,13 +118,15 @@ struct SvgMarker {
 
 // The markers in `svg` (all of them, or those of gnuplot's plot number `plot`, 1-based in the
 // order of the series: the first group of that id, its data; an opaque legend repeats the id
-// for its sample), in drawing order.
-inline std::vector<SvgMarker> svg_markers(const std::string& svg, int plot = 0) {
+// for its sample), in drawing order. In a file of several panels (write_line_charts) gnuplot
+// numbers each panel's plots apart, with a letter per panel: plot 2 of the second is "2b".
+inline std::vector<SvgMarker> svg_markers(const std::string& svg, int plot = 0,
+                                          const std::string& panel = "") {
   static const std::regex use(
       R"re(<use xlink:href='#gpPt\d+' transform='translate\(([-\d.]+),([-\d.]+)\) scale\(([\d.]+)\)')re");
   std::string part = without_defs(svg);
   if (plot > 0) {
-    const std::size_t start = part.find(fmt::format("<g id=\"gnuplot_plot_{}\"", plot));
+    const std::size_t start = part.find(fmt::format("<g id=\"gnuplot_plot_{}{}\"", plot, panel));
     if (start == std::string::npos) return {};
     // To the group's own end, past the groups nested in it.
     static const std::regex tag(R"(<g[\s>]|</g>)");
