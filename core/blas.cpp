@@ -100,12 +100,14 @@ struct Gemm {
 };
 
 // When a product is split over the threads. Measured on AMD Zen 5, f32, 2 threads against 1,
-// back to back: 32x384x128 1.23x, 64x256x256 1.7x, 128x2048x512 2.0x, 3200x256x32 1.3x;
-// 32x64x64 gains nothing, and a depth of 16 lost (6400x384x16 took 1.35x as long, its bands
-// bound by writing out). A product met only now and then finds the worker asleep, and waking
-// it costs tens of microseconds in a virtual machine: the reference model's 320x64x32 input
-// gradients, split, made its epoch slower.
-constexpr int64_t kSplitFrom = int64_t{32} * 256 * 128;  // multiply-adds
+// back to back: 64x256x256 1.7x, 128x2048x512 2.0x, 3200x256x32 1.3x; 32x64x64 gains
+// nothing, and a depth of 16 lost (6400x384x16 took 1.35x as long, its bands bound by
+// writing out). Smaller products did not pay inside training: split, GRU(128)'s 32x384x128
+// steps (1.23x alone) made its epoch 1.45x slower on 2 threads (the worker spinning between
+// steps slowed the caller's elementwise work), and the reference model's 320x64x32 input
+// gradients, met now and then, found the worker asleep (waking it costs tens of
+// microseconds in a virtual machine).
+constexpr int64_t kSplitFrom = int64_t{64} * 256 * 256;  // multiply-adds
 constexpr int64_t kSplitDepthFrom = 32;                  // k
 constexpr int64_t kMinBand = 8;                          // rows or columns per band
 

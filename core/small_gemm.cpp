@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include <libxsmm.h>
@@ -86,6 +87,11 @@ void set_small_gemm_enabled(bool on) {
 
 bool small_gemm_enabled() {
   return enabled().load(std::memory_order_relaxed);
+}
+
+std::string small_gemm_library() {
+  if (!small_gemm_enabled()) return "libxsmm off";
+  return std::string("libxsmm ") + LIBXSMM_VERSION + " (" + libxsmm_get_target_arch() + ")";
 }
 
 bool small_sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float* a,

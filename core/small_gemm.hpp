@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 namespace tapegrad::kernel::detail {
 
@@ -16,5 +17,9 @@ bool small_sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, co
 // then computes every product).
 void set_small_gemm_enabled(bool on);
 bool small_gemm_enabled();
+
+// "libxsmm VERSION (ARCH)", the instruction set its kernels are made for, or "libxsmm off"
+// (benchmarks print it beside OpenBLAS's configuration).
+std::string small_gemm_library();
 
 }  // namespace tapegrad::kernel::detail

@@ -72,8 +72,8 @@ double min_of(const std::vector<double>& values);
 // The process's peak resident set so far (getrusage's ru_maxrss), in MB.
 double peak_rss_mb();
 
-// OpenBLAS's build and thread count: "OpenBLAS 0.3.21 DYNAMIC_ARCH ... threads=1", the
-// references' "blas" field.
+// The GEMM libraries and the thread count: "libxsmm 1.17 (skx) + OpenBLAS 0.3.21
+// DYNAMIC_ARCH ... threads=1", the references' "blas" field.
 std::string blas_config();
 
 }  // namespace tapegrad::tools
