@@ -33,7 +33,8 @@ function(tapegrad_library_flags name)
   # nn/ and core/version.cpp record the version in the files nn::save writes.
   target_compile_definitions(${name} INTERFACE TAPEGRAD_VERSION="${PROJECT_VERSION}")
   target_compile_features(${name} INTERFACE cxx_std_20)
-  target_include_directories(${name} INTERFACE ${OpenBLAS_INCLUDE_DIRS} ${LIBXSMM_INCLUDE_DIR})
+  target_include_directories(${name} INTERFACE ${OpenBLAS_INCLUDE_DIRS} ${LIBXSMM_INCLUDE_DIR}
+                             ${DNNL_INCLUDE_DIR})
   target_link_libraries(${name} INTERFACE fmt::fmt nlohmann_json::nlohmann_json
                         tapegrad_warnings)
 endfunction()

@@ -1,5 +1,6 @@
-// Matrix products through OpenBLAS, small f32 ones through JIT kernels made for their shape
-// (core/small_gemm.cpp) where one serves. A 2-D operand whose rows or columns are contiguous
+// Matrix products through OpenBLAS; f32 ones through JIT kernels where those serve: oneDNN's
+// for large products (core/large_gemm.cpp), libxsmm's made for their shape for small ones
+// (core/small_gemm.cpp). A 2-D operand whose rows or columns are contiguous
 // is passed as it lies, with a transpose flag when it is a transposed view; only operands
 // with no contiguous axis are copied first.
 #include <algorithm>
@@ -10,6 +11,7 @@
 #include <tapegrad/core/denormal.hpp>
 #include <tapegrad/core/kernels.hpp>
 
+#include "large_gemm.hpp"
 #include "parallel.hpp"
 #include "small_gemm.hpp"
 
@@ -78,18 +80,21 @@ struct Gemm {
     return g;
   }
 
-  // On the calling thread: small f32 products by a JIT kernel where one serves, else BLAS
-  // (which runs on its caller alone: tapegrad splits products over the threads itself).
+  // On the calling thread: f32 products by the JIT kernels of oneDNN (large ones) or libxsmm
+  // (small ones) where they serve, else BLAS (which runs on its caller alone: tapegrad splits
+  // products over the threads itself).
   void run() const {
     if (dtype == f32) {
       const float beta = accumulate ? 1.0f : 0.0f;
       const auto* fa = reinterpret_cast<const float*>(a);
       const auto* fb = reinterpret_cast<const float*>(b);
       auto* fc = reinterpret_cast<float*>(out);
-      if (detail::small_sgemm(trans_a == CblasTrans, trans_b == CblasTrans, m, n, k, fa, lda, fb,
-                              ldb, beta, fc, ldc)) {
+      const bool ta = trans_a == CblasTrans, tb = trans_b == CblasTrans;
+      if (detail::prefers_large_gemm(tb, m, n, k) &&
+          detail::large_sgemm(ta, tb, m, n, k, fa, lda, fb, ldb, beta, fc, ldc)) {
         return;
       }
+      if (detail::small_sgemm(ta, tb, m, n, k, fa, lda, fb, ldb, beta, fc, ldc)) return;
       cblas_sgemm(CblasRowMajor, trans_a, trans_b, m, n, k, 1.0f, fa, lda, fb, ldb, beta, fc, ldc);
     } else {
       cblas_dgemm(CblasRowMajor, trans_a, trans_b, m, n, k, 1.0, reinterpret_cast<const double*>(a),

@@ -10,8 +10,6 @@
 #   tools/install-deps.sh --torch   also libtorch and PyTorch, for the side-by-side
 #                                   benchmarks (tools/bench/bench_*.sh) and to regenerate the
 #                                   parity fixtures (the tests read the committed ones)
-#   tools/install-deps.sh --bench   also oneDNN and libxsmm, the small-GEMM libraries that
-#                                   tools/bench/bench_gemm.cpp measures beside OpenBLAS
 set -euo pipefail
 
 packages=(
@@ -20,6 +18,11 @@ packages=(
   pkg-config          # finds Graphviz for cmake
   libopenblas-dev     # BLAS (cblas) for matmul
   libxsmm-dev         # JIT kernels for the small matmuls of the recurrent layers
+  # JIT kernels by the CPU's features for the large f32 matmuls (weight gradients over many
+  # steps, an LSTM(512)'s gates): 1.7-1.9x OpenBLAS 0.3.21's Haswell kernels on AVX-512 CPUs
+  # (tools/bench/bench_gemm.cpp). About 40 MB installed, with libgomp (GCC's OpenMP) and the
+  # small OpenCL loader it depends on.
+  libdnnl-dev
   libfmt-dev          # printing
   doctest-dev         # the test suites
   libgraphviz-dev     # graph rendering (libgvc, with its layout and svg/png/pdf plugins)
@@ -45,9 +48,6 @@ fuzz_packages=(
   libclang-rt-14-dev  # clang's ASan/UBSan runtimes
   libfuzzer-14-dev    # libFuzzer itself
 )
-bench_packages=(
-  libdnnl-dev         # oneDNN's dnnl_sgemm (JIT kernels by CPU feature), 2.6
-)
 torch_packages=(
   libtorch-dev        # the libtorch references of tools/bench/bench_*.sh
   python3-torch       # tests/fixtures/generate_fixtures.py (with /usr/bin/python3)
@@ -58,9 +58,8 @@ for option in "$@"; do
     --ci) packages+=("${ci_packages[@]}") ;;
     --fuzz) packages+=("${fuzz_packages[@]}") ;;
     --torch) packages+=("${torch_packages[@]}") ;;
-    --bench) packages+=("${bench_packages[@]}") ;;
     *)
-      echo "usage: tools/install-deps.sh [--ci] [--fuzz] [--torch] [--bench]" >&2
+      echo "usage: tools/install-deps.sh [--ci] [--fuzz] [--torch]" >&2
       exit 2
       ;;
   esac

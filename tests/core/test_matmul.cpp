@@ -4,7 +4,10 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstdlib>
+#include <string>
 
+#include <tapegrad/core/large_gemm.hpp>
 #include <tapegrad/core/small_gemm.hpp>
 
 #include "reference.hpp"
@@ -169,6 +172,58 @@ TEST_CASE("matmul: split over 2 threads in bands of rows or of columns, every la
   }
   tg::set_num_threads(threads);
   k::detail::set_small_gemm_enabled(true);
+}
+
+TEST_CASE("matmul: large f32 products through oneDNN, on 1 and 2 threads, every layout") {
+  // Above oneDNN's threshold (2^25 multiply-adds), and an 8x300x300 product whose transposed
+  // right operand is too large for libxsmm's copy, so that oneDNN takes it whatever its size.
+  // Each is compared with OpenBLAS's product (both JIT paths off), to rounding: a naive loop
+  // over 2^25 terms per layout would dominate the suite.
+  const int64_t sizes[][3] = {{256, 512, 256}, {8, 300, 300}};
+  const int threads = tg::num_threads();
+  for (const auto& s : sizes) {
+    REQUIRE((s[0] * s[1] * s[2] >= (int64_t{1} << 25) || s[1] * s[2] > 256 * 256));
+    for (Op oa : {Op::dense, Op::transposed, Op::submatrix_transposed}) {
+      for (Op ob : {Op::dense, Op::transposed, Op::submatrix}) {
+        CAPTURE(s[0]);
+        CAPTURE(std::string(op_name(oa)));
+        CAPTURE(std::string(op_name(ob)));
+        const tg::Tensor a = operand(s[0], s[1], tg::f32, 1, oa);
+        const tg::Tensor b = operand(s[1], s[2], tg::f32, 2, ob);
+        k::detail::set_large_gemm_enabled(false);
+        k::detail::set_small_gemm_enabled(false);
+        const std::vector<float> blas = k::matmul(a, b).to_vector<float>();
+        k::detail::set_large_gemm_enabled(true);
+        k::detail::set_small_gemm_enabled(true);
+        for (const int n : {1, 2}) {
+          CAPTURE(n);
+          tg::set_num_threads(n);
+          const std::vector<float> got = k::matmul(a, b).to_vector<float>();
+          const double tol = 1e-5 * 4.0 * static_cast<double>(s[1]);
+          int64_t bad = 0;
+          for (std::size_t i = 0; i < got.size(); ++i) bad += !(std::abs(got[i] - blas[i]) <= tol);
+          CHECK(bad == 0);
+        }
+      }
+    }
+  }
+  tg::set_num_threads(threads);
+}
+
+TEST_CASE("matmul: the libraries are named, with the instruction set they run") {
+  CHECK(k::detail::large_gemm_library().rfind("oneDNN ", 0) == 0);
+  CHECK(k::detail::small_gemm_library().rfind("libxsmm ", 0) == 0);
+  // The ctest core_avx2_kernels runs this suite with both libraries held to AVX2 (what a CPU
+  // without AVX-512 gets): the names say the limit took effect.
+  const char* isa = std::getenv("DNNL_MAX_CPU_ISA");
+  if (isa != nullptr && std::string(isa) == "AVX2") {
+    CHECK(k::detail::large_gemm_library().ends_with("(avx2)"));
+    CHECK(k::detail::small_gemm_library().ends_with("(hsw)"));
+  }
+  k::detail::set_large_gemm_enabled(false);
+  CHECK(k::detail::large_gemm_library() == "oneDNN off");
+  CHECK_FALSE(k::detail::large_sgemm(false, false, 1, 1, 1, nullptr, 1, nullptr, 1, 0, nullptr, 1));
+  k::detail::set_large_gemm_enabled(true);
 }
 
 TEST_CASE("matmul: operands are not modified") {

@@ -14,6 +14,7 @@
 #include <tapegrad/autograd/autograd.hpp>
 #include <tapegrad/core/core.hpp>
 #include <tapegrad/core/error.hpp>
+#include <tapegrad/core/large_gemm.hpp>
 #include <tapegrad/core/small_gemm.hpp>
 #include <tapegrad/nn/data.hpp>
 #include <tapegrad/nn/dist.hpp>
@@ -170,8 +171,8 @@ double peak_rss_mb() {
 }
 
 std::string blas_config() {
-  return kernel::detail::small_gemm_library() + " + " + openblas_get_config() +
-         " threads=" + std::to_string(num_threads());
+  return kernel::detail::large_gemm_library() + " + " + kernel::detail::small_gemm_library() +
+         " + " + openblas_get_config() + " threads=" + std::to_string(num_threads());
 }
 
 }  // namespace tapegrad::tools

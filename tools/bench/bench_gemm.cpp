@@ -51,8 +51,12 @@ const std::vector<Shape> kShapes = {
     {"B", "dZ @ U^T",            false, true,   64,  256,  256},
     {"B", "X @ W (T 50)",        false, false, 3200, 256,   32},
     {"B", "H^T @ dZ (T 50)",     true,  false, 256,  256, 3200},
+    {"B", "h^T @ dz (a step)",   true,  false, 256,  256,   64},
+    {"B", "X^T @ dP (32 steps)", true,  false, 256,  256, 2048},
     {"C", "h @ U (4 gates)",     false, false, 128, 2048,  512},
     {"C", "dZ @ U^T",            false, true,  128,  512, 2048},
+    {"C", "h^T @ dz (a step)",   true,  false, 512, 2048,  128},
+    {"C", "X @ W (16 steps)",    false, false, 2048, 2048, 128},
 };
 // clang-format on
 

@@ -3,7 +3,7 @@
 # C++ and torch eager Python) on the same workloads, in the same run, in two thread modes,
 # and prints a side-by-side table: median epoch ms per (config, mode, impl), the ratio
 # "best peer / tapegrad", peak RSS and its ratio tapegrad / libtorch. Beside them, where the
-# build has it (tools/install-deps.sh --bench), the hand-written limit of a SimpleRNN config
+# build has it (not in sanitizer builds), the hand-written limit of a SimpleRNN config
 # (tools/bench/limit_rnn.cpp) and the ratio "tapegrad / limit": how far from the machine.
 #
 # usage: tools/bench/bench_rnn.sh BUILD_DIR [--runs N] [--runs2 N] [--modes "t1 t2"] [--big]
