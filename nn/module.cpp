@@ -100,8 +100,17 @@ void Module::to(DType dtype) {
 }
 
 DType Module::dtype() const {
-  const NamedTensors params = named_parameters();
-  return params.empty() ? f32 : params.front().second.dtype();
+  // named_parameters()'s first, found without listing (and naming) them all: a cell asks at
+  // every layer call, once per step of a one-step-at-a-time forecast.
+  const auto first = [](const auto& self, const Module& m) -> const Tensor* {
+    if (!m.parameters_.empty()) return &m.parameters_.front().second;
+    for (const auto& [name, child] : m.children_) {
+      if (const Tensor* p = self(self, *child)) return p;
+    }
+    return nullptr;
+  };
+  const Tensor* p = first(first, *this);
+  return p != nullptr ? p->dtype() : f32;
 }
 
 namespace detail {

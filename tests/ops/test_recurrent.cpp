@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <vector>
 
 #include <check_gradients.hpp>
 
@@ -145,6 +146,34 @@ TEST_CASE("gru_gates equals the composite formula in f64 and f32, to second orde
   const tg::Tensor m32 = tg::uniform({4, 3 * 37}, -4.0, 4.0);
   const tg::Tensor h32 = tg::uniform({4, 37}, -1.0, 1.0);
   CHECK(max_abs_diff(tg::gru_gates(p32, m32, h32), gru_composite(p32, m32, h32)) == 0.0);
+}
+
+TEST_CASE("the fused gate kernels split their batch rows over 2 threads: the same bits") {
+  // An LSTM(512) at batch 66 writes more than 2^16 values per step, past the size from which
+  // the rows are split (core/recurrent_kernels.cpp), in bands of 33 rows.
+  tg::manual_seed(135);
+  const int64_t batch = 66, u = 512;
+  const tg::Tensor z = tg::uniform({batch, 4 * u}, -4.0, 4.0);
+  const tg::Tensor c = tg::uniform({batch, u}, -2.0, 2.0);
+  const tg::Tensor p = tg::uniform({batch, 3 * u}, -3.0, 3.0);
+  const tg::Tensor mh = tg::uniform({batch, 3 * u}, -3.0, 3.0);
+  const tg::Tensor dy6 = tg::uniform({6, batch, u}, -1.0, 1.0);
+  const tg::Tensor dy4 = tg::uniform({4, batch, u}, -1.0, 1.0);
+  const auto all = [&] {
+    const tg::Tensor ly = tg::lstm_gates(z, c), gy = tg::gru_gates(p, mh, c);
+    return std::vector<tg::Tensor>{ly, tg::lstm_gates_backward(dy6, ly, c), gy,
+                                   tg::gru_gates_backward(dy4, gy, mh, c)};
+  };
+  const int threads = tg::num_threads();
+  tg::set_num_threads(1);
+  const std::vector<tg::Tensor> one = all();
+  tg::set_num_threads(2);
+  const std::vector<tg::Tensor> two = all();
+  tg::set_num_threads(threads);
+  for (std::size_t i = 0; i < one.size(); ++i) {
+    CAPTURE(i);
+    CHECK(max_abs_diff(one[i], two[i]) == 0.0);
+  }
 }
 
 TEST_CASE("lstm_gates and gru_gates shape and dtype errors name the op and the shapes") {
