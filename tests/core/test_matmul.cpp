@@ -4,8 +4,12 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <csignal>
 #include <cstdlib>
 #include <string>
+
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <tapegrad/core/large_gemm.hpp>
 #include <tapegrad/core/small_gemm.hpp>
@@ -137,16 +141,26 @@ TEST_CASE("matmul_add_into: libxsmm's kernels and OpenBLAS add the same product"
   k::detail::set_small_gemm_enabled(true);
 }
 
+// Products core/blas.cpp splits over 2 threads (from 64x256x256 multiply-adds and a depth of
+// 32): by rows (more rows than columns, an odd count so the bands differ in width) and by
+// columns.
+const int64_t kSplitSizes[][3] = {{301, 64, 224}, {16, 520, 520}};
+
 TEST_CASE("matmul: split over 2 threads in bands of rows or of columns, every layout") {
-  // Large enough to be split: by rows (more rows than columns, an odd count so the bands
-  // differ in width) and by columns. A band's kernel may sum in another order than the
-  // whole product's, so the two agree to rounding, as both do with the naive loop.
-  const int64_t sizes[][3] = {{75, 256, 64}, {16, 384, 520}};
+  // A band's kernel may sum in another order than the whole product's, so the two agree to
+  // rounding, as both do with the naive loop. Every layout holds the same values, so one
+  // naive product serves them all.
   const int threads = tg::num_threads();
-  for (const bool small_gemm : {true, false}) {
-    k::detail::set_small_gemm_enabled(small_gemm);
+  for (const auto& s : kSplitSizes) {
+    REQUIRE(s[0] * s[1] * s[2] >= int64_t{64} * 256 * 256);
     for (tg::DType dtype : {tg::f32, tg::f64}) {
-      for (const auto& s : sizes) {
+      std::vector<double> want;
+      tg::dispatch(dtype, [&]<class T>(T) {
+        want = naive<T>(operand(s[0], s[1], dtype, 1, Op::dense),
+                        operand(s[1], s[2], dtype, 2, Op::dense));
+      });
+      for (const bool small_gemm : {true, false}) {
+        k::detail::set_small_gemm_enabled(small_gemm);
         for (Op oa : {Op::dense, Op::transposed, Op::submatrix_transposed}) {
           for (Op ob : {Op::dense, Op::transposed, Op::submatrix}) {
             CAPTURE(small_gemm);
@@ -161,7 +175,6 @@ TEST_CASE("matmul: split over 2 threads in bands of rows or of columns, every la
             tg::set_num_threads(2);
             const tg::Tensor two = k::matmul(a, b);
             tg::dispatch(dtype, [&]<class T>(T) {
-              const std::vector<double> want = naive<T>(a, b);
               expect_close<T>(one, want, s[1]);
               expect_close<T>(two, want, s[1]);
             });
@@ -172,6 +185,38 @@ TEST_CASE("matmul: split over 2 threads in bands of rows or of columns, every la
   }
   tg::set_num_threads(threads);
   k::detail::set_small_gemm_enabled(true);
+}
+
+TEST_CASE("matmul: a forked child splits products without its parent's workers") {
+  // The parent's pool has a worker (a split product ran); a child of fork() has only the
+  // thread that forked, so its split products must run every band itself, not wait for a
+  // worker that is not there. The parent waits a bounded time.
+  const int threads = tg::num_threads();
+  tg::set_num_threads(2);
+  const auto& s = kSplitSizes[0];
+  const tg::Tensor a = operand(s[0], s[1], tg::f32, 1, Op::dense);
+  const tg::Tensor b = operand(s[1], s[2], tg::f32, 2, Op::transposed);
+  const std::vector<float> parent = k::matmul(a, b).to_vector<float>();
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    const bool same = k::matmul(a, b).to_vector<float>() == parent;
+    ::_exit(same ? 0 : 1);
+  }
+  int status = 0;
+  pid_t done = 0;
+  for (int i = 0; i < 600 && done == 0; ++i) {  // 60 s
+    done = ::waitpid(child, &status, WNOHANG);
+    if (done == 0) ::usleep(100 * 1000);
+  }
+  if (done == 0) {
+    ::kill(child, SIGKILL);
+    ::waitpid(child, &status, 0);
+  }
+  tg::set_num_threads(threads);
+  CHECK(done == child);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
 }
 
 TEST_CASE("matmul: large f32 products through oneDNN, on 1 and 2 threads, every layout") {
