@@ -10,12 +10,10 @@
 // calls oneDNN on each with one OpenMP thread, so the two never stack their threads.
 #include "large_gemm.hpp"
 
-#include <atomic>
-#include <cstdlib>
-#include <cstring>
-
 #include <fmt/format.h>
 #include <oneapi/dnnl/dnnl.h>
+
+#include "gemm_switch.hpp"
 
 // OpenMP's one call needed here, declared rather than taken from <omp.h>, which is the
 // compiler's own header (clang's builds have none for GCC's libgomp).
@@ -35,18 +33,9 @@ constexpr int64_t kFromMultiplyAdds = int64_t{1} << 25;
 // oneDNN whatever the size: OpenBLAS is the only other path.
 constexpr int64_t kTransposedRightAbove = int64_t{256} * 256;
 
-bool enabled_by_environment() {
-  const char* v = std::getenv("TAPEGRAD_LARGE_GEMM");
-  return v == nullptr || std::strcmp(v, "0") != 0;
-}
-
-std::atomic<bool>& enabled() {
-  static std::atomic<bool> on{enabled_by_environment()};
-  return on;
-}
-
-bool fits_int(int64_t v) {
-  return v >= 0 && v <= INT32_MAX;
+GemmSwitch& path() {
+  static GemmSwitch path("TAPEGRAD_LARGE_GEMM");
+  return path;
 }
 
 // One OpenMP thread for oneDNN on this thread, set once per thread (the setting is a
@@ -90,11 +79,11 @@ bool prefers_large_gemm(bool trans_b, int64_t m, int64_t n, int64_t k) {
 }
 
 void set_large_gemm_enabled(bool on) {
-  enabled().store(on);
+  path().set(on);
 }
 
 bool large_gemm_enabled() {
-  return enabled().load(std::memory_order_relaxed);
+  return path().on();
 }
 
 std::string large_gemm_library() {
@@ -107,10 +96,7 @@ std::string large_gemm_library() {
 bool large_sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float* a,
                  int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
   if (!large_gemm_enabled()) return false;
-  if (!fits_int(m) || !fits_int(n) || !fits_int(k) || !fits_int(lda) || !fits_int(ldb) ||
-      !fits_int(ldc)) {
-    return false;
-  }
+  if (!all_fit_int({m, n, k, lda, ldb, ldc})) return false;
   single_openmp_thread();
   return dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', m, n, k, 1.0f, a, lda, b, ldb, beta,
                     c, ldc) == dnnl_success;

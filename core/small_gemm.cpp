@@ -7,9 +7,6 @@
 #include "small_gemm.hpp"
 
 #include <array>
-#include <atomic>
-#include <cstdlib>
-#include <cstring>
 #include <string>
 #include <vector>
 
@@ -17,26 +14,17 @@
 
 #include <tapegrad/core/kernels.hpp>
 
+#include "gemm_switch.hpp"
+
 namespace tapegrad::kernel::detail {
 namespace {
 
 // The largest transposed right operand copied (a 256 x 256 recurrent kernel).
 constexpr int64_t kTransposedRightAtMost = int64_t{256} * 256;
 
-// TAPEGRAD_SMALL_GEMM=0 turns the path off (the test of the OpenBLAS fallback, and a way to
-// compare); read once.
-bool enabled_by_environment() {
-  const char* v = std::getenv("TAPEGRAD_SMALL_GEMM");
-  return v == nullptr || std::strcmp(v, "0") != 0;
-}
-
-std::atomic<bool>& enabled() {
-  static std::atomic<bool> on{enabled_by_environment()};
-  return on;
-}
-
-bool fits_int(int64_t v) {
-  return v >= 0 && v <= INT32_MAX;
+GemmSwitch& path() {
+  static GemmSwitch path("TAPEGRAD_SMALL_GEMM");
+  return path;
 }
 
 // What selects a kernel: libxsmm's (column-major) shape, strides, flags and beta.
@@ -82,11 +70,11 @@ libxsmm_smmfunction cached_kernel(const KernelKey& key) {
 }  // namespace
 
 void set_small_gemm_enabled(bool on) {
-  enabled().store(on);
+  path().set(on);
 }
 
 bool small_gemm_enabled() {
-  return enabled().load(std::memory_order_relaxed);
+  return path().on();
 }
 
 std::string small_gemm_library() {
@@ -97,10 +85,7 @@ std::string small_gemm_library() {
 bool small_sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float* a,
                  int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
   if (!small_gemm_enabled()) return false;
-  if (!fits_int(m) || !fits_int(n) || !fits_int(k) || !fits_int(lda) || !fits_int(ldb) ||
-      !fits_int(ldc)) {
-    return false;
-  }
+  if (!all_fit_int({m, n, k, lda, ldb, ldc})) return false;
   if (trans_b) {
     // libxsmm has no kernel for a transposed right operand (row-major; its left one): B is
     // transposed into a buffer of this thread first, which costs far less than the product
