@@ -1,6 +1,7 @@
 // What the GEMM libraries tapegrad calls besides BLAS (core/small_gemm.cpp: libxsmm,
-// core/large_gemm.cpp: oneDNN) share: a switch that the environment can turn off, and the
-// check that a product's sizes fit their int indices. Internal to core.
+// core/large_gemm.cpp: oneDNN) share: a switch that the environment can turn off, where one
+// hands over to the other, and the check that a product's sizes fit their int indices.
+// Internal to core.
 #pragma once
 
 #include <atomic>
@@ -26,6 +27,10 @@ class GemmSwitch {
   }
   std::atomic<bool> on_;
 };
+
+// The largest transposed right operand libxsmm's path copies (a 256 x 256 recurrent kernel);
+// larger ones go to oneDNN.
+inline constexpr int64_t kTransposedRightAtMost = int64_t{256} * 256;
 
 // Whether every size and leading dimension fits the libraries' int.
 inline bool all_fit_int(std::initializer_list<int64_t> sizes) {

@@ -29,9 +29,6 @@ namespace {
 // 512x2048x128 weight gradient 197 against 117, its 2048x2048x128 input projection 198
 // against 135.
 constexpr int64_t kFromMultiplyAdds = int64_t{1} << 25;
-// A transposed right operand larger than libxsmm's copy takes (core/small_gemm.cpp) goes to
-// oneDNN whatever the size: OpenBLAS is the only other path.
-constexpr int64_t kTransposedRightAbove = int64_t{256} * 256;
 
 GemmSwitch& path() {
   static GemmSwitch path("TAPEGRAD_LARGE_GEMM");
@@ -74,7 +71,9 @@ const char* isa_name(dnnl_cpu_isa_t isa) {
 }  // namespace
 
 bool prefers_large_gemm(bool trans_b, int64_t m, int64_t n, int64_t k) {
-  if (trans_b && n * k > kTransposedRightAbove) return true;
+  // A transposed right operand larger than libxsmm's copy takes goes to oneDNN whatever the
+  // size: OpenBLAS is the only other path.
+  if (trans_b && n * k > kTransposedRightAtMost) return true;
   return m * n * k >= kFromMultiplyAdds;
 }
 

@@ -19,9 +19,6 @@
 namespace tapegrad::kernel::detail {
 namespace {
 
-// The largest transposed right operand copied (a 256 x 256 recurrent kernel).
-constexpr int64_t kTransposedRightAtMost = int64_t{256} * 256;
-
 GemmSwitch& path() {
   static GemmSwitch path("TAPEGRAD_SMALL_GEMM");
   return path;
